@@ -1,4 +1,5 @@
-import { join, resolve } from "node:path";
+import { existsSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
 import { createDb, type Db, type Sql } from "./client";
 import { type EmbeddedServer, startEmbeddedPostgres } from "./embedded";
 import { migrate } from "./migrate";
@@ -31,7 +32,7 @@ export async function connect(opts: ConnectOptions = {}): Promise<Connection> {
   let url = opts.url ?? process.env.DATABASE_URL;
   let embedded: EmbeddedServer | undefined;
   if (!url) {
-    const dataDir = opts.dataDir ?? join(resolve(process.env.BERTH_DATA_DIR ?? ".berth"), "pg");
+    const dataDir = opts.dataDir ?? join(dataRoot(), "pg");
     embedded = await startEmbeddedPostgres({ dataDir, log: opts.log });
     url = await ensureDatabase(embedded.url, "berth");
   }
@@ -61,4 +62,22 @@ export async function ensureDatabase(adminUrl: string, name: string): Promise<st
   const u = new URL(adminUrl);
   u.pathname = `/${name}`;
   return u.toString();
+}
+
+/**
+ * `BERTH_DATA_DIR`, resolved against the workspace root (pnpm runs package scripts inside
+ * the package folder, but the data belongs to the checkout), default `.berth`.
+ */
+export function dataRoot(): string {
+  return resolve(workspaceRoot(process.cwd()), process.env.BERTH_DATA_DIR ?? ".berth");
+}
+
+function workspaceRoot(from: string): string {
+  let dir = from;
+  while (!existsSync(join(dir, "pnpm-workspace.yaml"))) {
+    const up = dirname(dir);
+    if (up === dir) return from;
+    dir = up;
+  }
+  return dir;
 }
