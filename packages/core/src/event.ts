@@ -1,0 +1,255 @@
+import { z } from "zod";
+import {
+  ACTION_NAMES,
+  ACTIONS,
+  type ActionName,
+  actionMessage,
+  FAILURE_SUFFIX,
+  MESSAGE_PREFIX,
+} from "./actions";
+import { type Crn, encodeCrnResource, formatCrn, isCrn, parseCrn } from "./crn";
+import { EVENT_TIME_PATTERN, formatEventTime } from "./event-time";
+import { type RegionName, regionByLocation } from "./regions";
+import { assertNoSecrets, containsSecrets } from "./secrets";
+import {
+  failureSeverity,
+  isStatusCode,
+  reasonType,
+  type Severity,
+  severitySchema,
+} from "./severity";
+import { crnResourceType, type TargetType, targetTypeSchema } from "./targets";
+import { isUuidV7 } from "./uuid";
+
+export const OUTCOMES = ["success", "failure", "pending"] as const;
+export type Outcome = (typeof OUTCOMES)[number];
+export const outcomeSchema = z.enum(OUTCOMES);
+
+export const INITIATOR_TYPE_URIS = [
+  "service/security/account/user",
+  "service/security/account/serviceid",
+] as const;
+export const CREDENTIAL_TYPES = ["apikey", "token", "user"] as const;
+export type CredentialType = (typeof CREDENTIAL_TYPES)[number];
+
+const crnSchema = z.string().refine(isCrn, { message: "must be a container-registry CRN" });
+const dataSchema = z
+  .record(z.string(), z.unknown())
+  .refine((data) => !containsSecrets(data), { message: "must not carry secrets" });
+
+export const hostSchema = z
+  .strictObject({
+    address: z.string(),
+    addressType: z.enum(["IPv4", "IPv6"]),
+    agent: z.string(),
+  })
+  .superRefine((host, ctx) => {
+    const valid = (host.addressType === "IPv4" ? z.ipv4() : z.ipv6()).safeParse(host.address);
+    if (!valid.success) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["address"],
+        message: `"${host.address}" is not an ${host.addressType} address`,
+      });
+    }
+  });
+export type Host = z.infer<typeof hostSchema>;
+
+export const initiatorSchema = z.strictObject({
+  id: z.string().min(1),
+  name: z.string(),
+  typeURI: z.enum(INITIATOR_TYPE_URIS),
+  credential: z.strictObject({ type: z.enum(CREDENTIAL_TYPES) }),
+  host: hostSchema,
+});
+export type Initiator = z.infer<typeof initiatorSchema>;
+
+export const eventSchema = z
+  .strictObject({
+    id: z.string().refine(isUuidV7, { message: "must be a UUIDv7" }),
+    eventTime: z.string().regex(EVENT_TIME_PATTERN, {
+      message: "must look like 2019-06-01T12:34:56.78+0000",
+    }),
+    action: z.enum(ACTION_NAMES),
+    outcome: outcomeSchema,
+    severity: severitySchema,
+    dataEvent: z.boolean(),
+    message: z.string().startsWith(MESSAGE_PREFIX),
+    initiator: initiatorSchema,
+    target: z.strictObject({
+      id: crnSchema,
+      // May be empty or odd: a failed create is audited with whatever name was typed.
+      name: z.string(),
+      typeURI: targetTypeSchema,
+    }),
+    observer: z.strictObject({ name: z.literal("ActivityTracker") }),
+    reason: z.strictObject({
+      reasonCode: z.int().refine(isStatusCode, { message: "must be an HTTP status" }),
+      reasonType: z.string().min(1),
+      reasonForFailure: z.string().min(1).optional(),
+    }),
+    requestData: dataSchema.optional(),
+    responseData: dataSchema.optional(),
+    logSourceCRN: crnSchema,
+    saveServiceCopy: z.boolean(),
+    correlationId: z.string().min(1),
+  })
+  // Cross-field rules: an event that contradicts the catalog or itself would
+  // mislead whoever reads the audit trail, so it never gets into the outbox.
+  .superRefine((event, ctx) => {
+    const issue = (path: (string | number)[], message: string) =>
+      ctx.addIssue({ code: "custom", path, message });
+    const action = ACTIONS[event.action];
+    if (event.dataEvent !== action.dataEvent) {
+      issue(["dataEvent"], `must be ${action.dataEvent} for ${event.action}`);
+    }
+    const code = event.reason.reasonCode;
+    if (!isStatusCode(code)) return;
+    const failed = event.outcome === "failure";
+    if (failed !== code >= 400) {
+      issue(
+        ["reason", "reasonCode"],
+        `${code} contradicts outcome ${event.outcome} (failures have a 4xx/5xx code)`,
+      );
+    }
+    const expected = failed ? failureSeverity(code) : action.successSeverity;
+    if (event.severity !== expected) {
+      issue(["severity"], `must be ${expected} for ${event.action} ${event.outcome} ${code}`);
+    }
+    if (failed !== event.message.endsWith(FAILURE_SUFFIX)) {
+      issue(["message"], `must end with "${FAILURE_SUFFIX}" exactly when the outcome is failure`);
+    }
+    if (failed && event.reason.reasonForFailure === undefined) {
+      issue(["reason", "reasonForFailure"], "is required when the outcome is failure");
+    }
+    if (!failed && event.reason.reasonForFailure !== undefined) {
+      issue(["reason", "reasonForFailure"], `must be absent when the outcome is ${event.outcome}`);
+    }
+    if (isCrn(event.target.id) && isCrn(event.logSourceCRN)) {
+      const target = parseCrn(event.target.id);
+      const source = parseCrn(event.logSourceCRN);
+      if (target.location !== source.location || target.account !== source.account) {
+        issue(["logSourceCRN"], "must name the same location and account as target.id");
+      }
+      if (target.resourceType !== crnResourceType(event.target.typeURI)) {
+        issue(["target", "id"], `resource type must match typeURI ${event.target.typeURI}`);
+      }
+    }
+  });
+
+export type AtEvent = z.infer<typeof eventSchema>;
+
+export interface BuildEventInput {
+  /** UUIDv7 chosen by the caller; it is also the delivery idempotency key. */
+  readonly id: string;
+  readonly time: Date;
+  readonly action: ActionName;
+  readonly outcome: Outcome;
+  /** Region of the registry holding the resource (or serving an account-level request). */
+  readonly region: RegionName;
+  readonly account: string;
+  readonly initiator: Initiator;
+  readonly target: {
+    readonly type?: TargetType;
+    readonly name: string;
+    /** Resource name inside the CRN when it differs from `name` (an image by digest). */
+    readonly crnName?: string;
+  };
+  readonly reasonCode: number;
+  /** Defaults to the status text on failure. */
+  readonly reasonForFailure?: string;
+  /** What the message names after the verb and object, e.g. "birds". */
+  readonly messageDetail?: string;
+  readonly requestData?: Record<string, unknown>;
+  readonly responseData?: Record<string, unknown>;
+  readonly correlationId: string;
+}
+
+export function buildEvent(input: BuildEventInput): AtEvent {
+  if (input.requestData !== undefined) assertNoSecrets(input.requestData, "requestData");
+  if (input.responseData !== undefined) assertNoSecrets(input.responseData, "responseData");
+  const action = ACTIONS[input.action];
+  if (!action) throw new Error(`unknown action "${input.action}"`);
+  const failed = input.outcome === "failure";
+  const typeURI = input.target.type ?? action.targetType;
+  const severity: Severity = failed ? failureSeverity(input.reasonCode) : action.successSeverity;
+  const event = {
+    id: input.id,
+    eventTime: formatEventTime(input.time),
+    action: input.action,
+    outcome: input.outcome,
+    severity,
+    dataEvent: action.dataEvent,
+    message: actionMessage(input.action, input.messageDetail, failed),
+    initiator: input.initiator,
+    target: {
+      id: formatCrn({
+        region: input.region,
+        account: input.account,
+        resourceType: crnResourceType(typeURI),
+        resource: encodeCrnResource(input.target.crnName ?? input.target.name),
+      }),
+      name: input.target.name,
+      typeURI,
+    },
+    observer: { name: "ActivityTracker" },
+    reason: {
+      reasonCode: input.reasonCode,
+      reasonType: reasonType(input.reasonCode),
+      ...(failed
+        ? { reasonForFailure: input.reasonForFailure || reasonType(input.reasonCode) }
+        : {}),
+    },
+    ...(input.requestData !== undefined ? { requestData: input.requestData } : {}),
+    ...(input.responseData !== undefined ? { responseData: input.responseData } : {}),
+    logSourceCRN: formatCrn({
+      region: input.region,
+      account: input.account,
+      resourceType: "",
+      resource: "",
+    }),
+    saveServiceCopy: true,
+    correlationId: input.correlationId,
+  };
+  const parsed = eventSchema.safeParse(event);
+  if (!parsed.success) {
+    throw new InvalidEventError(parsed.error);
+  }
+  return parsed.data;
+}
+
+export class InvalidEventError extends Error {
+  override readonly name = "InvalidEventError";
+  constructor(readonly zodError: z.ZodError) {
+    super(`invalid event: ${z.prettifyError(zodError)}`, { cause: zodError });
+  }
+}
+
+/** The registry region of an event, read back from its target CRN (CADF has no region field). */
+export function eventRegion(event: Pick<AtEvent, "target">): RegionName {
+  return regionByLocation(parseCrn(event.target.id).location);
+}
+
+/** The account that owns the event; the tracker files it under this account's domain. */
+export function eventAccount(event: Pick<AtEvent, "target">): string {
+  return parseCrn(event.target.id).account;
+}
+
+export function eventTargetCrn(event: Pick<AtEvent, "target">): Crn {
+  return parseCrn(event.target.id);
+}
+
+/**
+ * Initiator host fields from a socket address. Node reports IPv4 clients on
+ * dual-stack sockets as "::ffff:a.b.c.d"; the tracker should show them as
+ * the IPv4 addresses users know.
+ */
+export function hostFromAddress(address: string, agent: string): Host {
+  const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(address);
+  const plain = mapped?.[1] ?? address;
+  return {
+    address: plain,
+    addressType: z.ipv4().safeParse(plain).success ? "IPv4" : "IPv6",
+    agent,
+  };
+}

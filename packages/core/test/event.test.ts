@@ -1,0 +1,277 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import {
+  ACTION_NAMES,
+  ACTIONS,
+  type AtEvent,
+  type BuildEventInput,
+  buildEvent,
+  eventAccount,
+  eventRegion,
+  eventSchema,
+  failureSeverity,
+  hostFromAddress,
+  type Initiator,
+  InvalidEventError,
+  parseCrn,
+  REGION_NAMES,
+  SecretInEventDataError,
+  uuidV7,
+} from "../src/index";
+
+const ID = "01890a5d-ac96-774b-bcce-b302099a8057";
+const DIGEST = `sha256:${"ab".repeat(32)}`;
+
+const initiator: Initiator = {
+  id: "IBMid-310000ABCD",
+  name: "alice@example.com",
+  typeURI: "service/security/account/user",
+  credential: { type: "apikey" },
+  host: { address: "192.0.2.10", addressType: "IPv4", agent: "podman/4.9.3" },
+};
+
+const base: BuildEventInput = {
+  id: ID,
+  time: new Date("2019-06-01T12:34:56.789Z"),
+  action: "container-registry.namespace.create",
+  outcome: "success",
+  region: "ap-north",
+  account: "a1b2c3",
+  initiator,
+  target: { name: "birds" },
+  reasonCode: 201,
+  messageDetail: "birds",
+  correlationId: "req-42",
+};
+
+describe("buildEvent", () => {
+  it("builds the design's namespace.create event", () => {
+    expect(buildEvent(base)).toEqual({
+      id: ID,
+      eventTime: "2019-06-01T12:34:56.78+0000",
+      action: "container-registry.namespace.create",
+      outcome: "success",
+      severity: "normal",
+      dataEvent: false,
+      message: "Container Registry: create namespace birds",
+      initiator,
+      target: {
+        id: "crn:v1:bluemix:public:container-registry:jp-tok:a/a1b2c3::namespace:birds",
+        name: "birds",
+        typeURI: "container-registry/namespace",
+      },
+      observer: { name: "ActivityTracker" },
+      reason: { reasonCode: 201, reasonType: "Created" },
+      logSourceCRN: "crn:v1:bluemix:public:container-registry:jp-tok:a/a1b2c3:::",
+      saveServiceCopy: true,
+      correlationId: "req-42",
+    });
+  });
+
+  it("marks failures in message, severity and reason", () => {
+    const event = buildEvent({
+      ...base,
+      outcome: "failure",
+      reasonCode: 409,
+      reasonForFailure: "namespace birds already exists in ap-north",
+    });
+    expect(event.message).toBe("Container Registry: create namespace birds -failure");
+    expect(event.severity).toBe("warning");
+    expect(event.reason).toEqual({
+      reasonCode: 409,
+      reasonType: "Conflict",
+      reasonForFailure: "namespace birds already exists in ap-north",
+    });
+    const forbidden = buildEvent({ ...base, outcome: "failure", reasonCode: 403 });
+    expect(forbidden.severity).toBe("critical");
+    expect(forbidden.reason.reasonForFailure).toBe("Forbidden");
+  });
+
+  it("names an image by what was requested and identifies it by digest", () => {
+    const event = buildEvent({
+      ...base,
+      action: "container-registry.image.push",
+      region: "us-south",
+      target: { name: "birds/parrot:1.0", crnName: `birds/parrot@${DIGEST}` },
+      messageDetail: "birds/parrot:1.0",
+      requestData: { mediaType: "application/vnd.oci.image.manifest.v1+json", size: 1234 },
+    });
+    expect(event.dataEvent).toBe(true);
+    expect(event.target.typeURI).toBe("container-registry/image");
+    expect(event.target.name).toBe("birds/parrot:1.0");
+    expect(parseCrn(event.target.id).resource).toBe(`birds/parrot@${DIGEST}`);
+    expect(event.message).toBe("Container Registry: push image birds/parrot:1.0");
+    expect(event.requestData).toEqual({
+      mediaType: "application/vnd.oci.image.manifest.v1+json",
+      size: 1234,
+    });
+    expect(eventRegion(event)).toBe("us-south");
+    expect(eventAccount(event)).toBe("a1b2c3");
+  });
+
+  it("audits failed attempts even when the name typed is garbage", () => {
+    const event = buildEvent({
+      ...base,
+      outcome: "failure",
+      reasonCode: 400,
+      target: { name: "My Birds%" },
+      messageDetail: "My Birds%",
+    });
+    expect(event.target.name).toBe("My Birds%");
+    expect(parseCrn(event.target.id).resource).toBe("My%20Birds%25");
+    expect(
+      buildEvent({ ...base, outcome: "failure", reasonCode: 400, target: { name: "" } }).target
+        .name,
+    ).toBe("");
+  });
+
+  it("lets the caller override the target type", () => {
+    const event = buildEvent({
+      ...base,
+      action: "container-registry.image.list",
+      target: { type: "container-registry/namespace", name: "birds" },
+    });
+    expect(event.target.typeURI).toBe("container-registry/namespace");
+    expect(parseCrn(event.target.id).resourceType).toBe("namespace");
+  });
+
+  it("refuses secrets in request and response data", () => {
+    expect(() => buildEvent({ ...base, requestData: { password: "hunter2" } })).toThrow(
+      SecretInEventDataError,
+    );
+    expect(() =>
+      buildEvent({
+        ...base,
+        action: "container-registry.registrytoken.create",
+        responseData: { id: "t-1", token: "s3cr3t" },
+      }),
+    ).toThrow(/responseData\.token/);
+  });
+
+  it("refuses inputs that cannot make a valid event", () => {
+    expect(() => buildEvent({ ...base, id: "01890a5d-ac96-474b-bcce-b302099a8057" })).toThrow(
+      InvalidEventError,
+    );
+    expect(() => buildEvent({ ...base, reasonCode: 404 })).toThrow(/contradicts outcome success/);
+    expect(() => buildEvent({ ...base, outcome: "failure", reasonCode: 200 })).toThrow(
+      /contradicts outcome failure/,
+    );
+    expect(() =>
+      buildEvent({
+        ...base,
+        initiator: { ...initiator, host: { ...initiator.host, address: "::1" } },
+      }),
+    ).toThrow(/not an IPv4 address/);
+  });
+});
+
+describe("eventSchema", () => {
+  const good: AtEvent = buildEvent(base);
+  const accepts = (event: unknown) => eventSchema.safeParse(event).success;
+
+  it("rejects events that contradict the catalog or themselves", () => {
+    expect(accepts(good)).toBe(true);
+    expect(accepts({ ...good, severity: "critical" })).toBe(false);
+    expect(accepts({ ...good, dataEvent: true })).toBe(false);
+    expect(accepts({ ...good, message: `${good.message} -failure` })).toBe(false);
+    expect(accepts({ ...good, region: "ap-north" })).toBe(false);
+    expect(accepts({ ...good, eventTime: "2019-06-01T12:34:56.789Z" })).toBe(false);
+    expect(accepts({ ...good, action: "container-registry.exemption.list" })).toBe(false);
+    expect(accepts({ ...good, observer: { name: "Someone" } })).toBe(false);
+    expect(
+      accepts({
+        ...good,
+        logSourceCRN: "crn:v1:bluemix:public:container-registry:eu-de:a/a1b2c3:::",
+      }),
+    ).toBe(false);
+    expect(
+      accepts({ ...good, target: { ...good.target, typeURI: "container-registry/image" } }),
+    ).toBe(false);
+    expect(
+      accepts({ ...good, reason: { ...good.reason, reasonForFailure: "nothing failed" } }),
+    ).toBe(false);
+    expect(accepts({ ...good, responseData: { apiKey: "x" } })).toBe(false);
+  });
+});
+
+describe("hostFromAddress", () => {
+  it("unwraps IPv4-mapped IPv6 addresses", () => {
+    expect(hostFromAddress("::ffff:127.0.0.1", "curl/8")).toEqual({
+      address: "127.0.0.1",
+      addressType: "IPv4",
+      agent: "curl/8",
+    });
+    expect(hostFromAddress("2001:db8::1", "").addressType).toBe("IPv6");
+  });
+});
+
+describe("buildEvent (property)", () => {
+  const successCode = fc.constantFrom(200, 201, 202, 204, 304);
+  const failureCode = fc.integer({ min: 400, max: 599 });
+  const outcomeAndCode = fc
+    .oneof(
+      fc.tuple(fc.constant("success" as const), successCode),
+      fc.tuple(fc.constant("pending" as const), fc.constantFrom(202, 200)),
+      fc.tuple(fc.constant("failure" as const), failureCode),
+    )
+    .map(([outcome, reasonCode]) => ({ outcome, reasonCode }));
+  const printable = fc.string({ maxLength: 40 });
+  const input = fc.record({
+    action: fc.constantFrom(...ACTION_NAMES),
+    outcomeAndCode,
+    region: fc.constantFrom(...REGION_NAMES),
+    account: fc.stringMatching(/^[a-f0-9]{32}$/),
+    time: fc.date({
+      min: new Date("2000-01-01Z"),
+      max: new Date("2100-01-01Z"),
+      noInvalidDate: true,
+    }),
+    random: fc.uint8Array({ minLength: 10, maxLength: 10 }),
+    name: printable,
+    detail: fc.option(
+      printable.filter((s) => s !== ""),
+      { nil: undefined },
+    ),
+    reasonForFailure: fc.option(printable, { nil: undefined }),
+    credential: fc.constantFrom("apikey" as const, "token" as const, "user" as const),
+    requestData: fc.option(
+      fc.dictionary(fc.constantFrom("namespace", "size", "tag", "count"), fc.jsonValue()),
+      {
+        nil: undefined,
+      },
+    ),
+  });
+
+  it("always produces schema-valid events, with ' -failure' exactly on failures", () => {
+    fc.assert(
+      fc.property(input, (i) => {
+        const { outcome, reasonCode } = i.outcomeAndCode;
+        const event = buildEvent({
+          id: uuidV7(i.time.getTime(), i.random),
+          time: i.time,
+          action: i.action,
+          outcome,
+          region: i.region,
+          account: i.account,
+          initiator: { ...initiator, credential: { type: i.credential } },
+          target: { name: i.name },
+          reasonCode,
+          reasonForFailure: i.reasonForFailure,
+          messageDetail: i.detail,
+          requestData: i.requestData,
+          correlationId: "corr",
+        });
+        expect(eventSchema.parse(event)).toEqual(event);
+        expect(event.message.startsWith("Container Registry: ")).toBe(true);
+        expect(event.message.endsWith(" -failure")).toBe(outcome === "failure");
+        expect(event.severity).toBe(
+          outcome === "failure" ? failureSeverity(reasonCode) : ACTIONS[i.action].successSeverity,
+        );
+        expect(event.dataEvent).toBe(ACTIONS[i.action].dataEvent);
+        expect(eventRegion(event)).toBe(i.region);
+        expect(eventAccount(event)).toBe(i.account);
+        expect(event.target.name).toBe(i.name);
+      }),
+    );
+  });
+});
