@@ -4,6 +4,7 @@ export * from "./event";
 export * from "./event-time";
 export * from "./exemption";
 export * from "./names";
+export * from "./oci/index";
 export * from "./plans";
 export * from "./quota";
 export * from "./reference";

@@ -1,0 +1,3 @@
+export * from "./errors";
+export * from "./manifest";
+export * from "./media-types";
