@@ -1,1 +1,50 @@
-export {};
+// Accounts and credentials (an IAM stand-in)
+export * from "./accounts/accounts";
+export {
+  API_KEY_PREFIX,
+  hashSecret,
+  REGISTRY_TOKEN_PREFIX,
+  secretMatches,
+} from "./accounts/secrets";
+// Shared machinery
+export * from "./audit";
+export * from "./bulk";
+export * from "./context";
+export * from "./errors";
+// Exemptions
+export * from "./exemptions/create";
+export * from "./exemptions/delete";
+export * from "./exemptions/list";
+export { type ExemptionInfo, type ExemptionInput, exemptionInput } from "./exemptions/model";
+// Images
+export * from "./images/gc";
+export * from "./images/inspect";
+export * from "./images/list";
+export * from "./images/manifest";
+export * from "./images/records";
+export * from "./images/resolve";
+export * from "./images/rm";
+export * from "./images/tag";
+export * from "./images/tar";
+export * from "./images/untag";
+// Namespaces
+export * from "./namespaces/create";
+export * from "./namespaces/delete";
+export * from "./namespaces/list";
+export * from "./namespaces/lookup";
+// Plans and quotas
+export * from "./plans/get";
+export * from "./plans/lookup";
+export * from "./plans/set";
+export * from "./quota/get";
+export * from "./quota/set";
+export * from "./quota/usage";
+// Registry tokens
+export * from "./registry-tokens/create";
+export * from "./registry-tokens/delete";
+export * from "./registry-tokens/model";
+export * from "./registry-tokens/read";
+export * from "./registry-tokens/verify";
+// Blob storage
+export * from "./storage/blob-store";
+export * from "./storage/fs-blob-store";

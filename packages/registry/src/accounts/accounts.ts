@@ -1,0 +1,167 @@
+import { accounts, apiKeys, type Db, users } from "@berth/db";
+import { eq } from "drizzle-orm";
+import { v7 as uuidv7 } from "uuid";
+import type { Principal } from "../context";
+import { API_KEY_PREFIX, generateSecret, hashSecret, randomId, secretMatches } from "./secrets";
+
+export interface CreatedAccount {
+  account: { id: string; name: string };
+  user: { id: string; name: string };
+  /** Shown once; only its hash is stored. */
+  apiKey: string;
+}
+
+export interface CreateAccountInput {
+  name: string;
+  /** Name of the first user (an e-mail address, say); defaults to the account name. */
+  userName?: string;
+  /** Use this key instead of generating one (the dev account's configured key). */
+  apiKey?: string;
+  /** Account id; generated (32 hex, like the cloud's account ids) when omitted. */
+  id?: string;
+}
+
+export const MIN_API_KEY_LENGTH = 20;
+
+/**
+ * Create an account with one user and one API key for that user, in one transaction.
+ * Accounts are an IAM stand-in: managed by operators (admin CLI), not audited as registry
+ * actions.
+ */
+export async function createAccount(db: Db, input: CreateAccountInput): Promise<CreatedAccount> {
+  const name = input.name.trim();
+  if (name === "") throw new Error("account name must not be empty");
+  const apiKey = input.apiKey ?? generateSecret(API_KEY_PREFIX);
+  checkApiKey(apiKey);
+  const account = { id: input.id ?? randomId(16), name };
+  const user = { id: `user-${randomId(8)}`, name: input.userName?.trim() || name };
+  await db.transaction(async (tx) => {
+    await tx.insert(accounts).values(account);
+    await tx.insert(users).values({ ...user, accountId: account.id, kind: "user" });
+    await tx.insert(apiKeys).values({
+      id: uuidv7(),
+      accountId: account.id,
+      userId: user.id,
+      description: "created with the account",
+      keyHash: hashSecret(apiKey),
+    });
+  });
+  return { account, user, apiKey };
+}
+
+/** Add an API key for an existing user; returns the key, shown once. */
+export async function createApiKey(
+  db: Db,
+  input: { accountId: string; userId: string; description?: string; apiKey?: string },
+): Promise<string> {
+  const apiKey = input.apiKey ?? generateSecret(API_KEY_PREFIX);
+  checkApiKey(apiKey);
+  await db.insert(apiKeys).values({
+    id: uuidv7(),
+    accountId: input.accountId,
+    userId: input.userId,
+    description: input.description ?? "",
+    keyHash: hashSecret(apiKey),
+  });
+  return apiKey;
+}
+
+function checkApiKey(apiKey: string): void {
+  if (apiKey.length < MIN_API_KEY_LENGTH || /\s/.test(apiKey)) {
+    throw new Error(
+      `an API key must be at least ${MIN_API_KEY_LENGTH} characters without whitespace`,
+    );
+  }
+}
+
+/** The account and user an API key acts for, or null when the key is unknown. */
+export async function resolveApiKey(db: Db, apiKey: string): Promise<Principal | null> {
+  if (typeof apiKey !== "string" || apiKey === "" || apiKey.length > 512) return null;
+  const hash = hashSecret(apiKey);
+  const rows = await db
+    .select({
+      keyId: apiKeys.id,
+      keyHash: apiKeys.keyHash,
+      accountId: accounts.id,
+      accountName: accounts.name,
+      userId: users.id,
+      userName: users.name,
+      userKind: users.kind,
+    })
+    .from(apiKeys)
+    .innerJoin(accounts, eq(accounts.id, apiKeys.accountId))
+    .innerJoin(users, eq(users.id, apiKeys.userId))
+    .where(eq(apiKeys.keyHash, hash))
+    .limit(1);
+  const row = rows[0];
+  if (!row || !secretMatches(apiKey, row.keyHash)) return null;
+  // Last use is informational; a lost update under concurrency is fine.
+  void db
+    .update(apiKeys)
+    .set({ lastUsedAt: new Date() })
+    .where(eq(apiKeys.id, row.keyId))
+    .catch(() => {});
+  return {
+    account: { id: row.accountId, name: row.accountName },
+    user: { id: row.userId, name: row.userName, kind: row.userKind },
+    credentialType: "apikey",
+  };
+}
+
+export const DEV_ACCOUNT_ID = "devaccount";
+
+export interface DevAccount {
+  account: { id: string; name: string };
+  created: boolean;
+  /** The key, when this call created it (generated or given); otherwise undefined. */
+  apiKey?: string;
+}
+
+/**
+ * The development account `pnpm start` uses, created on first run. With `apiKey` (from
+ * BERTH_DEV_API_KEY) that key is registered for it if it is not already; without one a key
+ * is generated only when the account is created, and returned that once.
+ */
+export async function ensureDevAccount(
+  db: Db,
+  opts: { apiKey?: string } = {},
+): Promise<DevAccount> {
+  const existing = await db.select().from(accounts).where(eq(accounts.id, DEV_ACCOUNT_ID));
+  const account = existing[0];
+  if (!account) {
+    try {
+      const created = await createAccount(db, {
+        id: DEV_ACCOUNT_ID,
+        name: "Development",
+        userName: "developer@berth.local",
+        ...(opts.apiKey ? { apiKey: opts.apiKey } : {}),
+      });
+      return { account: created.account, created: true, apiKey: created.apiKey };
+    } catch (error) {
+      // Another process created it at the same moment: fall through to the existing one.
+      const again = await db.select().from(accounts).where(eq(accounts.id, DEV_ACCOUNT_ID));
+      if (!again[0]) throw error;
+      return ensureDevAccount(db, opts);
+    }
+  }
+  const result: DevAccount = { account: { id: account.id, name: account.name }, created: false };
+  const holder = opts.apiKey ? await resolveApiKey(db, opts.apiKey) : null;
+  if (holder && holder.account.id !== DEV_ACCOUNT_ID) {
+    throw new Error("BERTH_DEV_API_KEY is already the API key of another account");
+  }
+  if (opts.apiKey && !holder) {
+    const [user] = await db
+      .select()
+      .from(users)
+      .where(eq(users.accountId, DEV_ACCOUNT_ID))
+      .limit(1);
+    if (!user) throw new Error("the development account has no user");
+    result.apiKey = await createApiKey(db, {
+      accountId: DEV_ACCOUNT_ID,
+      userId: user.id,
+      description: "BERTH_DEV_API_KEY",
+      apiKey: opts.apiKey,
+    });
+  }
+  return result;
+}

@@ -1,0 +1,65 @@
+import { exemptionIssueSchema, exemptionScopeSchema, parseExemptionScope } from "@berth/core";
+import type { DbOrTx, exemptions } from "@berth/db";
+import { z } from "zod";
+import { field, safeName } from "../audit";
+import type { RegistryContext } from "../context";
+import { requireNamespace } from "../namespaces/lookup";
+
+export type ExemptionRow = typeof exemptions.$inferSelect;
+
+export interface ExemptionInfo {
+  id: string;
+  region: string;
+  scope: string;
+  issueType: "cve" | "configuration";
+  issueId: string;
+  createdBy: string;
+  createdAt: string;
+}
+
+export function exemptionInfo(row: ExemptionRow): ExemptionInfo {
+  return {
+    id: row.id,
+    region: row.region,
+    scope: row.scope,
+    issueType: row.issueType,
+    issueId: row.issueId,
+    createdBy: row.createdBy,
+    createdAt: row.createdAt.toISOString(),
+  };
+}
+
+/** An exemption is named by what it exempts: scope, issue type and issue id. */
+export const exemptionInput = z.intersection(
+  z.object({ scope: exemptionScopeSchema }),
+  exemptionIssueSchema,
+);
+export type ExemptionInput = z.input<typeof exemptionInput>;
+
+/** Target name of an exemption's events: `<scope>/<issue type>/<issue id>`. */
+export function exemptionTargetName(scope: string, issueType: string, issueId: string): string {
+  return `${scope}/${issueType}/${issueId}`;
+}
+
+export function exemptionFailureRecord(raw: unknown) {
+  const scope = safeName(field(raw, "scope"));
+  const issueType = safeName(field(raw, "issueType"));
+  const issueId = safeName(field(raw, "issueId"));
+  return {
+    target: { name: exemptionTargetName(scope, issueType, issueId) },
+    messageDetail: `${issueId} for ${scope}`,
+  };
+}
+
+/**
+ * A scope naming a namespace must name one of the caller's namespaces in the region;
+ * repositories and tags inside it need not exist yet (exempting before pushing is normal).
+ */
+export async function checkScopeOwned(
+  tx: DbOrTx,
+  ctx: RegistryContext,
+  scope: string,
+): Promise<void> {
+  const parsed = parseExemptionScope(scope);
+  if (parsed.kind !== "account") await requireNamespace(tx, ctx, parsed.namespace);
+}

@@ -1,0 +1,100 @@
+import { namespaceNameSchema, repositoryNameSchema } from "@berth/core";
+import { manifestReferences, manifests, namespaces, repositories, tags } from "@berth/db";
+import { and, asc, eq, sql } from "drizzle-orm";
+import { z } from "zod";
+import { accountTarget, runAudited } from "../audit";
+import { accountId, type RegistryContext } from "../context";
+import { badRequest } from "../errors";
+import { requireNamespace } from "../namespaces/lookup";
+
+export const listImagesInput = z
+  .object({
+    /** Only images in this namespace. */
+    namespace: namespaceNameSchema.optional(),
+    /** Only images in this repository ("ns/repo"). */
+    repository: repositoryNameSchema.optional(),
+  })
+  .default({});
+export type ListImagesInput = z.input<typeof listImagesInput>;
+
+export interface ImageSummary {
+  /** "ns/repo:tag" */
+  image: string;
+  namespace: string;
+  repository: string;
+  tag: string;
+  digest: string;
+  mediaType: string;
+  /** Manifest plus what it references directly (config and compressed layers). */
+  size: number;
+  pushedAt: string;
+}
+
+/** container-registry.image.list: the tagged images of the account in the region. */
+export function listImages(ctx: RegistryContext, raw: unknown): Promise<ImageSummary[]> {
+  return runAudited(ctx, {
+    action: "container-registry.image.list",
+    failure: () => [{ target: accountTarget(ctx) }],
+    execute: async (tx) => {
+      const input = listImagesInput.parse(raw ?? {});
+      const nsFilter = input.namespace ?? input.repository?.split("/")[0];
+      if (
+        input.namespace &&
+        input.repository &&
+        !input.repository.startsWith(`${input.namespace}/`)
+      ) {
+        throw badRequest(`repository ${input.repository} is not in namespace ${input.namespace}`);
+      }
+      if (nsFilter) await requireNamespace(tx, ctx, nsFilter);
+      const refSize = sql<string>`coalesce((select sum(${manifestReferences.size}) from ${manifestReferences} where ${manifestReferences.manifestId} = ${manifests.id}), 0)`;
+      const rows = await tx
+        .select({
+          namespace: namespaces.name,
+          repository: repositories.name,
+          tag: tags.name,
+          digest: manifests.digest,
+          mediaType: manifests.mediaType,
+          size: manifests.size,
+          refSize,
+          pushedAt: manifests.createdAt,
+        })
+        .from(tags)
+        .innerJoin(repositories, eq(repositories.id, tags.repositoryId))
+        .innerJoin(namespaces, eq(namespaces.id, repositories.namespaceId))
+        .innerJoin(manifests, eq(manifests.id, tags.manifestId))
+        .where(
+          and(
+            eq(namespaces.accountId, accountId(ctx)),
+            eq(namespaces.region, ctx.region),
+            nsFilter ? eq(namespaces.name, nsFilter) : undefined,
+            input.repository ? eq(repositories.name, input.repository) : undefined,
+          ),
+        )
+        .orderBy(asc(repositories.name), asc(tags.name));
+      const result = rows.map((r) => ({
+        image: `${r.repository}:${r.tag}`,
+        namespace: r.namespace,
+        repository: r.repository,
+        tag: r.tag,
+        digest: r.digest,
+        mediaType: r.mediaType,
+        size: r.size + Number(r.refSize),
+        pushedAt: r.pushedAt.toISOString(),
+      }));
+      const filters = {
+        ...(input.namespace ? { namespace: input.namespace } : {}),
+        ...(input.repository ? { repository: input.repository } : {}),
+      };
+      return {
+        result,
+        records: [
+          {
+            target: accountTarget(ctx),
+            ...(Object.keys(filters).length > 0 ? { requestData: filters } : {}),
+            responseData: { count: result.length },
+          },
+        ],
+      };
+    },
+  });
+}

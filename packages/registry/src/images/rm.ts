@@ -1,0 +1,154 @@
+import { parseImageReference } from "@berth/core";
+import type { DbOrTx } from "@berth/db";
+import { manifestReferences, manifests, repositoryBlobs, tags } from "@berth/db";
+import { and, eq, inArray, ne, notInArray, sql } from "drizzle-orm";
+import { z } from "zod";
+import { field, runAudited } from "../audit";
+import { type BulkOutcome, BulkRecorder, MAX_BULK } from "../bulk";
+import type { RegistryContext } from "../context";
+import { conflict } from "../errors";
+import { imageTarget, rawImageName, resolveImage } from "./resolve";
+import { bulkImageFailures } from "./untag";
+
+export const removeImagesInput = z.object({
+  /** "ns/repo:tag" or "ns/repo@digest" each; no tag means latest. */
+  images: z.array(z.string()).min(1, "give at least one image").max(MAX_BULK),
+});
+export type RemoveImagesInput = z.input<typeof removeImagesInput>;
+
+export interface RemoveResult {
+  removed: { image: string; digest: string; tags: string[] }[];
+  results: BulkOutcome[];
+}
+
+/**
+ * container-registry.image.rm: delete each image's manifest from its repository, with all
+ * of its tags there; copies in other repositories stay. One event per image.
+ */
+export function removeImages(ctx: RegistryContext, raw: unknown): Promise<RemoveResult> {
+  return runAudited(ctx, {
+    action: "container-registry.image.rm",
+    failure: () => bulkImageFailures(field(raw, "images"), "latest"),
+    execute: async (tx) => {
+      const { images } = removeImagesInput.parse(raw);
+      const bulk = new BulkRecorder();
+      const removed: RemoveResult["removed"] = [];
+      const deleted = new Set<string>();
+      for (const given of new Set(images)) {
+        const name = rawImageName(given);
+        try {
+          const ref = parseImageReference(given);
+          const { manifest, repositoryId } = await resolveImage(tx, ctx, ref);
+          let tagNames: string[] = [];
+          if (!deleted.has(manifest.id)) {
+            await refuseIfReferenced(tx, repositoryId, manifest.id, manifest.digest);
+            tagNames = await deleteManifest(tx, repositoryId, manifest.id);
+            deleted.add(manifest.id);
+          }
+          removed.push({ image: ref.text, digest: manifest.digest, tags: tagNames });
+          bulk.ok(given, {
+            target: imageTarget(ref.text, ref.repository, manifest.digest),
+            messageDetail: ref.text,
+            responseData: { digest: manifest.digest, tags: tagNames },
+          });
+        } catch (thrown) {
+          bulk.fail(given, { name }, thrown, name);
+        }
+      }
+      return { result: { removed, results: bulk.results }, records: bulk.records };
+    },
+  });
+}
+
+/** An index in the repository still lists this manifest: removing it would break the index. */
+async function refuseIfReferenced(
+  tx: DbOrTx,
+  repositoryId: string,
+  manifestId: string,
+  digest: string,
+): Promise<void> {
+  const parents = await tx
+    .select({ digest: manifests.digest })
+    .from(manifestReferences)
+    .innerJoin(manifests, eq(manifests.id, manifestReferences.manifestId))
+    .where(
+      and(
+        eq(manifests.repositoryId, repositoryId),
+        ne(manifests.id, manifestId),
+        eq(manifestReferences.kind, "manifest"),
+        eq(manifestReferences.digest, digest),
+      ),
+    );
+  if (parents.length > 0) {
+    throw conflict(
+      `image ${digest} is part of the multi-platform image ${parents[0]!.digest}; remove that first`,
+    );
+  }
+}
+
+/**
+ * Delete a manifest (its tags and references cascade), then its untagged children that
+ * nothing else in the repository references, then the repository's links to blobs that no
+ * remaining manifest there references. Only blobs of the deleted manifests are unlinked,
+ * so blobs uploaded for a push in progress keep their links. Returns the removed tags.
+ */
+export async function deleteManifest(
+  tx: DbOrTx,
+  repositoryId: string,
+  manifestId: string,
+): Promise<string[]> {
+  const tagRows = await tx
+    .select({ name: tags.name })
+    .from(tags)
+    .where(eq(tags.manifestId, manifestId));
+  const refs = await tx
+    .select({ digest: manifestReferences.digest, kind: manifestReferences.kind })
+    .from(manifestReferences)
+    .where(eq(manifestReferences.manifestId, manifestId));
+  await tx.delete(manifests).where(eq(manifests.id, manifestId));
+  const blobDigests = new Set(refs.filter((r) => r.kind !== "manifest").map((r) => r.digest));
+  for (const child of refs.filter((r) => r.kind === "manifest")) {
+    const [row] = await tx
+      .select({ id: manifests.id })
+      .from(manifests)
+      .where(
+        and(
+          eq(manifests.repositoryId, repositoryId),
+          eq(manifests.digest, child.digest),
+          sql`not exists (select 1 from ${tags} where ${tags.manifestId} = ${manifests.id})`,
+          sql`not exists (select 1 from ${manifestReferences} mr join ${manifests} m2 on m2.id = mr.manifest_id where m2.repository_id = ${repositoryId} and mr.kind = 'manifest' and mr.digest = ${child.digest})`,
+        ),
+      );
+    if (row) {
+      const childRefs = await tx
+        .select({ digest: manifestReferences.digest, kind: manifestReferences.kind })
+        .from(manifestReferences)
+        .where(eq(manifestReferences.manifestId, row.id));
+      for (const r of childRefs) if (r.kind !== "manifest") blobDigests.add(r.digest);
+      await tx.delete(manifests).where(eq(manifests.id, row.id));
+    }
+  }
+  if (blobDigests.size > 0) {
+    const stillUsed = await tx
+      .select({ digest: manifestReferences.digest })
+      .from(manifestReferences)
+      .innerJoin(manifests, eq(manifests.id, manifestReferences.manifestId))
+      .where(
+        and(
+          eq(manifests.repositoryId, repositoryId),
+          inArray(manifestReferences.digest, [...blobDigests]),
+        ),
+      );
+    const used = stillUsed.map((u) => u.digest);
+    await tx
+      .delete(repositoryBlobs)
+      .where(
+        and(
+          eq(repositoryBlobs.repositoryId, repositoryId),
+          inArray(repositoryBlobs.digest, [...blobDigests]),
+          used.length > 0 ? notInArray(repositoryBlobs.digest, used) : undefined,
+        ),
+      );
+  }
+  return tagRows.map((t) => t.name);
+}

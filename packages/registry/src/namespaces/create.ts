@@ -1,0 +1,81 @@
+import {
+  MAX_NAMESPACES_PER_REGION,
+  namespaceNameSchema,
+  regionAllowsNamespaces,
+} from "@berth/core";
+import { namespaces } from "@berth/db";
+import { and, count, eq, sql } from "drizzle-orm";
+import { v7 as uuidv7 } from "uuid";
+import { z } from "zod";
+import { field, runAudited, safeName } from "../audit";
+import { accountId, nowOf, type RegistryContext } from "../context";
+import { badRequest, conflict, isUniqueViolation, RegistryError } from "../errors";
+
+export const createNamespaceInput = z.object({ name: namespaceNameSchema });
+export type CreateNamespaceInput = z.input<typeof createNamespaceInput>;
+
+export interface NamespaceInfo {
+  name: string;
+  region: string;
+  createdAt: string;
+}
+
+/** container-registry.namespace.create */
+export function createNamespace(ctx: RegistryContext, raw: unknown): Promise<NamespaceInfo> {
+  const rawName = safeName(field(raw, "name"));
+  return runAudited(ctx, {
+    action: "container-registry.namespace.create",
+    failure: () => [{ target: { name: rawName }, messageDetail: rawName }],
+    execute: async (tx) => {
+      const { name } = createNamespaceInput.parse(raw);
+      if (!regionAllowsNamespaces(ctx.region)) {
+        throw badRequest(
+          `namespaces cannot be created in the ${ctx.region} registry; use a regional registry`,
+        );
+      }
+      // Serialise creations per account and region so the limit holds under concurrency.
+      await tx.execute(
+        sql`select pg_advisory_xact_lock(hashtext(${`ns:${accountId(ctx)}:${ctx.region}`}))`,
+      );
+      const [owned] = await tx
+        .select({ n: count() })
+        .from(namespaces)
+        .where(and(eq(namespaces.accountId, accountId(ctx)), eq(namespaces.region, ctx.region)));
+      if ((owned?.n ?? 0) >= MAX_NAMESPACES_PER_REGION) {
+        throw new RegistryError(
+          "PLAN_LIMIT",
+          `you already have ${MAX_NAMESPACES_PER_REGION} namespaces in region ${ctx.region}, the most an account can have; delete one first`,
+        );
+      }
+      const taken = await tx
+        .select({ id: namespaces.id })
+        .from(namespaces)
+        .where(and(eq(namespaces.region, ctx.region), eq(namespaces.name, name)));
+      // Names are unique per region across accounts, so this cannot be hidden like a 404.
+      if (taken.length > 0) throw takenError(name, ctx.region);
+      const createdAt = nowOf(ctx);
+      try {
+        await tx.insert(namespaces).values({
+          id: uuidv7(),
+          accountId: accountId(ctx),
+          region: ctx.region,
+          name,
+          createdAt,
+        });
+      } catch (error) {
+        if (isUniqueViolation(error)) throw takenError(name, ctx.region);
+        throw error;
+      }
+      return {
+        result: { name, region: ctx.region, createdAt: createdAt.toISOString() },
+        records: [
+          { target: { name }, messageDetail: name, status: 201, requestData: { namespace: name } },
+        ],
+      };
+    },
+  });
+}
+
+function takenError(name: string, region: string) {
+  return conflict(`namespace "${name}" is already in use in region ${region}; choose another name`);
+}

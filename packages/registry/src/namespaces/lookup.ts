@@ -1,0 +1,43 @@
+import type { DbOrTx } from "@berth/db";
+import { namespaces } from "@berth/db";
+import { and, eq } from "drizzle-orm";
+import { accountId, type RegistryContext } from "../context";
+import { notFound } from "../errors";
+
+export type NamespaceRow = typeof namespaces.$inferSelect;
+
+/** The caller's namespace of that name in the request's region, or null. */
+export async function findNamespace(
+  tx: DbOrTx,
+  ctx: RegistryContext,
+  name: string,
+): Promise<NamespaceRow | null> {
+  const rows = await tx
+    .select()
+    .from(namespaces)
+    .where(
+      and(
+        eq(namespaces.region, ctx.region),
+        eq(namespaces.name, name),
+        eq(namespaces.accountId, accountId(ctx)),
+      ),
+    )
+    .limit(1);
+  return rows[0] ?? null;
+}
+
+/**
+ * The caller's namespace, or NOT_FOUND. Another account's namespace gets the same answer
+ * as one that does not exist, so names of other tenants cannot be probed through it.
+ */
+export async function requireNamespace(
+  tx: DbOrTx,
+  ctx: RegistryContext,
+  name: string,
+): Promise<NamespaceRow> {
+  const ns = await findNamespace(tx, ctx, name);
+  if (!ns) {
+    throw notFound(`namespace "${name}" was not found in region ${ctx.region}`, "NAME_UNKNOWN");
+  }
+  return ns;
+}

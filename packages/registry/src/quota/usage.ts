@@ -1,0 +1,64 @@
+import type { DbOrTx } from "@berth/db";
+import { pullTraffic } from "@berth/db";
+import { and, eq, sql } from "drizzle-orm";
+
+/**
+ * Bytes an account stores in a region: every distinct blob linked to one of its
+ * repositories, plus every distinct manifest. A layer shared by several images or
+ * repositories counts once.
+ */
+export async function storageUsage(db: DbOrTx, accountId: string, region: string): Promise<number> {
+  const rows = await db.execute<{ bytes: string | number | bigint | null }>(sql`
+    select coalesce(sum(size), 0) as bytes from (
+      select b.digest, b.size
+        from repository_blobs rb
+        join repositories r on r.id = rb.repository_id
+        join namespaces n on n.id = r.namespace_id
+        join blobs b on b.digest = rb.digest
+       where n.account_id = ${accountId} and n.region = ${region}
+      union
+      select m.digest, m.size
+        from manifests m
+        join repositories r on r.id = m.repository_id
+        join namespaces n on n.id = r.namespace_id
+       where n.account_id = ${accountId} and n.region = ${region}
+    ) s`);
+  return Number(rows[0]?.bytes ?? 0);
+}
+
+/** Bytes pulled by an account in a region in a month ("YYYY-MM", UTC). */
+export async function trafficUsage(
+  db: DbOrTx,
+  accountId: string,
+  region: string,
+  month: string,
+): Promise<number> {
+  const rows = await db
+    .select({ bytes: pullTraffic.bytes })
+    .from(pullTraffic)
+    .where(
+      and(
+        eq(pullTraffic.accountId, accountId),
+        eq(pullTraffic.region, region),
+        eq(pullTraffic.month, month),
+      ),
+    );
+  return Number(rows[0]?.bytes ?? 0);
+}
+
+/** Add pulled bytes to the month's traffic (the OCI layer calls it after serving a pull). */
+export async function addTraffic(
+  db: DbOrTx,
+  accountId: string,
+  region: string,
+  month: string,
+  bytes: number,
+): Promise<void> {
+  await db
+    .insert(pullTraffic)
+    .values({ accountId, region, month, bytes })
+    .onConflictDoUpdate({
+      target: [pullTraffic.accountId, pullTraffic.region, pullTraffic.month],
+      set: { bytes: sql`${pullTraffic.bytes} + ${bytes}` },
+    });
+}

@@ -1,0 +1,121 @@
+import { MAX_NAMESPACES_PER_REGION } from "@berth/core";
+import { namespaces } from "@berth/db";
+import { v7 as uuidv7 } from "uuid";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createNamespace, deleteNamespace, listNamespaces, RegistryError } from "../src/index";
+import { type Env, setup } from "./helpers";
+
+let env: Env;
+beforeAll(async () => {
+  env = await setup();
+});
+afterAll(async () => env?.drop());
+
+async function failure(p: Promise<unknown>): Promise<RegistryError> {
+  const e = await p.then(
+    () => null,
+    (x: unknown) => x,
+  );
+  expect(e).toBeInstanceOf(RegistryError);
+  return e as RegistryError;
+}
+
+describe("namespaces", () => {
+  it("validates names: 4-30 chars, lowercase, digits, - and _, alphanumeric at both ends", async () => {
+    for (const bad of ["abc", "a".repeat(31), "Birds", "-birds", "birds_", "bi rds", "bird$"]) {
+      const ctx = env.ctx(env.alice);
+      const e = await failure(createNamespace(ctx, { name: bad }));
+      expect(e.code).toBe("BAD_REQUEST");
+      const [event] = await env.events(ctx.requestId);
+      expect(event).toMatchObject({ outcome: "failure", reason: { reasonCode: 400 } });
+    }
+    for (const good of ["abcd", "a".repeat(30), "my-team_2", "0bird9"]) {
+      await expect(createNamespace(env.ctx(env.alice), { name: good })).resolves.toMatchObject({
+        name: good,
+        region: "us-south",
+      });
+    }
+  });
+
+  it("names are unique per region across accounts, and free in other regions", async () => {
+    await createNamespace(env.ctx(env.alice), { name: "shared-name" });
+    const ctx = env.ctx(env.bob);
+    expect((await failure(createNamespace(ctx, { name: "shared-name" }))).code).toBe("CONFLICT");
+    const [event] = await env.events(ctx.requestId);
+    expect(event).toMatchObject({ outcome: "failure", reason: { reasonCode: 409 } });
+    expect(event!.initiator.id).toBe(env.bob.user.id);
+    await expect(
+      createNamespace(env.ctx(env.bob, "eu-central"), { name: "shared-name" }),
+    ).resolves.toMatchObject({ region: "eu-central" });
+    expect((await listNamespaces(env.ctx(env.bob))).map((n) => n.name)).not.toContain(
+      "shared-name",
+    );
+    expect((await listNamespaces(env.ctx(env.bob, "eu-central"))).map((n) => n.name)).toEqual([
+      "shared-name",
+    ]);
+  });
+
+  it("refuses namespaces in the global registry", async () => {
+    const e = await failure(createNamespace(env.ctx(env.alice, "global"), { name: "globalns" }));
+    expect(e.code).toBe("BAD_REQUEST");
+    expect(e.message).toMatch(/global/);
+  });
+
+  it("allows at most 100 namespaces per account and region", async () => {
+    const region = "uk-south";
+    // Fill up to the limit directly, then the use case must refuse the next one.
+    await env.t.db.insert(namespaces).values(
+      Array.from({ length: MAX_NAMESPACES_PER_REGION - 1 }, (_, i) => ({
+        id: uuidv7(),
+        accountId: env.alice.account.id,
+        region,
+        name: `fill-${i}`,
+      })),
+    );
+    await createNamespace(env.ctx(env.alice, region), { name: "the-last" });
+    const ctx = env.ctx(env.alice, region);
+    const e = await failure(createNamespace(ctx, { name: "one-too-many" }));
+    expect(e.code).toBe("PLAN_LIMIT");
+    expect((await env.events(ctx.requestId))[0]).toMatchObject({
+      outcome: "failure",
+      severity: "critical",
+      reason: { reasonCode: 403 },
+    });
+    expect(await listNamespaces(env.ctx(env.alice, region))).toHaveLength(
+      MAX_NAMESPACES_PER_REGION,
+    );
+    // Other accounts and regions are not affected.
+    await createNamespace(env.ctx(env.bob, region), { name: "bob-uk" });
+  });
+
+  it("holds the limit under concurrent creation", async () => {
+    const region = "ap-south";
+    await env.t.db.insert(namespaces).values(
+      Array.from({ length: MAX_NAMESPACES_PER_REGION - 3 }, (_, i) => ({
+        id: uuidv7(),
+        accountId: env.alice.account.id,
+        region,
+        name: `conc-${i}`,
+      })),
+    );
+    const results = await Promise.allSettled(
+      Array.from({ length: 8 }, (_, i) =>
+        createNamespace(env.ctx(env.alice, region), { name: `race-${i}` }),
+      ),
+    );
+    expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(3);
+    expect(await listNamespaces(env.ctx(env.alice, region))).toHaveLength(
+      MAX_NAMESPACES_PER_REGION,
+    );
+  });
+
+  it("delete of another account's namespace looks like a missing one", async () => {
+    await createNamespace(env.ctx(env.alice), { name: "alices" });
+    const ctx = env.ctx(env.bob);
+    const e = await failure(deleteNamespace(ctx, { name: "alices" }));
+    const missing = await failure(deleteNamespace(env.ctx(env.bob), { name: "nowhere" }));
+    expect(e.code).toBe("NOT_FOUND");
+    expect(e.message.replace("alices", "X")).toBe(missing.message.replace("nowhere", "X"));
+    expect((await listNamespaces(env.ctx(env.alice))).map((n) => n.name)).toContain("alices");
+  });
+});
