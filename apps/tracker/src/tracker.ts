@@ -1,0 +1,270 @@
+import { randomUUID } from "node:crypto";
+import type { AddressInfo } from "node:net";
+import {
+  DEFAULT_INGESTION_KEY,
+  DEFAULT_QUERY_KEY,
+  exportQuerySchema,
+  type IngestResponse,
+  isRegionToken,
+  lookupRegion,
+  parseRegionTable,
+  type RegionTable,
+  tailQuerySchema,
+} from "@berth/tracker-client";
+import Fastify, { type FastifyReply, type FastifyRequest, LogController } from "fastify";
+import pino, { type Logger } from "pino";
+import postgres from "postgres";
+import { z } from "zod";
+import { keyMatches, presentedKey } from "./auth";
+import { checkLines, ingestBodySchema, ingestParamsSchema, MAX_BODY_BYTES } from "./ingest";
+import { trackerMetrics } from "./metrics";
+import { migrateTracker } from "./migrate";
+import { BadCursorError, exportEvents, insertEvents, rowsAfter, type TailRow } from "./store";
+import { TailHub } from "./tail";
+
+export interface TrackerOptions {
+  databaseUrl: string;
+  host?: string;
+  /** 0 picks a free port. */
+  port?: number;
+  /** Ingestion keys: one for every region, `region=key,...`, or a parsed table. */
+  ingestionKeys?: string | RegionTable;
+  queryKey?: string;
+  logger?: Logger;
+  /** Apply the tracker's migrations first (default true). */
+  migrate?: boolean;
+  /** Connections of the tracker's pool. */
+  poolMax?: number;
+}
+
+export interface TrackerStats {
+  /** Ingestion requests answered 200. */
+  batches: number;
+  /** Lines received in those requests, every delivery counted. */
+  received: number;
+  accepted: number;
+  duplicates: number;
+  rejected: number;
+}
+
+export interface RunningTracker {
+  url: string;
+  port: number;
+  stats(): TrackerStats;
+  metrics(): Promise<string>;
+  stop(): Promise<void>;
+}
+
+const regionParams = z.object({
+  region: z.string().refine(isRegionToken, { message: "is not a region name" }),
+});
+
+function problem(reply: FastifyReply, status: number, error: string) {
+  return reply.code(status).send({ status: "error", error });
+}
+
+/** Start the local Activity Tracker: ingestion, export, live tail, health and metrics. */
+export async function startTracker(opts: TrackerOptions): Promise<RunningTracker> {
+  const log = opts.logger ?? pino({ level: "info" });
+  if (opts.migrate !== false) await migrateTracker(opts.databaseUrl);
+  const sql = postgres(opts.databaseUrl, {
+    max: opts.poolMax ?? 10,
+    onnotice: () => {},
+    types: { bigint: postgres.BigInt },
+  });
+  const keys =
+    typeof opts.ingestionKeys === "object"
+      ? opts.ingestionKeys
+      : parseRegionTable("BERTH_TRACKER_KEYS", opts.ingestionKeys ?? DEFAULT_INGESTION_KEY);
+  const queryKey = opts.queryKey ?? DEFAULT_QUERY_KEY;
+  const hub = new TailHub(sql, log);
+  await hub.start();
+  const metrics = trackerMetrics(() => hub.size);
+  const stats: TrackerStats = { batches: 0, received: 0, accepted: 0, duplicates: 0, rejected: 0 };
+  const openTails = new Set<() => void>();
+
+  const app = Fastify({
+    loggerInstance: log,
+    // Per-request lines at thousands of batches a second would drown the useful ones.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: MAX_BODY_BYTES,
+    genReqId: () => randomUUID(),
+  });
+  // The events are validated field by field with a strict schema, so the prototype-poisoning
+  // scan of the default parser buys nothing and costs a second pass over large bodies.
+  app.removeContentTypeParser("application/json");
+  app.addContentTypeParser("application/json", { parseAs: "string" }, (_req, body, done) => {
+    try {
+      done(null, JSON.parse(body as string));
+    } catch {
+      const error = Object.assign(new Error("body is not valid JSON"), { statusCode: 400 });
+      done(error, undefined);
+    }
+  });
+  app.setErrorHandler((error: { statusCode?: number; message: string }, _req, reply) => {
+    const status = error.statusCode && error.statusCode >= 400 ? error.statusCode : 500;
+    if (status >= 500) log.error({ err: error }, "request failed");
+    return problem(reply, status, error.message);
+  });
+
+  /** The region of the path, when this tracker serves it (a key table lists its regions). */
+  function regionOf(req: FastifyRequest, reply: FastifyReply): string | undefined {
+    const p = regionParams.safeParse(req.params);
+    if (!p.success || lookupRegion(keys, p.data.region) === undefined) {
+      void problem(reply, 404, "this tracker does not serve that region");
+      return undefined;
+    }
+    return p.data.region;
+  }
+
+  app.get("/healthz", async () => ({ status: "ok" }));
+  app.get("/readyz", async (_req, reply) => {
+    try {
+      await sql`select 1`;
+      return { status: "ok" };
+    } catch (error) {
+      return problem(reply, 503, `database unreachable: ${(error as Error).message}`);
+    }
+  });
+  app.get("/metrics", async (_req, reply) => {
+    reply.header("content-type", metrics.registry.contentType);
+    return metrics.registry.metrics();
+  });
+
+  app.post("/regions/:region/logs/ingest", async (req, reply) => {
+    const started = performance.now();
+    const region = regionOf(req, reply);
+    if (!region) return reply;
+    if (!keyMatches(presentedKey(req.headers), lookupRegion(keys, region)!)) {
+      metrics.batches.inc({ status: "401" });
+      return problem(reply, 401, "missing or wrong ingestion key for this region");
+    }
+    const body = ingestBodySchema.safeParse(req.body);
+    if (!body.success) {
+      metrics.batches.inc({ status: "400" });
+      return problem(reply, 400, body.error.issues[0]?.message ?? "bad batch");
+    }
+    const params = ingestParamsSchema.safeParse(req.query);
+    const host = params.success ? (params.data.hostname ?? "") : "";
+    const { rows, results } = checkLines(body.data.lines);
+    const inserted = await insertEvents(
+      sql,
+      region,
+      host,
+      rows.map((r) => r.row),
+    );
+    for (const { index, row } of rows) {
+      if (!inserted.has(row.id)) results[index] = { index, id: row.id, status: "duplicate" };
+    }
+    const response: IngestResponse = {
+      batchID: randomUUID(),
+      status: "ok",
+      accepted: 0,
+      duplicates: 0,
+      rejected: 0,
+      results,
+    };
+    for (const r of results) {
+      if (r.status === "accepted") response.accepted++;
+      else if (r.status === "duplicate") response.duplicates++;
+      else response.rejected++;
+    }
+    stats.batches++;
+    stats.received += results.length;
+    stats.accepted += response.accepted;
+    stats.duplicates += response.duplicates;
+    stats.rejected += response.rejected;
+    metrics.batches.inc({ status: "200" });
+    metrics.lines.inc({ region, result: "accepted" }, response.accepted);
+    metrics.lines.inc({ region, result: "duplicate" }, response.duplicates);
+    metrics.lines.inc({ region, result: "rejected" }, response.rejected);
+    metrics.ingestSeconds.observe((performance.now() - started) / 1000);
+    if (response.rejected > 0) {
+      log.warn(
+        { region, rejected: results.filter((r) => r.status === "rejected").slice(0, 5) },
+        "rejected events",
+      );
+    }
+    return response;
+  });
+
+  function queryAuth(req: FastifyRequest, reply: FastifyReply): boolean {
+    if (keyMatches(presentedKey(req.headers), queryKey)) return true;
+    void problem(reply, 401, "missing or wrong query key");
+    return false;
+  }
+
+  app.get("/regions/:region/v2/export", async (req, reply) => {
+    const region = regionOf(req, reply);
+    if (!region || !queryAuth(req, reply)) return reply;
+    const q = exportQuerySchema.safeParse(req.query);
+    if (!q.success) return problem(reply, 400, z.prettifyError(q.error));
+    try {
+      metrics.queries.inc();
+      return await exportEvents(sql, region, q.data);
+    } catch (error) {
+      if (error instanceof BadCursorError) return problem(reply, 400, error.message);
+      throw error;
+    }
+  });
+
+  app.get("/regions/:region/v2/tail", async (req, reply) => {
+    const region = regionOf(req, reply);
+    if (!region || !queryAuth(req, reply)) return reply;
+    const q = tailQuerySchema.safeParse(req.query);
+    if (!q.success) return problem(reply, 400, z.prettifyError(q.error));
+    const lastId = Number(req.headers["last-event-id"]);
+    reply.hijack();
+    const res = reply.raw;
+    res.writeHead(200, {
+      "content-type": "text/event-stream; charset=utf-8",
+      "cache-control": "no-cache",
+      connection: "keep-alive",
+      "x-accel-buffering": "no",
+    });
+    const send = (rows: TailRow[]) => {
+      let chunk = "";
+      for (const r of rows)
+        chunk += `id: ${r.seq}\nevent: line\ndata: ${JSON.stringify(r.line)}\n\n`;
+      res.write(chunk);
+    };
+    const sub = hub.subscribe(region, q.data, send);
+    const heartbeat = setInterval(() => res.write(": ping\n\n"), 15_000);
+    const end = () => {
+      clearInterval(heartbeat);
+      sub.close();
+      openTails.delete(end);
+      if (!res.writableEnded) res.end();
+    };
+    openTails.add(end);
+    res.on("close", end);
+    res.write("retry: 2000\n\nevent: ready\ndata: {}\n\n");
+    if (Number.isSafeInteger(lastId) && lastId >= 0) {
+      sub.push(await rowsAfter(sql, region, q.data.account, lastId, 1000));
+    }
+  });
+
+  await app.listen({ host: opts.host ?? "127.0.0.1", port: opts.port ?? 0 });
+  const port = (app.server.address() as AddressInfo).port;
+  const url = `http://${opts.host ?? "127.0.0.1"}:${port}`;
+  let stopped: Promise<void> | undefined;
+  return {
+    url,
+    port,
+    stats: () => ({ ...stats }),
+    metrics: () => metrics.registry.metrics(),
+    stop() {
+      stopped ??= (async () => {
+        for (const end of [...openTails]) end();
+        // In-flight requests get a moment to finish; connections a client keeps open after
+        // an aborted stream would otherwise hold the close until the client times them out.
+        const force = setTimeout(() => app.server.closeAllConnections(), 1000);
+        await app.close();
+        clearTimeout(force);
+        await hub.stop();
+        await sql.end({ timeout: 5 });
+      })();
+      return stopped;
+    },
+  };
+}

@@ -1,0 +1,58 @@
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { createTestDatabase, type TestDatabase } from "@berth/db/testing";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+const pkgDir = fileURLToPath(new URL("..", import.meta.url));
+const tsx = `${pkgDir}node_modules/.bin/tsx`;
+
+let t: TestDatabase;
+beforeAll(async () => {
+  t = await createTestDatabase();
+});
+afterAll(async () => t?.drop());
+
+function run(env: Record<string, string>) {
+  const child = spawn(tsx, ["src/main.ts"], {
+    cwd: pkgDir,
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  let err = "";
+  child.stdout.on("data", (d) => {
+    out += d;
+  });
+  child.stderr.on("data", (d) => {
+    err += d;
+  });
+  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  const line = async (pattern: RegExp): Promise<RegExpMatchArray> => {
+    const deadline = Date.now() + 30_000;
+    while (Date.now() < deadline) {
+      const m = out.match(pattern);
+      if (m) return m;
+      if (child.exitCode !== null) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`no ${pattern} in output: ${out}\n${err}`);
+  };
+  return { child, exited, line, output: () => ({ out, err }) };
+}
+
+describe("tracker process", () => {
+  it("prints its URL when ready and stops cleanly on SIGTERM", async () => {
+    const p = run({ DATABASE_URL: t.url, BERTH_TRACKER_PORT: "0", LOG_LEVEL: "warn" });
+    const [, url] = await p.line(/^tracker +(http:\/\/\S+)$/m);
+    expect((await fetch(`${url}/readyz`)).status).toBe(200);
+    p.child.kill("SIGTERM");
+    expect(await p.exited).toBe(0);
+    expect(p.output().out.trim().split("\n")).toHaveLength(1);
+  });
+
+  it("refuses a bad variable and names it", async () => {
+    const p = run({ DATABASE_URL: t.url, BERTH_TRACKER_PORT: "seventy" });
+    expect(await p.exited).toBe(2);
+    expect(p.output().err).toMatch(/BERTH_TRACKER_PORT/);
+  });
+});

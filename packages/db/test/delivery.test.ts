@@ -1,0 +1,82 @@
+import { eq } from "drizzle-orm";
+import { v7 as uuidv7 } from "uuid";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import {
+  claimForDelivery,
+  enqueueEvents,
+  listDead,
+  outboxStats,
+  settleDeliveries,
+} from "../src/outbox";
+import { outbox } from "../src/schema/outbox";
+import { createTestDatabase, type TestDatabase } from "../src/testing";
+
+let t: TestDatabase;
+beforeAll(async () => {
+  t = await createTestDatabase();
+});
+afterAll(async () => t?.drop());
+beforeEach(async () => {
+  await t.db.delete(outbox);
+});
+
+const ev = (region = "us-south") => ({
+  event: {
+    id: uuidv7(),
+    action: "container-registry.namespace.create",
+    message: 'Container Registry: create namespace "q"',
+    severity: "normal",
+    eventTime: "2019-06-01T12:34:56.78+0000",
+  },
+  accountId: "acct1",
+  region,
+});
+
+describe("claimForDelivery", () => {
+  it("leases due events in order with the payload as JSON text", async () => {
+    const events = [ev("us-south"), ev("ap-north"), ev("global")];
+    await enqueueEvents(t.db, events);
+    const got = await claimForDelivery(t.db, { limit: 10, leaseMs: 60_000, workerId: "w" });
+    expect(got.map((g) => [g.id, g.region, g.attempts])).toEqual(
+      events.map((e) => [e.event.id, e.region, 1]),
+    );
+    expect(JSON.parse(got[0]!.payload)).toEqual(events[0]!.event);
+    expect(got[0]).toMatchObject({
+      message: 'Container Registry: create namespace "q"',
+      severity: "normal",
+      eventTime: "2019-06-01T12:34:56.78+0000",
+    });
+    expect(await claimForDelivery(t.db, { limit: 10, leaseMs: 60_000, workerId: "w2" })).toEqual(
+      [],
+    );
+  });
+});
+
+describe("settleDeliveries", () => {
+  it("deletes, retries, parks and releases in one statement", async () => {
+    const [a, b, c, d] = [ev(), ev(), ev(), ev()];
+    await enqueueEvents(t.db, [a!, b!, c!, d!]);
+    await claimForDelivery(t.db, { limit: 10, leaseMs: 60_000, workerId: "w" });
+    await settleDeliveries(t.db, {
+      delivered: [a!.event.id],
+      retries: [{ id: b!.event.id, delayMs: 3_600_000, error: "503" }],
+      dead: [{ id: c!.event.id, reason: "400: bad" }],
+      released: [d!.event.id],
+    });
+    expect(await t.db.select().from(outbox).where(eq(outbox.id, a!.event.id))).toHaveLength(0);
+    const [rb] = await t.db.select().from(outbox).where(eq(outbox.id, b!.event.id));
+    expect(rb).toMatchObject({ status: "pending", lastError: "503", leasedBy: null, attempts: 1 });
+    expect(rb!.availableAt.getTime()).toBeGreaterThan(Date.now() + 3_000_000);
+    expect((await listDead(t.db)).map((x) => [x.id, x.lastError])).toEqual([
+      [c!.event.id, "400: bad"],
+    ]);
+    const again = await claimForDelivery(t.db, { limit: 10, leaseMs: 60_000, workerId: "w" });
+    expect(again.map((x) => [x.id, x.attempts])).toEqual([[d!.event.id, 1]]);
+    expect(await outboxStats(t.db)).toMatchObject({ pending: 2, dead: 1 });
+  });
+
+  it("accepts empty settlements", async () => {
+    await settleDeliveries(t.db, {});
+    await settleDeliveries(t.db, { delivered: [] });
+  });
+});
