@@ -1,1 +1,3 @@
-export {};
+export * from "./context";
+export { type AppRouter, appRouter } from "./router";
+export { type BerthErrorData, createCallerFactory, toTRPCError } from "./trpc";

@@ -1,1 +1,66 @@
-export {};
+import type { AppRouter } from "@berth/api";
+import {
+  createTRPCClient,
+  httpBatchLink,
+  httpLink,
+  type TRPCClient,
+  TRPCClientError,
+} from "@trpc/client";
+
+export type { AppRouter } from "@berth/api";
+export { TRPCClientError };
+
+export interface BerthClientOptions {
+  /** Base URL of a Berth region endpoint (`http://127.0.0.1:5000`), or its `/trpc` URL. */
+  url: string;
+  /** The API key; sent as `Authorization: Bearer <key>`. */
+  apiKey?: string;
+  /** Batch calls made in the same tick into one HTTP request (they then share a request id). */
+  batch?: boolean;
+  /** Extra headers on every request (User-Agent, say). */
+  headers?: Record<string, string>;
+  fetch?: typeof fetch;
+}
+
+/**
+ * Per-call context: `requestId` is sent as `x-request-id` and becomes the correlationId of
+ * the events the call produces.
+ *
+ *     await client.namespace.create.mutate({ name: "birds" }, { context: { requestId } })
+ */
+export interface BerthCallContext {
+  requestId?: string;
+}
+
+export type BerthClient = TRPCClient<AppRouter>;
+
+export function trpcUrl(url: string): string {
+  const base = url.replace(/\/+$/, "");
+  return base.endsWith("/trpc") ? base : `${base}/trpc`;
+}
+
+/** A typed client of the management API. */
+export function createBerthClient(opts: BerthClientOptions): BerthClient {
+  const headers = (context: Record<string, unknown> | undefined) => {
+    const h: Record<string, string> = { ...opts.headers };
+    if (opts.apiKey) h.authorization = `Bearer ${opts.apiKey}`;
+    const requestId = context?.requestId;
+    if (typeof requestId === "string" && requestId !== "") h["x-request-id"] = requestId;
+    return h;
+  };
+  const common = { url: trpcUrl(opts.url), ...(opts.fetch ? { fetch: opts.fetch } : {}) };
+  return createTRPCClient<AppRouter>({
+    links: [
+      opts.batch
+        ? httpBatchLink({ ...common, headers: ({ opList }) => headers(opList[0]?.context) })
+        : httpLink({ ...common, headers: ({ op }) => headers(op.context) }),
+    ],
+  });
+}
+
+/** Berth's error code of a failed call (NOT_FOUND, PLAN_LIMIT...), when it has one. */
+export function berthErrorCode(error: unknown): string | undefined {
+  if (!(error instanceof TRPCClientError)) return undefined;
+  const data = error.data as { berthCode?: string | null; code?: string } | undefined;
+  return data?.berthCode ?? data?.code ?? undefined;
+}

@@ -1,0 +1,64 @@
+import type { RegionName } from "@berth/core";
+import type { Db } from "@berth/db";
+import type { BlobStore } from "@berth/registry";
+import type { FastifyInstance, FastifyPluginAsync } from "fastify";
+import Fastify from "fastify";
+import type { Logger } from "pino";
+import type { ServerMetrics } from "./metrics";
+import { healthRoutes } from "./plugins/health";
+import { metricsRoutes } from "./plugins/metrics";
+import { trpcRoutes } from "./plugins/trpc";
+import { REQUEST_ID_HEADER, requestIdOf } from "./request-id";
+
+/** What every route plugin of a region's app gets. */
+export interface RegionAppDeps {
+  region: RegionName;
+  db: Db;
+  store: BlobStore;
+  metrics: ServerMetrics;
+  now?: () => Date;
+}
+
+export type BerthPlugin = FastifyPluginAsync<RegionAppDeps>;
+
+export interface BuildAppOptions extends RegionAppDeps {
+  logger: Logger;
+  /** Plugins registered after the built-in ones (tests, experiments). */
+  plugins?: BerthPlugin[];
+}
+
+/**
+ * The route plugins of a region's endpoint, in one place. The OCI distribution API
+ * (`/v2`) and its token endpoint (`/token`) are added here as plugins of their own.
+ */
+export const ROUTE_PLUGINS: BerthPlugin[] = [healthRoutes, metricsRoutes, trpcRoutes];
+
+/** The fastify app of one region's listener. */
+export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> {
+  const { logger, plugins = [], ...deps } = opts;
+  const app = Fastify({
+    loggerInstance: logger.child({ region: deps.region }),
+    genReqId: requestIdOf,
+    requestIdHeader: false,
+    // tRPC batches put several procedure names in one path segment.
+    routerOptions: { maxParamLength: 5000 },
+  }) as unknown as FastifyInstance;
+
+  app.addHook("onRequest", async (req, reply) => {
+    reply.header(REQUEST_ID_HEADER, req.id);
+  });
+  app.addHook("onResponse", async (req, reply) => {
+    const labels = {
+      region: deps.region,
+      method: req.method,
+      // The route pattern, never the raw URL: bounded label values.
+      route: req.routeOptions.url ?? "unmatched",
+      status: String(reply.statusCode),
+    };
+    deps.metrics.requests.inc(labels);
+    deps.metrics.duration.observe(labels, reply.elapsedTime / 1000);
+  });
+
+  for (const plugin of [...ROUTE_PLUGINS, ...plugins]) await app.register(plugin, deps);
+  return app;
+}

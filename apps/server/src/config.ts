@@ -1,0 +1,100 @@
+import { isRegionName, REGION_NAMES, type RegionName } from "@berth/core";
+import { z } from "zod";
+
+export interface RegionListener {
+  region: RegionName;
+  port: number;
+}
+
+export interface ServerConfig {
+  databaseUrl?: string;
+  dataDir: string;
+  host: string;
+  regions: RegionListener[];
+  logLevel: string;
+  devApiKey?: string;
+}
+
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+}
+
+const port = z.coerce
+  .number({ message: "must be a port number" })
+  .int("must be a whole number")
+  .min(0, "must be between 0 and 65535")
+  .max(65535, "must be between 0 and 65535");
+
+const envSchema = z.object({
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, "must be a postgres:// URL")
+    .optional(),
+  BERTH_DATA_DIR: z.string().default(".berth"),
+  BERTH_HOST: z.string().min(1).default("127.0.0.1"),
+  BERTH_PORT: port.default(5000),
+  BERTH_REGIONS: z.string().optional(),
+  BERTH_LOG_LEVEL: z
+    .enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"])
+    .default("info"),
+  BERTH_DEV_API_KEY: z.string().min(20, "must be at least 20 characters").optional(),
+});
+
+/**
+ * The server's configuration from the environment (DESIGN §7). Empty values count as
+ * unset. A bad value throws a ConfigError naming the variable.
+ */
+export function loadConfig(env: Record<string, string | undefined> = process.env): ServerConfig {
+  const cleaned = Object.fromEntries(
+    Object.entries(env).filter(([, v]) => v !== undefined && v.trim() !== ""),
+  );
+  const parsed = envSchema.safeParse(cleaned);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`);
+    throw new ConfigError(`invalid configuration:\n  ${lines.join("\n  ")}`);
+  }
+  const e = parsed.data;
+  return {
+    ...(e.DATABASE_URL ? { databaseUrl: e.DATABASE_URL } : {}),
+    dataDir: e.BERTH_DATA_DIR,
+    host: e.BERTH_HOST,
+    regions: parseRegions(e.BERTH_REGIONS, e.BERTH_PORT),
+    logLevel: e.BERTH_LOG_LEVEL,
+    ...(e.BERTH_DEV_API_KEY ? { devApiKey: e.BERTH_DEV_API_KEY } : {}),
+  };
+}
+
+/**
+ * `BERTH_REGIONS`: `us-south=5000,ap-north=5001`. One entry may omit its port and takes
+ * BERTH_PORT. Unset: us-south on BERTH_PORT.
+ */
+export function parseRegions(spec: string | undefined, defaultPort: number): RegionListener[] {
+  if (spec === undefined) return [{ region: "us-south", port: defaultPort }];
+  const fail = (why: string): never => {
+    throw new ConfigError(
+      `BERTH_REGIONS: ${why} (expected region=port,..., e.g. us-south=5000,ap-north=5001)`,
+    );
+  };
+  const out: RegionListener[] = [];
+  for (const raw of spec.split(",")) {
+    const entry = raw.trim();
+    if (entry === "") continue;
+    const [name, portText, extra] = entry.split("=").map((s) => s.trim());
+    if (extra !== undefined) fail(`"${entry}" has more than one "="`);
+    if (!isRegionName(name)) {
+      fail(`"${name}" is not a region (known: ${REGION_NAMES.join(", ")})`);
+    }
+    const region = name as RegionName;
+    let p = defaultPort;
+    if (portText !== undefined) {
+      const r = port.safeParse(portText);
+      if (!r.success || portText === "") fail(`"${entry}": port must be between 0 and 65535`);
+      p = r.data!;
+    }
+    if (out.some((o) => o.region === region)) fail(`region ${region} is listed twice`);
+    if (p !== 0 && out.some((o) => o.port === p)) fail(`port ${p} is used twice`);
+    out.push({ region, port: p });
+  }
+  if (out.length === 0) fail("no regions listed");
+  return out;
+}

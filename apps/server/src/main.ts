@@ -1,0 +1,55 @@
+import { join } from "node:path";
+import { connect, dataRoot } from "@berth/db";
+import { FsBlobStore } from "@berth/registry";
+import { ConfigError, loadConfig } from "./config";
+import { createLogger } from "./logger";
+import { startServer } from "./server";
+
+// The server process: configuration, database (embedded or DATABASE_URL, migrated),
+// blob store under the data directory, one listener per region, graceful shutdown.
+let config: ReturnType<typeof loadConfig>;
+try {
+  config = loadConfig();
+} catch (error) {
+  if (error instanceof ConfigError) {
+    console.error(error.message);
+    process.exit(1);
+  }
+  throw error;
+}
+
+const logger = createLogger({ level: config.logLevel });
+const conn = await connect({
+  ...(config.databaseUrl ? { url: config.databaseUrl } : {}),
+  log: (line) => logger.debug({ component: "postgres" }, line),
+});
+const store = new FsBlobStore(join(dataRoot(), "blobs"));
+const server = await startServer({
+  db: conn.db,
+  store,
+  regions: config.regions,
+  host: config.host,
+  logger,
+});
+for (const [region, url] of Object.entries(server.urls)) {
+  logger.info({ region, url }, `region ${region} listening on ${url}`);
+}
+
+let stopping = false;
+async function shutdown(signal: string): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  logger.info({ signal }, "shutting down");
+  const force = setTimeout(() => {
+    logger.error("shutdown took too long; exiting");
+    process.exit(1);
+  }, 15_000);
+  force.unref();
+  await server.close();
+  await conn.close();
+  logger.info("stopped");
+  logger.flush();
+  process.exit(0);
+}
+process.on("SIGTERM", () => void shutdown("SIGTERM"));
+process.on("SIGINT", () => void shutdown("SIGINT"));

@@ -1,0 +1,36 @@
+import { Counter, collectDefaultMetrics, Histogram, Registry } from "prom-client";
+
+export interface ServerMetrics {
+  registry: Registry;
+  requests: Counter<"region" | "method" | "route" | "status">;
+  duration: Histogram<"region" | "method" | "route" | "status">;
+  unauthenticated: Counter<"region" | "reason">;
+}
+
+/** One registry per server (not prom-client's global), so servers in one process never clash. */
+export function createMetrics(): ServerMetrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: "berth_server_" });
+  return {
+    registry,
+    requests: new Counter({
+      name: "berth_http_requests_total",
+      help: "HTTP requests by region, method, route and status",
+      labelNames: ["region", "method", "route", "status"],
+      registers: [registry],
+    }),
+    duration: new Histogram({
+      name: "berth_http_request_duration_seconds",
+      help: "HTTP request duration by region, method, route and status",
+      labelNames: ["region", "method", "route", "status"],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    }),
+    unauthenticated: new Counter({
+      name: "berth_unauthenticated_requests_total",
+      help: "Requests refused for a missing or invalid credential (not audited: no account)",
+      labelNames: ["region", "reason"],
+      registers: [registry],
+    }),
+  };
+}

@@ -1,0 +1,45 @@
+import { type AppRouter, appRouter, createContextFactory } from "@berth/api";
+import {
+  type CreateFastifyContextOptions,
+  type FastifyTRPCPluginOptions,
+  fastifyTRPCPlugin,
+} from "@trpc/server/adapters/fastify";
+import type { BerthPlugin } from "../app";
+
+/** The management API at `/trpc`. */
+export const trpcRoutes: BerthPlugin = async (app, deps) => {
+  const createContext = createContextFactory({
+    db: deps.db,
+    store: deps.store,
+    region: deps.region,
+    onUnauthenticated: (reason) =>
+      deps.metrics.unauthenticated.inc({ region: deps.region, reason }),
+    ...(deps.now ? { now: deps.now } : {}),
+  });
+  await app.register(fastifyTRPCPlugin, {
+    prefix: "/trpc",
+    trpcOptions: {
+      router: appRouter,
+      createContext: ({ req }: CreateFastifyContextOptions) =>
+        createContext({
+          headers: req.headers,
+          requestId: req.id,
+          clientIp: req.ip,
+          userAgent: req.headers["user-agent"] ?? "",
+        }),
+      onError({ error, path, req }) {
+        const log = req.log;
+        if (error.code === "INTERNAL_SERVER_ERROR") {
+          log.error({ err: error.cause ?? error, procedure: path }, "procedure failed");
+        } else if (error.code === "UNAUTHORIZED") {
+          log.warn({ procedure: path }, "unauthenticated request refused");
+        } else {
+          log.info(
+            { procedure: path, code: error.code, reason: error.message },
+            "procedure refused",
+          );
+        }
+      },
+    } satisfies FastifyTRPCPluginOptions<AppRouter>["trpcOptions"],
+  });
+};

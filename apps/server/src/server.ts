@@ -1,0 +1,85 @@
+import type { RegionName } from "@berth/core";
+import type { Db } from "@berth/db";
+import type { BlobStore } from "@berth/registry";
+import type { FastifyInstance } from "fastify";
+import type { DestinationStream, Logger } from "pino";
+import { type BerthPlugin, buildApp } from "./app";
+import type { RegionListener } from "./config";
+import { createLogger } from "./logger";
+import { createMetrics, type ServerMetrics } from "./metrics";
+
+export interface StartServerOptions {
+  db: Db;
+  store: BlobStore;
+  /** One listener per region; port 0 picks a free port. */
+  regions: RegionListener[];
+  host?: string;
+  /** A ready logger, or a level and destination for a new one. */
+  logger?: Logger;
+  logLevel?: string;
+  logDestination?: DestinationStream;
+  plugins?: BerthPlugin[];
+  now?: () => Date;
+}
+
+export interface RunningServer {
+  /** Base URL of each region's endpoint. */
+  urls: Partial<Record<RegionName, string>>;
+  apps: Partial<Record<RegionName, FastifyInstance>>;
+  metrics: ServerMetrics;
+  logger: Logger;
+  /** Stop accepting, finish in-flight requests, close every listener. */
+  close(): Promise<void>;
+}
+
+/**
+ * Serve the registry's HTTP API: one fastify app and listener per region, sharing the
+ * database, the blob store, the logger and the metrics registry.
+ */
+export async function startServer(opts: StartServerOptions): Promise<RunningServer> {
+  if (opts.regions.length === 0) throw new Error("startServer needs at least one region");
+  const host = opts.host ?? "127.0.0.1";
+  const logger =
+    opts.logger ??
+    createLogger({
+      ...(opts.logLevel ? { level: opts.logLevel } : {}),
+      ...(opts.logDestination ? { destination: opts.logDestination } : {}),
+    });
+  const metrics = createMetrics();
+  const urls: RunningServer["urls"] = {};
+  const apps: RunningServer["apps"] = {};
+  const started: FastifyInstance[] = [];
+  try {
+    for (const { region, port } of opts.regions) {
+      const app = await buildApp({
+        region,
+        db: opts.db,
+        store: opts.store,
+        metrics,
+        logger,
+        ...(opts.plugins ? { plugins: opts.plugins } : {}),
+        ...(opts.now ? { now: opts.now } : {}),
+      });
+      started.push(app);
+      await app.listen({ host, port });
+      const address = app.server.address();
+      const actual = typeof address === "object" && address ? address.port : port;
+      urls[region] = `http://${host.includes(":") ? `[${host}]` : host}:${actual}`;
+      apps[region] = app;
+    }
+  } catch (error) {
+    await Promise.allSettled(started.map((a) => a.close()));
+    throw error;
+  }
+  let closing: Promise<void> | undefined;
+  return {
+    urls,
+    apps,
+    metrics,
+    logger,
+    close() {
+      closing ??= Promise.allSettled(started.map((a) => a.close())).then(() => undefined);
+      return closing;
+    },
+  };
+}

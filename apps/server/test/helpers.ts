@@ -1,0 +1,185 @@
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type BerthClient, createBerthClient, TRPCClientError } from "@berth/client";
+import { type AtEvent, eventSchema, type RegionName } from "@berth/core";
+import { outbox } from "@berth/db";
+import { createTestDatabase, type TestDatabase } from "@berth/db/testing";
+import { type CreatedAccount, createAccount, FsBlobStore } from "@berth/registry";
+import { sql } from "drizzle-orm";
+import { expect } from "vitest";
+import type { RegionListener } from "../src/config";
+import { type RunningServer, startServer } from "../src/server";
+
+export const USER_AGENT = "berth-test/1.0";
+
+export interface TestServer {
+  t: TestDatabase;
+  store: FsBlobStore;
+  server: RunningServer;
+  logs: string[];
+  alice: CreatedAccount;
+  bob: CreatedAccount;
+  url(region?: RegionName): string;
+  client(who: CreatedAccount | { apiKey?: string }, region?: RegionName): BerthClient;
+  /** Outbox events of one request, validated against core's schema, in insertion order. */
+  events(requestId: string): Promise<{ event: AtEvent; region: string; accountId: string }[]>;
+  close(): Promise<void>;
+}
+
+export async function startTestServer(
+  regions: RegionListener[] = [{ region: "us-south", port: 0 }],
+): Promise<TestServer> {
+  const t = await createTestDatabase();
+  const store = new FsBlobStore(mkdtempSync(join(tmpdir(), "berth-srv-")));
+  const logs: string[] = [];
+  const server = await startServer({
+    db: t.db,
+    store,
+    regions,
+    logLevel: "debug",
+    logDestination: { write: (line: string) => void logs.push(line) },
+  });
+  const alice = await createAccount(t.db, { name: "alice", userName: "alice@example.com" });
+  const bob = await createAccount(t.db, { name: "bob", userName: "bob@example.com" });
+  const url = (region: RegionName = regions[0]!.region) => server.urls[region]!;
+  return {
+    t,
+    store,
+    server,
+    logs,
+    alice,
+    bob,
+    url,
+    client: (who, region) =>
+      createBerthClient({
+        url: url(region),
+        ...(who.apiKey ? { apiKey: who.apiKey } : {}),
+        headers: { "user-agent": USER_AGENT },
+      }),
+    async events(requestId) {
+      const rows = await t.db
+        .select({ payload: outbox.payload, region: outbox.region, accountId: outbox.accountId })
+        .from(outbox)
+        .where(sql`${outbox.payload}->>'correlationId' = ${requestId}`)
+        .orderBy(outbox.seq);
+      return rows.map((r) => ({
+        event: eventSchema.parse(r.payload),
+        region: r.region,
+        accountId: r.accountId,
+      }));
+    },
+    async close() {
+      await server.close();
+      await t.drop();
+    },
+  };
+}
+
+let counter = 0;
+/** A fresh request id, sent as x-request-id and expected back as correlationId. */
+export function rid(label = "req"): string {
+  return `${label}-${Date.now().toString(36)}-${(++counter).toString(36)}`;
+}
+
+/** Location of each region inside CRNs, written out here rather than taken from core. */
+const LOCATION: Record<string, string> = {
+  "us-south": "us-south",
+  "ap-north": "jp-tok",
+  "ap-south": "au-syd",
+  "eu-central": "eu-de",
+  "uk-south": "eu-gb",
+  global: "global",
+};
+
+export function crn(region: string, account: string, type: string, resource: string): string {
+  return `crn:v1:bluemix:public:container-registry:${LOCATION[region]}:a/${account}::${type}:${resource}`;
+}
+
+export interface ExpectedEvent {
+  action: string;
+  outcome: "success" | "failure";
+  severity: "normal" | "warning" | "critical";
+  reasonCode: number;
+  who: CreatedAccount;
+  targetType: string;
+  targetName: string;
+  /** CRN resource when it differs from the name (image by digest). */
+  crnResource?: string;
+  region?: RegionName;
+  message?: string;
+}
+
+/** Assert one event, field by field, as the tracker will receive it. */
+export function checkEvent(
+  found: { event: AtEvent; region: string; accountId: string } | undefined,
+  requestId: string,
+  e: ExpectedEvent,
+): AtEvent {
+  expect(found, `no event for ${requestId}`).toBeDefined();
+  const { event, region, accountId } = found!;
+  const r = e.region ?? "us-south";
+  const type = e.targetType;
+  expect(event.action).toBe(e.action);
+  expect(event.outcome).toBe(e.outcome);
+  expect(event.severity).toBe(e.severity);
+  expect(event.reason.reasonCode).toBe(e.reasonCode);
+  if (e.outcome === "failure") {
+    expect(event.message.endsWith(" -failure")).toBe(true);
+    expect(event.reason.reasonForFailure).toBeTruthy();
+  } else {
+    expect(event.reason.reasonForFailure).toBeUndefined();
+  }
+  if (e.message) expect(event.message).toBe(e.message);
+  expect(event.target).toEqual({
+    id: crn(r, e.who.account.id, type, e.crnResource ?? e.targetName),
+    name: e.targetName,
+    typeURI: `container-registry/${type}`,
+  });
+  expect(event.initiator).toEqual({
+    id: e.who.user.id,
+    name: e.who.user.name,
+    typeURI: "service/security/account/user",
+    credential: { type: "apikey" },
+    host: { address: "127.0.0.1", addressType: "IPv4", agent: USER_AGENT },
+  });
+  expect(event.logSourceCRN).toBe(crn(r, e.who.account.id, "", ""));
+  expect(event.observer).toEqual({ name: "ActivityTracker" });
+  expect(event.correlationId).toBe(requestId);
+  expect(region).toBe(r);
+  expect(accountId).toBe(e.who.account.id);
+  return event;
+}
+
+/** The single event of a request, checked. */
+export async function expectOneEvent(
+  env: TestServer,
+  requestId: string,
+  e: ExpectedEvent,
+): Promise<AtEvent> {
+  const events = await env.events(requestId);
+  expect(events, `events of ${requestId}`).toHaveLength(1);
+  return checkEvent(events[0], requestId, e);
+}
+
+/** Run a call expected to fail; returns the tRPC error. */
+export async function rejects(p: Promise<unknown>): Promise<TRPCClientError<never>> {
+  const error = await p.then(
+    () => {
+      throw new Error("the call was expected to fail");
+    },
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(TRPCClientError);
+  return error as TRPCClientError<never>;
+}
+
+/** tRPC error code, HTTP status and Berth code of a failed call. */
+export function errorInfo(error: TRPCClientError<never>) {
+  const data = error.data as unknown as {
+    code?: string;
+    httpStatus?: number;
+    berthCode?: string | null;
+  };
+  return { code: data?.code, httpStatus: data?.httpStatus, berthCode: data?.berthCode ?? null };
+}

@@ -1,0 +1,86 @@
+import type { RegionName } from "@berth/core";
+import type { Db } from "@berth/db";
+import {
+  type BlobStore,
+  type Principal,
+  type RegistryContext,
+  resolveApiKey,
+} from "@berth/registry";
+
+/** What the API needs from the process: shared by every request of a region's listener. */
+export interface ApiDeps {
+  db: Db;
+  store: BlobStore;
+  /** Region of the listener; a request's region is the region of the endpoint it reached. */
+  region: RegionName;
+  /** Called when a request carried no valid credential (counted in metrics; never audited). */
+  onUnauthenticated?: (reason: "missing" | "invalid") => void;
+  now?: () => Date;
+}
+
+/** Per-request facts the HTTP layer extracts, framework-independent. */
+export interface RequestInfo {
+  headers: Record<string, string | string[] | undefined>;
+  /** The request id (incoming x-request-id or generated); it becomes the events' correlationId. */
+  requestId: string;
+  clientIp: string;
+  userAgent: string;
+}
+
+export interface ApiContext {
+  deps: ApiDeps;
+  region: RegionName;
+  requestId: string;
+  clientIp: string;
+  userAgent: string;
+  /** Null when the request carried no valid API key. */
+  principal: Principal | null;
+  /** Why principal is null, when it is. */
+  authProblem?: "missing" | "invalid";
+}
+
+/**
+ * The API key of a request: `Authorization: Bearer <key>`, or the `x-api-key` header.
+ * Returns undefined when neither is present.
+ */
+export function apiKeyFrom(headers: RequestInfo["headers"]): string | undefined {
+  const first = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v);
+  const auth = first(headers.authorization);
+  if (auth) {
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(auth);
+    return m ? m[1] : "";
+  }
+  const key = first(headers["x-api-key"]);
+  return key === undefined ? undefined : key.trim();
+}
+
+/** Builds the tRPC context of a request: resolves its API key to an account and user. */
+export function createContextFactory(deps: ApiDeps) {
+  return async (info: RequestInfo): Promise<ApiContext> => {
+    const key = apiKeyFrom(info.headers);
+    const principal = key ? await resolveApiKey(deps.db, key) : null;
+    return {
+      deps,
+      region: deps.region,
+      requestId: info.requestId,
+      clientIp: info.clientIp,
+      userAgent: info.userAgent,
+      principal,
+      ...(principal ? {} : { authProblem: key === undefined ? "missing" : "invalid" }),
+    };
+  };
+}
+
+/** The use-case context of an authenticated request. */
+export function registryContext(ctx: ApiContext, principal: Principal): RegistryContext {
+  return {
+    db: ctx.deps.db,
+    store: ctx.deps.store,
+    region: ctx.region,
+    principal,
+    requestId: ctx.requestId,
+    clientIp: ctx.clientIp,
+    userAgent: ctx.userAgent,
+    ...(ctx.deps.now ? { now: ctx.deps.now } : {}),
+  };
+}

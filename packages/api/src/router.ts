@@ -1,0 +1,27 @@
+import { exemptionRouter } from "./routers/exemption";
+import { imageRouter } from "./routers/image";
+import { region, whoami } from "./routers/info";
+import { namespaceRouter } from "./routers/namespace";
+import { planRouter } from "./routers/plan";
+import { quotaRouter } from "./routers/quota";
+import { registryTokenRouter, registryTokensRouter } from "./routers/registrytoken";
+import { router } from "./trpc";
+
+/**
+ * The management API. A procedure's path is its action's name without the service
+ * prefix (`namespace.create` audits `container-registry.namespace.create`); operations
+ * no action names (`exemption.list`, `whoami`, `region`) sit beside them unaudited.
+ */
+export const appRouter = router({
+  namespace: namespaceRouter,
+  image: imageRouter,
+  quota: quotaRouter,
+  plan: planRouter,
+  registrytoken: registryTokenRouter,
+  registrytokens: registryTokensRouter,
+  exemption: exemptionRouter,
+  whoami,
+  region,
+});
+
+export type AppRouter = typeof appRouter;

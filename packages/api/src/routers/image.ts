@@ -1,0 +1,31 @@
+import {
+  type InspectImageInput,
+  inspectImage,
+  type ListImagesInput,
+  listImages,
+  type RemoveImagesInput,
+  removeImages,
+  type TagImageInput,
+  tagImage,
+  type UntagImagesInput,
+  untagImages,
+} from "@berth/registry";
+import { authedProcedure, router, typed } from "../trpc";
+
+export const imageRouter = router({
+  list: authedProcedure
+    .input(typed<ListImagesInput | undefined>())
+    .query(({ ctx, input }) => listImages(ctx.registry, input)),
+  inspect: authedProcedure
+    .input(typed<InspectImageInput>())
+    .query(({ ctx, input }) => inspectImage(ctx.registry, input)),
+  tag: authedProcedure
+    .input(typed<TagImageInput>())
+    .mutation(({ ctx, input }) => tagImage(ctx.registry, input)),
+  untag: authedProcedure
+    .input(typed<UntagImagesInput>())
+    .mutation(({ ctx, input }) => untagImages(ctx.registry, input)),
+  rm: authedProcedure
+    .input(typed<RemoveImagesInput>())
+    .mutation(({ ctx, input }) => removeImages(ctx.registry, input)),
+});
