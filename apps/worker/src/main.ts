@@ -1,0 +1,37 @@
+import { connect } from "@berth/db";
+import { ConfigError } from "@berth/tracker-client";
+import pino from "pino";
+import { loadWorkerConfig } from "./config";
+import { startWorker } from "./worker";
+
+// Process entry of the outbox worker: env → worker; SIGINT/SIGTERM stop it gracefully.
+let config: ReturnType<typeof loadWorkerConfig>;
+try {
+  config = loadWorkerConfig();
+} catch (error) {
+  if (!(error instanceof ConfigError)) throw error;
+  console.error(`worker: bad configuration: ${error.message}`);
+  process.exit(2);
+}
+// Logs go to stderr: stdout carries only the ready line a launcher reads.
+const log = pino({ level: config.logLevel, base: { service: "worker" } }, pino.destination(2));
+
+// Without DATABASE_URL the embedded Postgres is used, as by every Berth process. Migrations
+// are applied (advisory-locked) so the worker can start before the server.
+const conn = await connect({ url: config.databaseUrl, max: 1 });
+await conn.sql.end();
+const { databaseUrl: _, logLevel: __, ...settings } = config;
+const worker = await startWorker({ ...settings, databaseUrl: conn.url, logger: log });
+console.log(`worker    ${worker.url}/metrics (${worker.workerId})`);
+
+let stopping = false;
+async function stop(signal: string): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  log.info({ signal }, "stopping");
+  await worker.stop();
+  await conn.embedded?.stop();
+  process.exit(0);
+}
+process.on("SIGINT", () => void stop("SIGINT"));
+process.on("SIGTERM", () => void stop("SIGTERM"));

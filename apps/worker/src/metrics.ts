@@ -1,0 +1,82 @@
+import { type DbOrTx, outboxStats } from "@berth/db";
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+
+export function workerMetrics(db: DbOrTx) {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  // One query per scrape feeds the three outbox gauges.
+  let pendingStats: Promise<Awaited<ReturnType<typeof outboxStats>>> | undefined;
+  const stats = () => {
+    pendingStats ??= outboxStats(db).finally(() => {
+      setTimeout(() => {
+        pendingStats = undefined;
+      }, 100);
+    });
+    return pendingStats;
+  };
+  return {
+    registry,
+    pending: new Gauge({
+      name: "berth_outbox_pending",
+      help: "Events waiting for delivery (including those being retried)",
+      registers: [registry],
+      async collect() {
+        this.set((await stats()).pending);
+      },
+    }),
+    dead: new Gauge({
+      name: "berth_outbox_dead",
+      help: "Events parked in the dead-letter state",
+      registers: [registry],
+      async collect() {
+        this.set((await stats()).dead);
+      },
+    }),
+    lag: new Gauge({
+      name: "berth_outbox_oldest_pending_age_seconds",
+      help: "Age of the oldest pending event: the delivery lag",
+      registers: [registry],
+      async collect() {
+        this.set((await stats()).oldestPendingAgeMs / 1000);
+      },
+    }),
+    delivered: new Counter({
+      name: "berth_delivery_delivered_total",
+      help: "Events the tracker accepted (or already held), by tracker region",
+      labelNames: ["region"] as const,
+      registers: [registry],
+    }),
+    retried: new Counter({
+      name: "berth_delivery_retried_total",
+      help: "Events scheduled for another attempt, by tracker region",
+      labelNames: ["region"] as const,
+      registers: [registry],
+    }),
+    deadLettered: new Counter({
+      name: "berth_delivery_dead_lettered_total",
+      help: "Events parked in the dead-letter state, by tracker region",
+      labelNames: ["region"] as const,
+      registers: [registry],
+    }),
+    batchSeconds: new Histogram({
+      name: "berth_delivery_batch_duration_seconds",
+      help: "Time of one ingestion request, by tracker region and outcome",
+      labelNames: ["region", "outcome"] as const,
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    }),
+    latencySeconds: new Histogram({
+      name: "berth_delivery_latency_seconds",
+      help: "From the event's transaction to its acceptance by the tracker",
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30, 120, 600],
+      registers: [registry],
+    }),
+    inFlight: new Gauge({
+      name: "berth_delivery_in_flight_events",
+      help: "Events claimed by this worker and not yet settled",
+      registers: [registry],
+    }),
+  };
+}
+
+export type WorkerMetrics = ReturnType<typeof workerMetrics>;

@@ -1,0 +1,69 @@
+import { createTestDatabase, type TestDatabase } from "@berth/db/testing";
+import type { RunningTracker } from "@berth/tracker/tracker";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { RunningWorker } from "../src/worker";
+import { enqueue, makeEvent } from "./events";
+import { outboxCounts, storedByRegion, storedCount, trackerOn, waitFor, workerOn } from "./harness";
+
+let t: TestDatabase;
+let tracker: RunningTracker;
+const workers: RunningWorker[] = [];
+
+beforeAll(async () => {
+  t = await createTestDatabase();
+  tracker = await trackerOn(t);
+});
+afterAll(async () => {
+  await Promise.all(workers.map((w) => w.stop()));
+  await tracker?.stop();
+  await t?.drop();
+});
+
+describe("two workers at once", () => {
+  it("deliver 10,000 events between them, each exactly once", async () => {
+    const total = 10_000;
+    const regions = ["us-south", "ap-north", "eu-central", "global"] as const;
+    const events = Array.from({ length: total }, (_, i) =>
+      makeEvent({
+        account: `acct${i % 7}`,
+        region: regions[i % regions.length],
+        action: "container-registry.image.pull",
+        target: "birds/hello:latest",
+      }),
+    );
+    // Two workers, each with its own pool and several batches in flight, race for the rows.
+    for (let i = 0; i < 2; i++) {
+      workers.push(await workerOn(t, tracker.url, { batchSize: 100, concurrency: 4 }));
+    }
+    await enqueue(t.db, events);
+    await waitFor(
+      "all delivered",
+      () => storedCount(t),
+      (n) => n === total,
+      90_000,
+    );
+    await waitFor(
+      "empty outbox",
+      () => outboxCounts(t),
+      (c) => c.pending + c.dead === 0,
+    );
+
+    const [a, b] = workers.map((w) => w.stats());
+    expect(a!.delivered).toBeGreaterThan(0);
+    expect(b!.delivered).toBeGreaterThan(0);
+    expect(a!.delivered + b!.delivered).toBe(total);
+    // Not one event was sent twice: the tracker received exactly `total` lines.
+    expect(tracker.stats()).toMatchObject({ received: total, accepted: total, duplicates: 0 });
+    expect(
+      await storedCount(
+        t,
+        events.map((e) => e.id),
+      ),
+    ).toBe(total);
+    expect(await storedByRegion(t)).toEqual({
+      "us-south": total / 2,
+      "ap-south": total / 4,
+      "eu-central": total / 4,
+    });
+  });
+});

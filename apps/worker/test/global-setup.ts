@@ -1,0 +1,3 @@
+import { setupTestServer } from "@berth/db/testing";
+
+export default setupTestServer;

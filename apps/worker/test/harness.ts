@@ -1,0 +1,187 @@
+import { spawn } from "node:child_process";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { fileURLToPath } from "node:url";
+import type { TestDatabase } from "@berth/db/testing";
+import { type RunningTracker, startTracker } from "@berth/tracker/tracker";
+import pino from "pino";
+import { type RunningWorker, startWorker, type WorkerOptions } from "../src/worker";
+
+export const QUERY_KEY = "test-query-key";
+export const quiet = () => pino({ level: process.env.TEST_LOG ?? "silent" });
+
+export function trackerOn(t: TestDatabase, port = 0): Promise<RunningTracker> {
+  return startTracker({
+    databaseUrl: t.url,
+    port,
+    ingestionKeys: "test-ingest",
+    queryKey: QUERY_KEY,
+    logger: quiet(),
+  });
+}
+
+/** A worker tuned for tests: quick polls, short leases, short backoff. */
+export function workerOn(
+  t: TestDatabase,
+  trackerUrl: string,
+  extra: Partial<WorkerOptions> = {},
+): Promise<RunningWorker> {
+  return startWorker({
+    databaseUrl: t.url,
+    trackerUrl,
+    trackerKeys: "test-ingest",
+    port: 0,
+    pollMs: 200,
+    leaseMs: 3000,
+    requestTimeoutMs: 2000,
+    retryBaseMs: 50,
+    retryMaxMs: 400,
+    batchSize: 200,
+    logger: quiet(),
+    ...extra,
+  });
+}
+
+/** Poll until `check` holds, bounded in time; fail with what was last seen. */
+export async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T>,
+  check: (value: T) => boolean,
+  timeoutMs = 45_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: T = await probe();
+  while (!check(last)) {
+    if (Date.now() > deadline) {
+      throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(last)}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+    last = await probe();
+  }
+  return last;
+}
+
+export async function outboxCounts(t: TestDatabase) {
+  const [r] = await t.sql<{ pending: number; dead: number }[]>`
+    select count(*) filter (where status = 'pending')::int as pending,
+           count(*) filter (where status = 'dead')::int as dead
+      from outbox`;
+  return r!;
+}
+
+/** Events stored by the tracker, per region: `{ "ap-south": n, ... }`. */
+export async function storedByRegion(t: TestDatabase): Promise<Record<string, number>> {
+  const rows = await t.sql<{ region: string; n: number }[]>`
+    select region, count(*)::int as n from tracker.events group by region`;
+  return Object.fromEntries(rows.map((r) => [r.region, r.n]));
+}
+
+export async function storedCount(t: TestDatabase, ids?: string[]): Promise<number> {
+  const [r] = ids
+    ? await t.sql<
+        { n: number }[]
+      >`select count(*)::int as n from tracker.events where id = any(${ids}::uuid[])`
+    : await t.sql<{ n: number }[]>`select count(*)::int as n from tracker.events`;
+  return r!.n;
+}
+
+const pkgDir = fileURLToPath(new URL("..", import.meta.url));
+
+/**
+ * Run a script of this package as a real process: node with tsx's loader directly (no tsx
+ * CLI parent in between, so signals and kill -9 reach the process itself).
+ */
+export function runScript(script: string, env: Record<string, string>, args: string[] = []) {
+  const child = spawn(process.execPath, ["--import", "tsx", script, ...args], {
+    cwd: pkgDir,
+    env: { ...process.env, LOG_LEVEL: "warn", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  let err = "";
+  child.stdout.on("data", (d) => {
+    out += d;
+  });
+  child.stderr.on("data", (d) => {
+    err += d;
+  });
+  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  return {
+    child,
+    exited,
+    output: () => ({ out, err }),
+    async line(pattern: RegExp): Promise<RegExpMatchArray> {
+      const deadline = Date.now() + 30_000;
+      while (Date.now() < deadline) {
+        const m = out.match(pattern);
+        if (m) return m;
+        if (child.exitCode !== null) break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      throw new Error(`no ${pattern} in output:\n${out}\n${err}`);
+    },
+  };
+}
+
+/**
+ * A pass-through proxy in front of the tracker that can hold answers: `hold` decides, per
+ * request, whether to forward it and then keep the worker waiting (never answer, or answer
+ * after `delayMs`). Lets tests crash or stop a worker with a batch provably in flight.
+ */
+export async function proxyTo(
+  target: string,
+  hold: (n: number) => { forward: boolean; delayMs?: number; never?: boolean },
+) {
+  let n = 0;
+  const seen: { n: number; stored: Promise<void> }[] = [];
+  const server = http.createServer((req, res) => {
+    const i = ++n;
+    const policy = hold(i);
+    let body = "";
+    req.on("data", (c) => {
+      body += c;
+    });
+    req.on("end", async () => {
+      let answer: Response | undefined;
+      const stored = (async () => {
+        if (!policy.forward) return;
+        answer = await fetch(`${target}${req.url}`, {
+          method: "POST",
+          headers: {
+            "content-type": "application/json",
+            authorization: req.headers.authorization ?? "",
+          },
+          body,
+        });
+      })();
+      seen.push({ n: i, stored });
+      await stored;
+      if (policy.never) return;
+      if (policy.delayMs) await new Promise((r) => setTimeout(r, policy.delayMs));
+      if (!answer) {
+        res.writeHead(503).end();
+        return;
+      }
+      res.writeHead(answer.status, { "content-type": "application/json" });
+      res.end(await answer.text());
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    requests: () => n,
+    /** Resolves once request `i` has been forwarded and stored by the tracker. */
+    async stored(i: number): Promise<void> {
+      const entry = await waitFor(
+        "proxied request",
+        async () => seen.find((s) => s.n === i),
+        Boolean,
+      );
+      await entry!.stored;
+    },
+    close(): Promise<void> {
+      server.closeAllConnections();
+      return new Promise((r) => server.close(() => r()));
+    },
+  };
+}
