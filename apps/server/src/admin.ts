@@ -2,6 +2,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { connect, dataRoot } from "@berth/db";
 import { collectGarbage, createAccount, ensureDevAccount, FsBlobStore } from "@berth/registry";
+import { loadDotEnv } from "./config";
 
 const USAGE = `usage: pnpm --filter @berth/server admin <command> [options]
 
@@ -17,6 +18,7 @@ The database is DATABASE_URL, or the embedded one under BERTH_DATA_DIR (stop \`p
 first: the embedded PostgreSQL serves one process).`;
 
 async function main(argv: string[]): Promise<number> {
+  loadDotEnv();
   const [command, ...rest] = argv;
   const { values } = parseArgs({
     args: rest,

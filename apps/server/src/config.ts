@@ -1,3 +1,5 @@
+import { existsSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
 import { isRegionName, REGION_NAMES, type RegionName } from "@berth/core";
 import { z } from "zod";
 
@@ -97,4 +99,23 @@ export function parseRegions(spec: string | undefined, defaultPort: number): Reg
   }
   if (out.length === 0) fail("no regions listed");
   return out;
+}
+
+/**
+ * Load `.env` from the workspace root (or the working directory) when there is one.
+ * Variables already in the environment win over the file.
+ */
+export function loadDotEnv(from: string = process.cwd()): string | undefined {
+  let dir = resolve(from);
+  for (;;) {
+    const candidate = join(dir, ".env");
+    if (existsSync(candidate)) {
+      process.loadEnvFile(candidate);
+      return candidate;
+    }
+    if (existsSync(join(dir, "pnpm-workspace.yaml"))) return undefined;
+    const up = dirname(dir);
+    if (up === dir) return undefined;
+    dir = up;
+  }
 }

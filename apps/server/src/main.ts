@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import { connect, dataRoot } from "@berth/db";
 import { FsBlobStore } from "@berth/registry";
-import { ConfigError, loadConfig } from "./config";
+import { ConfigError, loadConfig, loadDotEnv } from "./config";
 import { createLogger } from "./logger";
 import { startServer } from "./server";
 
@@ -9,6 +9,7 @@ import { startServer } from "./server";
 // blob store under the data directory, one listener per region, graceful shutdown.
 let config: ReturnType<typeof loadConfig>;
 try {
+  loadDotEnv();
   config = loadConfig();
 } catch (error) {
   if (error instanceof ConfigError) {

@@ -1,11 +1,11 @@
-import { mkdtempSync } from "node:fs";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createBerthClient } from "@berth/client";
 import { createTestDatabase } from "@berth/db/testing";
 import { FsBlobStore } from "@berth/registry";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ConfigError, loadConfig, parseRegions } from "../src/config";
+import { ConfigError, loadConfig, loadDotEnv, parseRegions } from "../src/config";
 import { startServer } from "../src/server";
 import { crn, errorInfo, rejects, rid, startTestServer, type TestServer } from "./helpers";
 
@@ -183,6 +183,24 @@ describe("configuration", () => {
     for (const [env, message] of bad) {
       expect(() => loadConfig(env)).toThrow(ConfigError);
       expect(() => loadConfig(env)).toThrow(message);
+    }
+  });
+
+  it("reads an optional .env from the workspace root, the environment winning", () => {
+    const rootDir = mkdtempSync(join(tmpdir(), "berth-env-"));
+    const pkg = join(rootDir, "apps", "server");
+    mkdirSync(pkg, { recursive: true });
+    writeFileSync(join(rootDir, "pnpm-workspace.yaml"), "packages: []\n");
+    writeFileSync(join(rootDir, ".env"), "BERTH_TEST_FROM_FILE=file\nBERTH_TEST_BOTH=file\n");
+    process.env.BERTH_TEST_BOTH = "env";
+    try {
+      expect(loadDotEnv(pkg)).toBe(join(rootDir, ".env"));
+      expect(process.env.BERTH_TEST_FROM_FILE).toBe("file");
+      expect(process.env.BERTH_TEST_BOTH).toBe("env");
+      expect(loadDotEnv(mkdtempSync(join(tmpdir(), "berth-noenv-")))).toBeUndefined();
+    } finally {
+      delete process.env.BERTH_TEST_FROM_FILE;
+      delete process.env.BERTH_TEST_BOTH;
     }
   });
 });

@@ -1,5 +1,6 @@
 import { accounts, apiKeys, type Db, users } from "@berth/db";
-import { eq } from "drizzle-orm";
+import { and, eq, isNull, lt, or, type SQL, sql } from "drizzle-orm";
+import type { PgColumn } from "drizzle-orm/pg-core";
 import { v7 as uuidv7 } from "uuid";
 import type { Principal } from "../context";
 import { API_KEY_PREFIX, generateSecret, hashSecret, randomId, secretMatches } from "./secrets";
@@ -95,11 +96,11 @@ export async function resolveApiKey(db: Db, apiKey: string): Promise<Principal |
     .limit(1);
   const row = rows[0];
   if (!row || !secretMatches(apiKey, row.keyHash)) return null;
-  // Last use is informational; a lost update under concurrency is fine.
+  // Last use is informational: written at most once a minute per key, off the request path.
   void db
     .update(apiKeys)
     .set({ lastUsedAt: new Date() })
-    .where(eq(apiKeys.id, row.keyId))
+    .where(and(eq(apiKeys.id, row.keyId), staleUse(apiKeys.lastUsedAt)))
     .catch(() => {});
   return {
     account: { id: row.accountId, name: row.accountName },
@@ -164,4 +165,9 @@ export async function ensureDevAccount(
     });
   }
   return result;
+}
+
+/** True when a last-use time is unset or more than a minute old. */
+export function staleUse(column: PgColumn): SQL {
+  return or(isNull(column), lt(column, sql`now() - interval '1 minute'`))!;
 }

@@ -1,6 +1,7 @@
 import type { Db } from "@berth/db";
 import { accounts, registryTokens } from "@berth/db";
-import { eq } from "drizzle-orm";
+import { and, eq } from "drizzle-orm";
+import { staleUse } from "../accounts/accounts";
 import { hashSecret, secretMatches } from "../accounts/secrets";
 import type { Principal } from "../context";
 import { REGISTRY_TOKEN_USERNAME } from "./model";
@@ -37,7 +38,7 @@ export async function verifyRegistryToken(
   void db
     .update(registryTokens)
     .set({ lastUsedAt: now })
-    .where(eq(registryTokens.id, row.token.id))
+    .where(and(eq(registryTokens.id, row.token.id), staleUse(registryTokens.lastUsedAt)))
     .catch(() => {});
   return {
     tokenId: row.token.id,
