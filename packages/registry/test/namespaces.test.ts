@@ -119,3 +119,16 @@ describe("namespaces", () => {
     expect((await listNamespaces(env.ctx(env.alice))).map((n) => n.name)).toContain("alices");
   });
 });
+
+describe("namespace races", () => {
+  it("two accounts creating the same name at once: one wins, the other gets a conflict", async () => {
+    const results = await Promise.allSettled([
+      createNamespace(env.ctx(env.alice, "eu-central"), { name: "contested" }),
+      createNamespace(env.ctx(env.bob, "eu-central"), { name: "contested" }),
+    ]);
+    expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(1);
+    const rejected = results.find((r) => r.status === "rejected") as PromiseRejectedResult;
+    expect(rejected.reason).toBeInstanceOf(RegistryError);
+    expect((rejected.reason as RegistryError).code).toBe("CONFLICT");
+  });
+});

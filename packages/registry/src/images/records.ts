@@ -115,6 +115,7 @@ export async function putManifest(tx: DbOrTx, input: PutManifestInput): Promise<
   ];
   const blobDigests = [...new Set(blobRefs.map((r) => r.d.digest))];
   if (blobDigests.length > 0) {
+    await holdBlobsAgainstGc(tx);
     const known =
       input.blobs === "linked"
         ? await tx
