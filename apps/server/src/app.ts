@@ -1,4 +1,4 @@
-import type { RegionName } from "@berth/core";
+import type { RegionName, RoutingTable } from "@berth/core";
 import type { Db } from "@berth/db";
 import type { BlobStore } from "@berth/registry";
 import type { FastifyInstance, FastifyPluginAsync } from "fastify";
@@ -17,6 +17,9 @@ export interface RegionAppDeps {
   store: BlobStore;
   metrics: ServerMetrics;
   now?: () => Date;
+  /** The tracker `events.*` read; absent: they answer that events are unavailable. */
+  tracker?: { url: string; queryKey: string };
+  routing?: RoutingTable;
 }
 
 export type BerthPlugin = FastifyPluginAsync<RegionAppDeps>;

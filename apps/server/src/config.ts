@@ -1,6 +1,20 @@
 import { existsSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
-import { isRegionName, REGION_NAMES, type RegionName } from "@berth/core";
+import {
+  DEFAULT_ROUTING,
+  isRegionName,
+  parseRoutingTable,
+  REGION_NAMES,
+  type RegionName,
+  type RoutingTable,
+} from "@berth/core";
+import {
+  checkHttpUrl,
+  DEFAULT_QUERY_KEY,
+  DEFAULT_TRACKER_PORT,
+  parseRegionTable,
+  ConfigError as TrackerConfigError,
+} from "@berth/tracker-client";
 import { z } from "zod";
 
 export interface RegionListener {
@@ -64,6 +78,49 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     logLevel: e.BERTH_LOG_LEVEL,
     ...(e.BERTH_DEV_API_KEY ? { devApiKey: e.BERTH_DEV_API_KEY } : {}),
   };
+}
+
+/** Where `events.query` and `events.tail` read the caller's events. */
+export interface EventsConfig {
+  tracker: { url: string; queryKey: string };
+  routing: RoutingTable;
+}
+
+const eventsEnvSchema = z.object({
+  BERTH_TRACKER_PORT: port.default(DEFAULT_TRACKER_PORT),
+  BERTH_TRACKER_URL: z.string().optional(),
+  BERTH_TRACKER_QUERY_KEY: z.string().min(8, "must be at least 8 characters").optional(),
+  BERTH_ROUTING: z.string().optional(),
+});
+
+/**
+ * The tracker the server reads events from: BERTH_TRACKER_URL (a base URL, or a
+ * `region=endpoint,...` table, as the worker reads it; default the local tracker on
+ * BERTH_TRACKER_PORT), its query key BERTH_TRACKER_QUERY_KEY (default the local tracker's),
+ * and BERTH_ROUTING, which names the tracker region a listener's events go to.
+ */
+export function loadEventsConfig(
+  env: Record<string, string | undefined> = process.env,
+): EventsConfig {
+  const cleaned = Object.fromEntries(
+    Object.entries(env).filter(([, v]) => v !== undefined && v.trim() !== ""),
+  );
+  const parsed = eventsEnvSchema.safeParse(cleaned);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`);
+    throw new ConfigError(`invalid configuration:\n  ${lines.join("\n  ")}`);
+  }
+  const e = parsed.data;
+  const url = e.BERTH_TRACKER_URL?.trim() || `http://127.0.0.1:${e.BERTH_TRACKER_PORT}`;
+  let routing = DEFAULT_ROUTING;
+  try {
+    parseRegionTable("BERTH_TRACKER_URL", url, checkHttpUrl);
+    if (e.BERTH_ROUTING) routing = parseRoutingTable(e.BERTH_ROUTING);
+  } catch (error) {
+    if (error instanceof TrackerConfigError) throw new ConfigError(error.message);
+    throw new ConfigError(`BERTH_ROUTING: ${(error as Error).message}`);
+  }
+  return { tracker: { url, queryKey: e.BERTH_TRACKER_QUERY_KEY ?? DEFAULT_QUERY_KEY }, routing };
 }
 
 /**

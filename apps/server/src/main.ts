@@ -1,16 +1,18 @@
 import { join } from "node:path";
 import { connect, dataRoot } from "@berth/db";
 import { FsBlobStore } from "@berth/registry";
-import { ConfigError, loadConfig, loadDotEnv } from "./config";
+import { ConfigError, type EventsConfig, loadConfig, loadDotEnv, loadEventsConfig } from "./config";
 import { createLogger } from "./logger";
 import { startServer } from "./server";
 
 // The server process: configuration, database (embedded or DATABASE_URL, migrated),
 // blob store under the data directory, one listener per region, graceful shutdown.
 let config: ReturnType<typeof loadConfig>;
+let events: EventsConfig;
 try {
   loadDotEnv();
   config = loadConfig();
+  events = loadEventsConfig();
 } catch (error) {
   if (error instanceof ConfigError) {
     console.error(error.message);
@@ -31,6 +33,8 @@ const server = await startServer({
   regions: config.regions,
   host: config.host,
   logger,
+  tracker: events.tracker,
+  routing: events.routing,
 });
 for (const [region, url] of Object.entries(server.urls)) {
   logger.info({ region, url }, `region ${region} listening on ${url}`);

@@ -1,4 +1,4 @@
-import type { RegionName } from "@berth/core";
+import type { RegionName, RoutingTable } from "@berth/core";
 import type { Db } from "@berth/db";
 import type { BlobStore } from "@berth/registry";
 import type { FastifyInstance } from "fastify";
@@ -20,6 +20,10 @@ export interface StartServerOptions {
   logDestination?: DestinationStream;
   plugins?: BerthPlugin[];
   now?: () => Date;
+  /** The tracker `events.*` read (URL and query key); without it they are unavailable. */
+  tracker?: { url: string; queryKey: string };
+  /** Routing table: the default tracker region of a listener's `events.*`. */
+  routing?: RoutingTable;
 }
 
 export interface RunningServer {
@@ -59,6 +63,8 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
         logger,
         ...(opts.plugins ? { plugins: opts.plugins } : {}),
         ...(opts.now ? { now: opts.now } : {}),
+        ...(opts.tracker ? { tracker: opts.tracker } : {}),
+        ...(opts.routing ? { routing: opts.routing } : {}),
       });
       started.push(app);
       await app.listen({ host, port });

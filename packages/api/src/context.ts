@@ -1,4 +1,4 @@
-import type { RegionName } from "@berth/core";
+import type { RegionName, RoutingTable } from "@berth/core";
 import type { Db } from "@berth/db";
 import {
   type BlobStore,
@@ -6,6 +6,7 @@ import {
   type RegistryContext,
   resolveApiKey,
 } from "@berth/registry";
+import { createTrackerClient, type TrackerClient } from "@berth/tracker-client";
 
 /** What the API needs from the process: shared by every request of a region's listener. */
 export interface ApiDeps {
@@ -16,6 +17,13 @@ export interface ApiDeps {
   /** Called when a request carried no valid credential (counted in metrics; never audited). */
   onUnauthenticated?: (reason: "missing" | "invalid") => void;
   now?: () => Date;
+  /**
+   * The tracker that `events.query` and `events.tail` read (BERTH_TRACKER_URL and the
+   * tracker's query key). Without it those procedures answer that events are unavailable.
+   */
+  tracker?: { url: string; queryKey: string; fetch?: typeof fetch };
+  /** Routing of event regions to tracker regions: picks the default region of `events.*`. */
+  routing?: RoutingTable;
 }
 
 /** Per-request facts the HTTP layer extracts, framework-independent. */
@@ -37,6 +45,8 @@ export interface ApiContext {
   principal: Principal | null;
   /** Why principal is null, when it is. */
   authProblem?: "missing" | "invalid";
+  /** Client of the tracker's export and tail APIs, when one is configured. */
+  tracker?: TrackerClient;
 }
 
 /**
@@ -56,6 +66,7 @@ export function apiKeyFrom(headers: RequestInfo["headers"]): string | undefined 
 
 /** Builds the tRPC context of a request: resolves its API key to an account and user. */
 export function createContextFactory(deps: ApiDeps) {
+  const tracker = deps.tracker ? createTrackerClient(deps.tracker) : undefined;
   return async (info: RequestInfo): Promise<ApiContext> => {
     const key = apiKeyFrom(info.headers);
     const principal = key ? await resolveApiKey(deps.db, key) : null;
@@ -67,6 +78,7 @@ export function createContextFactory(deps: ApiDeps) {
       userAgent: info.userAgent,
       principal,
       ...(principal ? {} : { authProblem: key === undefined ? "missing" : "invalid" }),
+      ...(tracker ? { tracker } : {}),
     };
   };
 }

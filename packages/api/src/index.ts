@@ -1,3 +1,5 @@
 export * from "./context";
 export { type AppRouter, appRouter } from "./router";
+export type { DeadLetter, DeliveryStatus } from "./routers/delivery";
+export type { EventsPage, EventsQueryInput, EventsTailInput, TailMessage } from "./routers/events";
 export { type BerthErrorData, createCallerFactory, toTRPCError } from "./trpc";

@@ -1,3 +1,5 @@
+import { deliveryRouter } from "./routers/delivery";
+import { eventsRouter } from "./routers/events";
 import { exemptionRouter } from "./routers/exemption";
 import { imageRouter } from "./routers/image";
 import { region, whoami } from "./routers/info";
@@ -10,7 +12,8 @@ import { router } from "./trpc";
 /**
  * The management API. A procedure's path is its action's name without the service
  * prefix (`namespace.create` audits `container-registry.namespace.create`); operations
- * no action names (`exemption.list`, `whoami`, `region`) sit beside them unaudited.
+ * no action names (`exemption.list`, `whoami`, `region`, `events.*`, `delivery.*`) sit
+ * beside them unaudited.
  */
 export const appRouter = router({
   namespace: namespaceRouter,
@@ -20,6 +23,8 @@ export const appRouter = router({
   registrytoken: registryTokenRouter,
   registrytokens: registryTokensRouter,
   exemption: exemptionRouter,
+  events: eventsRouter,
+  delivery: deliveryRouter,
   whoami,
   region,
 });

@@ -26,6 +26,12 @@ export interface BerthErrorData {
 const t = initTRPC.context<ApiContext>().create({
   // Stacks stay in the logs.
   isDev: false,
+  // events.tail streams over SSE: pings keep an idle stream open through proxies, and a
+  // client that hears nothing for longer than that reconnects.
+  sse: {
+    ping: { enabled: true, intervalMs: 10_000 },
+    client: { reconnectAfterInactivityMs: 25_000 },
+  },
   errorFormatter({ shape, error }) {
     const cause = error.cause instanceof RegistryError ? error.cause : undefined;
     const internal = error.code === "INTERNAL_SERVER_ERROR";

@@ -3,9 +3,12 @@ import {
   createTRPCClient,
   httpBatchLink,
   httpLink,
+  httpSubscriptionLink,
+  splitLink,
   type TRPCClient,
   TRPCClientError,
 } from "@trpc/client";
+import { EventSource } from "eventsource";
 
 export type { AppRouter } from "@berth/api";
 export { TRPCClientError };
@@ -49,11 +52,29 @@ export function createBerthClient(opts: BerthClientOptions): BerthClient {
     return h;
   };
   const common = { url: trpcUrl(opts.url), ...(opts.fetch ? { fetch: opts.fetch } : {}) };
+  const baseFetch = opts.fetch ?? fetch;
   return createTRPCClient<AppRouter>({
     links: [
-      opts.batch
-        ? httpBatchLink({ ...common, headers: ({ opList }) => headers(opList[0]?.context) })
-        : httpLink({ ...common, headers: ({ op }) => headers(op.context) }),
+      splitLink({
+        condition: (op) => op.type === "subscription",
+        // Subscriptions (events.tail) are server-sent events. Node has no EventSource of its
+        // own, and the browser's cannot send headers; this one sends the API key through a
+        // custom fetch, so the key never travels in the URL.
+        true: httpSubscriptionLink({
+          url: common.url,
+          EventSource,
+          eventSourceOptions: ({ op }) => ({
+            fetch: (input, init) =>
+              baseFetch(input, {
+                ...init,
+                headers: { ...init?.headers, ...headers(op.context) },
+              }),
+          }),
+        }),
+        false: opts.batch
+          ? httpBatchLink({ ...common, headers: ({ opList }) => headers(opList[0]?.context) })
+          : httpLink({ ...common, headers: ({ op }) => headers(op.context) }),
+      }),
     ],
   });
 }

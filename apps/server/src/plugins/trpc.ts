@@ -15,6 +15,8 @@ export const trpcRoutes: BerthPlugin = async (app, deps) => {
     onUnauthenticated: (reason) =>
       deps.metrics.unauthenticated.inc({ region: deps.region, reason }),
     ...(deps.now ? { now: deps.now } : {}),
+    ...(deps.tracker ? { tracker: deps.tracker } : {}),
+    ...(deps.routing ? { routing: deps.routing } : {}),
   });
   await app.register(fastifyTRPCPlugin, {
     prefix: "/trpc",

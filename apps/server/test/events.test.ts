@@ -1,0 +1,273 @@
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { TailMessage } from "@berth/api";
+import { type BerthClient, createBerthClient } from "@berth/client";
+import type { RegionName } from "@berth/core";
+import { outbox } from "@berth/db";
+import { createTestDatabase, type TestDatabase } from "@berth/db/testing";
+import { type CreatedAccount, createAccount, FsBlobStore } from "@berth/registry";
+import { sql } from "drizzle-orm";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type RunningServer, startServer } from "../src/server";
+import { errorInfo, rejects, rid } from "./helpers";
+import { startTrackerProcess, type TrackerProcess } from "./tracker-process";
+
+// events.query / events.tail against a real tracker process: the caller's account only,
+// filters, pagination, routing of the default region, live tail, and the failure modes.
+
+let t: TestDatabase;
+let tracker: TrackerProcess;
+let server: RunningServer;
+let alice: CreatedAccount;
+let bob: CreatedAccount;
+const extra: RunningServer[] = [];
+
+const client = (who: { apiKey: string } | undefined, region: RegionName = "us-south") =>
+  createBerthClient({
+    url: server.urls[region]!,
+    ...(who ? { apiKey: who.apiKey } : {}),
+  });
+const on = (requestId: string) => ({ context: { requestId } });
+
+/** Outbox payloads of a request: what the worker would deliver. */
+async function payloads(requestId: string): Promise<{ event: unknown; region: string }[]> {
+  const rows = await t.db
+    .select({ payload: outbox.payload, region: outbox.region })
+    .from(outbox)
+    .where(sql`${outbox.payload}->>'correlationId' = ${requestId}`)
+    .orderBy(outbox.seq);
+  return rows.map((r) => ({ event: r.payload, region: r.region }));
+}
+
+/** Deliver a request's events to the tracker region they route to (as the worker would). */
+async function deliver(requestId: string, trackerRegion: string): Promise<void> {
+  const events = await payloads(requestId);
+  expect(events.length).toBeGreaterThan(0);
+  await tracker.ingest(
+    trackerRegion,
+    events.map((e) => e.event),
+  );
+}
+
+async function serverWith(opts: { tracker?: { url: string; queryKey: string } }) {
+  const s = await startServer({
+    db: t.db,
+    store: new FsBlobStore(mkdtempSync(join(tmpdir(), "berth-ev-"))),
+    regions: [{ region: "us-south", port: 0 }],
+    logLevel: "silent",
+    ...opts,
+  });
+  extra.push(s);
+  return createBerthClient({ url: s.urls["us-south"]!, apiKey: alice.apiKey });
+}
+
+const created: Record<string, string> = {};
+
+beforeAll(async () => {
+  t = await createTestDatabase();
+  tracker = await startTrackerProcess(t.url);
+  server = await startServer({
+    db: t.db,
+    store: new FsBlobStore(mkdtempSync(join(tmpdir(), "berth-ev-"))),
+    regions: [
+      { region: "us-south", port: 0 },
+      { region: "ap-north", port: 0 },
+    ],
+    logLevel: "silent",
+    tracker: { url: tracker.url, queryKey: tracker.queryKey },
+  });
+  alice = await createAccount(t.db, { name: "alice", userName: "alice@example.com" });
+  bob = await createAccount(t.db, { name: "bob", userName: "bob@example.com" });
+  for (const [who, name] of [
+    [alice, "alice-birds"],
+    [alice, "alice-fish"],
+    [bob, "bob-birds"],
+  ] as const) {
+    const r = rid(name);
+    await client(who).namespace.create.mutate({ name }, on(r));
+    await deliver(r, "us-south");
+    created[name] = r;
+  }
+  // A failure event of alice's: a taken name.
+  const failed = rid("taken");
+  await client(alice)
+    .namespace.create.mutate({ name: "bob-birds" }, on(failed))
+    .catch(() => {});
+  await deliver(failed, "us-south");
+  created.failed = failed;
+}, 120_000);
+
+afterAll(async () => {
+  await Promise.allSettled(extra.map((s) => s.close()));
+  await server?.close();
+  await tracker?.stop();
+  await t?.drop();
+});
+
+describe("events.query", () => {
+  it("returns the caller's events only, newest first, from the region its events go to", async () => {
+    const page = await client(alice).events.query.query();
+    expect(page.region).toBe("us-south");
+    const messages = page.lines.map((l) => l.event.message);
+    expect(messages).toEqual([
+      "Container Registry: create namespace bob-birds -failure",
+      "Container Registry: create namespace alice-fish",
+      "Container Registry: create namespace alice-birds",
+    ]);
+    for (const line of page.lines) expect(line._account).toBe(alice.account.id);
+    expect(page.paginationId).toBeNull();
+
+    const bobs = await client(bob).events.query.query({});
+    expect(bobs.lines.map((l) => l.event.target.name)).toEqual(["bob-birds"]);
+  });
+
+  it("filters by outcome, action, text and target, and pages with paginationId", async () => {
+    const A = client(alice);
+    const failures = await A.events.query.query({ outcome: ["failure"] });
+    expect(failures.lines.map((l) => l.event.correlationId)).toEqual([created.failed]);
+    const byAction = await A.events.query.query({
+      action: ["container-registry.namespace.create"],
+      outcome: ["success"],
+    });
+    expect(byAction.lines).toHaveLength(2);
+    const byText = await A.events.query.query({ query: "FISH" });
+    expect(byText.lines.map((l) => l.event.target.name)).toEqual(["alice-fish"]);
+    const byTarget = await A.events.query.query({ target: "alice-*" });
+    expect(byTarget.lines).toHaveLength(2);
+
+    const first = await A.events.query.query({ size: 2 });
+    expect(first.lines).toHaveLength(2);
+    expect(first.paginationId).toBeTruthy();
+    const second = await A.events.query.query({ size: 2, paginationId: first.paginationId! });
+    expect(second.lines.map((l) => l.event.target.name)).toEqual(["alice-birds"]);
+    expect(second.paginationId).toBeNull();
+  });
+
+  it("defaults an ap-north endpoint to ap-south, where its events are routed", async () => {
+    const r = rid("tokyo");
+    const north = client(alice, "ap-north");
+    await north.namespace.create.mutate({ name: "tokyo-birds" }, on(r));
+    expect((await payloads(r))[0]!.region).toBe("ap-north");
+    await deliver(r, "ap-south");
+    const page = await north.events.query.query();
+    expect(page.region).toBe("ap-south");
+    expect(page.lines.map((l) => l.event.target.name)).toEqual(["tokyo-birds"]);
+    // Any tracker region can be asked for explicitly.
+    const us = await north.events.query.query({ region: "us-south" });
+    expect(us.lines).toHaveLength(3);
+  });
+
+  it("writes no event of its own", async () => {
+    const r = rid("query");
+    await client(alice).events.query.query({}, on(r));
+    await client(alice).delivery.status.query(undefined, on(r));
+    expect(await payloads(r)).toEqual([]);
+  });
+
+  it("refuses bad input, unknown callers, and explains an absent or failing tracker", async () => {
+    const A = client(alice);
+    const bad = errorInfo(await rejects(A.events.query.query({ region: "Not A Region" })));
+    expect(bad.code).toBe("BAD_REQUEST");
+    expect(errorInfo(await rejects(A.events.query.query({ size: 0 }))).code).toBe("BAD_REQUEST");
+    const cursor = await rejects(A.events.query.query({ paginationId: "garbage" }));
+    expect(errorInfo(cursor).code).toBe("BAD_REQUEST");
+    expect(cursor.message).toMatch(/^bad event query: /);
+    const time = await rejects(A.events.query.query({ from: "yesterday-ish" }));
+    expect(errorInfo(time).code).toBe("BAD_REQUEST");
+    // The account filter is the caller's: it cannot be supplied.
+    const smuggled = A.events.query.query({ account: bob.account.id } as never);
+    expect(errorInfo(await rejects(smuggled)).code).toBe("BAD_REQUEST");
+    expect(errorInfo(await rejects(client(undefined).events.query.query())).code).toBe(
+      "UNAUTHORIZED",
+    );
+
+    const none = await rejects((await serverWith({})).events.query.query());
+    expect(errorInfo(none).code).toBe("PRECONDITION_FAILED");
+    expect(none.message).toMatch(/no tracker configured/);
+
+    const wrongKey = await serverWith({ tracker: { url: tracker.url, queryKey: "wrong-key-1" } });
+    const refused = await rejects(wrongKey.events.query.query());
+    expect(errorInfo(refused).code).toBe("BAD_GATEWAY");
+    expect(refused.message).toMatch(/answered 401/);
+    expect(refused.message).not.toContain("wrong-key-1");
+
+    const gone = await serverWith({
+      tracker: { url: "http://127.0.0.1:9", queryKey: "k-1234567" },
+    });
+    const unreachable = await rejects(gone.events.query.query());
+    expect(errorInfo(unreachable).code).toBe("SERVICE_UNAVAILABLE");
+    expect(unreachable.message).toMatch(/cannot be reached/);
+  });
+});
+
+/** Subscribe to events.tail and collect what arrives. */
+function tail(c: BerthClient, input: Parameters<BerthClient["events"]["tail"]["subscribe"]>[0]) {
+  const messages: TailMessage[] = [];
+  const errors: unknown[] = [];
+  const sub = c.events.tail.subscribe(input, {
+    onData: (m) => void messages.push(m),
+    onError: (e) => void errors.push(e),
+  });
+  return { messages, errors, unsubscribe: () => sub.unsubscribe() };
+}
+
+async function until(check: () => boolean, what: string, ms = 20_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+describe("events.tail", () => {
+  it("streams the caller's new events over SSE once ready, and nobody else's", async () => {
+    const a = tail(client(alice), {});
+    const failures = tail(client(alice), { outcome: ["failure"] });
+    try {
+      await until(() => a.messages.length > 0 && failures.messages.length > 0, "ready");
+      expect(a.messages[0]).toEqual({ kind: "ready", region: "us-south" });
+
+      const rb = rid("bob-live");
+      await client(bob).namespace.create.mutate({ name: "bob-live" }, on(rb));
+      await deliver(rb, "us-south");
+      const ra = rid("alice-live");
+      await client(alice).namespace.create.mutate({ name: "alice-live" }, on(ra));
+      await deliver(ra, "us-south");
+      const rf = rid("alice-fail");
+      await client(alice)
+        .namespace.create.mutate({ name: "alice-live" }, on(rf))
+        .catch(() => {});
+      await deliver(rf, "us-south");
+
+      await until(() => a.messages.length >= 3, "alice's two live events");
+      const lines = a.messages.flatMap((m) => (m.kind === "line" ? [m.line] : []));
+      expect(lines.map((l) => l.event.correlationId)).toEqual([ra, rf]);
+      await until(() => failures.messages.length >= 2, "the failure");
+      expect(
+        failures.messages.slice(1).map((m) => m.kind === "line" && m.line.event.outcome),
+      ).toEqual(["failure"]);
+      expect(a.errors).toEqual([]);
+    } finally {
+      a.unsubscribe();
+      failures.unsubscribe();
+    }
+  });
+
+  it("fails a subscription with the tracker's reason", async () => {
+    const none = tail(await serverWith({}), {});
+    try {
+      await until(() => none.errors.length > 0, "the error");
+      expect((none.errors[0] as Error).message).toMatch(/no tracker configured/);
+    } finally {
+      none.unsubscribe();
+    }
+    const anonymous = tail(client(undefined), {});
+    try {
+      await until(() => anonymous.errors.length > 0, "the error");
+      expect((anonymous.errors[0] as Error).message).toMatch(/API key is required/);
+    } finally {
+      anonymous.unsubscribe();
+    }
+  });
+});
