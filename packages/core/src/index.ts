@@ -1,5 +1,6 @@
 export * from "./actions";
 export * from "./crn";
+export * from "./dockerfile/index";
 export * from "./event";
 export * from "./event-time";
 export * from "./exemption";
