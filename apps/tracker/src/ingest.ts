@@ -1,4 +1,4 @@
-import { type AtEvent, eventAccount, eventSchema } from "@berth/core";
+import { type AtEvent, eventSchema } from "@berth/core";
 import type { IngestResult } from "@berth/tracker-client";
 import { z } from "zod";
 
@@ -19,26 +19,10 @@ export const ingestParamsSchema = z.object({
   now: z.coerce.number().optional(),
 });
 
-/** A validated event, flattened into the columns the tracker filters on. */
-export interface EventRow {
-  id: string;
-  account_id: string;
-  event_time: string;
-  action: string;
-  outcome: string;
-  severity: string;
-  initiator_id: string;
-  initiator_name: string;
-  target_id: string;
-  target_name: string;
-  message: string;
-  payload: AtEvent;
-}
-
 export interface CheckedBatch {
-  /** Rows to store, each with the index of its line. */
-  rows: { index: number; row: EventRow }[];
-  /** One result per line; accepted/duplicate of stored rows are settled after the insert. */
+  /** Valid events to store, each with the index of its line (first occurrence of an id). */
+  events: { index: number; event: AtEvent }[];
+  /** One result per line; accepted/duplicate of stored events are settled after the insert. */
   results: IngestResult[];
 }
 
@@ -52,7 +36,7 @@ function reasonOf(error: z.ZodError): string {
 
 /** Validate each line's event with core's schema; invalid lines are rejected with a reason. */
 export function checkLines(lines: unknown[]): CheckedBatch {
-  const rows: CheckedBatch["rows"] = [];
+  const events: CheckedBatch["events"] = [];
   const results: IngestResult[] = [];
   const seen = new Set<string>();
   lines.forEach((line, index) => {
@@ -77,24 +61,7 @@ export function checkLines(lines: unknown[]): CheckedBatch {
     }
     seen.add(e.id);
     results.push({ index, id: e.id, status: "accepted" });
-    rows.push({
-      index,
-      row: {
-        id: e.id,
-        // The account domain comes from the event's own CRN, never from the sender.
-        account_id: eventAccount(e),
-        event_time: `${e.eventTime.slice(0, 22)}0Z`,
-        action: e.action,
-        outcome: e.outcome,
-        severity: e.severity,
-        initiator_id: e.initiator.id,
-        initiator_name: e.initiator.name,
-        target_id: e.target.id,
-        target_name: e.target.name,
-        message: e.message,
-        payload: e,
-      },
-    });
+    events.push({ index, event: e });
   });
-  return { rows, results };
+  return { events, results };
 }

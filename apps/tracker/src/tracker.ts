@@ -146,15 +146,15 @@ export async function startTracker(opts: TrackerOptions): Promise<RunningTracker
     }
     const params = ingestParamsSchema.safeParse(req.query);
     const host = params.success ? (params.data.hostname ?? "") : "";
-    const { rows, results } = checkLines(body.data.lines);
-    const inserted = await insertEvents(
+    const { events, results } = checkLines(body.data.lines);
+    const duplicates = await insertEvents(
       sql,
       region,
       host,
-      rows.map((r) => r.row),
+      events.map((e) => e.event),
     );
-    for (const { index, row } of rows) {
-      if (!inserted.has(row.id)) results[index] = { index, id: row.id, status: "duplicate" };
+    for (const { index, event } of events) {
+      if (duplicates.has(event.id)) results[index] = { index, id: event.id, status: "duplicate" };
     }
     const response: IngestResponse = {
       batchID: randomUUID(),

@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { setMaxListeners } from "node:events";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { DEFAULT_ROUTING, parseRoutingTable, type RoutingTable, routeEvent } from "@berth/core";
@@ -108,6 +109,8 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
   const metrics = workerMetrics(db);
   const sender = new Sender(s.concurrency * 8);
   const abort = new AbortController();
+  // Every request in flight listens on the one shutdown signal.
+  setMaxListeners(0, abort.signal);
   const stats: WorkerStats = { requests: 0, delivered: 0, retried: 0, deadLettered: 0, batches: 0 };
 
   const destinations = new Map<string, Destination | string>();
@@ -336,14 +339,26 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
   // ---- claiming ------------------------------------------------------------------------
 
   const waiters: (() => void)[] = [];
+  /** Events may have been committed since the latest claim began. */
   let dirty = false;
+  /** Claim statements in flight. */
+  let claiming = 0;
   let stopping = false;
 
-  /** Wake one idle loop (a notification), or mark that work may have arrived meanwhile. */
+  /** Wake one idle loop, or mark that work may have arrived meanwhile. */
   function wakeOne() {
     const w = waiters.shift();
     if (w) w();
     else dirty = true;
+  }
+  /**
+   * A notification. While a claim is in flight, newly committed events wait for the claim
+   * that follows it rather than each waking a loop: at a thousand events a second this turns
+   * a thousand one-event batches into a few hundred small ones, at no cost in latency.
+   */
+  function notified() {
+    if (claiming > 0) dirty = true;
+    else wakeOne();
   }
   function wakeAll() {
     for (const w of waiters.splice(0)) w();
@@ -367,14 +382,17 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
     while (!stopping) {
       let rows: DeliveryRow[];
       dirty = false;
+      claiming++;
       try {
         rows = await claimForDelivery(db, { limit: s.batchSize, leaseMs: s.leaseMs, workerId });
       } catch (error) {
+        claiming--;
         if (stopping) break;
         log.error({ err: error }, "claim failed");
         await idle(pollMs);
         continue;
       }
+      claiming--;
       if (stopping) {
         await settle({ released: rows.map((r) => r.id) });
         break;
@@ -383,8 +401,9 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
         if (!dirty) await idle(pollMs);
         continue;
       }
-      // A full batch means a backlog: bring another loop in.
-      if (rows.length >= s.batchSize) wakeOne();
+      // A full batch means a backlog, and a notification during the claim new events: either
+      // way another loop claims while this one delivers.
+      if (rows.length >= s.batchSize || dirty) wakeOne();
       metrics.inFlight.inc(rows.length);
       try {
         await deliver(rows);
@@ -398,7 +417,7 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
 
   const listener = await sql.listen(
     OUTBOX_CHANNEL,
-    () => wakeOne(),
+    () => notified(),
     () => wakeAll(),
   );
   const loops = Array.from({ length: s.concurrency }, (_, n) => loop(n));

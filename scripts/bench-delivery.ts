@@ -1,0 +1,411 @@
+/**
+ * Delivery benchmark (issue 6): `pnpm bench:delivery [--events N] [--rate R] [--seconds S]
+ * [--skip-graphile] [--node-flags "<V8 flags of the worker and tracker>"] [--profile-dir D]`.
+ *
+ * 1. Throughput: enqueue N events (default 200,000) into the outbox, start a worker process
+ *    and a tracker process (real HTTP on loopback), and time the drain until every event is
+ *    stored in the tracker.
+ * 2. Latency: with both running, commit events one per transaction at a steady R/s (default
+ *    1,000) for S seconds and measure commit → visible in the tracker (p50/p99).
+ * 3. Peer: graphile-worker processes N no-op jobs on the same Postgres.
+ *
+ * Prints the figures and the machine load. Every wait is bounded in time.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { randomBytes, randomUUID } from "node:crypto";
+import { chmodSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { cpus, loadavg, tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { type AtEvent, buildEvent, type RegionName, uuidV7 } from "../packages/core/src/index";
+import {
+  createDb,
+  type EmbeddedServer,
+  enqueueEvents,
+  migrate,
+  startEmbeddedPostgres,
+} from "../packages/db/src/index";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+const { values: args } = parseArgs({
+  options: {
+    events: { type: "string", default: "200000" },
+    rate: { type: "string", default: "1000" },
+    seconds: { type: "string", default: "15" },
+    "skip-graphile": { type: "boolean", default: false },
+    /** V8 flags of the worker and tracker processes (those of the apps' `start` scripts). */
+    "node-flags": { type: "string", default: "--max-semi-space-size=32" },
+    /** Write CPU profiles of the worker and tracker processes under this folder. */
+    "profile-dir": { type: "string" },
+  },
+});
+const N = Number(args.events);
+const RATE = Number(args.rate);
+const SECONDS = Number(args.seconds);
+if (!Number.isInteger(N) || N <= 0 || !(RATE > 0) || !(SECONDS > 0)) {
+  throw new Error("--events, --rate and --seconds must be positive numbers");
+}
+
+const now = () => performance.timeOrigin + performance.now();
+const TICKS = 100; // USER_HZ on Linux
+
+/** CPU seconds used so far by a process (and, for Postgres, all its backends). */
+function cpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / TICKS;
+  } catch {
+    return 0;
+  }
+}
+function postgresCpuSeconds(): number {
+  let total = 0;
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/comm`, "utf8").trim() === "postgres")
+        total += cpuSeconds(Number(entry));
+    } catch {}
+  }
+  return total;
+}
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const load = () =>
+  loadavg()
+    .map((l) => l.toFixed(2))
+    .join(" / ");
+const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
+
+async function until<T>(
+  what: string,
+  timeoutMs: number,
+  probe: () => Promise<T | undefined>,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+// ---- Postgres ---------------------------------------------------------------------------
+
+let embedded: EmbeddedServer | undefined;
+let adminUrl = process.env.DATABASE_URL;
+if (!adminUrl) {
+  const parent = mkdtempSync(join(tmpdir(), "berth-bench-"));
+  chmodSync(parent, 0o755);
+  embedded = await startEmbeddedPostgres({ dataDir: join(parent, "data"), persistent: false });
+  adminUrl = embedded.url;
+}
+const dbName = `berth_bench_${randomBytes(4).toString("hex")}`;
+const admin = createDb(adminUrl, { max: 1 });
+await admin.sql.unsafe(`create database "${dbName}"`);
+const url = new URL(adminUrl);
+url.pathname = `/${dbName}`;
+const dbUrl = url.toString();
+await migrate(dbUrl);
+const { db, sql } = createDb(dbUrl, { max: 12 });
+
+const children: ChildProcess[] = [];
+async function cleanup() {
+  for (const c of children) if (c.exitCode === null) c.kill("SIGKILL");
+  await sql.end({ timeout: 5 }).catch(() => {});
+  await admin.sql.unsafe(`drop database if exists "${dbName}" with (force)`).catch(() => {});
+  await admin.sql.end().catch(() => {});
+  await embedded?.stop();
+}
+process.on("SIGINT", () => void cleanup().then(() => process.exit(130)));
+
+/** Start an app's process entry and wait for its ready line. */
+async function startApp(app: string, env: Record<string, string>, ready: RegExp) {
+  const profile = args["profile-dir"]
+    ? ["--cpu-prof", `--cpu-prof-dir=${args["profile-dir"]}/${app}`]
+    : [];
+  // A larger young generation (as in the apps' `start` scripts): the batches in flight die
+  // young instead of being promoted and collected by full GCs.
+  const v8 = args["node-flags"].split(" ").filter(Boolean);
+  const child = spawn(process.execPath, [...v8, ...profile, "--import", "tsx", "src/main.ts"], {
+    cwd: join(root, "apps", app),
+    env: { ...process.env, DATABASE_URL: dbUrl, LOG_LEVEL: "warn", ...env },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  children.push(child);
+  let out = "";
+  child.stdout!.on("data", (d) => {
+    out += d;
+  });
+  const m = await until(`${app} to start`, 60_000, async () => {
+    if (child.exitCode !== null) throw new Error(`${app} exited with ${child.exitCode}`);
+    return out.match(ready) ?? undefined;
+  });
+  return { child, match: m };
+}
+
+async function stopApp(child: ChildProcess) {
+  const exited = new Promise((r) => child.once("exit", r));
+  child.kill("SIGTERM");
+  await Promise.race([exited, sleep(20_000)]);
+}
+
+// ---- events -----------------------------------------------------------------------------
+
+const REGIONS: RegionName[] = ["us-south", "ap-north", "eu-central", "global"];
+const templates: AtEvent[] = [];
+for (let a = 0; a < 10; a++) {
+  for (const region of REGIONS) {
+    templates.push(
+      buildEvent({
+        id: uuidV7(Date.now(), randomBytes(10)),
+        time: new Date(),
+        action: "container-registry.image.pull",
+        outcome: "success",
+        region,
+        account: `bench${a}`,
+        initiator: {
+          id: "IBMid-bench",
+          name: "bench@example.com",
+          typeURI: "service/security/account/user",
+          credential: { type: "apikey" },
+          host: { address: "127.0.0.1", addressType: "IPv4", agent: "bench" },
+        },
+        target: { name: "birds/hello:latest" },
+        reasonCode: 200,
+        messageDetail: "birds/hello:latest",
+        correlationId: randomUUID(),
+      }),
+    );
+  }
+}
+const eventTime = (ms: number) => {
+  const d = new Date(ms);
+  return `${d.toISOString().slice(0, 22)}+0000`;
+};
+/** A valid event: a template with a fresh id, time and correlation id. */
+function nextEvent(i: number): { event: AtEvent; accountId: string; region: string } {
+  const t = templates[i % templates.length]!;
+  const ms = Date.now();
+  const event = {
+    ...t,
+    id: uuidV7(ms, randomBytes(10)),
+    eventTime: eventTime(ms),
+    correlationId: randomUUID(),
+  };
+  return {
+    event,
+    accountId: `bench${Math.floor(i / REGIONS.length) % 10}`,
+    region: REGIONS[i % REGIONS.length]!,
+  };
+}
+
+async function trackerCount(): Promise<number> {
+  const [r] = await sql<{ n: number }[]>`select count(*)::int as n from tracker.events`;
+  return r!.n;
+}
+
+console.log(
+  `delivery benchmark: ${fmt(N)} events; ${cpus().length} cores; load ${load()}; Postgres ${
+    embedded ? "embedded" : "DATABASE_URL"
+  }`,
+);
+
+try {
+  // ---- 1. throughput ----------------------------------------------------------------------
+  const tracker = await startApp(
+    "tracker",
+    { BERTH_TRACKER_PORT: "0" },
+    /^tracker +(http:\/\/\S+)$/m,
+  );
+  const trackerUrl = tracker.match[1]!;
+  let t0 = now();
+  for (let i = 0; i < N; i += 1000) {
+    const batch = Array.from({ length: Math.min(1000, N - i) }, (_, j) => nextEvent(i + j));
+    await db.transaction((tx) => enqueueEvents(tx, batch));
+  }
+  console.log(`enqueued ${fmt(N)} events in ${((now() - t0) / 1000).toFixed(1)} s`);
+  await sql`vacuum analyze outbox`;
+
+  const workerEnv = { BERTH_TRACKER_URL: trackerUrl, BERTH_WORKER_PORT: "0" };
+  t0 = now();
+  const worker = await startApp("worker", workerEnv, /^worker +(http:\/\/\S+)\/metrics/m);
+  const started = now();
+  const cpu0 = {
+    worker: cpuSeconds(worker.child.pid!),
+    tracker: cpuSeconds(tracker.child.pid!),
+    pg: postgresCpuSeconds(),
+    bench: process.cpuUsage(),
+  };
+  const marks: { at: number; left: number }[] = [];
+  // Cheap probes only (a sequence and an index lookup): a count(*) over a queue table full
+  // of dead rows would cost Postgres more than the delivery it measures.
+  await until("the outbox to drain", 15 * 60_000, async () => {
+    const [r] = await sql<{ stored: string; pending: boolean }[]>`
+      select (select last_value from tracker.events_seq_seq)::text as stored,
+             exists(select 1 from outbox where status = 'pending') as pending`;
+    const stored = Number(r!.stored);
+    marks.push({ at: now(), left: N - stored });
+    if (stored >= N && !r!.pending) return true;
+    await sleep(100);
+    return undefined;
+  });
+  const drained = now();
+  const benchCpu = process.cpuUsage(cpu0.bench);
+  const cpu = {
+    worker: cpuSeconds(worker.child.pid!) - cpu0.worker,
+    tracker: cpuSeconds(tracker.child.pid!) - cpu0.tracker,
+    postgres: postgresCpuSeconds() - cpu0.pg,
+    bench: (benchCpu.user + benchCpu.system) / 1e6,
+  };
+  const stored = await trackerCount();
+  if (stored !== N) throw new Error(`tracker holds ${stored} events, expected ${N}`);
+  const seconds = (drained - started) / 1000;
+  const rate = N / seconds;
+  const loadAfterDrain = load();
+  // Per-tenth rates: a rate that falls as the run goes on would be decay (dead tuples).
+  const tenths: string[] = [];
+  let last = { at: started, left: N };
+  for (const m of marks) {
+    if (last.left - m.left >= N / 10 || (m.left === 0 && last.left > 0)) {
+      tenths.push(fmt((last.left - m.left) / ((m.at - last.at) / 1000)));
+      last = m;
+    }
+  }
+  const [dead] = await sql<{ n_dead_tup: number; size: string }[]>`
+    select n_dead_tup::int, pg_size_pretty(pg_total_relation_size('outbox')) as size
+      from pg_stat_user_tables where relname = 'outbox'`;
+
+  // ---- 2. latency at a steady rate ------------------------------------------------------
+  // Each event is its own transaction: one statement that inserts it and notifies, as
+  // enqueueEvents does inside a use case's transaction. The time of the commit is when the
+  // statement returns. "Visible" is when the tracker's notification for the batch holding it
+  // arrives, which Postgres sends only after that batch committed.
+  const committed = new Map<string, number>();
+  const notes: { lo: number; hi: number; at: number }[] = [];
+  const listener = await sql.listen("berth_tracker_events", (payload) => {
+    const note = JSON.parse(payload) as { lo: number; hi: number };
+    notes.push({ ...note, at: now() });
+  });
+  const total = Math.round(RATE * SECONDS);
+  const tickMs = 5;
+  const begin = now();
+  let sent = 0;
+  const inflight = new Set<Promise<void>>();
+  while (sent < total && now() - begin < (SECONDS + 30) * 1000) {
+    const due = Math.min(total, Math.floor(((now() - begin) / 1000) * RATE) + 1);
+    while (sent < due) {
+      const e = nextEvent(sent++);
+      const p = sql`
+        with ins as (
+          insert into outbox (id, account_id, region, action, payload)
+          values (${e.event.id}, ${e.accountId}, ${e.region}, ${e.event.action}, ${JSON.stringify(e.event)}::text::jsonb)
+        )
+        select pg_notify('berth_outbox', '')`.then(() => {
+        committed.set(e.event.id, now());
+      });
+      inflight.add(p);
+      void p.finally(() => inflight.delete(p));
+    }
+    await sleep(tickMs);
+  }
+  await Promise.all(inflight);
+  const produceSeconds = (now() - begin) / 1000;
+  const ids = [...committed.keys()];
+  const seqOf = new Map<string, number>();
+  await until("steady events to arrive", 60_000, async () => {
+    const rows = await sql<{ id: string; seq: string }[]>`
+      select id::text, seq::text from tracker.events where id = any(${ids}::uuid[])`;
+    for (const r of rows) seqOf.set(r.id, Number(r.seq));
+    const maxSeq = Math.max(0, ...seqOf.values());
+    return seqOf.size === ids.length && notes.some((n) => n.hi >= maxSeq) ? true : undefined;
+  });
+  await listener.unlisten();
+  const visibleAt = (seq: number) => notes.find((n) => n.lo <= seq && seq <= n.hi)!.at;
+  const latencies = [...committed]
+    .map(([id, at]) => Math.max(0, visibleAt(seqOf.get(id)!) - at))
+    .sort((a, b) => a - b);
+  const pct = (p: number) =>
+    latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))]!;
+  const loadAfterSteady = load();
+  await stopApp(worker.child);
+  await stopApp(tracker.child);
+
+  console.log("");
+  console.log(
+    `throughput  ${fmt(rate)} events/s delivered end to end (${fmt(N)} in ${seconds.toFixed(1)} s; load ${loadAfterDrain})`,
+  );
+  console.log(`            per tenth of the run: ${tenths.join(", ")} events/s`);
+  const perEvent = (sec: number) => ((sec * 1e6) / N).toFixed(0);
+  console.log(
+    `            CPU per event: worker ${perEvent(cpu.worker)} µs, tracker ${perEvent(cpu.tracker)} µs, Postgres ${perEvent(cpu.postgres)} µs (bench polling ${perEvent(cpu.bench)} µs)`,
+  );
+  console.log(
+    `            outbox after the drain: ${dead?.n_dead_tup ?? "?"} dead tuples, ${dead?.size ?? "?"}`,
+  );
+  console.log(
+    `latency     commit → visible in the tracker at ${fmt(latencies.length / produceSeconds)} events/s for ${produceSeconds.toFixed(1)} s: p50 ${pct(50).toFixed(1)} ms, p99 ${pct(99).toFixed(1)} ms, max ${latencies.at(-1)!.toFixed(1)} ms (load ${loadAfterSteady})`,
+  );
+
+  // ---- 3. graphile-worker -----------------------------------------------------------------
+  if (!args["skip-graphile"]) {
+    const { makeWorkerUtils, run } = await import("graphile-worker");
+    const utils = await makeWorkerUtils({ connectionString: dbUrl });
+    await utils.migrate();
+    t0 = now();
+    for (let i = 0; i < N; i += 5000) {
+      await utils.addJobs(
+        Array.from({ length: Math.min(5000, N - i) }, (_, j) => ({
+          identifier: "noop",
+          payload: { i: i + j },
+        })),
+      );
+    }
+    console.log(
+      `\ngraphile-worker: queued ${fmt(N)} jobs in ${((now() - t0) / 1000).toFixed(1)} s`,
+    );
+    await utils.release();
+    let done = 0;
+    const gStart = now();
+    // Its documented high-throughput settings: a local queue (batched fetch) and batched
+    // completion, with plenty of concurrency for no-op jobs.
+    const runner = await run({
+      connectionString: dbUrl,
+      noHandleSignals: true,
+      taskList: { noop: async () => {} },
+      logger: undefined,
+      preset: {
+        worker: {
+          concurrentJobs: 24,
+          maxPoolSize: 26,
+          pollInterval: 1000,
+          localQueue: { size: 500 },
+          completeJobBatchDelay: 0,
+        },
+      },
+    });
+    runner.events.on("job:success", () => {
+      done++;
+    });
+    await until("graphile-worker to finish", 15 * 60_000, async () =>
+      done >= N ? true : undefined,
+    );
+    const gSeconds = (now() - gStart) / 1000;
+    const gLoad = load();
+    await runner.stop();
+    const gRate = N / gSeconds;
+    console.log(
+      `graphile    ${fmt(gRate)} jobs/s (${fmt(N)} no-op jobs in ${gSeconds.toFixed(1)} s; concurrency 24, localQueue 500; load ${gLoad})`,
+    );
+    console.log(`ratio       berth delivery / graphile-worker = ${(rate / gRate).toFixed(2)}×`);
+  }
+  const targets = [
+    `${rate >= 20_000 ? "met" : "MISSED"}: ≥ 20,000 events/s`,
+    `${pct(99) < 50 ? "met" : "MISSED"}: p99 < 50 ms at ${fmt(RATE)}/s`,
+  ];
+  console.log(`targets     ${targets.join("; ")}`);
+} finally {
+  await cleanup();
+}
