@@ -1,3 +1,6 @@
 import { baseConfig } from "@berth/vitest-config";
+import { mergeConfig } from "vitest/config";
 
-export default baseConfig;
+export default mergeConfig(baseConfig, {
+  test: { globalSetup: ["./test/global-setup.ts"] },
+});

@@ -1,0 +1,339 @@
+import { Box, Text, useApp, useStdout } from "ink";
+import { useCallback, useEffect, useMemo, useState } from "react";
+import { type BerthClient, connect as defaultConnect, errorMessage } from "../api";
+import { maskKey } from "../config";
+import { truncate } from "../format";
+import { Form, HelpBar, StatusLine } from "./components";
+import { type HelpItem, UiContext, type UiEnv, useCapture, useKeys, useLoad } from "./context";
+import { DeliveryScreen } from "./screens/delivery";
+import { EventsScreen } from "./screens/events";
+import { ExemptionsScreen } from "./screens/exemptions";
+import { type ImageFilter, ImagesScreen } from "./screens/images";
+import { NamespacesScreen } from "./screens/namespaces";
+import { QuotaScreen } from "./screens/quota";
+import { TokensScreen } from "./screens/tokens";
+
+export const SCREENS = [
+  { id: "namespaces", title: "Namespaces" },
+  { id: "images", title: "Images" },
+  { id: "tokens", title: "Tokens" },
+  { id: "quota", title: "Quota" },
+  { id: "exemptions", title: "Exemptions" },
+  { id: "events", title: "Events" },
+  { id: "delivery", title: "Delivery" },
+] as const;
+export type ScreenId = (typeof SCREENS)[number]["id"];
+
+export interface Connection {
+  url?: string;
+  apiKey?: string;
+}
+
+export interface AppProps {
+  connection: Connection;
+  /** Region → endpoint URL, as the config file knows them. */
+  regions: Record<string, string>;
+  /** False when stdin is not a terminal: then no key is read. */
+  interactive: boolean;
+  /** Remember a region switch or a login (the config file); absent: nothing is saved. */
+  save?(change: { region: string; url: string; apiKey?: string }): void;
+  connect?(url: string, apiKey: string | undefined): BerthClient;
+  initialScreen?: ScreenId;
+}
+
+type Overlay = "none" | "region" | "login";
+
+export function App(props: AppProps) {
+  const connectTo = props.connect ?? defaultConnect;
+  const { exit } = useApp();
+  const { stdout } = useStdout();
+  const [size, setSize] = useState({ cols: stdout.columns || 80, rows: stdout.rows || 24 });
+  useEffect(() => {
+    const onResize = () => setSize({ cols: stdout.columns || 80, rows: stdout.rows || 24 });
+    stdout.on("resize", onResize);
+    return () => {
+      stdout.off("resize", onResize);
+    };
+  }, [stdout]);
+  const [connection, setConnection] = useState<Connection>(props.connection);
+  const [regions, setRegions] = useState(props.regions);
+  const [overlay, setOverlay] = useState<Overlay>(
+    props.connection.url && props.connection.apiKey ? "none" : "login",
+  );
+  const [screen, setScreen] = useState<ScreenId>(props.initialScreen ?? "namespaces");
+  const [imageFilter, setImageFilter] = useState<ImageFilter>({});
+  const [captures, setCaptures] = useState(0);
+  const [help, setHelp] = useState<HelpItem[]>([]);
+  const capture = useCallback(() => {
+    setCaptures((c) => c + 1);
+    return () => setCaptures((c) => c - 1);
+  }, []);
+  const client = useMemo(
+    () => (connection.url ? connectTo(connection.url, connection.apiKey) : undefined),
+    [connection.url, connection.apiKey, connectTo],
+  );
+  const ui: UiEnv = useMemo(
+    () => ({
+      interactive: props.interactive,
+      capture,
+      setHelp,
+      ...(connection.url ? { url: connection.url } : {}),
+    }),
+    [props.interactive, capture, connection.url],
+  );
+  const connKey = `${connection.url}|${connection.apiKey}`;
+  const info = useLoad(async () => {
+    if (!client) return undefined;
+    const [region, who] = await Promise.all([client.region.query(), client.whoami.query()]);
+    return { region: region.region, who };
+  }, connKey);
+
+  const globalKeys = overlay === "none" && captures === 0;
+  useKeys((input, key) => {
+    if (input === "q") exit();
+    else if (/^[1-7]$/.test(input)) setScreen(SCREENS[Number(input) - 1]!.id);
+    else if (key.tab) {
+      const at = SCREENS.findIndex((s) => s.id === screen);
+      const next = (at + (key.shift ? SCREENS.length - 1 : 1)) % SCREENS.length;
+      setScreen(SCREENS[next]!.id);
+    } else if (input === "g") setOverlay("region");
+    else if (input === "L") setOverlay("login");
+  }, props.interactive && globalKeys);
+
+  const { cols, rows } = size;
+  const width = cols;
+  // One line short of the terminal: Ink redraws the whole screen when output fills it.
+  const contentHeight = Math.max(6, rows - 4);
+  const region = info.data?.region ?? (connection.url ? "…" : "not connected");
+  const who = info.data?.who;
+
+  const screenProps = client
+    ? { client, width, height: contentHeight, active: overlay === "none" }
+    : undefined;
+  let body: React.ReactNode = null;
+  if (overlay === "region") {
+    body = (
+      <RegionPicker
+        regions={regions}
+        current={info.data?.region}
+        width={width}
+        onCancel={() => setOverlay("none")}
+        onPick={(r) => {
+          setOverlay("none");
+          const url = regions[r]!;
+          setConnection((c) => ({ ...c, url }));
+          props.save?.({ region: r, url });
+        }}
+      />
+    );
+  } else if (overlay === "login") {
+    body = (
+      <Login
+        connection={connection}
+        width={width}
+        connect={connectTo}
+        onCancel={connection.url && connection.apiKey ? () => setOverlay("none") : () => exit()}
+        onLogin={(c, r) => {
+          setConnection(c);
+          setRegions((m) => ({ ...m, [r]: c.url! }));
+          setOverlay("none");
+          props.save?.({ region: r, url: c.url!, ...(c.apiKey ? { apiKey: c.apiKey } : {}) });
+        }}
+      />
+    );
+  } else if (screenProps) {
+    const k = connKey;
+    body =
+      screen === "namespaces" ? (
+        <NamespacesScreen
+          key={k}
+          {...screenProps}
+          onOpen={(ns) => {
+            setImageFilter({ namespace: ns });
+            setScreen("images");
+          }}
+        />
+      ) : screen === "images" ? (
+        <ImagesScreen key={k} {...screenProps} filter={imageFilter} onFilter={setImageFilter} />
+      ) : screen === "tokens" ? (
+        <TokensScreen key={k} {...screenProps} />
+      ) : screen === "quota" ? (
+        <QuotaScreen key={k} {...screenProps} />
+      ) : screen === "exemptions" ? (
+        <ExemptionsScreen key={k} {...screenProps} />
+      ) : screen === "events" ? (
+        <EventsScreen key={k} {...screenProps} />
+      ) : (
+        <DeliveryScreen key={k} {...screenProps} />
+      );
+  }
+  const globalHelp: HelpItem[] = globalKeys
+    ? [
+        ["1-7", "screens"],
+        ["g", "region"],
+        ["q", "quit"],
+      ]
+    : [];
+  return (
+    <UiContext.Provider value={ui}>
+      <Box flexDirection="column" width={width} height={rows - 1}>
+        <Text wrap="truncate">
+          <Text bold color="cyan">
+            Berth
+          </Text>
+          <Text dimColor> │ region </Text>
+          <Text bold color={info.error ? "red" : "green"}>
+            {region}
+          </Text>
+          {who ? (
+            <Text>
+              <Text dimColor> │ </Text>
+              {who.account.name}
+              <Text dimColor> ({who.user.name})</Text>
+            </Text>
+          ) : null}
+          <Text dimColor>
+            {" "}
+            │ {connection.url ?? "no server"} │ key {maskKey(connection.apiKey)}
+          </Text>
+        </Text>
+        {info.error && overlay === "none" ? (
+          <Text color="red" wrap="truncate">
+            {truncate(`✗ ${info.error} · L to log in again`, width)}
+          </Text>
+        ) : (
+          <Tabs current={screen} />
+        )}
+        <Box height={contentHeight} flexDirection="column" overflow="hidden">
+          {body}
+        </Box>
+        <HelpBar items={overlay === "none" ? [...help, ...globalHelp] : []} width={width} />
+      </Box>
+    </UiContext.Provider>
+  );
+}
+
+function Tabs({ current }: { current: ScreenId }) {
+  return (
+    <Text wrap="truncate">
+      {SCREENS.map((s, i) => (
+        <Text key={s.id}>
+          {s.id === current ? (
+            <Text inverse bold>{` ${i + 1} ${s.title} `}</Text>
+          ) : (
+            <Text dimColor={false}>
+              <Text color="cyan">{` ${i + 1}`}</Text>
+              {` ${s.title} `}
+            </Text>
+          )}
+        </Text>
+      ))}
+    </Text>
+  );
+}
+
+function RegionPicker({
+  regions,
+  current,
+  width,
+  onPick,
+  onCancel,
+}: {
+  regions: Record<string, string>;
+  current: string | undefined;
+  width: number;
+  onPick(region: string): void;
+  onCancel(): void;
+}) {
+  useCapture(true);
+  const names = Object.keys(regions).sort();
+  const [at, setAt] = useState(Math.max(0, names.indexOf(current ?? "")));
+  useKeys((input, key) => {
+    if (key.escape || input === "q") onCancel();
+    else if (key.upArrow || input === "k") setAt((a) => Math.max(0, a - 1));
+    else if (key.downArrow || input === "j") setAt((a) => Math.min(names.length - 1, a + 1));
+    else if (key.return && names[at]) onPick(names[at]!);
+  });
+  return (
+    <Box
+      flexDirection="column"
+      borderStyle="round"
+      borderColor="cyan"
+      paddingX={1}
+      width={Math.min(width, 76)}
+    >
+      <Text bold>Switch region</Text>
+      {names.length === 0 ? <Text dimColor>No region is configured.</Text> : null}
+      {names.map((r, i) => (
+        <Text key={r} inverse={i === at} wrap="truncate">
+          {r === current ? "● " : "  "}
+          {r.padEnd(12)}
+          <Text dimColor>{regions[r]}</Text>
+        </Text>
+      ))}
+      <Text dimColor wrap="wrap">
+        ↑↓ choose · Enter switch · Esc cancel. More regions: berth region-set REGION --url URL
+      </Text>
+    </Box>
+  );
+}
+
+function Login({
+  connection,
+  width,
+  connect,
+  onLogin,
+  onCancel,
+}: {
+  connection: Connection;
+  width: number;
+  connect(url: string, apiKey: string | undefined): BerthClient;
+  onLogin(c: Connection, region: string): void;
+  onCancel(): void;
+}) {
+  const [state, setState] = useState<{ busy?: boolean; error?: string }>({});
+  const [attempt, setAttempt] = useState(0);
+  return (
+    <Box flexDirection="column">
+      <StatusLine
+        action={{
+          busy: state.busy ? "Checking the API key" : undefined,
+          error: state.error,
+          notice: undefined,
+        }}
+        width={width}
+      />
+      <Form
+        key={attempt}
+        title="Log in to a Berth server"
+        width={width}
+        fields={[
+          {
+            key: "url",
+            label: "Server URL",
+            initial: connection.url ?? "",
+            placeholder: "http://127.0.0.1:5000",
+          },
+          { key: "apiKey", label: "API key", kind: "secret" },
+        ]}
+        onCancel={onCancel}
+        onSubmit={(v) => {
+          const url = v.url?.trim() ?? "";
+          const apiKey = v.apiKey?.trim() || connection.apiKey;
+          setState({ busy: true });
+          const c = connect(url, apiKey);
+          Promise.all([c.region.query(), c.whoami.query()]).then(
+            ([r]) => {
+              setState({});
+              onLogin({ url, ...(apiKey ? { apiKey } : {}) }, r.region);
+            },
+            (error: unknown) => {
+              setState({ error: errorMessage(error, url) });
+              setAttempt((a) => a + 1);
+            },
+          );
+        }}
+      />
+    </Box>
+  );
+}

@@ -1,0 +1,447 @@
+import { PasswordInput, Spinner, TextInput } from "@inkjs/ui";
+import { Box, Text } from "ink";
+import { type ReactNode, useMemo, useState } from "react";
+import { truncate } from "../format";
+import { type ActionState, type HelpItem, useCapture, useKeys } from "./context";
+
+/** One line: what is running, or what the last action said (an error in red, in place). */
+export function StatusLine({
+  action,
+  loading,
+  loadError,
+  width,
+}: {
+  action?: Pick<ActionState, "busy" | "error" | "notice">;
+  loading?: string | false;
+  loadError?: string;
+  width: number;
+}) {
+  if (action?.busy) return <Spinner label={truncate(`${action.busy}…`, width - 3)} />;
+  if (action?.error) return <Text color="red">{truncate(`✗ ${action.error}`, width)}</Text>;
+  if (loadError) return <Text color="red">{truncate(`✗ ${loadError} (r retries)`, width)}</Text>;
+  if (loading) return <Spinner label={truncate(`${loading}…`, width - 3)} />;
+  if (action?.notice) return <Text color="green">{truncate(`✓ ${action.notice}`, width)}</Text>;
+  return <Text> </Text>;
+}
+
+export function HelpBar({ items, width }: { items: HelpItem[]; width: number }) {
+  const parts: ReactNode[] = [];
+  let used = 0;
+  for (const [key, what] of items) {
+    const len = key.length + what.length + 3;
+    if (used + len > width) break;
+    parts.push(
+      <Text key={key}>
+        <Text color="cyan" bold>
+          {key}
+        </Text>
+        <Text dimColor>{` ${what}  `}</Text>
+      </Text>,
+    );
+    used += len;
+  }
+  return <Text wrap="truncate">{parts}</Text>;
+}
+
+/** A yes/no question before anything destructive: `y` goes ahead, `n` or Esc does not. */
+export function Confirm({
+  message,
+  onYes,
+  onNo,
+  width,
+}: {
+  message: string;
+  onYes(): void;
+  onNo(): void;
+  width: number;
+}) {
+  useCapture(true);
+  useKeys((input, key) => {
+    if (input === "y" || input === "Y") onYes();
+    else if (input === "n" || input === "N" || key.escape) onNo();
+  });
+  return (
+    <Box
+      borderStyle="round"
+      borderColor="yellow"
+      paddingX={1}
+      width={Math.min(width, 76)}
+      flexDirection="column"
+    >
+      <Text color="yellow" wrap="wrap">
+        {message}
+      </Text>
+      <Text>
+        <Text color="cyan" bold>
+          y
+        </Text>
+        <Text dimColor> yes </Text>
+        <Text color="cyan" bold>
+          n
+        </Text>
+        <Text dimColor>/</Text>
+        <Text color="cyan" bold>
+          Esc
+        </Text>
+        <Text dimColor> no</Text>
+      </Text>
+    </Box>
+  );
+}
+
+export interface Field {
+  key: string;
+  label: string;
+  kind?: "text" | "secret" | "choice";
+  /** For choices: the options, the first being the default. */
+  options?: string[];
+  initial?: string;
+  placeholder?: string;
+}
+
+/**
+ * A small form: Tab/↓ and ↑ move between fields, Enter goes to the next field and submits
+ * from the last, ←/→ or space change a choice, Esc cancels.
+ */
+export function Form({
+  title,
+  fields,
+  onSubmit,
+  onCancel,
+  width,
+}: {
+  title: string;
+  fields: Field[];
+  onSubmit(values: Record<string, string>): void;
+  onCancel(): void;
+  width: number;
+}) {
+  useCapture(true);
+  const [focus, setFocus] = useState(0);
+  const [values, setValues] = useState<Record<string, string>>(() =>
+    Object.fromEntries(
+      fields.map((f) => [f.key, f.initial ?? (f.kind === "choice" ? f.options![0]! : "")]),
+    ),
+  );
+  const set = (key: string, value: string) => setValues((v) => ({ ...v, [key]: value }));
+  const next = (current: Record<string, string> = values) => {
+    if (focus >= fields.length - 1) onSubmit(current);
+    else setFocus(focus + 1);
+  };
+  useKeys((input, key) => {
+    const field = fields[focus]!;
+    if (key.escape) onCancel();
+    else if (key.tab && key.shift) setFocus(Math.max(0, focus - 1));
+    else if (key.tab || key.downArrow) setFocus(Math.min(fields.length - 1, focus + 1));
+    else if (key.upArrow) setFocus(Math.max(0, focus - 1));
+    else if (field.kind === "choice") {
+      const options = field.options!;
+      const at = options.indexOf(values[field.key]!);
+      if (key.rightArrow || input === " ") set(field.key, options[(at + 1) % options.length]!);
+      else if (key.leftArrow) set(field.key, options[(at - 1 + options.length) % options.length]!);
+      else if (key.return) next();
+    }
+  });
+  const labelWidth = Math.max(...fields.map((f) => f.label.length)) + 2;
+  return (
+    <Box
+      borderStyle="round"
+      borderColor="cyan"
+      paddingX={1}
+      flexDirection="column"
+      width={Math.min(width, 76)}
+    >
+      <Text bold>{title}</Text>
+      {fields.map((f, i) => (
+        <Box key={f.key}>
+          <Box width={labelWidth} flexShrink={0}>
+            <Text
+              color={i === focus ? "cyan" : undefined}
+            >{`${i === focus ? "›" : " "} ${f.label}`}</Text>
+          </Box>
+          {f.kind === "choice" ? (
+            <Text>
+              {f.options!.map((o) => (
+                <Text
+                  key={o}
+                  inverse={o === values[f.key] && i === focus}
+                  bold={o === values[f.key]}
+                >
+                  {o === values[f.key] ? `[${o}]` : ` ${o} `}
+                </Text>
+              ))}
+            </Text>
+          ) : f.kind === "secret" ? (
+            <PasswordInput
+              isDisabled={i !== focus}
+              {...(f.placeholder ? { placeholder: f.placeholder } : {})}
+              onChange={(v) => set(f.key, v)}
+              onSubmit={(v) => next({ ...values, [f.key]: v })}
+            />
+          ) : (
+            <TextInput
+              isDisabled={i !== focus}
+              defaultValue={f.initial ?? ""}
+              {...(f.placeholder ? { placeholder: f.placeholder } : {})}
+              onChange={(v) => set(f.key, v)}
+              onSubmit={(v) => next({ ...values, [f.key]: v })}
+            />
+          )}
+        </Box>
+      ))}
+      <Text dimColor>Tab/↑↓ move · Enter next/submit · ←→ choose · Esc cancel</Text>
+    </Box>
+  );
+}
+
+export interface TableColumn<T> {
+  header: string;
+  /** Fixed width; the columns without one share what is left. */
+  width?: number;
+  value(row: T): string;
+  color?(row: T): string | undefined;
+  align?: "right";
+}
+
+/** Rows in a window that follows the selection; the selected row is inverted. */
+export function Table<T>({
+  columns,
+  rows,
+  selected,
+  height,
+  width,
+  marked,
+  rowKey,
+  empty,
+}: {
+  columns: TableColumn<T>[];
+  rows: T[];
+  selected: number;
+  /** Lines including the header. */
+  height: number;
+  width: number;
+  marked?: ReadonlySet<string>;
+  rowKey?(row: T): string;
+  empty?: string;
+}) {
+  const markWidth = marked ? 2 : 0;
+  const fixed = columns.reduce((s, c) => s + (c.width ?? 0), 0);
+  const flexible = columns.filter((c) => c.width === undefined).length;
+  const gaps = columns.length - 1;
+  const share = flexible
+    ? Math.max(4, Math.floor((width - markWidth - fixed - gaps) / flexible))
+    : 0;
+  const widths = columns.map((c) => c.width ?? share);
+  const cell = (text: string, i: number) => {
+    const w = widths[i]!;
+    const t = truncate(text, w);
+    return columns[i]!.align === "right" ? t.padStart(w) : t.padEnd(w);
+  };
+  const visible = Math.max(1, height - 1);
+  const start = Math.min(
+    Math.max(0, selected - Math.floor(visible / 2)),
+    Math.max(0, rows.length - visible),
+  );
+  const window = rows.slice(start, start + visible);
+  return (
+    <Box flexDirection="column" height={height}>
+      <Text bold dimColor wrap="truncate">
+        {" ".repeat(markWidth)}
+        {columns.map((c, i) => cell(c.header, i)).join(" ")}
+      </Text>
+      {rows.length === 0 ? <Text dimColor>{empty ?? "nothing here"}</Text> : null}
+      {window.map((row, n) => {
+        const index = start + n;
+        const isSelected = index === selected;
+        const isMarked = marked && rowKey ? marked.has(rowKey(row)) : false;
+        return (
+          <Text key={rowKey ? rowKey(row) : index} inverse={isSelected} wrap="truncate">
+            {marked ? <Text color="magenta">{isMarked ? "● " : "  "}</Text> : null}
+            {columns.map((c, i) => (
+              <Text key={c.header} color={c.color?.(row)}>
+                {cell(c.value(row), i)}
+                {i < columns.length - 1 ? " " : ""}
+              </Text>
+            ))}
+          </Text>
+        );
+      })}
+    </Box>
+  );
+}
+
+export interface ListState<T> {
+  rows: T[];
+  selected: number;
+  current: T | undefined;
+  filter: string;
+  filtering: boolean;
+  marked: ReadonlySet<string>;
+  /** The rows to act on: the marked ones, or else the selected one. */
+  targets: T[];
+  clearMarks(): void;
+  filterBar(width: number): ReactNode;
+}
+
+/**
+ * Selection, `/` filtering and space-marking over rows; keys ↑↓ j k PgUp PgDn. Active only
+ * while `active` (no form or dialog of the screen is open).
+ */
+export function useList<T>(
+  all: T[],
+  opts: {
+    active: boolean;
+    text(row: T): string;
+    key(row: T): string;
+    page: number;
+    multi?: boolean;
+  },
+): ListState<T> {
+  const [selected, setSelected] = useState(0);
+  const [filter, setFilter] = useState("");
+  const [filtering, setFiltering] = useState(false);
+  const [marked, setMarked] = useState<ReadonlySet<string>>(new Set());
+  useCapture(filtering);
+  const rows = useMemo(() => {
+    const f = filter.trim().toLowerCase();
+    return f ? all.filter((r) => opts.text(r).toLowerCase().includes(f)) : all;
+  }, [all, filter, opts.text]);
+  const clamped = Math.min(selected, Math.max(0, rows.length - 1));
+  const move = (to: number) => setSelected(Math.max(0, Math.min(rows.length - 1, to)));
+  useKeys((input, key) => {
+    if (key.upArrow || input === "k") move(clamped - 1);
+    else if (key.downArrow || input === "j") move(clamped + 1);
+    else if (key.pageUp) move(clamped - opts.page);
+    else if (key.pageDown) move(clamped + opts.page);
+    else if (input === "/") setFiltering(true);
+    else if (input === " " && opts.multi && rows[clamped]) {
+      const k = opts.key(rows[clamped]!);
+      setMarked((m) => {
+        const n = new Set(m);
+        if (n.has(k)) n.delete(k);
+        else n.add(k);
+        return n;
+      });
+      move(clamped + 1);
+    }
+  }, opts.active && !filtering);
+  useKeys((_input, key) => {
+    if (key.escape) {
+      setFilter("");
+      setFiltering(false);
+    }
+  }, opts.active && filtering);
+  const current = rows[clamped];
+  const targets =
+    marked.size > 0 ? all.filter((r) => marked.has(opts.key(r))) : current ? [current] : [];
+  return {
+    rows,
+    selected: clamped,
+    current,
+    filter,
+    filtering,
+    marked,
+    targets,
+    clearMarks: () => setMarked(new Set()),
+    filterBar: (width) =>
+      filtering ? (
+        <Box width={width}>
+          <Text color="cyan">/ </Text>
+          <TextInput
+            defaultValue={filter}
+            placeholder="filter"
+            onChange={(v) => {
+              setFilter(v);
+              setSelected(0);
+            }}
+            onSubmit={() => setFiltering(false)}
+          />
+        </Box>
+      ) : filter ? (
+        <Text dimColor>
+          filter: <Text color="cyan">{filter}</Text> ({rows.length} of {all.length}) · / to change
+        </Text>
+      ) : null,
+  };
+}
+
+/** A usage bar: `███░░░ 12 MB of 512 MB (2%)`. */
+export function UsageBar({
+  label,
+  used,
+  limit,
+  width,
+  format,
+}: {
+  label: string;
+  used: number;
+  limit: number | null;
+  width: number;
+  format(n: number): string;
+}) {
+  const barWidth = Math.max(10, Math.min(40, width - 40));
+  const ratio = limit === null || limit <= 0 ? 0 : Math.min(1, used / limit);
+  const filled = Math.round(ratio * barWidth);
+  const color = ratio >= 1 ? "red" : ratio >= 0.8 ? "yellow" : "green";
+  return (
+    <Box flexDirection="column">
+      <Text bold>{label}</Text>
+      <Text>
+        <Text color={color}>{"█".repeat(filled)}</Text>
+        <Text dimColor>{"░".repeat(barWidth - filled)}</Text>
+        <Text>
+          {" "}
+          {format(used)} of {limit === null ? "unlimited" : format(limit)}
+          {limit === null ? "" : ` (${Math.round(ratio * 100)}%)`}
+        </Text>
+      </Text>
+    </Box>
+  );
+}
+
+/** JSON (or any text) in a scrolling window: ↑↓ PgUp PgDn. */
+export function Scroller({
+  lines,
+  height,
+  width,
+  active,
+}: {
+  lines: string[];
+  height: number;
+  width: number;
+  active: boolean;
+}) {
+  const [top, setTop] = useState(0);
+  const max = Math.max(0, lines.length - height);
+  useKeys((input, key) => {
+    if (key.upArrow || input === "k") setTop((t) => Math.max(0, t - 1));
+    else if (key.downArrow || input === "j") setTop((t) => Math.min(max, t + 1));
+    else if (key.pageUp) setTop((t) => Math.max(0, t - height));
+    else if (key.pageDown || input === " ") setTop((t) => Math.min(max, t + height));
+  }, active);
+  const shown = lines.slice(Math.min(top, max), Math.min(top, max) + height);
+  return (
+    <Box flexDirection="column" height={height}>
+      {shown.map((l, i) => (
+        // biome-ignore lint/suspicious/noArrayIndexKey: lines are positional
+        <Text key={i} wrap="truncate">
+          {truncate(l, width) || " "}
+        </Text>
+      ))}
+    </Box>
+  );
+}
+
+export function Pairs({ pairs, width }: { pairs: [string, string][]; width: number }) {
+  const w = Math.max(...pairs.map(([k]) => k.length)) + 2;
+  return (
+    <Box flexDirection="column">
+      {pairs.map(([k, v]) => (
+        <Text key={k} wrap="truncate">
+          <Text dimColor>{k.padEnd(w)}</Text>
+          {truncate(v, width - w)}
+        </Text>
+      ))}
+    </Box>
+  );
+}

@@ -1,0 +1,185 @@
+import { Box, Text } from "ink";
+import { useEffect, useState } from "react";
+import type { DeadLetter } from "../../api";
+import { formatDuration, formatTime, shortAction } from "../../format";
+import { Confirm, Pairs, Scroller, StatusLine, Table, useList } from "../components";
+import { useAction, useCapture, useHelp, useKeys, useLoad } from "../context";
+import type { ScreenProps } from "./namespaces";
+
+type Mode = "list" | "detail" | "redrive" | "redrive-all";
+
+/** How often the backlog figures refresh while the screen is shown. */
+const POLL_MS = 3000;
+
+export function DeliveryScreen({ client, width, height, active }: ScreenProps) {
+  const [mode, setMode] = useState<Mode>("list");
+  const [tick, setTick] = useState(0);
+  useEffect(() => {
+    if (!active) return;
+    const timer = setInterval(() => setTick((t) => t + 1), POLL_MS);
+    return () => clearInterval(timer);
+  }, [active]);
+  const status = useLoad(() => client.delivery.status.query(), `status:${tick}`);
+  const dead = useLoad(() => client.delivery.dead.query({ limit: 500 }), "dead");
+  const action = useAction();
+  const list = useList<DeadLetter>(dead.data ?? [], {
+    active: active && mode === "list",
+    text: (d) => `${d.id} ${d.action} ${d.reason ?? ""}`,
+    key: (d) => d.id,
+    page: height - 6,
+    multi: true,
+  });
+  useHelp(
+    mode === "list"
+      ? [
+          ["↑↓", "move"],
+          ["enter", "details"],
+          ["space", "mark"],
+          ["R", "redrive"],
+          ["A", "redrive all"],
+          ["/", "filter"],
+          ["r", "refresh"],
+        ]
+      : mode === "detail"
+        ? [
+            ["↑↓", "scroll"],
+            ["Esc", "back"],
+          ]
+        : [],
+  );
+  const reload = () => {
+    status.reload();
+    dead.reload();
+  };
+  useKeys(
+    (input, key) => {
+      if (input === "r") {
+        action.clear();
+        reload();
+      } else if (input === "R" && list.targets.length > 0) setMode("redrive");
+      else if (input === "A" && (dead.data?.length ?? 0) > 0) setMode("redrive-all");
+      else if (key.return && list.current) setMode("detail");
+    },
+    active && mode === "list" && !list.filtering,
+  );
+  const s = status.data;
+  const ids = list.targets.map((d) => d.id);
+  const filterBar = list.filterBar(width);
+  const bodyHeight = height - 3 - (filterBar ? 1 : 0);
+  return (
+    <Box flexDirection="column" height={height}>
+      <Text wrap="truncate">
+        <Text bold>Delivery</Text>
+        {s ? (
+          <Text>
+            <Text dimColor> · pending </Text>
+            <Text color={s.pending > 0 ? "yellow" : "green"}>{s.pending}</Text>
+            <Text dimColor> · dead </Text>
+            <Text color={s.dead > 0 ? "red" : "green"}>{s.dead}</Text>
+            <Text dimColor> · lag </Text>
+            <Text>{s.pending > 0 ? formatDuration(s.lagMs) : "none"}</Text>
+          </Text>
+        ) : null}
+      </Text>
+      <StatusLine
+        action={action}
+        loading={(dead.loading || status.loading) && !dead.data && "Loading delivery status"}
+        {...(dead.error || status.error ? { loadError: dead.error ?? status.error } : {})}
+        width={width}
+      />
+      <Text bold>
+        Dead letters
+        {list.marked.size > 0 ? <Text color="magenta"> · {list.marked.size} marked</Text> : null}
+      </Text>
+      {filterBar}
+      {mode === "detail" && list.current ? (
+        <DeadDetail
+          dead={list.current}
+          width={width}
+          height={bodyHeight}
+          active={active}
+          onBack={() => setMode("list")}
+        />
+      ) : mode === "redrive" || mode === "redrive-all" ? (
+        <Confirm
+          width={width}
+          message={
+            mode === "redrive-all"
+              ? `Send all ${dead.data?.length ?? 0} dead event(s) of the account again?`
+              : `Send ${ids.length === 1 ? `event ${ids[0]}` : `${ids.length} events`} again?`
+          }
+          onNo={() => setMode("list")}
+          onYes={() => {
+            const all = mode === "redrive-all";
+            setMode("list");
+            action.run(
+              "Redriving",
+              () => client.delivery.redrive.mutate(all ? {} : { ids }),
+              (r) => {
+                list.clearMarks();
+                reload();
+                return `${r.redriven} event(s) sent back for delivery`;
+              },
+            );
+          }}
+        />
+      ) : (
+        <Table<DeadLetter>
+          columns={[
+            { header: "EVENT", width: 8, value: (d) => d.id.slice(0, 8) },
+            { header: "ACTION", width: 22, value: (d) => shortAction(d.action) },
+            { header: "TRIES", width: 5, value: (d) => String(d.attempts), align: "right" },
+            { header: "REASON", value: (d) => d.reason ?? "-" },
+          ]}
+          rows={list.rows}
+          selected={list.selected}
+          marked={list.marked}
+          rowKey={(d) => d.id}
+          height={bodyHeight}
+          width={width}
+          empty={dead.data ? "No dead letters: every event was delivered or is on its way." : ""}
+        />
+      )}
+    </Box>
+  );
+}
+
+function DeadDetail({
+  dead,
+  width,
+  height,
+  active,
+  onBack,
+}: {
+  dead: DeadLetter;
+  width: number;
+  height: number;
+  active: boolean;
+  onBack(): void;
+}) {
+  useCapture(active);
+  useKeys((input, key) => {
+    if (key.escape || input === "q") onBack();
+  }, active);
+  const pairs: [string, string][] = [
+    ["Event", dead.id],
+    ["Action", dead.action],
+    ["Region", dead.region],
+    ["Attempts", String(dead.attempts)],
+    ["Dead since", formatTime(dead.deadAt)],
+  ];
+  return (
+    <Box flexDirection="column">
+      <Pairs pairs={pairs} width={width} />
+      <Text color="red" wrap="truncate">
+        Reason: {dead.reason ?? "-"}
+      </Text>
+      <Scroller
+        lines={JSON.stringify(dead.event, null, 2).split("\n")}
+        height={Math.max(1, height - pairs.length - 1)}
+        width={width}
+        active={active}
+      />
+    </Box>
+  );
+}
