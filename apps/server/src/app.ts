@@ -5,6 +5,7 @@ import type { FastifyInstance, FastifyPluginAsync } from "fastify";
 import Fastify from "fastify";
 import type { Logger } from "pino";
 import type { ServerMetrics } from "./metrics";
+import { ociRoutes } from "./oci/plugin";
 import { healthRoutes } from "./plugins/health";
 import { metricsRoutes } from "./plugins/metrics";
 import { trpcRoutes } from "./plugins/trpc";
@@ -34,7 +35,7 @@ export interface BuildAppOptions extends RegionAppDeps {
  * The route plugins of a region's endpoint, in one place. The OCI distribution API
  * (`/v2`) and its token endpoint (`/token`) are added here as plugins of their own.
  */
-export const ROUTE_PLUGINS: BerthPlugin[] = [healthRoutes, metricsRoutes, trpcRoutes];
+export const ROUTE_PLUGINS: BerthPlugin[] = [healthRoutes, metricsRoutes, trpcRoutes, ociRoutes];
 
 /** The fastify app of one region's listener. */
 export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> {

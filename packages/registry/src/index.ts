@@ -6,8 +6,9 @@ export {
   REGISTRY_TOKEN_PREFIX,
   secretMatches,
 } from "./accounts/secrets";
-// Shared machinery
+// Shared machinery, and the authentication of registry clients
 export * from "./audit";
+export * from "./auth/index";
 export * from "./bulk";
 export * from "./context";
 export * from "./errors";
@@ -32,6 +33,8 @@ export * from "./namespaces/create";
 export * from "./namespaces/delete";
 export * from "./namespaces/list";
 export * from "./namespaces/lookup";
+// The OCI distribution API
+export * from "./oci/index";
 // Plans and quotas
 export * from "./plans/get";
 export * from "./plans/lookup";
@@ -48,3 +51,7 @@ export * from "./registry-tokens/verify";
 // Blob storage
 export * from "./storage/blob-store";
 export * from "./storage/fs-blob-store";
+export * from "./storage/fs-uploads";
+export * from "./storage/gc";
+export * from "./storage/read";
+export * from "./storage/uploads";

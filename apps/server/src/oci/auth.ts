@@ -1,0 +1,96 @@
+import {
+  type AuthDeps,
+  authenticate,
+  parseAuthorization,
+  type RegistryContext,
+  type RegistryCredential,
+} from "@berth/registry";
+import type { FastifyReply, FastifyRequest } from "fastify";
+import type { RegionAppDeps } from "../app";
+import { sendErrorInfo } from "./reply";
+
+export const TOKEN_PATH = "/token";
+
+export type AuthOutcome =
+  | { ok: true; cred: RegistryCredential }
+  | { ok: false; reason: "missing" | "invalid" };
+
+/** The credential of a request's Authorization header (Basic or Bearer). */
+export async function authenticateRequest(
+  deps: AuthDeps,
+  req: FastifyRequest,
+): Promise<AuthOutcome> {
+  const header = req.headers.authorization;
+  if (!header) return { ok: false, reason: "missing" };
+  const parsed = parseAuthorization(header);
+  const cred = parsed ? await authenticate(deps, parsed) : null;
+  return cred ? { ok: true, cred } : { ok: false, reason: "invalid" };
+}
+
+/** The `WWW-Authenticate` challenge pointing clients at the token endpoint. */
+export function bearerChallenge(
+  req: FastifyRequest,
+  service: string,
+  scope?: string,
+  error?: "invalid_token" | "insufficient_scope",
+): string {
+  const realm = `${req.protocol}://${req.host}${TOKEN_PATH}`;
+  const parts = [`realm="${realm}"`, `service="${service}"`];
+  if (scope) parts.push(`scope="${scope}"`);
+  if (error) parts.push(`error="${error}"`);
+  return `Bearer ${parts.join(",")}`;
+}
+
+/**
+ * Refuse a request without a usable credential: 401 with the challenge. There is no
+ * account to audit, so it is counted and logged instead.
+ */
+export function refuseUnauthenticated(
+  deps: RegionAppDeps,
+  service: string,
+  req: FastifyRequest,
+  reply: FastifyReply,
+  reason: "missing" | "invalid",
+  scope?: string,
+): FastifyReply {
+  deps.metrics.unauthenticated.inc({ region: deps.region, reason });
+  req.log.info({ reason }, "unauthenticated registry request refused");
+  return sendErrorInfo(
+    req,
+    reply,
+    {
+      code: "UNAUTHORIZED",
+      status: 401,
+      message:
+        reason === "missing" ? "authentication required" : "the credentials are invalid or expired",
+    },
+    {
+      "www-authenticate": bearerChallenge(
+        req,
+        service,
+        scope,
+        reason === "invalid" && req.headers.authorization?.toLowerCase().startsWith("bearer")
+          ? "invalid_token"
+          : undefined,
+      ),
+    },
+  );
+}
+
+/** The use-case context of an authenticated request. */
+export function contextOf(
+  deps: RegionAppDeps,
+  req: FastifyRequest,
+  cred: RegistryCredential,
+): RegistryContext {
+  return {
+    db: deps.db,
+    store: deps.store,
+    region: deps.region,
+    principal: cred.principal,
+    requestId: req.id,
+    clientIp: req.ip ?? "",
+    userAgent: req.headers["user-agent"] ?? "",
+    ...(deps.now ? { now: deps.now } : {}),
+  };
+}

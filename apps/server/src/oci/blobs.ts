@@ -1,0 +1,89 @@
+import {
+  bytesRead,
+  countServedBytes,
+  deleteBlob,
+  OciFailure,
+  openBlob,
+  type RequestedRange,
+  statBlob,
+} from "@berth/registry";
+import type { FastifyReply } from "fastify";
+import type { OciCall } from "./call";
+
+type BlobCall = OciCall & { name: string; digest: string };
+
+/**
+ * The `Range` header of a blob GET: one range, `bytes=a-b`, `bytes=a-` or `bytes=-n`.
+ * Anything else (several ranges, other units) is ignored and the whole blob is served,
+ * as HTTP allows.
+ */
+export function parseRange(header: string | undefined): RequestedRange | undefined {
+  if (!header) return undefined;
+  const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+  if (!m || (m[1] === "" && m[2] === "")) return undefined;
+  if (m[1] === "") return { suffix: Number(m[2]) };
+  const start = Number(m[1]);
+  if (m[2] === "") return { start };
+  const end = Number(m[2]);
+  if (end < start) {
+    throw new OciFailure("RANGE_INVALID", `range ${header} ends before it starts`);
+  }
+  return { start, end };
+}
+
+export async function headBlob(call: BlobCall): Promise<FastifyReply> {
+  const blob = await statBlob(call.ctx, { repository: call.name, digest: call.digest });
+  return call.reply
+    .code(200)
+    .headers({
+      "content-type": "application/octet-stream",
+      "content-length": String(blob.size),
+      "docker-content-digest": blob.digest,
+      "accept-ranges": "bytes",
+      etag: `"${blob.digest}"`,
+    })
+    .send();
+}
+
+/**
+ * GET: stream the blob (or one range of it) from storage. Not audited; the bytes read for
+ * the response count as pull traffic once it is over.
+ */
+export async function getBlob(call: BlobCall): Promise<FastifyReply> {
+  const { ctx, req, reply } = call;
+  const range = parseRange(req.headers.range);
+  const blob = await openBlob(ctx, {
+    repository: call.name,
+    digest: call.digest,
+    ...(range ? { range } : {}),
+  }).catch((error: unknown) => {
+    if (error instanceof OciFailure && error.ociCode === "RANGE_INVALID") {
+      reply.header("content-range", "bytes */*");
+    }
+    throw error;
+  });
+  reply.raw.once("close", () => {
+    countServedBytes(ctx, bytesRead(blob.stream)).catch((err: unknown) =>
+      req.log.warn({ err }, "could not count pull traffic"),
+    );
+  });
+  return reply
+    .code(blob.range ? 206 : 200)
+    .headers({
+      "content-type": "application/octet-stream",
+      "content-length": String(blob.length),
+      "docker-content-digest": blob.digest,
+      "accept-ranges": "bytes",
+      etag: `"${blob.digest}"`,
+      ...(blob.range
+        ? { "content-range": `bytes ${blob.range.start}-${blob.range.end}/${blob.size}` }
+        : {}),
+    })
+    .send(blob.stream);
+}
+
+/** DELETE: unlink the blob from the repository (refused while a manifest uses it). */
+export async function removeBlob(call: BlobCall): Promise<FastifyReply> {
+  await deleteBlob(call.ctx, { repository: call.name, digest: call.digest });
+  return call.reply.code(202).header("content-length", "0").send();
+}

@@ -1,0 +1,224 @@
+import { repositoryNameProblem } from "@berth/core";
+import {
+  type AuthDeps,
+  BearerTokens,
+  collectBlobs,
+  missing,
+  OciFailure,
+  permits,
+  permitsCatalog,
+  recordRefusal,
+  requestedImageName,
+} from "@berth/registry";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { BerthPlugin, RegionAppDeps } from "../app";
+import { authenticateRequest, bearerChallenge, contextOf, refuseUnauthenticated } from "./auth";
+import { getBlob, headBlob, removeBlob } from "./blobs";
+import type { OciCall } from "./call";
+import { getCatalog, getReferrers, getTags } from "./listing";
+import { getManifest, headManifest, putManifest, removeManifest } from "./manifests";
+import { API_VERSION, API_VERSION_HEADER, sendError, sendErrorInfo } from "./reply";
+import { METHODS, matchRoute, type OciRoute, requirementOf, scopeFor } from "./routes";
+import { tokenRoutes } from "./token";
+import { deleteUpload, getUpload, patchUpload, postUpload, putUpload } from "./uploads";
+
+export interface OciRoutesOptions {
+  /**
+   * HMAC key of the bearer tokens (at least 32 bytes). Processes serving one region must
+   * share it; default: random per process (tokens last minutes; clients ask again).
+   */
+  tokenSecret?: string;
+  tokenTtlSeconds?: number;
+  /** How often the server collects abandoned uploads and unreferenced blobs; 0 never. Default hourly. */
+  gcIntervalMs?: number;
+}
+
+const HOUR = 60 * 60 * 1000;
+const collecting = new WeakSet<object>();
+
+/** The service name of a region's registry: the audience of its bearer tokens. */
+export function registryService(region: string): string {
+  return `berth-registry-${region}`;
+}
+
+/**
+ * The OCI distribution API (`/v2`) and its token endpoint (`/token`) of one region's
+ * listener. Blob bodies are never parsed by fastify: handlers stream the raw request to
+ * storage, hashing as it goes.
+ */
+export function createOciRoutes(opts: OciRoutesOptions = {}): BerthPlugin {
+  return async (app, deps) => {
+    const tokens = new BearerTokens({
+      service: registryService(deps.region),
+      ...(opts.tokenSecret ? { secret: opts.tokenSecret } : {}),
+      ...(opts.tokenTtlSeconds ? { ttlSeconds: opts.tokenTtlSeconds } : {}),
+      ...(deps.now ? { now: deps.now } : {}),
+    });
+    const auth: AuthDeps & { tokens: BearerTokens } = {
+      db: deps.db,
+      region: deps.region,
+      tokens,
+      ...(deps.now ? { now: deps.now } : {}),
+    };
+    await app.register(async (v2) => {
+      v2.removeAllContentTypeParsers();
+      v2.addContentTypeParser("*", (_req, payload, done) => done(null, payload));
+      const handler = (req: FastifyRequest, reply: FastifyReply) => handle(deps, auth, req, reply);
+      v2.route({
+        method: ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"],
+        url: "/v2",
+        handler,
+        exposeHeadRoute: false,
+      });
+      v2.route({
+        method: ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"],
+        url: "/v2/*",
+        handler,
+        exposeHeadRoute: false,
+      });
+    });
+    await app.register(async (t) => tokenRoutes(t, deps, auth));
+    scheduleCollection(app, deps, opts.gcIntervalMs ?? HOUR);
+  };
+}
+
+/** The plugin as the server registers it. */
+export const ociRoutes: BerthPlugin = createOciRoutes();
+
+/**
+ * Periodic garbage collection inside the server (the embedded database serves one process,
+ * so the `gc` command cannot run beside it). One timer per blob store, whatever the
+ * number of region listeners sharing it.
+ */
+function scheduleCollection(app: FastifyInstance, deps: RegionAppDeps, intervalMs: number): void {
+  if (intervalMs <= 0 || collecting.has(deps.store)) return;
+  collecting.add(deps.store);
+  const timer = setInterval(() => {
+    collectBlobs(deps.db, deps.store).then(
+      (report) => app.log.info({ gc: { ...report, removed: report.removed.length } }, "blob GC"),
+      (err: unknown) => app.log.error({ err }, "blob GC failed"),
+    );
+  }, intervalMs);
+  timer.unref();
+  app.addHook("onClose", async () => {
+    clearInterval(timer);
+    collecting.delete(deps.store);
+  });
+}
+
+async function handle(
+  deps: RegionAppDeps,
+  auth: AuthDeps & { tokens: BearerTokens },
+  req: FastifyRequest,
+  reply: FastifyReply,
+): Promise<FastifyReply> {
+  reply.header(API_VERSION_HEADER, API_VERSION);
+  const path = req.url.split("?", 1)[0]!;
+  const route = matchRoute(path);
+  if (!route) {
+    return sendErrorInfo(req, reply, {
+      code: "UNSUPPORTED",
+      status: 404,
+      message: `no endpoint at ${path}`,
+    });
+  }
+  if (!METHODS[route.kind].includes(req.method)) {
+    return sendErrorInfo(
+      req,
+      reply,
+      { code: "UNSUPPORTED", status: 405, message: `${req.method} is not supported here` },
+      { allow: METHODS[route.kind].join(", ") },
+    );
+  }
+  const needs = requirementOf(route, req.method);
+  const name = "name" in route ? route.name : undefined;
+  const scope =
+    needs && name !== undefined
+      ? scopeFor(name, needs.action)
+      : route.kind === "catalog"
+        ? "registry:catalog:*"
+        : undefined;
+  const service = auth.tokens.service;
+  const outcome = await authenticateRequest(auth, req);
+  if (!outcome.ok) return refuseUnauthenticated(deps, service, req, reply, outcome.reason, scope);
+  const { cred } = outcome;
+  const ctx = contextOf(deps, req, cred);
+  const call: OciCall = { req, reply, ctx, cred };
+  try {
+    if (needs && name !== undefined) {
+      const target = route.kind === "manifest" ? requestedImageName(name, route.reference) : name;
+      const problem = repositoryNameProblem(name);
+      const refusal = problem
+        ? new OciFailure("NAME_INVALID", problem)
+        : permits(cred, name, needs.action)
+          ? null
+          : missing(cred, needs.action) === "denied"
+            ? new OciFailure(
+                "DENIED",
+                `requested access to the resource is denied: the credential does not allow ${needs.action}`,
+              )
+            : "scope";
+      if (refusal === "scope") {
+        req.log.info({ scope }, "token lacks the scope");
+        return sendErrorInfo(
+          req,
+          reply,
+          { code: "UNAUTHORIZED", status: 401, message: `the token does not grant ${scope}` },
+          { "www-authenticate": bearerChallenge(req, service, scope, "insufficient_scope") },
+        );
+      }
+      if (refusal) {
+        throw needs.audit ? await recordRefusal(ctx, needs.audit, target, refusal) : refusal;
+      }
+    }
+    if (route.kind === "catalog" && !permitsCatalog(cred)) {
+      return sendErrorInfo(
+        req,
+        reply,
+        { code: "UNAUTHORIZED", status: 401, message: "the token does not grant the catalog" },
+        { "www-authenticate": bearerChallenge(req, service, scope, "insufficient_scope") },
+      );
+    }
+    return await dispatch(route, req.method, call);
+  } catch (error) {
+    if (reply.sent) {
+      // The error came while streaming the response: nothing left to tell the client.
+      req.log.warn({ err: error }, "OCI response interrupted");
+      return reply;
+    }
+    return sendError(req, reply, error);
+  }
+}
+
+async function dispatch(route: OciRoute, method: string, call: OciCall): Promise<FastifyReply> {
+  switch (route.kind) {
+    case "base":
+      return call.reply.code(200).type("application/json").send("{}");
+    case "catalog":
+      return getCatalog(call);
+    case "tags":
+      return getTags({ ...call, name: route.name });
+    case "referrers":
+      return getReferrers({ ...call, name: route.name, digest: route.digest });
+    case "manifest": {
+      const c = { ...call, name: route.name, reference: route.reference };
+      if (method === "PUT") return putManifest(c);
+      if (method === "DELETE") return removeManifest(c);
+      return method === "HEAD" ? headManifest(c) : getManifest(c);
+    }
+    case "blob": {
+      const c = { ...call, name: route.name, digest: route.digest };
+      if (method === "DELETE") return removeBlob(c);
+      return method === "HEAD" ? headBlob(c) : getBlob(c);
+    }
+    case "uploads":
+      return postUpload({ ...call, name: route.name });
+    case "upload": {
+      const c = { ...call, name: route.name, id: route.id };
+      if (method === "PATCH") return patchUpload(c);
+      if (method === "PUT") return putUpload(c);
+      if (method === "DELETE") return deleteUpload(c);
+      return getUpload(c);
+    }
+  }
+}

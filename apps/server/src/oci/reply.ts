@@ -1,0 +1,48 @@
+import { type OciErrorInfo, ociErrorInfo } from "@berth/registry";
+import type { FastifyReply, FastifyRequest } from "fastify";
+
+export const API_VERSION_HEADER = "docker-distribution-api-version";
+export const API_VERSION = "registry/2.0";
+
+/** The spec's error body: `{"errors":[{"code","message","detail"}]}`. */
+export function errorBody(info: Pick<OciErrorInfo, "code" | "message">, detail?: unknown) {
+  return {
+    errors: [
+      { code: info.code, message: info.message, ...(detail === undefined ? {} : { detail }) },
+    ],
+  };
+}
+
+/**
+ * Answer with the OCI error of `error`, logging it: internal errors with their cause (the
+ * response says only "internal error"), refusals as information.
+ */
+export function sendError(
+  req: FastifyRequest,
+  reply: FastifyReply,
+  error: unknown,
+  headers: Record<string, string> = {},
+): FastifyReply {
+  const info = ociErrorInfo(error);
+  if (info.status >= 500) {
+    const cause = (error as { cause?: unknown })?.cause ?? error;
+    req.log.error({ err: cause }, "OCI request failed");
+  } else {
+    req.log.info(
+      { code: info.code, status: info.status, reason: info.message },
+      "OCI request refused",
+    );
+  }
+  return sendErrorInfo(req, reply, info, headers);
+}
+
+export function sendErrorInfo(
+  req: FastifyRequest,
+  reply: FastifyReply,
+  info: Pick<OciErrorInfo, "code" | "message" | "status">,
+  headers: Record<string, string> = {},
+): FastifyReply {
+  reply.code(info.status).headers(headers);
+  if (req.method === "HEAD") return reply.send();
+  return reply.type("application/json").send(errorBody(info));
+}

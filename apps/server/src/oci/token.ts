@@ -1,0 +1,109 @@
+import {
+  type AuthDeps,
+  authenticateBasic,
+  type BearerTokens,
+  formatScope,
+  type IssuedToken,
+  parseAuthorization,
+  parseScopes,
+  type RegistryCredential,
+} from "@berth/registry";
+import formbody from "@fastify/formbody";
+import type { FastifyInstance, FastifyRequest } from "fastify";
+import type { RegionAppDeps } from "../app";
+import { TOKEN_PATH } from "./auth";
+import { queryParams } from "./call";
+
+/**
+ * The token endpoint of the bearer flow. GET with Basic credentials (Docker token
+ * specification: `service`, repeated `scope`), and POST with a form for OAuth2 clients
+ * (`grant_type=password` with `username`, `password`, space-separated `scope`). Both issue
+ * a short-lived JWT listing the repository actions granted. Not an audited action;
+ * refused credentials are counted and logged like any unauthenticated request.
+ */
+export async function tokenRoutes(
+  app: FastifyInstance,
+  deps: RegionAppDeps,
+  auth: AuthDeps & { tokens: BearerTokens },
+): Promise<void> {
+  await app.register(formbody, { bodyLimit: 64 * 1024 });
+
+  const refuse = (req: FastifyRequest, reason: "missing" | "invalid") => {
+    deps.metrics.unauthenticated.inc({ region: deps.region, reason });
+    req.log.info({ reason }, "token request refused");
+  };
+
+  app.get(TOKEN_PATH, async (req, reply) => {
+    const header = parseAuthorization(req.headers.authorization);
+    let cred: RegistryCredential | null = null;
+    if (header?.scheme === "basic") {
+      cred = await authenticateBasic(auth, header.username, header.password);
+    } else if (header?.scheme === "bearer") {
+      cred = await auth.tokens.verify(header.token);
+    }
+    if (!cred) {
+      refuse(req, header ? "invalid" : "missing");
+      return reply
+        .code(401)
+        .header("www-authenticate", 'Basic realm="Berth registry"')
+        .send({
+          errors: [
+            {
+              code: "UNAUTHORIZED",
+              message: header
+                ? "the credentials are invalid or expired"
+                : "log in with iamapikey and an API key, token and a registry token, or iambearer and a bearer token",
+            },
+          ],
+        });
+    }
+    const issued = await auth.tokens.issue(cred, parseScopes(queryParams(req, "scope")));
+    logIssued(req, cred, issued);
+    return reply.header("cache-control", "no-store").send({
+      token: issued.token,
+      access_token: issued.token,
+      expires_in: issued.expiresIn,
+      issued_at: issued.issuedAt.toISOString(),
+    });
+  });
+
+  app.post(TOKEN_PATH, async (req, reply) => {
+    const form = (req.body ?? {}) as Record<string, unknown>;
+    const text = (key: string) => (typeof form[key] === "string" ? (form[key] as string) : "");
+    const grant = text("grant_type");
+    if (grant !== "password") {
+      return reply.code(400).send({
+        error: "unsupported_grant_type",
+        error_description: "only grant_type=password is supported (no refresh tokens)",
+      });
+    }
+    const cred = await authenticateBasic(auth, text("username"), text("password"));
+    if (!cred) {
+      refuse(req, text("username") === "" ? "missing" : "invalid");
+      return reply.code(401).send({
+        error: "invalid_grant",
+        error_description: "the credentials are invalid or expired",
+      });
+    }
+    const issued = await auth.tokens.issue(cred, parseScopes([text("scope")]));
+    logIssued(req, cred, issued);
+    return reply.header("cache-control", "no-store").send({
+      access_token: issued.token,
+      token_type: "Bearer",
+      expires_in: issued.expiresIn,
+      scope: issued.access.map(formatScope).join(" "),
+      issued_at: issued.issuedAt.toISOString(),
+    });
+  });
+}
+
+function logIssued(req: FastifyRequest, cred: RegistryCredential, issued: IssuedToken): void {
+  req.log.info(
+    {
+      account: cred.principal.account.id,
+      credential: cred.principal.credentialType,
+      access: issued.access.map(formatScope),
+    },
+    "bearer token issued",
+  );
+}

@@ -1,0 +1,89 @@
+import type { Db } from "@berth/db";
+import { resolveApiKey } from "../accounts/accounts";
+import { REGISTRY_TOKEN_USERNAME } from "../registry-tokens/model";
+import { verifyRegistryToken } from "../registry-tokens/verify";
+import { BEARER_USERNAME, type BearerTokens } from "./bearer";
+import { ALL_ACTIONS, READ_ONLY, type RegistryCredential } from "./credential";
+
+/** The user name that goes with an API key in Basic auth. */
+export const API_KEY_USERNAME = "iamapikey";
+
+export interface AuthDeps {
+  db: Db;
+  /** Region of the endpoint: registry tokens only work in the region they were made for. */
+  region: string;
+  tokens: BearerTokens;
+  now?: () => Date;
+}
+
+export type AuthorizationHeader =
+  | { scheme: "basic"; username: string; password: string }
+  | { scheme: "bearer"; token: string };
+
+/** Parse an Authorization header; null when it is neither well-formed Basic nor Bearer. */
+export function parseAuthorization(header: string | undefined): AuthorizationHeader | null {
+  if (!header) return null;
+  const m = /^(\S+)\s+(\S+)\s*$/.exec(header);
+  if (!m) return null;
+  const scheme = m[1]!.toLowerCase();
+  if (scheme === "bearer") return { scheme: "bearer", token: m[2]! };
+  if (scheme !== "basic") return null;
+  let decoded: string;
+  try {
+    decoded = Buffer.from(m[2]!, "base64").toString("utf8");
+  } catch {
+    return null;
+  }
+  const colon = decoded.indexOf(":");
+  if (colon < 0) return null;
+  return {
+    scheme: "basic",
+    username: decoded.slice(0, colon),
+    password: decoded.slice(colon + 1),
+  };
+}
+
+/**
+ * Basic credentials of a registry client: `iamapikey` + an API key (everything the
+ * account may do), `token` + a registry token of this region (read-only tokens pull
+ * only; expired tokens are refused), `iambearer` + a bearer token issued by Berth.
+ * Null when the user name is unknown or the secret does not check out.
+ */
+export async function authenticateBasic(
+  deps: AuthDeps,
+  username: string,
+  password: string,
+): Promise<RegistryCredential | null> {
+  if (password === "") return null;
+  switch (username) {
+    case API_KEY_USERNAME: {
+      const principal = await resolveApiKey(deps.db, password);
+      return principal ? { principal, allowed: ALL_ACTIONS } : null;
+    }
+    case REGISTRY_TOKEN_USERNAME: {
+      const verified = await verifyRegistryToken(deps.db, password, {
+        region: deps.region,
+        ...(deps.now ? { now: deps.now() } : {}),
+      });
+      if (!verified) return null;
+      return {
+        principal: verified.principal,
+        allowed: verified.access === "readwrite" ? ALL_ACTIONS : READ_ONLY,
+      };
+    }
+    case BEARER_USERNAME:
+      return deps.tokens.verify(password);
+    default:
+      return null;
+  }
+}
+
+/** The credential of an Authorization header (Basic or Bearer), or null. */
+export async function authenticate(
+  deps: AuthDeps,
+  header: AuthorizationHeader,
+): Promise<RegistryCredential | null> {
+  return header.scheme === "bearer"
+    ? deps.tokens.verify(header.token)
+    : authenticateBasic(deps, header.username, header.password);
+}

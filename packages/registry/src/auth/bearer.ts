@@ -1,0 +1,130 @@
+import { randomBytes } from "node:crypto";
+import { CREDENTIAL_TYPES } from "@berth/core";
+import { errors, jwtVerify, SignJWT } from "jose";
+import { z } from "zod";
+import type { RegistryCredential } from "./credential";
+import { type AccessEntry, grantAccess, REPOSITORY_ACTIONS } from "./scope";
+
+/** Bearer tokens live five minutes: long enough for a push, short enough not to need revocation. */
+export const BEARER_TTL_SECONDS = 300;
+export const BEARER_ISSUER = "berth";
+export const BEARER_USERNAME = "iambearer";
+const ALGORITHM = "HS256";
+const MIN_SECRET_BYTES = 32;
+
+export interface BearerTokenOptions {
+  /** Audience of the tokens: the `service` of the auth challenge (one per region). */
+  service: string;
+  /**
+   * HMAC key (at least 32 bytes). Processes that serve the same region must share it;
+   * default: random per process, so tokens die with it (clients just ask again).
+   */
+  secret?: string | Uint8Array;
+  ttlSeconds?: number;
+  now?: () => Date;
+}
+
+export interface IssuedToken {
+  token: string;
+  expiresIn: number;
+  issuedAt: Date;
+  access: AccessEntry[];
+}
+
+const accessSchema = z.array(
+  z.object({
+    type: z.enum(["repository", "registry"]),
+    name: z.string(),
+    actions: z.array(z.string()),
+  }),
+);
+const claimsSchema = z.object({
+  sub: z.string().min(1),
+  acct: z.object({ id: z.string().min(1), name: z.string() }),
+  usr: z.object({ name: z.string(), kind: z.enum(["user", "serviceid"]) }),
+  cred: z.enum(CREDENTIAL_TYPES),
+  max: z.array(z.enum(REPOSITORY_ACTIONS)),
+  access: accessSchema,
+});
+
+/**
+ * Short-lived JWTs (HS256, jose) for the registry's bearer flow. A token names the
+ * principal (so requests need no database lookup to authenticate), what its credential
+ * allows at most, and the access it was granted; it is checked on every request.
+ */
+export class BearerTokens {
+  readonly service: string;
+  private readonly key: Uint8Array;
+  private readonly ttl: number;
+  private readonly now: () => Date;
+
+  constructor(opts: BearerTokenOptions) {
+    this.service = opts.service;
+    const secret =
+      opts.secret === undefined
+        ? randomBytes(MIN_SECRET_BYTES)
+        : typeof opts.secret === "string"
+          ? new TextEncoder().encode(opts.secret)
+          : opts.secret;
+    if (secret.byteLength < MIN_SECRET_BYTES) {
+      throw new Error(`the bearer token secret must be at least ${MIN_SECRET_BYTES} bytes`);
+    }
+    this.key = secret;
+    this.ttl = opts.ttlSeconds ?? BEARER_TTL_SECONDS;
+    this.now = opts.now ?? (() => new Date());
+  }
+
+  /** A token for `cred` with the part of `requested` it may have. */
+  async issue(cred: RegistryCredential, requested: AccessEntry[]): Promise<IssuedToken> {
+    const issuedAt = this.now();
+    const iat = Math.floor(issuedAt.getTime() / 1000);
+    const access = grantAccess(requested, cred.allowed);
+    const { principal } = cred;
+    const token = await new SignJWT({
+      acct: principal.account,
+      usr: { name: principal.user.name, kind: principal.user.kind },
+      cred: principal.credentialType,
+      max: [...cred.allowed],
+      access,
+    })
+      .setProtectedHeader({ alg: ALGORITHM, typ: "JWT" })
+      .setIssuer(BEARER_ISSUER)
+      .setAudience(this.service)
+      .setSubject(principal.user.id)
+      .setIssuedAt(iat)
+      .setNotBefore(iat)
+      .setExpirationTime(iat + this.ttl)
+      .setJti(randomBytes(12).toString("base64url"))
+      .sign(this.key);
+    return { token, expiresIn: this.ttl, issuedAt, access };
+  }
+
+  /** The credential a token stands for, or null when it is invalid, expired or for another service. */
+  async verify(token: string): Promise<RegistryCredential | null> {
+    if (typeof token !== "string" || token === "" || token.length > 16_384) return null;
+    try {
+      const { payload } = await jwtVerify(token, this.key, {
+        algorithms: [ALGORITHM],
+        issuer: BEARER_ISSUER,
+        audience: this.service,
+        currentDate: this.now(),
+        clockTolerance: 5,
+      });
+      const claims = claimsSchema.safeParse(payload);
+      if (!claims.success) return null;
+      const c = claims.data;
+      return {
+        principal: {
+          account: c.acct,
+          user: { id: c.sub, name: c.usr.name, kind: c.usr.kind },
+          credentialType: c.cred,
+        },
+        allowed: c.max,
+        access: c.access.map((e) => ({ ...e, actions: [...e.actions] })),
+      };
+    } catch (error) {
+      if (error instanceof errors.JOSEError) return null;
+      throw error;
+    }
+  }
+}

@@ -1,0 +1,4 @@
+export * from "./authenticate";
+export * from "./bearer";
+export * from "./credential";
+export * from "./scope";

@@ -1,0 +1,166 @@
+import type { ReadStream } from "node:fs";
+import type { Readable } from "node:stream";
+import type { DbOrTx } from "@berth/db";
+import { blobs, manifestReferences, manifests, repositoryBlobs } from "@berth/db";
+import { and, eq } from "drizzle-orm";
+import type { RegistryContext } from "../context";
+import type { BlobInfo } from "../storage/blob-store";
+import { streamBlob } from "../storage/read";
+import { relaxedCommit } from "./commit";
+import { OciFailure, ociFailureOf } from "./errors";
+import { countPullTraffic } from "./quota";
+import { ociRepositoryName, readableRepository } from "./repository";
+
+export interface BlobRequest {
+  repository: string;
+  digest: string;
+}
+
+function checkDigest(digest: string): void {
+  if (!/^(sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128})$/.test(digest)) {
+    throw new OciFailure("DIGEST_INVALID", `"${digest}" is not a sha256 or sha512 digest`);
+  }
+}
+
+/** A blob linked into a repository, with its recorded size; null when not linked there. */
+export async function linkedBlob(
+  tx: DbOrTx,
+  repositoryId: string,
+  digest: string,
+): Promise<BlobInfo | null> {
+  const rows = await tx
+    .select({ digest: blobs.digest, size: blobs.size })
+    .from(repositoryBlobs)
+    .innerJoin(blobs, eq(blobs.digest, repositoryBlobs.digest))
+    .where(and(eq(repositoryBlobs.repositoryId, repositoryId), eq(repositoryBlobs.digest, digest)))
+    .limit(1);
+  return rows[0] ?? null;
+}
+
+async function requireBlob(ctx: RegistryContext, input: BlobRequest): Promise<BlobInfo> {
+  const name = ociRepositoryName(input.repository);
+  checkDigest(input.digest);
+  const { repositoryId } = await readableRepository(ctx.db, ctx, name);
+  const blob = await linkedBlob(ctx.db, repositoryId, input.digest);
+  if (!blob) {
+    throw new OciFailure(
+      "BLOB_UNKNOWN",
+      `blob ${input.digest} is not known in repository ${name.name}`,
+    );
+  }
+  return blob;
+}
+
+/** Size of a blob of the repository (HEAD). */
+export async function statBlob(ctx: RegistryContext, input: BlobRequest): Promise<BlobInfo> {
+  try {
+    return await requireBlob(ctx, input);
+  } catch (error) {
+    throw ociFailureOf(error);
+  }
+}
+
+/** A byte range as asked: `start-end` (end inclusive, optional) or the last `suffix` bytes. */
+export type RequestedRange = { start: number; end?: number } | { suffix: number };
+
+export interface OpenedBlob extends BlobInfo {
+  stream: Readable;
+  /** The served range, inclusive, when a range was asked for. */
+  range?: { start: number; end: number };
+  /** Bytes the response holds. */
+  length: number;
+}
+
+/**
+ * The bytes of a blob of the repository, or of a range of it. Blob fetches are not audited
+ * (one pull event per manifest), but their bytes count as pull traffic: call
+ * `countServedBytes` when the response is done.
+ */
+export async function openBlob(
+  ctx: RegistryContext,
+  input: BlobRequest & { range?: RequestedRange },
+): Promise<OpenedBlob> {
+  try {
+    const blob = await requireBlob(ctx, input);
+    if (!input.range) {
+      const stream = await streamBlob(ctx.store, blob.digest);
+      return { ...blob, stream, length: blob.size };
+    }
+    const asked = input.range;
+    const start = "suffix" in asked ? Math.max(0, blob.size - asked.suffix) : asked.start;
+    const end =
+      "suffix" in asked ? blob.size - 1 : Math.min(asked.end ?? blob.size - 1, blob.size - 1);
+    const range = { start, end };
+    if (start > end || ("suffix" in asked && asked.suffix === 0)) {
+      throw new OciFailure("RANGE_INVALID", `range is outside the ${blob.size}-byte blob`);
+    }
+    const stream = await streamBlob(ctx.store, blob.digest, range);
+    return { ...blob, stream, range, length: end - range.start + 1 };
+  } catch (error) {
+    throw ociFailureOf(error);
+  }
+}
+
+/** Bytes a blob stream actually read from storage (what reached the response). */
+export function bytesRead(stream: Readable): number {
+  const read = (stream as Partial<ReadStream>).bytesRead;
+  return typeof read === "number" ? read : 0;
+}
+
+/** Count bytes served by blob fetches as pull traffic (no event: blob fetches are not audited). */
+export async function countServedBytes(ctx: RegistryContext, bytes: number): Promise<void> {
+  if (bytes <= 0) return;
+  await ctx.db.transaction(async (tx) => {
+    await relaxedCommit(tx);
+    await countPullTraffic(tx, ctx, bytes);
+  });
+}
+
+/**
+ * Unlink a blob from a repository (the blob itself goes at the next garbage collection if
+ * nothing else uses it). Refused while a manifest of the repository references it.
+ */
+export async function deleteBlob(ctx: RegistryContext, input: BlobRequest): Promise<void> {
+  try {
+    const name = ociRepositoryName(input.repository);
+    checkDigest(input.digest);
+    await ctx.db.transaction(async (tx) => {
+      const { repositoryId } = await readableRepository(tx, ctx, name);
+      const blob = await linkedBlob(tx, repositoryId, input.digest);
+      if (!blob) {
+        throw new OciFailure(
+          "BLOB_UNKNOWN",
+          `blob ${input.digest} is not known in repository ${name.name}`,
+        );
+      }
+      const users = await tx
+        .select({ digest: manifests.digest })
+        .from(manifestReferences)
+        .innerJoin(manifests, eq(manifests.id, manifestReferences.manifestId))
+        .where(
+          and(
+            eq(manifests.repositoryId, repositoryId),
+            eq(manifestReferences.digest, input.digest),
+          ),
+        )
+        .limit(1);
+      if (users[0]) {
+        throw new OciFailure(
+          "DENIED",
+          `blob ${input.digest} is used by manifest ${users[0].digest}; delete the manifest first`,
+          409,
+        );
+      }
+      await tx
+        .delete(repositoryBlobs)
+        .where(
+          and(
+            eq(repositoryBlobs.repositoryId, repositoryId),
+            eq(repositoryBlobs.digest, input.digest),
+          ),
+        );
+    });
+  } catch (error) {
+    throw ociFailureOf(error);
+  }
+}

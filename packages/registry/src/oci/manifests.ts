@@ -1,0 +1,286 @@
+import { MAX_MANIFEST_BYTES, parseManifest as parseOciManifest } from "@berth/core";
+import type { DbOrTx } from "@berth/db";
+import { manifestReferences, manifests, tags } from "@berth/db";
+import { and, eq, ne } from "drizzle-orm";
+import { runAudited } from "../audit";
+import type { RegistryContext } from "../context";
+import { ensureRepository, holdBlobsAgainstGc, putManifest } from "../images/records";
+import { imageTarget } from "../images/resolve";
+import { deleteManifest } from "../images/rm";
+import { OciFailure, ociFailureOf } from "./errors";
+import { checkStorageQuota, checkTrafficQuota, countPullTraffic } from "./quota";
+import {
+  type ManifestRef,
+  ociManifestRef,
+  ociRepositoryName,
+  readableRepository,
+  requestedImageName,
+  writableNamespace,
+} from "./repository";
+
+export interface ManifestRequest {
+  /** Repository name as in the URL. */
+  repository: string;
+  /** Tag or digest as in the URL. */
+  reference: string;
+}
+
+export interface PushManifestInput extends ManifestRequest {
+  body: Uint8Array;
+  /** Set when the body was longer than MAX_MANIFEST_BYTES and was cut off there. */
+  tooLarge?: boolean;
+  contentType?: string;
+}
+
+export interface ManifestInfo {
+  digest: string;
+  mediaType: string;
+  size: number;
+}
+
+export interface PushedManifest extends ManifestInfo {
+  /** The manifest's subject, for the OCI-Subject header. */
+  subject?: string;
+}
+
+/**
+ * container-registry.image.push, one per manifest PUT: the caller's namespace, the storage
+ * quota, a valid manifest whose blobs and child manifests are all in the repository; then
+ * manifest, references, blob links and tag, and the event, in one transaction.
+ */
+export function pushManifest(
+  ctx: RegistryContext,
+  input: PushManifestInput,
+): Promise<PushedManifest> {
+  const targetName = requestedImageName(input.repository, input.reference);
+  return runAudited(ctx, {
+    action: "container-registry.image.push",
+    failure: () => [{ target: imageTarget(targetName), messageDetail: targetName }],
+    execute: async (tx) => {
+      try {
+        const name = ociRepositoryName(input.repository);
+        const ref = ociManifestRef(input.reference);
+        const row = await writableNamespace(tx, ctx, name);
+        await checkStorageQuota(tx, ctx);
+        if (input.tooLarge || input.body.byteLength > MAX_MANIFEST_BYTES) {
+          throw new OciFailure(
+            "MANIFEST_INVALID",
+            `manifest is larger than ${MAX_MANIFEST_BYTES} bytes`,
+            413,
+          );
+        }
+        const parsed = parseOciManifest(input.body, input.contentType);
+        const repositoryId =
+          row.repositoryId ?? (await ensureRepository(tx, row.namespaceId, name.name));
+        await holdBlobsAgainstGc(tx);
+        const stored = await putManifest(tx, {
+          repositoryId,
+          content: input.body,
+          ...(input.contentType ? { contentType: input.contentType } : {}),
+          ...(ref.digest ? { digest: ref.digest } : { tag: ref.tag }),
+          blobs: "linked",
+          now: new Date(),
+        });
+        const result: PushedManifest = {
+          digest: stored.digest,
+          mediaType: stored.mediaType,
+          size: stored.size,
+          ...(parsed.subject ? { subject: parsed.subject.digest } : {}),
+        };
+        return {
+          result,
+          records: [
+            {
+              target: imageTarget(targetName, name.name, stored.digest),
+              messageDetail: targetName,
+              status: 201,
+              requestData: { mediaType: stored.mediaType, size: stored.size },
+              responseData: { digest: stored.digest, created: stored.created },
+            },
+          ],
+        };
+      } catch (error) {
+        throw ociFailureOf(error);
+      }
+    },
+  });
+}
+
+interface ManifestRow {
+  id: string;
+  digest: string;
+  mediaType: string;
+  size: number;
+  content?: Buffer;
+}
+
+/** The manifest a tag or digest names in a repository, with its bytes when asked. */
+async function findManifest(
+  tx: DbOrTx,
+  repositoryId: string,
+  ref: ManifestRef,
+  withContent = false,
+): Promise<ManifestRow | undefined> {
+  const columns = {
+    id: manifests.id,
+    digest: manifests.digest,
+    mediaType: manifests.mediaType,
+    size: manifests.size,
+    ...(withContent ? { content: manifests.content } : {}),
+  };
+  const rows = ref.digest
+    ? await tx
+        .select(columns)
+        .from(manifests)
+        .where(and(eq(manifests.repositoryId, repositoryId), eq(manifests.digest, ref.digest)))
+        .limit(1)
+    : await tx
+        .select(columns)
+        .from(tags)
+        .innerJoin(manifests, eq(manifests.id, tags.manifestId))
+        .where(and(eq(tags.repositoryId, repositoryId), eq(tags.name, ref.tag!)))
+        .limit(1);
+  return rows[0];
+}
+
+function unknownManifest(repository: string, reference: string): OciFailure {
+  return new OciFailure(
+    "MANIFEST_UNKNOWN",
+    `manifest ${reference} is not known in repository ${repository}`,
+  );
+}
+
+export interface PulledManifest extends ManifestInfo {
+  content: Buffer;
+}
+
+/**
+ * container-registry.image.pull, one per manifest GET: the pull-traffic quota is checked
+ * first, then the manifest's bytes are counted as traffic and the event written, together.
+ */
+export function pullManifest(
+  ctx: RegistryContext,
+  input: ManifestRequest,
+): Promise<PulledManifest> {
+  const targetName = requestedImageName(input.repository, input.reference);
+  return runAudited(ctx, {
+    action: "container-registry.image.pull",
+    failure: () => [{ target: imageTarget(targetName), messageDetail: targetName }],
+    execute: async (tx) => {
+      try {
+        const name = ociRepositoryName(input.repository);
+        const ref = ociManifestRef(input.reference);
+        const { repositoryId } = await readableRepository(tx, ctx, name);
+        await checkTrafficQuota(tx, ctx);
+        const found = await findManifest(tx, repositoryId, ref, true);
+        if (!found?.content) throw unknownManifest(name.name, input.reference);
+        await countPullTraffic(tx, ctx, found.size);
+        return {
+          result: {
+            digest: found.digest,
+            mediaType: found.mediaType,
+            size: found.size,
+            content: Buffer.from(found.content),
+          },
+          records: [
+            {
+              target: imageTarget(targetName, name.name, found.digest),
+              messageDetail: targetName,
+              responseData: { digest: found.digest, mediaType: found.mediaType, size: found.size },
+            },
+          ],
+        };
+      } catch (error) {
+        throw ociFailureOf(error);
+      }
+    },
+  });
+}
+
+/** A manifest's digest, type and size (HEAD): neither audited nor counted as traffic. */
+export async function statManifest(
+  ctx: RegistryContext,
+  input: ManifestRequest,
+): Promise<ManifestInfo> {
+  try {
+    const name = ociRepositoryName(input.repository);
+    const ref = ociManifestRef(input.reference);
+    const { repositoryId } = await readableRepository(ctx.db, ctx, name);
+    const found = await findManifest(ctx.db, repositoryId, ref);
+    if (!found) throw unknownManifest(name.name, input.reference);
+    return { digest: found.digest, mediaType: found.mediaType, size: found.size };
+  } catch (error) {
+    throw ociFailureOf(error);
+  }
+}
+
+export interface DeletedManifest {
+  digest: string;
+  tags: string[];
+}
+
+/**
+ * container-registry.image.delete, one per manifest DELETE (by digest): the manifest goes
+ * with its tags and references; blobs no manifest of the repository still uses become
+ * collectable. A manifest that an index of the repository lists is refused (409).
+ */
+export function deleteManifestByDigest(
+  ctx: RegistryContext,
+  input: ManifestRequest,
+): Promise<DeletedManifest> {
+  const targetName = requestedImageName(input.repository, input.reference);
+  return runAudited(ctx, {
+    action: "container-registry.image.delete",
+    failure: () => [{ target: imageTarget(targetName), messageDetail: targetName }],
+    execute: async (tx) => {
+      try {
+        const name = ociRepositoryName(input.repository);
+        const ref = ociManifestRef(input.reference);
+        if (!ref.digest) {
+          throw new OciFailure(
+            "UNSUPPORTED",
+            "deleting a tag is not supported: delete the manifest by digest (its tags go with it), or untag with the management API",
+            405,
+          );
+        }
+        const { repositoryId } = await readableRepository(tx, ctx, name);
+        const found = await findManifest(tx, repositoryId, ref);
+        if (!found) throw unknownManifest(name.name, input.reference);
+        const parents = await tx
+          .select({ digest: manifests.digest })
+          .from(manifestReferences)
+          .innerJoin(manifests, eq(manifests.id, manifestReferences.manifestId))
+          .where(
+            and(
+              eq(manifests.repositoryId, repositoryId),
+              ne(manifests.id, found.id),
+              eq(manifestReferences.kind, "manifest"),
+              eq(manifestReferences.digest, found.digest),
+            ),
+          )
+          .limit(1);
+        if (parents[0]) {
+          throw new OciFailure(
+            "DENIED",
+            `manifest ${found.digest} is listed by the index ${parents[0].digest}; delete that first`,
+            409,
+          );
+        }
+        const removedTags = await deleteManifest(tx, repositoryId, found.id);
+        return {
+          result: { digest: found.digest, tags: removedTags },
+          records: [
+            {
+              target: imageTarget(targetName, name.name, found.digest),
+              messageDetail: targetName,
+              status: 202,
+              responseData: { digest: found.digest, tags: removedTags },
+            },
+          ],
+        };
+      } catch (error) {
+        throw ociFailureOf(error);
+      }
+    },
+  });
+}

@@ -1,0 +1,233 @@
+import { createHash, type Hash } from "node:crypto";
+import { createReadStream, createWriteStream } from "node:fs";
+import { mkdir, open, readdir, rename, stat, truncate, unlink } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import {
+  type BlobInfo,
+  type BlobSource,
+  type BlobStore,
+  DigestMismatchError,
+  SizeMismatchError,
+  splitDigest,
+} from "./blob-store";
+import { FsBlobStore } from "./fs-blob-store";
+import {
+  hasUploads,
+  UploadLocks,
+  UploadNotFoundError,
+  UploadOffsetError,
+  type UploadStore,
+} from "./uploads";
+
+/** Running hash of an upload; valid while `size` equals the bytes on disk. */
+interface HashState {
+  hash: Hash;
+  size: number;
+}
+
+// Large writes: a 50 MB layer in a few dozen syscalls rather than hundreds.
+const WRITE_HIGH_WATER_MARK = 4 * 1024 * 1024;
+const READ_HIGH_WATER_MARK = 1024 * 1024;
+const UPLOAD_ID = /^[0-9a-f-]{36}$/;
+
+/**
+ * Upload sessions as files: `dir/<id>`. Chunks are appended while a SHA-256 runs over
+ * them, so sealing an upload costs no second read unless the process restarted (the hash
+ * state lives in memory). With an `FsBlobStore` on the same filesystem, publishing is a
+ * rename into the blob tree; with any other store the verified file is streamed into it.
+ */
+export class FsUploadStore implements UploadStore {
+  private readonly hashes = new Map<string, HashState>();
+  private readonly locks = new UploadLocks();
+
+  constructor(
+    readonly dir: string,
+    private readonly target: BlobStore,
+  ) {}
+
+  private pathOf(id: string): string {
+    if (!UPLOAD_ID.test(id)) throw new UploadNotFoundError(id);
+    return join(this.dir, id);
+  }
+
+  acquire(id: string): (() => void) | null {
+    return this.locks.acquire(id);
+  }
+
+  async create(id: string): Promise<void> {
+    await mkdir(this.dir, { recursive: true });
+    const fh = await open(this.pathOf(id), "wx");
+    await fh.close();
+    this.hashes.set(id, { hash: createHash("sha256"), size: 0 });
+  }
+
+  async size(id: string): Promise<number | null> {
+    try {
+      return (await stat(this.pathOf(id))).size;
+    } catch (error) {
+      if (isNotFound(error) || error instanceof UploadNotFoundError) return null;
+      throw error;
+    }
+  }
+
+  async append(id: string, source: BlobSource, offset: number): Promise<number> {
+    const path = this.pathOf(id);
+    const current = await this.size(id);
+    if (current === null) throw new UploadNotFoundError(id);
+    if (current !== offset) throw new UploadOffsetError(current, offset);
+    let state = this.hashes.get(id);
+    if (state && state.size !== current) {
+      this.hashes.delete(id);
+      state = undefined;
+    }
+    // Keep a copy so that a chunk cut off midway can be undone, hash included.
+    const before = state?.hash.copy();
+    let size = current;
+    const hashing = async function* (input: AsyncIterable<Uint8Array | string>) {
+      for await (const chunk of input) {
+        const bytes = typeof chunk === "string" ? Buffer.from(chunk) : chunk;
+        state?.hash.update(bytes);
+        size += bytes.length;
+        yield bytes;
+      }
+    };
+    const input = source instanceof Uint8Array ? Readable.from([source]) : source;
+    try {
+      await pipeline(
+        input,
+        hashing,
+        createWriteStream(path, {
+          flags: "r+",
+          start: offset,
+          highWaterMark: WRITE_HIGH_WATER_MARK,
+        }),
+      );
+    } catch (error) {
+      await truncate(path, current).catch(() => {});
+      if (state && before) this.hashes.set(id, { hash: before, size: current });
+      throw error;
+    }
+    if (state) state.size = size;
+    return size;
+  }
+
+  async seal(id: string, digest: string, expectedSize?: number): Promise<BlobInfo> {
+    const path = this.pathOf(id);
+    const size = await this.size(id);
+    if (size === null) throw new UploadNotFoundError(id);
+    if (expectedSize !== undefined && expectedSize !== size) {
+      throw new SizeMismatchError(expectedSize, size);
+    }
+    const { algorithm } = splitDigest(digest);
+    const state = this.hashes.get(id);
+    let actual: string;
+    if (algorithm === "sha256" && state && state.size === size) {
+      // digest() ends a Hash; a copy keeps the state usable if the client appends more.
+      actual = `sha256:${state.hash.copy().digest("hex")}`;
+    } else {
+      const hash = createHash(algorithm);
+      for await (const chunk of createReadStream(path, { highWaterMark: READ_HIGH_WATER_MARK })) {
+        hash.update(chunk as Buffer);
+      }
+      actual = `${algorithm}:${hash.digest("hex")}`;
+    }
+    if (actual !== digest) throw new DigestMismatchError(digest, actual);
+    await fsyncFile(path);
+    return { digest, size };
+  }
+
+  async publish(id: string, digest: string): Promise<BlobInfo> {
+    const path = this.pathOf(id);
+    const size = await this.size(id);
+    if (size === null) throw new UploadNotFoundError(id);
+    if (this.target instanceof FsBlobStore) {
+      const destination = this.target.pathOf(digest);
+      await mkdir(dirname(destination), { recursive: true });
+      // Same digest, same bytes: renaming over an existing blob is harmless.
+      await rename(path, destination);
+      await fsyncDir(dirname(destination));
+    } else {
+      await this.target.put(createReadStream(path, { highWaterMark: READ_HIGH_WATER_MARK }), {
+        expectedDigest: digest,
+        expectedSize: size,
+      });
+      await unlink(path);
+    }
+    this.hashes.delete(id);
+    return { digest, size };
+  }
+
+  async abort(id: string): Promise<boolean> {
+    this.hashes.delete(id);
+    try {
+      await unlink(this.pathOf(id));
+      return true;
+    } catch (error) {
+      if (isNotFound(error) || error instanceof UploadNotFoundError) return false;
+      throw error;
+    }
+  }
+
+  async *list(): AsyncIterable<{ id: string; modifiedAt: Date }> {
+    let names: string[];
+    try {
+      names = await readdir(this.dir);
+    } catch (error) {
+      if (isNotFound(error)) return;
+      throw error;
+    }
+    for (const name of names) {
+      if (!UPLOAD_ID.test(name)) continue;
+      try {
+        const s = await stat(join(this.dir, name));
+        yield { id: name, modifiedAt: s.mtime };
+      } catch (error) {
+        if (!isNotFound(error)) throw error;
+      }
+    }
+  }
+}
+
+const stores = new WeakMap<BlobStore, UploadStore>();
+
+/**
+ * The upload area of a blob store: the driver's own when it has one, `<root>/uploads` of
+ * an `FsBlobStore`, otherwise files under the system temp folder streamed into the store.
+ */
+export function uploadsOf(store: BlobStore): UploadStore {
+  if (hasUploads(store)) return store.uploads();
+  let uploads = stores.get(store);
+  if (!uploads) {
+    const dir =
+      store instanceof FsBlobStore
+        ? join(store.root, "uploads")
+        : join(tmpdir(), `berth-uploads-${process.pid}`);
+    uploads = new FsUploadStore(dir, store);
+    stores.set(store, uploads);
+  }
+  return uploads;
+}
+
+async function fsyncFile(path: string): Promise<void> {
+  const fh = await open(path, "r");
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+async function fsyncDir(path: string): Promise<void> {
+  try {
+    await fsyncFile(path);
+  } catch {
+    // Some filesystems refuse fsync on directories; the rename still happened.
+  }
+}
+
+function isNotFound(error: unknown): boolean {
+  return (error as { code?: unknown })?.code === "ENOENT";
+}

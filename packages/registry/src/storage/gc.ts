@@ -1,0 +1,172 @@
+import { stat } from "node:fs/promises";
+import type { Db } from "@berth/db";
+import { blobs, uploadSessions } from "@berth/db";
+import { inArray, lt, sql } from "drizzle-orm";
+import { collectGarbage } from "../images/gc";
+import { BLOB_GC_LOCK } from "../images/records";
+import type { BlobStore } from "./blob-store";
+import { FsBlobStore } from "./fs-blob-store";
+import { uploadsOf } from "./fs-uploads";
+
+export interface BlobGcOptions {
+  /**
+   * Blobs and files younger than this are never collected, whatever their state: a push
+   * in progress may be about to reference them. Default one hour.
+   */
+  graceMs?: number;
+  /** Upload sessions without a write for this long are abandoned. Default 24 hours. */
+  uploadTtlMs?: number;
+  /**
+   * A blob uploaded into a repository but referenced by none of its manifests for this
+   * long is unlinked (a push that never finished). Default 7 days; null keeps them.
+   */
+  unreferencedLinkTtlMs?: number | null;
+  now?: () => Date;
+}
+
+export interface BlobGcReport {
+  abandonedUploads: number;
+  unlinked: number;
+  /** Blob rows and files removed. */
+  removed: string[];
+  bytes: number;
+  /** Files in the store without a blob row (left by a crash), removed. */
+  orphanFiles: number;
+}
+
+const HOUR = 60 * 60 * 1000;
+const BATCH = 500;
+
+/**
+ * Garbage collection of blob storage, safe while pushes run:
+ *
+ * 1. upload sessions abandoned for `uploadTtlMs` go, rows and bytes, and so do upload
+ *    files without a session that are older than the grace period;
+ * 2. links of blobs that no manifest of their repository references, older than
+ *    `unreferencedLinkTtlMs`, are removed (the blobs of a push that never completed);
+ * 3. blobs no repository links and no manifest references, older than the grace period,
+ *    are deleted, row and file (`collectGarbage`);
+ * 4. blob files without a row, older than the grace period, are deleted.
+ *
+ * Steps 2 to 4 hold the exclusive GC lock; every writer that links blobs (upload
+ * completion, mount, manifest put, tag and copy) holds it shared while it checks and links,
+ * and an upload publishes its file inside that section. So a blob is never deleted between
+ * "it exists" and "it is linked", and a freshly uploaded blob, linked as it is published,
+ * is never unreferenced in the first place.
+ */
+export async function collectBlobs(
+  db: Db,
+  store: BlobStore,
+  opts: BlobGcOptions = {},
+): Promise<BlobGcReport> {
+  const now = opts.now ?? (() => new Date());
+  const graceMs = opts.graceMs ?? HOUR;
+  const report: BlobGcReport = {
+    abandonedUploads: await cleanupUploads(db, store, {
+      olderThanMs: opts.uploadTtlMs ?? 24 * HOUR,
+      graceMs,
+      now,
+    }),
+    unlinked: 0,
+    removed: [],
+    bytes: 0,
+    orphanFiles: 0,
+  };
+  const linkTtl =
+    opts.unreferencedLinkTtlMs === undefined ? 7 * 24 * HOUR : opts.unreferencedLinkTtlMs;
+  if (linkTtl !== null) {
+    report.unlinked = await db.transaction(async (tx) => {
+      await tx.execute(sql`select pg_advisory_xact_lock(${BLOB_GC_LOCK})`);
+      const rows = await tx.execute(sql`
+        delete from repository_blobs rb
+         where rb.created_at < ${new Date(now().getTime() - linkTtl)}
+           and not exists (
+             select 1 from manifest_references mr
+               join manifests m on m.id = mr.manifest_id
+              where m.repository_id = rb.repository_id and mr.digest = rb.digest)
+        returning rb.digest`);
+      return rows.length;
+    });
+  }
+  const gc = await collectGarbage(db, store, { olderThanMs: graceMs });
+  report.removed = gc.removed;
+  report.bytes = gc.bytes;
+  if (store instanceof FsBlobStore) {
+    report.orphanFiles = await removeOrphanFiles(db, store, now().getTime() - graceMs);
+  }
+  return report;
+}
+
+/**
+ * Abandoned uploads: sessions with no write for `olderThanMs` (rows and bytes), and upload
+ * files that no session owns once they are older than `graceMs`. Returns how many went.
+ */
+export async function cleanupUploads(
+  db: Db,
+  store: BlobStore,
+  opts: { olderThanMs: number; graceMs?: number; now?: () => Date },
+): Promise<number> {
+  const now = (opts.now ?? (() => new Date()))().getTime();
+  const uploads = uploadsOf(store);
+  const stale = await db
+    .delete(uploadSessions)
+    .where(lt(uploadSessions.updatedAt, new Date(now - opts.olderThanMs)))
+    .returning({ id: uploadSessions.id });
+  let removed = 0;
+  for (const { id } of stale) {
+    await uploads.abort(id);
+    removed++;
+  }
+  const cutoff = now - (opts.graceMs ?? HOUR);
+  let batch: string[] = [];
+  const flush = async () => {
+    if (batch.length === 0) return;
+    const live = await db
+      .select({ id: uploadSessions.id })
+      .from(uploadSessions)
+      .where(inArray(uploadSessions.id, batch));
+    const owned = new Set(live.map((r) => r.id));
+    for (const id of batch) {
+      if (!owned.has(id) && (await uploads.abort(id))) removed++;
+    }
+    batch = [];
+  };
+  for await (const upload of uploads.list()) {
+    if (upload.modifiedAt.getTime() >= cutoff) continue;
+    batch.push(upload.id);
+    if (batch.length >= BATCH) await flush();
+  }
+  await flush();
+  return removed;
+}
+
+async function removeOrphanFiles(db: Db, store: FsBlobStore, cutoff: number): Promise<number> {
+  let removed = 0;
+  let batch: string[] = [];
+  const flush = async () => {
+    if (batch.length === 0) return;
+    const digests = batch;
+    batch = [];
+    removed += await db.transaction(async (tx) => {
+      await tx.execute(sql`select pg_advisory_xact_lock(${BLOB_GC_LOCK})`);
+      const known = await tx
+        .select({ digest: blobs.digest })
+        .from(blobs)
+        .where(inArray(blobs.digest, digests));
+      const have = new Set(known.map((k) => k.digest));
+      let n = 0;
+      for (const digest of digests) {
+        if (have.has(digest)) continue;
+        const s = await stat(store.pathOf(digest)).catch(() => null);
+        if (s && s.mtimeMs < cutoff && (await store.delete(digest))) n++;
+      }
+      return n;
+    });
+  };
+  for await (const digest of store.list()) {
+    batch.push(digest);
+    if (batch.length >= BATCH) await flush();
+  }
+  await flush();
+  return removed;
+}
