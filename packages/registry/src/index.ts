@@ -9,6 +9,8 @@ export {
 // Shared machinery, and the authentication of registry clients
 export * from "./audit";
 export * from "./auth/index";
+// Builds: image.build from a Dockerfile and an uploaded context
+export * from "./build/index";
 export * from "./bulk";
 export * from "./context";
 export * from "./errors";

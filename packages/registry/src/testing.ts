@@ -150,3 +150,5 @@ export function apiKeyPrincipal(
 function sha256(bytes: Uint8Array): string {
   return `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
 }
+
+export { type ContextSpec, contextTar, type LayerFile, readLayer } from "./build/testing";

@@ -1,0 +1,4 @@
+export * from "./build";
+export * from "./context";
+export * from "./progress";
+export * from "./stage";

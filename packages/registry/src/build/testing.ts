@@ -1,0 +1,73 @@
+import { gzipSync } from "node:zlib";
+import { pack } from "tar-stream";
+import type { BlobStore } from "../storage/blob-store";
+import { readTar, type TarHeader } from "./tar-io";
+
+/** Test helpers for builds: a context tar from a description, and a layer's entries. */
+
+export type ContextSpec = Record<
+  string,
+  | string
+  | Uint8Array
+  | { content: string | Uint8Array; mode?: number }
+  | { dir: true; mode?: number }
+  | { symlink: string }
+  | { hardlink: string }
+>;
+
+/** A build context tar (gzip-compressed with `gzip`), entries in the order given. */
+export async function contextTar(
+  spec: ContextSpec,
+  opts: { gzip?: boolean } = {},
+): Promise<Buffer> {
+  const p = pack();
+  const chunks: Buffer[] = [];
+  p.on("data", (c) => chunks.push(c as Buffer));
+  const ended = new Promise<void>((resolve, reject) => {
+    p.on("end", () => resolve());
+    p.on("error", reject);
+  });
+  const mtime = new Date(1_700_000_000_000);
+  for (const [name, value] of Object.entries(spec)) {
+    await new Promise<void>((resolve, reject) => {
+      const done = (err?: Error | null) => (err ? reject(err) : resolve());
+      if (typeof value === "string" || value instanceof Uint8Array) {
+        p.entry({ name, mode: 0o644, mtime, uid: 501, gid: 20 }, Buffer.from(value), done);
+      } else if ("content" in value) {
+        p.entry(
+          { name, mode: value.mode ?? 0o644, mtime, uid: 501, gid: 20 },
+          Buffer.from(value.content),
+          done,
+        );
+      } else if ("dir" in value) {
+        p.entry(
+          { name, type: "directory", mode: value.mode ?? 0o755, mtime, uid: 501, gid: 20 },
+          done,
+        );
+      } else if ("symlink" in value) {
+        p.entry({ name, type: "symlink", linkname: value.symlink, mode: 0o777, mtime }, done);
+      } else {
+        p.entry({ name, type: "link", linkname: value.hardlink, mode: 0o644, mtime }, done);
+      }
+    });
+  }
+  p.finalize();
+  await ended;
+  const tar = Buffer.concat(chunks);
+  return opts.gzip ? gzipSync(tar) : tar;
+}
+
+export interface LayerFile extends TarHeader {
+  content?: string;
+}
+
+/** The entries of a stored layer, in archive order, with file contents as text. */
+export async function readLayer(store: BlobStore, digest: string): Promise<LayerFile[]> {
+  const out: LayerFile[] = [];
+  await readTar(await store.get(digest), async (header, read) => {
+    out.push(
+      header.type === "file" ? { ...header, content: (await read()).toString("utf8") } : header,
+    );
+  });
+  return out;
+}
