@@ -6,6 +6,7 @@ import Fastify from "fastify";
 import type { Logger } from "pino";
 import type { ServerMetrics } from "./metrics";
 import { ociRoutes } from "./oci/plugin";
+import { buildContextRoutes } from "./plugins/build-context";
 import { healthRoutes } from "./plugins/health";
 import { metricsRoutes } from "./plugins/metrics";
 import { trpcRoutes } from "./plugins/trpc";
@@ -35,7 +36,13 @@ export interface BuildAppOptions extends RegionAppDeps {
  * The route plugins of a region's endpoint, in one place. The OCI distribution API
  * (`/v2`) and its token endpoint (`/token`) are added here as plugins of their own.
  */
-export const ROUTE_PLUGINS: BerthPlugin[] = [healthRoutes, metricsRoutes, trpcRoutes, ociRoutes];
+export const ROUTE_PLUGINS: BerthPlugin[] = [
+  healthRoutes,
+  metricsRoutes,
+  trpcRoutes,
+  ociRoutes,
+  buildContextRoutes,
+];
 
 /** The fastify app of one region's listener. */
 export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> {

@@ -16,6 +16,8 @@ export interface ApiDeps {
   region: RegionName;
   /** Called when a request carried no valid credential (counted in metrics; never audited). */
   onUnauthenticated?: (reason: "missing" | "invalid") => void;
+  /** An unexpected error that a procedure reports as data rather than throws (image.build). */
+  onInternalError?: (error: unknown, procedure: string) => void;
   now?: () => Date;
   /**
    * The tracker that `events.query` and `events.tail` read (BERTH_TRACKER_URL and the

@@ -85,3 +85,54 @@ export function berthErrorCode(error: unknown): string | undefined {
   const data = error.data as { berthCode?: string | null; code?: string } | undefined;
   return data?.berthCode ?? data?.code ?? undefined;
 }
+
+/** What `POST /build/context` answers: pass `context` to `image.build`. */
+export interface UploadedBuildContext {
+  context: string;
+  size: number;
+}
+
+/**
+ * Upload a build context (a tar, gzip-compressed or not, at most 50 MB) before calling the
+ * `image.build` subscription with the `context` it returns.
+ */
+export async function uploadBuildContext(
+  opts: Pick<BerthClientOptions, "url" | "apiKey" | "headers" | "fetch">,
+  tar: Uint8Array,
+  context?: BerthCallContext,
+): Promise<UploadedBuildContext> {
+  const base = trpcUrl(opts.url).replace(/\/trpc$/, "");
+  const headers: Record<string, string> = {
+    ...opts.headers,
+    "content-type": "application/x-tar",
+  };
+  if (opts.apiKey) headers.authorization = `Bearer ${opts.apiKey}`;
+  if (context?.requestId) headers["x-request-id"] = context.requestId;
+  const response = await (opts.fetch ?? fetch)(`${base}/build/context`, {
+    method: "POST",
+    headers,
+    body: tar,
+  });
+  const text = await response.text();
+  let body: { context?: unknown; size?: unknown; error?: unknown } = {};
+  try {
+    body = JSON.parse(text) as typeof body;
+  } catch {
+    // not JSON: reported below with the status
+  }
+  if (response.status !== 201 || typeof body.context !== "string") {
+    const reason = typeof body.error === "string" ? body.error : text.slice(0, 200) || "no details";
+    throw new BuildContextUploadError(response.status, reason);
+  }
+  return { context: body.context, size: Number(body.size) };
+}
+
+export class BuildContextUploadError extends Error {
+  override readonly name = "BuildContextUploadError";
+  constructor(
+    readonly status: number,
+    readonly reason: string,
+  ) {
+    super(`uploading the build context failed (${status}): ${reason}`);
+  }
+}

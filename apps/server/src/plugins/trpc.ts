@@ -14,6 +14,7 @@ export const trpcRoutes: BerthPlugin = async (app, deps) => {
     region: deps.region,
     onUnauthenticated: (reason) =>
       deps.metrics.unauthenticated.inc({ region: deps.region, reason }),
+    onInternalError: (err, procedure) => app.log.error({ err, procedure }, "procedure failed"),
     ...(deps.now ? { now: deps.now } : {}),
     ...(deps.tracker ? { tracker: deps.tracker } : {}),
     ...(deps.routing ? { routing: deps.routing } : {}),

@@ -11,6 +11,7 @@ import {
   untagImages,
 } from "@berth/registry";
 import { authedProcedure, router, typed } from "../trpc";
+import { buildProcedure } from "./build";
 
 export const imageRouter = router({
   list: authedProcedure
@@ -28,4 +29,5 @@ export const imageRouter = router({
   rm: authedProcedure
     .input(typed<RemoveImagesInput>())
     .mutation(({ ctx, input }) => removeImages(ctx.registry, input)),
+  build: buildProcedure,
 });

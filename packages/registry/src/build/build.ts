@@ -2,25 +2,21 @@ import {
   cleanContextPath,
   containsSecrets,
   DockerfileError,
-  effectiveLimits,
   type IgnoreMatcher,
   parseDockerignore,
   parseImageReference,
-  quotaAllows,
   readDockerfile,
-  STORAGE_QUOTA_MESSAGE,
 } from "@berth/core";
 import type { DbOrTx } from "@berth/db";
 import { z } from "zod";
 import { type AuditRecord, field, runAudited, writeFailureEvents } from "../audit";
-import { accountId, nowOf, type RegistryContext } from "../context";
+import { nowOf, type RegistryContext } from "../context";
 import { RegistryError, toRegistryError } from "../errors";
 import { MEDIA_TYPES } from "../images/manifest";
 import { ensureRepository, holdBlobsAgainstGc, putManifest, recordBlob } from "../images/records";
 import { imageTarget, rawImageName } from "../images/resolve";
 import { requireNamespace } from "../namespaces/lookup";
-import { planOf, quotasOf } from "../plans/lookup";
-import { storageUsage } from "../quota/usage";
+import { checkStorageQuota } from "../oci/quota";
 import { resolveBase } from "./base";
 import { applyIgnore } from "./context";
 import { evaluate } from "./evaluate";
@@ -306,20 +302,6 @@ async function commit(tx: DbOrTx, ctx: RegistryContext, p: Prepared): Promise<Bu
     base: p.base,
     created: stored.created,
   };
-}
-
-/** Refuse the build once storage usage has reached the limit, as a push is refused. */
-async function checkStorageQuota(tx: DbOrTx, ctx: RegistryContext): Promise<void> {
-  const account = accountId(ctx);
-  const [plan, quotas] = await Promise.all([
-    planOf(tx, account, ctx.region),
-    quotasOf(tx, account, ctx.region),
-  ]);
-  const { storageBytes } = effectiveLimits(plan, quotas);
-  if (storageBytes === null) return;
-  if (!quotaAllows(await storageUsage(tx, account, ctx.region), storageBytes)) {
-    throw new RegistryError("QUOTA_EXCEEDED", STORAGE_QUOTA_MESSAGE);
-  }
 }
 
 /** Dockerfile problems are the caller's: BAD_REQUEST with the message that names the line. */

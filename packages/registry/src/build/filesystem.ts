@@ -52,36 +52,44 @@ export class ImageFs {
       const whiteouts: string[] = [];
       const opaque: string[] = [];
       try {
-        await readTar(await store.get(layer.digest), async (header, read) => {
-          const path = cleanImagePath(header.name);
-          if (path === "") return;
-          const slash = path.lastIndexOf("/");
-          const dir = slash < 0 ? "" : path.slice(0, slash);
-          const base = path.slice(slash + 1);
-          if (base === ".wh..wh..opq") {
-            opaque.push(dir);
-            return;
-          }
-          if (base.startsWith(".wh.")) {
-            whiteouts.push(dir === "" ? base.slice(4) : `${dir}/${base.slice(4)}`);
-            return;
-          }
-          const node: FsNode = {
-            type: header.type === "hardlink" ? "file" : header.type,
-            mode: header.mode,
-            uid: header.uid,
-            gid: header.gid,
-            ...(header.type === "symlink" ? { linkname: header.linkname } : {}),
-          };
-          if (header.type === "file" && KEEP_CONTENT.has(path) && header.size <= MAX_KEPT_CONTENT) {
-            node.content = await read();
-          }
-          changes.push({
-            path,
-            node,
-            ...(header.type === "hardlink" ? { hardlink: cleanImagePath(header.linkname) } : {}),
-          });
-        });
+        await readTar(
+          await store.get(layer.digest),
+          async (header, read) => {
+            const path = cleanImagePath(header.name);
+            if (path === "") return;
+            const slash = path.lastIndexOf("/");
+            const dir = slash < 0 ? "" : path.slice(0, slash);
+            const base = path.slice(slash + 1);
+            if (base === ".wh..wh..opq") {
+              opaque.push(dir);
+              return;
+            }
+            if (base.startsWith(".wh.")) {
+              whiteouts.push(dir === "" ? base.slice(4) : `${dir}/${base.slice(4)}`);
+              return;
+            }
+            const node: FsNode = {
+              type: header.type === "hardlink" ? "file" : header.type,
+              mode: header.mode,
+              uid: header.uid,
+              gid: header.gid,
+              ...(header.type === "symlink" ? { linkname: header.linkname } : {}),
+            };
+            if (
+              header.type === "file" &&
+              KEEP_CONTENT.has(path) &&
+              header.size <= MAX_KEPT_CONTENT
+            ) {
+              node.content = await read();
+            }
+            changes.push({
+              path,
+              node,
+              ...(header.type === "hardlink" ? { hardlink: cleanImagePath(header.linkname) } : {}),
+            });
+          },
+          { lenientEnd: true },
+        );
       } catch (error) {
         if (error instanceof TarFormatError) {
           throw new FsError(`base layer ${layer.digest} cannot be read: ${error.message}`);

@@ -62,7 +62,7 @@ function typeOf(type: Header["type"]): TarHeader["type"] {
 export async function readTar(
   source: Readable | Uint8Array,
   visit: TarVisitor,
-  opts: { maxBytes?: number } = {},
+  opts: { maxBytes?: number; lenientEnd?: boolean } = {},
 ): Promise<void> {
   const input = source instanceof Uint8Array ? Readable.from([Buffer.from(source)]) : source;
   const sniffed = await sniff(input);
@@ -108,6 +108,9 @@ export async function readTar(
     input.destroy();
     if (error instanceof TarFormatError) throw error;
     const message = error instanceof Error ? error.message : String(error);
+    // Some tools (umoci among them) end layers without the last entry's padding and the
+    // end-of-archive blocks; every entry was read by then, as Docker's readers accept.
+    if (opts.lenientEnd && /Unexpected end of data/.test(message)) return;
     throw new TarFormatError(
       /incorrect header check|unexpected end|Invalid tar header|Unexpected end of data|Z_/i.test(
         message,

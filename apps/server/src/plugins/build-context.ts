@@ -1,0 +1,61 @@
+import type { Readable } from "node:stream";
+import { apiKeyFrom } from "@berth/api";
+import {
+  ContextTooLargeError,
+  MAX_CONTEXT_BYTES,
+  resolveApiKey,
+  stageBuildContext,
+} from "@berth/registry";
+import type { BerthPlugin } from "../app";
+
+/**
+ * `POST /build/context`: upload a build context before `image.build`. The body is the tar
+ * (gzip-compressed or not) as raw bytes, with the API key as for `/trpc`
+ * (`Authorization: Bearer <key>`). Answers 201 `{ context, size }`; `context` is what
+ * `image.build` takes. Uploading is not the audited action: the build that uses the context
+ * is, and it fails with its event if the context turns out not to be a tar.
+ */
+export const buildContextRoutes: BerthPlugin = async (app, deps) => {
+  app.removeAllContentTypeParsers();
+  // The body streams to the blob store: fastify never buffers it.
+  app.addContentTypeParser("*", (_req, payload, done) => done(null, payload));
+  app.post("/build/context", async (req, reply) => {
+    const key = apiKeyFrom(req.headers);
+    const principal = key ? await resolveApiKey(deps.db, key) : null;
+    if (!principal) {
+      const reason = key === undefined ? "missing" : "invalid";
+      deps.metrics.unauthenticated.inc({ region: deps.region, reason });
+      req.log.warn({ route: "/build/context" }, "unauthenticated request refused");
+      return reply.code(401).send({
+        error:
+          reason === "invalid"
+            ? "the API key is not valid"
+            : "an API key is required: send Authorization: Bearer <API key>",
+      });
+    }
+    const declared = Number(req.headers["content-length"]);
+    if (Number.isFinite(declared) && declared > MAX_CONTEXT_BYTES) {
+      return reply.code(413).send({ error: new ContextTooLargeError(MAX_CONTEXT_BYTES).message });
+    }
+    if (!req.body) {
+      return reply
+        .code(400)
+        .send({ error: "the request body is the build context: a tar archive" });
+    }
+    try {
+      const staged = await stageBuildContext({ store: deps.store }, req.body as Readable);
+      req.log.info(
+        { account: principal.account.id, context: staged.context, size: staged.size },
+        "build context staged",
+      );
+      return reply.code(201).send(staged);
+    } catch (error) {
+      if (error instanceof ContextTooLargeError) {
+        // Stop reading what the client still sends.
+        reply.header("connection", "close");
+        return reply.code(413).send({ error: error.message });
+      }
+      throw error;
+    }
+  });
+};
