@@ -1,12 +1,15 @@
 /* biome-ignore-all lint/suspicious/noTemplateCurlyInString: Dockerfiles write variables as ${VAR} */
 import { randomBytes } from "node:crypto";
+import { Readable } from "node:stream";
 import { blobs, manifests, repositoryBlobs, tags } from "@berth/db";
 import { eq, inArray } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type LayerEntry, readTar, writeLayer } from "../src/build/tar-io";
 import {
   type BuildImageInput,
   type BuildProgress,
   buildImage,
+  ContextTooLargeError,
   createNamespace,
   RegistryError,
   readBlob,
@@ -649,5 +652,56 @@ describe("image.build failures", () => {
     expect(event!.outcome).toBe("failure");
     const [tag] = await env.t.db.select().from(tags).where(eq(tags.name, "canceled"));
     expect(tag).toBeUndefined();
+  });
+});
+
+describe("layers and contexts", () => {
+  it("writes the same layer bytes whatever the order of its entries, long paths included", async () => {
+    const long = `${"deep/".repeat(30)}file.txt`;
+    const entries: LayerEntry[] = [
+      { path: "a", type: "dir", mode: 0o755, uid: 0, gid: 0 },
+      { path: "a/x.txt", type: "file", mode: 0o644, uid: 0, gid: 0, content: Buffer.from("x") },
+      { path: "a/link", type: "symlink", mode: 0o777, uid: 7, gid: 8, linkname: "x.txt" },
+      { path: long, type: "file", mode: 0o600, uid: 1, gid: 2, content: Buffer.from("deep") },
+    ];
+    const one = await writeLayer(entries, 0);
+    const two = await writeLayer([...entries].reverse(), 0);
+    expect(two.digest).toBe(one.digest);
+    expect(two.diffId).toBe(one.diffId);
+    expect((await writeLayer(entries, 1)).digest).not.toBe(one.digest);
+    const read: string[] = [];
+    await readTar(one.gz, async (h, body) => {
+      read.push(
+        `${h.type} ${h.name} ${h.mode.toString(8)} ${h.uid}:${h.gid} ${h.type === "file" ? (await body()).toString() : h.linkname}`,
+      );
+    });
+    expect(read).toEqual([
+      "dir a/ 755 0:0 ",
+      "symlink a/link 777 7:8 x.txt",
+      "file a/x.txt 644 0:0 x",
+      `file ${long} 600 1:2 deep`,
+    ]);
+    // gzip header: no timestamp, so the bytes do not depend on when the layer was made.
+    expect([...one.gz.subarray(4, 8)]).toEqual([0, 0, 0, 0]);
+  });
+
+  it("refuses a context larger than the limit, from bytes or a stream", async () => {
+    const bytes = await contextTar({ Dockerfile: "FROM scratch\n" });
+    await expect(stageBuildContext({ store: env.store }, bytes, { maxBytes: 100 })).rejects.toThrow(
+      ContextTooLargeError,
+    );
+    await expect(
+      stageBuildContext(
+        { store: env.store },
+        Readable.from([bytes.subarray(0, 600), bytes.subarray(600)]),
+        {
+          maxBytes: 1000,
+        },
+      ),
+    ).rejects.toThrow(/larger than 1000 bytes/);
+    const staged = await stageBuildContext({ store: env.store }, Readable.from([bytes]), {
+      maxBytes: bytes.length,
+    });
+    expect(staged.size).toBe(bytes.length);
   });
 });

@@ -27,6 +27,11 @@ import { sha256 } from "./tar-io";
 const ACTION = "container-registry.image.build";
 const ARG_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 export const MAX_BUILD_ARGS = 100;
+/**
+ * Build args in all, as JSON. The image.build subscription carries its input in a URL (server-
+ * sent events), which servers cap at a few kilobytes.
+ */
+export const MAX_BUILD_ARGS_BYTES = 8 * 1024;
 /** Latest SOURCE_DATE_EPOCH accepted: 9999-12-31T23:59:59Z. */
 const MAX_EPOCH = 253402300799;
 
@@ -39,8 +44,12 @@ export const buildImageInput = z.strictObject({
   dockerfile: z.string().min(1).max(1000).default("Dockerfile"),
   /** Values of the Dockerfile's ARGs. Their values never appear in events. */
   buildArgs: z
-    .record(z.string().regex(ARG_NAME, "is not an ARG name"), z.string().max(64 * 1024))
+    .record(z.string().regex(ARG_NAME, "is not an ARG name"), z.string().max(MAX_BUILD_ARGS_BYTES))
     .refine((r) => Object.keys(r).length <= MAX_BUILD_ARGS, `at most ${MAX_BUILD_ARGS} build args`)
+    .refine(
+      (r) => JSON.stringify(r).length <= MAX_BUILD_ARGS_BYTES,
+      `build args take at most ${MAX_BUILD_ARGS_BYTES} characters in all`,
+    )
     .default({}),
   /**
    * Timestamp of every file and of the image (seconds since 1970, like SOURCE_DATE_EPOCH);
