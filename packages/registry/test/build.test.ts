@@ -3,6 +3,7 @@ import { randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
 import { blobs, manifests, repositoryBlobs, tags } from "@berth/db";
 import { eq, inArray } from "drizzle-orm";
+import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type LayerEntry, readTar, writeLayer } from "../src/build/tar-io";
 import {
@@ -704,4 +705,78 @@ describe("layers and contexts", () => {
     });
     expect(staged.size).toBe(bytes.length);
   });
+});
+
+describe("image.build on arbitrary Dockerfiles", () => {
+  beforeAll(async () => {
+    await createTestImage(env.t.db, env.store, {
+      accountId: env.alice.account.id,
+      region: "us-south",
+      repository: "bases/fuzz",
+      tag: "1",
+      layers: [{ "etc/passwd": "app:x:5:6::/:/bin/sh\n", "d/a": "base\n" }],
+    });
+  });
+
+  it("ends in an image or a clear refusal with its event, never an internal error", async () => {
+    const line = fc.oneof(
+      fc.constantFrom(
+        "FROM scratch",
+        "FROM bases/fuzz:1",
+        "FROM bases/nothing",
+        "ARG A=1",
+        "ARG B",
+        "ENV X=$A Y=${B:-b}",
+        "ENV Z ${A:?}",
+        "WORKDIR /w",
+        "WORKDIR rel/$A",
+        "COPY . .",
+        "COPY . /",
+        "COPY f /",
+        "COPY f g",
+        "COPY d/ /d",
+        "COPY --chown=1:2 * /all/",
+        "COPY --chown=app f /f",
+        "COPY l /link-target",
+        "COPY f d/* /x/",
+        "ADD f /added",
+        "LABEL a=b",
+        "EXPOSE 80 1-3/udp",
+        "USER $A",
+        'CMD ["x"]',
+        "ENTRYPOINT run",
+        "RUN true",
+        "COPY ../f /",
+      ),
+      fc.string({ maxLength: 30 }),
+    );
+    const files: ContextSpec = {
+      f: "f\n",
+      "d/a": "a\n",
+      "d/b/c": { content: "c\n", mode: 0o600 },
+      l: { symlink: "d/a" },
+    };
+    let built = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom("FROM scratch", "FROM bases/fuzz:1", ""),
+        fc.array(line, { maxLength: 8 }),
+        async (from, lines) => {
+          const ctx = env.ctx(env.alice);
+          const context = await stage({ ...files, Dockerfile: [from, ...lines].join("\n") });
+          try {
+            await buildImage(ctx, { target: "birds/fuzz:1", context });
+            built++;
+          } catch (error) {
+            expect(error).toBeInstanceOf(RegistryError);
+            expect((error as RegistryError).code, (error as Error).message).not.toBe("INTERNAL");
+          }
+          const events = await env.events(ctx.requestId);
+          expect(events).toHaveLength(1);
+        },
+      ),
+      { numRuns: 60 },
+    );
+    expect(built).toBeGreaterThan(0);
+  }, 120_000);
 });

@@ -93,9 +93,11 @@ export async function copyEntries(req: CopyRequest): Promise<LayerEntry[]> {
       // A directory's contents go into the destination; a destination it creates takes the
       // directory's mode, one the image has keeps its own.
       const existing = req.fs.get(destReal);
-      if (existing?.type === "dir") {
+      if (destReal === "") {
+        // The root itself is never an entry of a layer.
+      } else if (existing?.type === "dir") {
         put(destReal, { type: "dir", mode: existing.mode, uid: existing.uid, gid: existing.gid });
-      } else if (destReal !== "") {
+      } else {
         put(destReal, { type: "dir", mode: fileMode(entry.mode), ...owner });
       }
       const prefix = entry.path === "" ? "" : `${entry.path}/`;
