@@ -109,6 +109,7 @@ export async function startOciEnv(): Promise<OciEnv> {
   const tmp = mkdtempSync(join(tmpdir(), "berth-oci-"));
   const home = join(tmp, "home");
   mkdirSync(home, { recursive: true });
+  writeFileSync(join(tmp, "auth.json"), JSON.stringify({ auths: {} }));
   const host = new URL(base.url()).host;
   let n = 0;
   const ctx = (who: CreatedAccount, region: RegionName = "us-south") =>

@@ -6,16 +6,18 @@ import {
   trafficMonth,
 } from "@berth/core";
 import type { DbOrTx } from "@berth/db";
+import { sql } from "drizzle-orm";
 import { accountId, nowOf, type RegistryContext } from "../context";
 import { RegistryError } from "../errors";
 import { planOf, quotasOf } from "../plans/lookup";
-import { addTraffic, storageUsage, trafficUsage } from "../quota/usage";
+import { addTraffic, trafficUsage } from "../quota/usage";
 
 /*
  * Quotas as the original enforced them (DESIGN §4): checked before each push or pull
  * against usage so far; the operation that crosses the limit runs, the next is refused.
  *
- * Storage is checked when a blob upload (or mount) starts and when a manifest is put.
+ * Storage is checked when a blob upload (or mount) starts and when a manifest is put
+ * (see checkStorageQuota for what "usage so far" means inside a push).
  * Pull traffic is checked when a manifest is fetched (GET), which is where a pull starts.
  * Counted as pull traffic: the bytes of every manifest GET and of every blob GET (the bytes
  * actually read for the response, so a range or an aborted download counts what was sent).
@@ -32,12 +34,77 @@ async function limitsOf(tx: DbOrTx, ctx: RegistryContext) {
   return effectiveLimits(plan, quotas);
 }
 
-/** Refuse a push (QUOTA_EXCEEDED, rendered DENIED) once storage usage has reached the limit. */
+/** How long the blobs of a push in progress are its own business before they count. */
+export const PENDING_GRACE_MS = 60 * 60 * 1000;
+
+export interface PushUsage {
+  /** Bytes of the account's images: the distinct blobs its manifests reference, and the manifests. */
+  stored: number;
+  /** Blobs uploaded into its repositories that no manifest references (pushes in progress). */
+  pending: number;
+  /** The part of `pending` uploaded more than PENDING_GRACE_MS ago (pushes given up). */
+  stalePending: number;
+}
+
+/**
+ * Storage of an account split for the push check. `stored + pending` is the storage usage
+ * that quota.get reports (every distinct blob and manifest held).
+ */
+export async function pushUsage(
+  tx: DbOrTx,
+  account: string,
+  region: string,
+  now: Date = new Date(),
+): Promise<PushUsage> {
+  const staleBefore = new Date(now.getTime() - PENDING_GRACE_MS).toISOString();
+  const rows = await tx.execute<{
+    stored: string | number;
+    pending: string | number;
+    stale: string | number;
+  }>(sql`
+    with repos as (
+      select r.id from repositories r join namespaces n on n.id = r.namespace_id
+       where n.account_id = ${account} and n.region = ${region}),
+    referenced as (
+      select distinct mr.digest from manifest_references mr
+        join manifests m on m.id = mr.manifest_id
+       where m.repository_id in (select id from repos) and mr.kind <> 'manifest'),
+    images as (
+      select b.digest, b.size from blobs b where b.digest in (select digest from referenced)
+      union
+      select m.digest, m.size from manifests m where m.repository_id in (select id from repos)),
+    pending as (
+      select b.size, l.first_linked from blobs b
+        join (select rb.digest, min(rb.created_at) as first_linked from repository_blobs rb
+               where rb.repository_id in (select id from repos) group by rb.digest) l
+          on l.digest = b.digest
+       where b.digest not in (select digest from referenced))
+    select
+      (select coalesce(sum(size), 0) from images) as stored,
+      (select coalesce(sum(size), 0) from pending) as pending,
+      (select coalesce(sum(size), 0) from pending
+        where first_linked < ${staleBefore}::timestamptz) as stale`);
+  const row = rows[0];
+  return {
+    stored: Number(row?.stored ?? 0),
+    pending: Number(row?.pending ?? 0),
+    stalePending: Number(row?.stale ?? 0),
+  };
+}
+
+/**
+ * Refuse a push (QUOTA_EXCEEDED, rendered DENIED) once storage has reached the limit.
+ * Checked at every blob upload start and manifest put. As DESIGN §4 has it, the push that
+ * crosses the limit completes and the next one is refused: the blobs a push has uploaded
+ * but no manifest references yet do not count against its own later requests. They count
+ * once they are older than PENDING_GRACE_MS, so uploading blobs without ever pushing a
+ * manifest does not get around the quota.
+ */
 export async function checkStorageQuota(tx: DbOrTx, ctx: RegistryContext): Promise<void> {
   const { storageBytes } = await limitsOf(tx, ctx);
   if (storageBytes === null) return;
-  const usage = await storageUsage(tx, accountId(ctx), ctx.region);
-  if (!quotaAllows(usage, storageBytes)) {
+  const usage = await pushUsage(tx, accountId(ctx), ctx.region, nowOf(ctx));
+  if (!quotaAllows(usage.stored + usage.stalePending, storageBytes)) {
     throw new RegistryError("QUOTA_EXCEEDED", STORAGE_QUOTA_MESSAGE);
   }
 }

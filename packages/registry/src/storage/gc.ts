@@ -79,7 +79,7 @@ export async function collectBlobs(
       await tx.execute(sql`select pg_advisory_xact_lock(${BLOB_GC_LOCK})`);
       const rows = await tx.execute(sql`
         delete from repository_blobs rb
-         where rb.created_at < ${new Date(now().getTime() - linkTtl)}
+         where rb.created_at < ${new Date(now().getTime() - linkTtl).toISOString()}::timestamptz
            and not exists (
              select 1 from manifest_references mr
                join manifests m on m.id = mr.manifest_id

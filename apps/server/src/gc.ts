@@ -1,0 +1,75 @@
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { connect, dataRoot } from "@berth/db";
+import { collectBlobs, FsBlobStore } from "@berth/registry";
+import { loadDotEnv } from "./config";
+
+const USAGE = `usage: pnpm --filter @berth/server gc [options]
+
+Garbage-collects blob storage, safely while pushes run (the server also does it hourly):
+abandoned uploads, blobs that no image uses any more, files left without a record.
+
+options:
+  --grace-minutes <n>      never collect anything younger than this (default 60)
+  --upload-ttl-hours <n>   uploads without a write for this long are abandoned (default 24)
+  --link-ttl-days <n>      unlink blobs uploaded but unused by any manifest for this long
+                           (a push that never finished; default 7)
+  --keep-unreferenced      never unlink such blobs
+
+The database is DATABASE_URL, or the embedded one under BERTH_DATA_DIR (stop \`pnpm start\`
+first: the embedded PostgreSQL serves one process); blobs are under BERTH_DATA_DIR/blobs.`;
+
+function number(value: string | undefined, fallback: number, name: string): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0) throw new Error(`--${name} must be a number ≥ 0`);
+  return n;
+}
+
+async function main(argv: string[]): Promise<number> {
+  loadDotEnv();
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      "grace-minutes": { type: "string" },
+      "upload-ttl-hours": { type: "string" },
+      "link-ttl-days": { type: "string" },
+      "keep-unreferenced": { type: "boolean", default: false },
+      help: { type: "boolean", default: false },
+    },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  const graceMs = number(values["grace-minutes"], 60, "grace-minutes") * 60_000;
+  const uploadTtlMs = number(values["upload-ttl-hours"], 24, "upload-ttl-hours") * 3_600_000;
+  const linkTtlMs = values["keep-unreferenced"]
+    ? null
+    : number(values["link-ttl-days"], 7, "link-ttl-days") * 86_400_000;
+  const conn = await connect();
+  try {
+    const store = new FsBlobStore(join(dataRoot(), "blobs"));
+    const report = await collectBlobs(conn.db, store, {
+      graceMs,
+      uploadTtlMs,
+      unreferencedLinkTtlMs: linkTtlMs,
+    });
+    console.log(`abandoned uploads removed  ${report.abandonedUploads}`);
+    console.log(`unreferenced links removed ${report.unlinked}`);
+    console.log(`blobs removed              ${report.removed.length} (${report.bytes} bytes)`);
+    console.log(`orphan files removed       ${report.orphanFiles}`);
+    return 0;
+  } finally {
+    await conn.close();
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    console.error(error instanceof Error ? error.message : error);
+    console.error(USAGE);
+    process.exit(2);
+  },
+);

@@ -1,0 +1,166 @@
+import { randomBytes } from "node:crypto";
+import { join } from "node:path";
+import { MB, STORAGE_QUOTA_MESSAGE, TRAFFIC_QUOTA_MESSAGE } from "@berth/core";
+import { createAccount, readQuota } from "@berth/registry";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { rid } from "./helpers";
+import { expectError, OciClient } from "./oci-client";
+import {
+  layoutBlob,
+  layoutClosure,
+  layoutRef,
+  type OciEnv,
+  requireTool,
+  run,
+  startOciEnv,
+  umociImage,
+} from "./oci-helpers";
+
+let env: OciEnv;
+
+beforeAll(async () => {
+  await Promise.all(["skopeo", "umoci"].map(requireTool));
+  env = await startOciEnv();
+}, 120_000);
+afterAll(async () => env?.close());
+
+/** Wait (bounded) until a condition holds. */
+async function until(what: string, check: () => Promise<boolean>): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+describe("storage quota", () => {
+  it("lets a lite account push until its usage reaches the quota, then refuses with DENIED", async () => {
+    const carol = await createAccount(env.t.db, { name: "carol", userName: "carol@example.com" });
+    await env.namespace(carol, "carolns");
+    await env.storageQuota(carol, 1);
+    const creds = `iamapikey:${carol.apiKey}`;
+    const layout = join(env.tmp, "quota");
+    const pushed: string[] = [];
+    let refused: { index: number; stderr: string } | undefined;
+    for (let i = 0; i < 8 && !refused; i++) {
+      // 300 KB of noise per image: the fourth push crosses 1 MB, the fifth is refused.
+      await umociImage(layout, `i${i}`, { layers: [{ noise: randomBytes(300_000) }] });
+      const r = await run(
+        "skopeo",
+        [
+          "copy",
+          "--dest-tls-verify=false",
+          "--dest-creds",
+          creds,
+          `oci:${layout}:i${i}`,
+          `docker://${env.host}/carolns/app:i${i}`,
+        ],
+        { env: env.clientEnv },
+      );
+      if (r.code === 0) pushed.push(`i${i}`);
+      else refused = { index: i, stderr: r.stderr };
+    }
+    expect(refused, "no push was refused").toBeDefined();
+    expect(refused!.index).toBe(4);
+    expect(refused!.stderr).toContain("denied");
+    expect(refused!.stderr).toContain(STORAGE_QUOTA_MESSAGE);
+
+    const ctx = env.ctx(carol);
+    const quota = await readQuota(env.t.db, ctx);
+    expect(quota.limits.storageBytes).toBe(MB);
+    expect(quota.usage.storageBytes).toBeGreaterThanOrEqual(MB);
+    // Usage is what the registry holds: the unique blobs and manifests of the pushed images.
+    const digests = new Set(
+      pushed.flatMap((tag) => layoutClosure(layout, layoutRef(layout, tag).digest)),
+    );
+    const bytes = [...digests].reduce((sum, d) => sum + layoutBlob(layout, d).length, 0);
+    expect(quota.usage.storageBytes).toBe(bytes);
+
+    const failures = (await env.allEvents("container-registry.image.push")).filter(
+      (e) => e.outcome === "failure",
+    );
+    expect(failures).toHaveLength(1);
+    expect(failures[0]!.target.name).toBe("carolns/app");
+    expect(failures[0]!.reason.reasonCode).toBe(403);
+    expect(failures[0]!.reason.reasonForFailure).toBe(STORAGE_QUOTA_MESSAGE);
+    expect(failures[0]!.severity).toBe("critical");
+    expect(failures[0]!.target.id).toContain(`a/${carol.account.id}::`);
+
+    // The manifest put is checked too; deleting an image makes room again.
+    const client = OciClient.basic(env.url(), "iamapikey", carol.apiKey);
+    const put = await client.putManifest(
+      "carolns/app",
+      "again",
+      layoutBlob(layout, layoutRef(layout, "i0").digest).toString(),
+      "application/vnd.oci.image.manifest.v1+json",
+    );
+    expect(await expectError(put, 403, "DENIED")).toBe(STORAGE_QUOTA_MESSAGE);
+    for (const tag of ["i0", "i1"]) {
+      const del = await client.request(
+        "DELETE",
+        `/v2/carolns/app/manifests/${layoutRef(layout, tag).digest}`,
+      );
+      expect(del.status).toBe(202);
+    }
+    const retry = await run(
+      "skopeo",
+      [
+        "copy",
+        "--dest-tls-verify=false",
+        "--dest-creds",
+        creds,
+        `oci:${layout}:i${refused!.index}`,
+        `docker://${env.host}/carolns/app:retry`,
+      ],
+      { env: env.clientEnv },
+    );
+    expect(retry.code, retry.stderr).toBe(0);
+  });
+});
+
+describe("pull-traffic quota", () => {
+  it("counts manifest and blob bytes served, and refuses pulls once the month's traffic reaches the quota", async () => {
+    const dave = await createAccount(env.t.db, { name: "dave", userName: "dave@example.com" });
+    await env.namespace(dave, "davens");
+    await env.trafficQuota(dave, 1);
+    const client = OciClient.basic(env.url(), "iamapikey", dave.apiKey);
+    const layer = randomBytes(400_000);
+    const image = await client.pushImage("davens/app", "v1", { layers: [layer] });
+    const config = Buffer.from(JSON.stringify({ architecture: "amd64", os: "linux", ref: "v1" }));
+    const traffic = async () => (await readQuota(env.t.db, env.ctx(dave))).usage.pullTrafficBytes;
+    let served = 0;
+    let refusedAt: number | undefined;
+    for (let pull = 0; pull < 6 && refusedAt === undefined; pull++) {
+      const id = rid("pull");
+      const m = await client.withRequestId(id).request("GET", "/v2/davens/app/manifests/v1");
+      if (m.status === 403) {
+        expect(await expectError(m, 403, "DENIED")).toBe(TRAFFIC_QUOTA_MESSAGE);
+        const [event] = await env.events(id);
+        expect(event?.event.outcome).toBe("failure");
+        expect(event?.event.action).toBe("container-registry.image.pull");
+        expect(event?.event.reason.reasonForFailure).toBe(TRAFFIC_QUOTA_MESSAGE);
+        refusedAt = pull;
+        break;
+      }
+      expect(m.status).toBe(200);
+      served += (await m.arrayBuffer()).byteLength;
+      for (const digest of [image.config, ...image.layers]) {
+        const b = await client.request("GET", `/v2/davens/app/blobs/${digest}`);
+        served += (await b.arrayBuffer()).byteLength;
+      }
+      // Blob bytes are counted when each response is over.
+      await until("traffic to be counted", async () => (await traffic()) === served);
+    }
+    // 400 KB a pull: the third pull crosses 1 MB, the fourth is refused.
+    expect(refusedAt).toBe(3);
+    expect(served).toBe(3 * (image.bytes.length + config.length + layer.length));
+    expect(await traffic()).toBe(served);
+    // HEAD requests are free and allowed; a range counts only its bytes.
+    expect((await client.request("HEAD", "/v2/davens/app/manifests/v1")).status).toBe(200);
+    const range = await client.request("GET", `/v2/davens/app/blobs/${image.layers[0]}`, {
+      headers: { range: "bytes=0-99" },
+    });
+    expect((await range.arrayBuffer()).byteLength).toBe(100);
+    await until("the range to be counted", async () => (await traffic()) === served + 100);
+  });
+});
