@@ -1,6 +1,6 @@
 /**
  * Delivery benchmark (issue 6): `pnpm bench:delivery [--events N] [--rate R] [--seconds S]
- * [--skip-graphile] [--node-flags "<V8 flags of the worker and tracker>"] [--profile-dir D]`.
+ * [--skip-graphile] [--batch B] [--concurrency C] [--node-flags "<V8 flags of the worker and tracker>"] [--profile-dir D]`.
  *
  * 1. Throughput: enqueue N events (default 200,000) into the outbox, start a worker process
  *    and a tracker process (real HTTP on loopback), and time the drain until every event is
@@ -34,6 +34,9 @@ const { values: args } = parseArgs({
     rate: { type: "string", default: "1000" },
     seconds: { type: "string", default: "15" },
     "skip-graphile": { type: "boolean", default: false },
+    /** Worker settings (default: the worker's own defaults). */
+    batch: { type: "string" },
+    concurrency: { type: "string" },
     /** V8 flags of the worker and tracker processes (those of the apps' `start` scripts). */
     "node-flags": { type: "string", default: "--max-semi-space-size=32" },
     /** Write CPU profiles of the worker and tracker processes under this folder. */
@@ -229,7 +232,14 @@ try {
   console.log(`enqueued ${fmt(N)} events in ${((now() - t0) / 1000).toFixed(1)} s`);
   await sql`vacuum analyze outbox`;
 
-  const workerEnv = { BERTH_TRACKER_URL: trackerUrl, BERTH_WORKER_PORT: "0" };
+  const workerEnv: Record<string, string> = {
+    BERTH_TRACKER_URL: trackerUrl,
+    BERTH_WORKER_PORT: "0",
+    ...(args.batch
+      ? { BERTH_WORKER_BATCH_SIZE: args.batch, BERTH_WORKER_MAX_LINES: args.batch }
+      : {}),
+    ...(args.concurrency ? { BERTH_WORKER_CONCURRENCY: args.concurrency } : {}),
+  };
   t0 = now();
   const worker = await startApp("worker", workerEnv, /^worker +(http:\/\/\S+)\/metrics/m);
   const started = now();
@@ -279,6 +289,10 @@ try {
       from pg_stat_user_tables where relname = 'outbox'`;
 
   // ---- 2. latency at a steady rate ------------------------------------------------------
+  // Steady state, not the aftermath of the backlog: clean up after the drain first (what
+  // autovacuum would otherwise do in the middle of the measurement).
+  await sql`vacuum analyze outbox`;
+  await sql`vacuum analyze tracker.events`;
   // Each event is its own transaction: one statement that inserts it and notifies, as
   // enqueueEvents does inside a use case's transaction. The time of the commit is when the
   // statement returns. "Visible" is when the tracker's notification for the batch holding it
@@ -351,8 +365,10 @@ try {
 
   // ---- 3. graphile-worker -----------------------------------------------------------------
   if (!args["skip-graphile"]) {
-    const { makeWorkerUtils, run } = await import("graphile-worker");
-    const utils = await makeWorkerUtils({ connectionString: dbUrl });
+    const { Logger, makeWorkerUtils, run } = await import("graphile-worker");
+    // Its default logger prints a line per job, which would measure the terminal.
+    const quiet = new Logger(() => () => {});
+    const utils = await makeWorkerUtils({ connectionString: dbUrl, logger: quiet });
     await utils.migrate();
     t0 = now();
     for (let i = 0; i < N; i += 5000) {
@@ -375,7 +391,7 @@ try {
       connectionString: dbUrl,
       noHandleSignals: true,
       taskList: { noop: async () => {} },
-      logger: undefined,
+      logger: quiet,
       preset: {
         worker: {
           concurrentJobs: 24,

@@ -26,6 +26,14 @@ export interface CheckedBatch {
   results: IngestResult[];
 }
 
+function holdsNul(value: unknown): boolean {
+  if (typeof value === "string") return value.includes("\0");
+  if (typeof value === "object" && value !== null) {
+    return Object.entries(value).some(([k, v]) => k.includes("\0") || holdsNul(v));
+  }
+  return false;
+}
+
 function reasonOf(error: z.ZodError): string {
   return error.issues
     .slice(0, 5)
@@ -34,8 +42,12 @@ function reasonOf(error: z.ZodError): string {
     .slice(0, 500);
 }
 
-/** Validate each line's event with core's schema; invalid lines are rejected with a reason. */
-export function checkLines(lines: unknown[]): CheckedBatch {
+/**
+ * Validate each line's event with core's schema; invalid lines are rejected with a reason.
+ * `mayHoldNul`: the body has a \u0000 escape somewhere, which Postgres cannot store, so the
+ * events are checked for it one by one (otherwise one such event would fail the batch).
+ */
+export function checkLines(lines: unknown[], mayHoldNul = true): CheckedBatch {
   const events: CheckedBatch["events"] = [];
   const results: IngestResult[] = [];
   const seen = new Set<string>();
@@ -55,6 +67,10 @@ export function checkLines(lines: unknown[]): CheckedBatch {
       return;
     }
     const e = parsed.data;
+    if (mayHoldNul && holdsNul(e)) {
+      results.push({ index, id: e.id, status: "rejected", reason: "event holds a NUL character" });
+      return;
+    }
     if (seen.has(e.id)) {
       results.push({ index, id: e.id, status: "duplicate" });
       return;

@@ -22,20 +22,26 @@ type Sql = postgres.Sql;
  * idempotency key) and notify tails, all in one commit. Returns the ids that were already
  * stored (usually none, so the answer stays small).
  *
- * The events go over as one JSON document and Postgres extracts the filter columns itself:
- * cheaper than flattening them in JS. The events are already validated, so the account is
- * the `a/<account>` segment of the target CRN (core's `eventAccount`, in SQL).
+ * Postgres reads the events from the request body itself when it has it (no second
+ * serialisation in JS), picking the lines that passed validation, and extracts the filter
+ * columns. The events are validated, so the account is the `a/<account>` segment of the
+ * target CRN (core's `eventAccount`, in SQL).
  */
 export async function insertEvents(
   sql: Sql,
   region: string,
   host: string,
-  events: AtEvent[],
+  events: { index: number; event: AtEvent }[],
+  rawBody?: string,
 ): Promise<Set<string>> {
   if (events.length === 0) return new Set();
+  const input = rawBody
+    ? sql`select l.value->'meta' as e
+            from jsonb_array_elements(${rawBody}::text::jsonb->'lines') with ordinality as l(value, n)
+           where l.n - 1 = any(${`{${events.map((e) => e.index).join(",")}}`}::int[])`
+    : sql`select e from jsonb_array_elements(${JSON.stringify(events.map((e) => e.event))}::text::jsonb) as e`;
   const [result] = await sql<{ duplicates: string[] }[]>`
-    with input as (
-      select e from jsonb_array_elements(${JSON.stringify(events)}::text::jsonb) as e
+    with input as (${input}
     ), ins as (
       insert into tracker.events (id, account_id, region, event_time, host, action, outcome,
                                   severity, initiator_id, initiator_name, target_id, target_name,

@@ -93,9 +93,13 @@ export async function startTracker(opts: TrackerOptions): Promise<RunningTracker
   // The events are validated field by field with a strict schema, so the prototype-poisoning
   // scan of the default parser buys nothing and costs a second pass over large bodies.
   app.removeContentTypeParser("application/json");
-  app.addContentTypeParser("application/json", { parseAs: "string" }, (_req, body, done) => {
+  // The raw text is kept for ingestion: Postgres reads the stored events straight from it.
+  const rawBodies = new WeakMap<object, string>();
+  app.addContentTypeParser("application/json", { parseAs: "string" }, (req, body, done) => {
     try {
-      done(null, JSON.parse(body as string));
+      const parsed: unknown = JSON.parse(body as string);
+      rawBodies.set(req, body as string);
+      done(null, parsed);
     } catch {
       const error = Object.assign(new Error("body is not valid JSON"), { statusCode: 400 });
       done(error, undefined);
@@ -146,13 +150,11 @@ export async function startTracker(opts: TrackerOptions): Promise<RunningTracker
     }
     const params = ingestParamsSchema.safeParse(req.query);
     const host = params.success ? (params.data.hostname ?? "") : "";
-    const { events, results } = checkLines(body.data.lines);
-    const duplicates = await insertEvents(
-      sql,
-      region,
-      host,
-      events.map((e) => e.event),
-    );
+    const raw = rawBodies.get(req);
+    // Postgres refuses \u0000 in JSON; a body holding one goes the slower, per-event way.
+    const clean = raw !== undefined && !raw.includes("\\u0000");
+    const { events, results } = checkLines(body.data.lines, !clean);
+    const duplicates = await insertEvents(sql, region, host, events, clean ? raw : undefined);
     for (const { index, event } of events) {
       if (duplicates.has(event.id)) results[index] = { index, id: event.id, status: "duplicate" };
     }

@@ -137,3 +137,25 @@ describe("health", () => {
     }
   });
 });
+
+describe("ingestion edge cases", () => {
+  it("rejects an event holding a NUL character alone (Postgres cannot store it)", async () => {
+    const good = makeEvent();
+    const nul = makeEvent();
+    const bad = {
+      ...nul,
+      initiator: { ...nul.initiator, host: { ...nul.initiator.host, agent: "a\u0000b" } },
+    };
+    const res = await ingest("us-south", { lines: [lineOf(bad), lineOf(good)] });
+    expect(res.status).toBe(200);
+    expect(res.body.results.map((r) => r.status)).toEqual(["rejected", "accepted"]);
+    expect(res.body.results[0]!.reason).toMatch(/NUL/);
+  });
+
+  it("stores the events exactly as sent", async () => {
+    const e = makeEvent({ target: "birds/x:y" });
+    await ingest("us-south", { lines: [{ ...lineOf(e), extra: "ignored" }] });
+    const [row] = await t.sql`select payload from tracker.events where id = ${e.id}`;
+    expect(row!.payload).toEqual(e);
+  });
+});
