@@ -4,7 +4,15 @@ import { type BerthClient, connect as defaultConnect, errorMessage } from "../ap
 import { maskKey } from "../config";
 import { truncate } from "../format";
 import { Form, HelpBar, StatusLine } from "./components";
-import { type HelpItem, UiContext, type UiEnv, useCapture, useKeys, useLoad } from "./context";
+import {
+  type HelpItem,
+  UiContext,
+  type UiEnv,
+  useCapture,
+  useKeys,
+  useLoad,
+  useStableInput,
+} from "./context";
 import { DeliveryScreen } from "./screens/delivery";
 import { EventsScreen } from "./screens/events";
 import { ExemptionsScreen } from "./screens/exemptions";
@@ -39,6 +47,8 @@ export interface AppProps {
   save?(change: { region: string; url: string; apiKey?: string }): void;
   connect?(url: string, apiKey: string | undefined): BerthClient;
   initialScreen?: ScreenId;
+  /** Called when the user quits, before the app unmounts. */
+  onQuit?(): void;
 }
 
 type Overlay = "none" | "region" | "login";
@@ -89,9 +99,12 @@ export function App(props: AppProps) {
   }, connKey);
 
   const globalKeys = overlay === "none" && captures === 0;
-  useKeys((input, key) => {
-    if (input === "q") exit();
-    else if (/^[1-7]$/.test(input)) setScreen(SCREENS[Number(input) - 1]!.id);
+  // Not useKeys: the app sits outside its own UiContext provider.
+  useStableInput((input, key) => {
+    if (input === "q") {
+      props.onQuit?.();
+      exit();
+    } else if (/^[1-7]$/.test(input)) setScreen(SCREENS[Number(input) - 1]!.id);
     else if (key.tab) {
       const at = SCREENS.findIndex((s) => s.id === screen);
       const next = (at + (key.shift ? SCREENS.length - 1 : 1)) % SCREENS.length;
@@ -293,6 +306,7 @@ function Login({
 }) {
   const [state, setState] = useState<{ busy?: boolean; error?: string }>({});
   const [attempt, setAttempt] = useState(0);
+  const [lastUrl, setLastUrl] = useState(connection.url ?? "");
   return (
     <Box flexDirection="column">
       <StatusLine
@@ -311,7 +325,7 @@ function Login({
           {
             key: "url",
             label: "Server URL",
-            initial: connection.url ?? "",
+            initial: lastUrl,
             placeholder: "http://127.0.0.1:5000",
           },
           { key: "apiKey", label: "API key", kind: "secret" },
@@ -320,6 +334,8 @@ function Login({
         onSubmit={(v) => {
           const url = v.url?.trim() ?? "";
           const apiKey = v.apiKey?.trim() || connection.apiKey;
+          setLastUrl(url);
+          setLastUrl(url);
           setState({ busy: true });
           const c = connect(url, apiKey);
           Promise.all([c.region.query(), c.whoami.query()]).then(

@@ -1,6 +1,6 @@
 import { PasswordInput, Spinner, TextInput } from "@inkjs/ui";
 import { Box, Text } from "ink";
-import { type ReactNode, useMemo, useState } from "react";
+import { type ReactNode, useMemo, useRef, useState } from "react";
 import { truncate } from "../format";
 import { type ActionState, type HelpItem, useCapture, useKeys } from "./context";
 
@@ -123,9 +123,15 @@ export function Form({
       fields.map((f) => [f.key, f.initial ?? (f.kind === "choice" ? f.options![0]! : "")]),
     ),
   );
-  const set = (key: string, value: string) => setValues((v) => ({ ...v, [key]: value }));
-  const next = (current: Record<string, string> = values) => {
-    if (focus >= fields.length - 1) onSubmit(current);
+  // The latest values, whatever render a handler's closure comes from.
+  const latest = useRef(values);
+  const set = (key: string, value: string) => {
+    latest.current = { ...latest.current, [key]: value };
+    setValues(latest.current);
+  };
+  const next = (submitted?: [string, string]) => {
+    if (submitted) set(submitted[0], submitted[1]);
+    if (focus >= fields.length - 1) onSubmit(latest.current);
     else setFocus(focus + 1);
   };
   useKeys((input, key) => {
@@ -176,7 +182,7 @@ export function Form({
               isDisabled={i !== focus}
               {...(f.placeholder ? { placeholder: f.placeholder } : {})}
               onChange={(v) => set(f.key, v)}
-              onSubmit={(v) => next({ ...values, [f.key]: v })}
+              onSubmit={(v) => next([f.key, v])}
             />
           ) : (
             <TextInput
@@ -184,7 +190,7 @@ export function Form({
               defaultValue={f.initial ?? ""}
               {...(f.placeholder ? { placeholder: f.placeholder } : {})}
               onChange={(v) => set(f.key, v)}
-              onSubmit={(v) => next({ ...values, [f.key]: v })}
+              onSubmit={(v) => next([f.key, v])}
             />
           )}
         </Box>

@@ -24,10 +24,21 @@ export function useUi(): UiEnv {
   return useContext(UiContext);
 }
 
-/** useInput, active only on a terminal and while `active`. */
+/**
+ * useInput, active only on a terminal and while `active`. The handler is held in a ref, so
+ * Ink keeps one subscription instead of re-subscribing on every render (a key arriving
+ * between a render and its effects would otherwise be lost).
+ */
 export function useKeys(handler: (input: string, key: Key) => void, active = true): void {
   const { interactive } = useUi();
-  useInput(handler, { isActive: interactive && active });
+  useStableInput(handler, interactive && active);
+}
+
+export function useStableInput(handler: (input: string, key: Key) => void, active: boolean): void {
+  const ref = useRef(handler);
+  ref.current = handler;
+  const stable = useCallback((input: string, key: Key) => ref.current(input, key), []);
+  useInput(stable, { isActive: active });
 }
 
 /** While `active`, the app's global keys (q, digits, g) are off: a form or dialog owns them. */

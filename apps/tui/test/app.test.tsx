@@ -1,0 +1,394 @@
+import { randomUUID } from "node:crypto";
+import { createBerthClient } from "@berth/client";
+import { outbox } from "@berth/db";
+import { createTestImage } from "@berth/registry/testing";
+import { render } from "ink-testing-library";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { App, type AppProps } from "../src/ui/app";
+import { KEY, plain, renderSized, type Screen, screenOf } from "./ink";
+import { type Stack, startStack, until } from "./stack";
+
+// The interactive app, screen by screen, with ink-testing-library against a real server,
+// tracker and worker: navigate, create, confirm, see the result and the server's errors.
+
+let stack: Stack;
+const open: Screen[] = [];
+
+beforeAll(async () => {
+  stack = await startStack({ regions: ["us-south", "ap-north"] });
+}, 180_000);
+afterAll(async () => stack?.stop());
+afterEach(() => {
+  for (const s of open.splice(0)) s.unmount();
+});
+
+function app(props: Partial<AppProps> = {}): Screen {
+  const r = render(
+    <App
+      connection={{ url: stack.url, apiKey: stack.alice.apiKey }}
+      regions={{ "us-south": stack.urls["us-south"]!, "ap-north": stack.urls["ap-north"]! }}
+      interactive
+      {...props}
+    />,
+  );
+  const s = screenOf(r.lastFrame, (k) => r.stdin.write(k), r.unmount);
+  open.push(s);
+  return s;
+}
+
+const alice = () => createBerthClient({ url: stack.url, apiKey: stack.alice.apiKey });
+
+describe("the app shell", () => {
+  it("shows region, account and screens, switches with digits and Tab, and quits with q", async () => {
+    let quit = false;
+    const s = app({ onQuit: () => void (quit = true) });
+    const f = await s.waitFor("alice@example.com");
+    expect(f).toContain("region us-south");
+    expect(f).toContain("1 Namespaces");
+    expect(f).toContain("7 Delivery");
+    expect(f).toMatch(/1-7 screens\s+g region\s+q quit/);
+    expect(f).not.toContain(stack.alice.apiKey);
+    await s.press("3");
+    await s.waitFor("No registry tokens");
+    await s.press(KEY.tab);
+    await s.waitFor(/Plan\s+lite/);
+    await s.press("q");
+    await until(() => quit, "the app to quit");
+  });
+
+  it("switches region from the region picker", async () => {
+    const saved: unknown[] = [];
+    const s = app({ save: (c) => void saved.push(c) });
+    await s.waitFor("region us-south");
+    await s.press("g");
+    await s.waitFor("Switch region");
+    expect(s.frame()).toContain(stack.urls["ap-north"]!);
+    // Regions are listed by name: ap-north is above the current us-south.
+    await s.press(KEY.up, KEY.enter);
+    await s.waitFor("region ap-north");
+    expect(saved).toEqual([{ region: "ap-north", url: stack.urls["ap-north"] }]);
+  });
+
+  it("asks to log in when no key is configured, and shows a bad key's error in place", async () => {
+    const saved: { region: string; url: string; apiKey?: string }[] = [];
+    const s = app({ connection: {}, save: (c) => void saved.push(c) });
+    await s.waitFor("Log in to a Berth server");
+    await s.type(stack.url);
+    await s.press(KEY.enter);
+    s.frame();
+    await s.press("wrong-key-123456789");
+    await s.press(KEY.enter);
+    await s.waitFor("the API key is not valid");
+    await s.waitFor("Log in to a Berth server");
+    await s.press(KEY.down, stack.alice.apiKey, KEY.enter);
+    await s.waitFor("alice@example.com");
+    expect(saved).toEqual([{ region: "us-south", url: stack.url, apiKey: stack.alice.apiKey }]);
+  });
+
+  it("says so when the server cannot be reached", async () => {
+    const s = app({ connection: { url: "http://127.0.0.1:1", apiKey: "k" } });
+    await s.waitFor(/cannot reach the Berth server at http:\/\/127\.0\.0\.1:1/);
+  });
+});
+
+describe("namespaces", () => {
+  it("creates, refuses with the server's message, filters, and deletes after confirming", async () => {
+    const s = app();
+    await s.waitFor("No namespaces yet");
+    await s.press("n");
+    await s.waitFor("New namespace");
+    await s.type("birds");
+    await s.press(KEY.enter);
+    await s.waitFor("✓ Namespace birds created in us-south");
+    await s.waitFor(/birds\s+0\s+0\s+\d{4}-/);
+
+    await s.press("n");
+    await s.waitFor("New namespace");
+    await s.type("birds");
+    await s.press(KEY.enter);
+    await s.waitFor('✗ namespace "birds" is already in use in region us-south');
+
+    await s.press("n");
+    await s.type("No");
+    await s.press(KEY.enter);
+    await s.waitFor(/✗ .*namespace/i);
+
+    await s.press("n");
+    await s.type("fish-tank");
+    await s.press(KEY.enter);
+    await s.waitFor("✓ Namespace fish-tank created");
+    await s.press("/");
+    await s.type("fish");
+    await s.press(KEY.enter);
+    const filtered = await s.waitFor("filter: fish (1 of 2)");
+    expect(filtered).not.toMatch(/birds\s+0/);
+    await s.press("/", KEY.escape);
+    await s.waitFor(/birds\s+0/);
+
+    // Delete asks first; n keeps it.
+    await s.press(KEY.down, "d");
+    await s.waitFor("Delete namespace fish-tank and its 0 image(s)?");
+    await s.press("n");
+    await s.waitForGone("Delete namespace");
+    expect(s.frame()).toMatch(/fish-tank\s+0/);
+    await s.press("d");
+    await s.waitFor("Delete namespace fish-tank");
+    await s.press("y");
+    await s.waitFor("✓ Namespace fish-tank deleted");
+    await s.waitForGone(/fish-tank\s+0/);
+  });
+});
+
+describe("images", () => {
+  it("opens a namespace's images, inspects, tags, and removes marked images", async () => {
+    await alice()
+      .namespace.create.mutate({ name: "aviary" })
+      .catch(() => {});
+    const robin = await createTestImage(stack.t.db, stack.store, {
+      accountId: stack.alice.account.id,
+      region: "us-south",
+      repository: "aviary/robin",
+      tag: "1",
+    });
+    await createTestImage(stack.t.db, stack.store, {
+      accountId: stack.alice.account.id,
+      region: "us-south",
+      repository: "aviary/wren",
+      tag: "2",
+    });
+    const s = app();
+    await s.waitFor(/aviary\s+2\s+2/);
+    // aviary sorts before birds
+    await s.press(KEY.enter);
+    await s.waitFor("Images in aviary");
+    await s.waitFor("aviary/robin:1");
+    expect(s.frame()).toContain(robin.digest.slice(0, 19));
+
+    await s.press(KEY.enter);
+    await s.waitFor(`Digest      ${robin.digest}`);
+    expect(s.frame()).toContain("Layers (1)");
+    await s.press("m");
+    await s.waitFor("Manifest of aviary/robin:1");
+    expect(s.frame()).toContain('"schemaVersion": 2');
+    await s.press(KEY.escape);
+    await s.waitFor(/aviary\/wren:2/);
+
+    await s.press("t");
+    await s.waitFor("Tag aviary/robin:1");
+    await s.type("stable");
+    await s.press(KEY.enter);
+    await s.waitFor("✓ Tagged aviary/robin:1 as aviary/robin:stable");
+    await s.waitFor("aviary/robin:stable");
+
+    // A tag the server refuses: the message shows in place.
+    await s.press("t");
+    await s.type("Bad Tag");
+    await s.press(KEY.enter);
+    await s.waitFor(/✗ /);
+
+    // Untag one tag after confirming: the image stays under its other tag.
+    await s.press(KEY.down, "u");
+    await s.waitFor("Remove tag aviary/robin:stable? The images stay.");
+    await s.press(KEY.escape);
+    await s.waitForGone("Remove tag");
+    await s.press("u");
+    await s.press("y");
+    await s.waitFor("✓ Untagged aviary/robin:stable");
+    await s.waitForGone(/aviary\/robin:stable\s+sha256/);
+    expect(s.frame()).toContain("aviary/robin:1");
+
+    // Mark two images, delete them both after confirming.
+    await s.press(KEY.up, KEY.space, KEY.space);
+    await s.waitFor("2 marked");
+    await s.press("d");
+    await s.waitFor("Delete 2 images");
+    await s.press("y");
+    await s.waitFor("✓ Deleted aviary/robin:1, aviary/wren:2");
+    await s.waitFor("No images here.");
+  });
+});
+
+describe("registry tokens", () => {
+  it("creates one showing the secret once, shows details, deletes after confirming", async () => {
+    const s = app({ initialScreen: "tokens" });
+    await s.waitFor("No registry tokens");
+    await s.press("n");
+    await s.waitFor("New registry token");
+    await s.type("ci pipeline");
+    await s.press(KEY.tab, KEY.right);
+    await s.waitFor("[readwrite]");
+    await s.press(KEY.enter, KEY.right);
+    await s.waitFor("[never]");
+    await s.press(KEY.enter);
+    const shown = await s.waitFor("Copy the secret now: it is shown only this once.");
+    const tokens = await alice().registrytoken.list.query();
+    expect(tokens).toHaveLength(1);
+    expect(tokens[0]).toMatchObject({
+      description: "ci pipeline",
+      access: "readwrite",
+      expiresAt: null,
+    });
+    expect(shown).toContain(tokens[0]!.id);
+    expect(shown).toMatch(/Secret\W+\S{20,}/);
+
+    await s.press(KEY.enter);
+    await s.waitFor(/readwrite\s+never\s+ci pipeline/);
+    await s.press(KEY.enter);
+    await s.waitFor("Created by");
+    await s.press(KEY.escape);
+    await s.press("d");
+    await s.waitFor(`Delete registry token ${tokens[0]!.id}?`);
+    await s.press("y");
+    await s.waitFor(`✓ Deleted token ${tokens[0]!.id}`);
+    await s.waitFor("No registry tokens");
+  });
+});
+
+describe("quota and plan", () => {
+  it("shows usage bars, sets quotas, reports a refused one, upgrades after confirming", async () => {
+    const s = app({ initialScreen: "quota" });
+    await s.waitFor(/Plan\s+lite/);
+    expect(s.frame()).toMatch(/Storage \(your quota: unlimited\)/);
+    expect(s.frame()).toMatch(/of 512 MB \(\d+%\)/);
+    await s.press("s");
+    await s.waitFor("Set quotas");
+    await s.type("100");
+    await s.press(KEY.enter, KEY.enter);
+    await s.waitFor("✓ Quotas set: storage 100 MB, pull traffic unlimited");
+    await s.waitFor("Storage (your quota: 100 MB)");
+
+    await s.press("s");
+    await s.waitFor("Set quotas");
+    await s.press(KEY.tab);
+    await s.type("99999999");
+    await s.press(KEY.enter);
+    await s.waitFor(/✗ .*(plan|MB)/i);
+
+    await s.press("u");
+    await s.waitFor("Upgrade region us-south from the lite plan to standard?");
+    await s.press("y");
+    await s.waitFor("✓ Plan upgraded to standard");
+    await s.waitFor(/Plan\s+standard/);
+  });
+});
+
+describe("exemptions", () => {
+  it("creates, refuses a bad issue id in place, lists by scope, deletes after confirming", async () => {
+    const s = app({ initialScreen: "exemptions" });
+    await s.waitFor("No exemptions");
+    await s.press("n");
+    await s.waitFor("New exemption");
+    await s.type("aviary");
+    await s.press(KEY.enter, KEY.enter);
+    await s.type("CVE-2018-17929");
+    await s.press(KEY.enter);
+    await s.waitFor("✓ Exemption of CVE-2018-17929 added for aviary");
+    await s.waitFor(/aviary\s+cve\s+CVE-2018-17929/);
+
+    await s.press("n");
+    await s.type("aviary");
+    await s.press(KEY.enter, KEY.enter);
+    await s.type("CVE-1");
+    await s.press(KEY.enter);
+    await s.waitFor(/✗ .*CVE ids look like CVE-2018-17929/);
+
+    await s.press("s");
+    await s.type("aviary/robin:1");
+    await s.press(KEY.enter);
+    await s.waitFor("Exemptions that apply to aviary/robin:1");
+    await s.waitFor(/aviary\s+cve\s+CVE-2018-17929/);
+
+    await s.press("d");
+    await s.waitFor("Remove the exemption of CVE-2018-17929 for aviary?");
+    await s.press("y");
+    await s.waitFor("✓ Exemption of CVE-2018-17929 removed from aviary");
+    await s.waitFor("No exemptions");
+  });
+});
+
+describe("events", () => {
+  it("shows the delivered events, new ones live, one event's JSON, and filters", async () => {
+    const s = app({ initialScreen: "events" });
+    await s.waitFor("● live");
+    await s.waitFor("Events in us-south");
+    // Events of what the earlier tests did, delivered by the worker before the screen opened.
+    await s.waitFor(/exemption\.create\s+success\s+aviary\/cve\/CVE-2018-17929/);
+    // Created while the screen is open: arrives through the live tail, no refresh.
+    await alice().namespace.create.mutate({ name: "live-birds" });
+    await s.waitFor(/namespace\.create\s+success\s+live-birds/);
+
+    await s.press(KEY.enter);
+    await s.waitFor("Container Registry: create namespace live-birds");
+    expect(s.frame()).toContain('"action": "container-registry.namespace.create"');
+    await s.press(KEY.escape);
+    await s.waitForGone('"action"');
+
+    await s.press("f");
+    await s.waitFor("Event filters");
+    await s.press(KEY.enter, KEY.right, KEY.right);
+    await s.waitFor("[failure]");
+    for (let i = 0; i < 6; i++) await s.press(KEY.enter);
+    await s.waitFor("· failure");
+    await s.waitFor(/namespace\.create\s+failure\s+birds/);
+    expect(s.frame()).not.toMatch(/success\s+live-birds/);
+
+    await s.press("l");
+    await s.waitFor("○ paused");
+  });
+});
+
+describe("delivery", () => {
+  it("shows backlog and dead letters with reasons, and redrives after confirming", async () => {
+    const id = randomUUID();
+    await stack.t.db.insert(outbox).values({
+      id,
+      accountId: stack.alice.account.id,
+      region: "us-south",
+      action: "container-registry.namespace.create",
+      payload: { id, action: "container-registry.namespace.create", note: "parked by the test" },
+      status: "dead",
+      attempts: 25,
+      lastError: "tracker answered 400: the event does not validate",
+      deadAt: new Date(),
+    });
+    const s = app({ initialScreen: "delivery" });
+    await s.waitFor(/pending \d+ · dead 1 · lag/);
+    await s.waitFor(/namespace\.create\s+25\s+tracker answered 400/);
+    await s.press(KEY.enter);
+    await s.waitFor(`Event       ${id}`);
+    expect(s.frame()).toContain("Reason: tracker answered 400: the event does not validate");
+    expect(s.frame()).toContain('"note": "parked by the test"');
+    await s.press(KEY.escape);
+    await s.press("R");
+    await s.waitFor(`Send event ${id} again?`);
+    await s.press("y");
+    await s.waitFor("✓ 1 event(s) sent back for delivery");
+  });
+});
+
+describe("layout", () => {
+  it("holds at 80×24 on every screen", async () => {
+    const s = renderSized(
+      <App
+        connection={{ url: stack.url, apiKey: stack.alice.apiKey }}
+        regions={{ "us-south": stack.url }}
+        interactive
+      />,
+      80,
+      24,
+    );
+    open.push(s);
+    await s.waitFor("alice@example.com");
+    for (const key of ["1", "2", "3", "4", "5", "6", "7"]) {
+      await s.press(key);
+      await new Promise((r) => setTimeout(r, 0));
+      const lines = plain(s.frame()).split("\n");
+      expect(lines.length, `screen ${key}`).toBeLessThanOrEqual(23);
+      for (const line of lines)
+        expect(line.length, `screen ${key}: ${line}`).toBeLessThanOrEqual(80);
+    }
+    await s.press("1", "n");
+    await s.waitFor("New namespace");
+    for (const line of s.frame().split("\n")) expect(line.length).toBeLessThanOrEqual(80);
+  });
+});

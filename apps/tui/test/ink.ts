@@ -1,0 +1,144 @@
+import { EventEmitter } from "node:events";
+import { render as inkRender } from "ink";
+import type { ReactElement } from "react";
+import { until } from "./stack";
+
+/** ANSI colours and styles out, for reading and measuring frames. */
+export function plain(frame: string | undefined): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: ANSI escapes are the point
+  return (frame ?? "").replace(/\u001B\[[0-9;?]*[A-Za-z]/g, "");
+}
+
+export const KEY = {
+  up: "\u001B[A",
+  down: "\u001B[B",
+  right: "\u001B[C",
+  left: "\u001B[D",
+  enter: "\r",
+  escape: "\u001B",
+  tab: "\t",
+  space: " ",
+};
+
+export interface Screen {
+  frame(): string;
+  press(...keys: string[]): Promise<void>;
+  /** Type text into the focused input and wait until it shows. */
+  type(text: string): Promise<void>;
+  waitFor(text: string | RegExp, ms?: number): Promise<string>;
+  waitForGone(text: string | RegExp, ms?: number): Promise<void>;
+  unmount(): void;
+}
+
+class FakeStdout extends EventEmitter {
+  frames: string[] = [];
+  constructor(
+    readonly columns: number,
+    readonly rows: number,
+  ) {
+    super();
+  }
+  write = (frame: string) => {
+    this.frames.push(frame);
+    return true;
+  };
+  get last(): string {
+    return this.frames.at(-1) ?? "";
+  }
+}
+
+class FakeStdin extends EventEmitter {
+  isTTY = true;
+  private data: string | null = null;
+  write(data: string) {
+    this.data = data;
+    this.emit("readable");
+    this.emit("data", data);
+  }
+  read = () => {
+    const d = this.data;
+    this.data = null;
+    return d;
+  };
+  setEncoding() {}
+  setRawMode() {}
+  resume() {}
+  pause() {}
+  ref() {}
+  unref() {}
+}
+
+/**
+ * ink-testing-library's approach with a terminal size of our choosing (its own stdout is
+ * always 100 columns and has no rows), so layouts can be checked at 80×24.
+ */
+export function renderSized(tree: ReactElement, columns = 100, rows = 24): Screen {
+  const stdout = new FakeStdout(columns, rows);
+  const stdin = new FakeStdin();
+  const instance = inkRender(tree, {
+    stdout: stdout as unknown as NodeJS.WriteStream,
+    stderr: new FakeStdout(columns, rows) as unknown as NodeJS.WriteStream,
+    stdin: stdin as unknown as NodeJS.ReadStream,
+    debug: true,
+    exitOnCtrlC: false,
+    patchConsole: false,
+  });
+  return screenOf(
+    () => stdout.last,
+    (s) => stdin.write(s),
+    () => {
+      instance.unmount();
+      instance.cleanup();
+    },
+  );
+}
+
+export function screenOf(
+  lastFrame: () => string | undefined,
+  write: (s: string) => void,
+  unmount: () => void,
+): Screen {
+  const frame = () => plain(lastFrame());
+  const matches = (text: string | RegExp) => (f: string) =>
+    typeof text === "string" ? f.includes(text) : text.test(f);
+  const screen: Screen = {
+    frame,
+    async press(...keys) {
+      for (const k of keys) {
+        const before = lastFrame();
+        write(k);
+        // Let Ink handle the key and render before the next one (state updates are async).
+        await until(() => lastFrame() !== before, "a frame after a key", 300).catch(() => {});
+        // Effects of that render (a newly focused input subscribing to keys) run after the
+        // frame is written: give them a moment before the next key.
+        await new Promise((r) => setTimeout(r, 15));
+      }
+    },
+    async type(text) {
+      write(text);
+      await screen.waitFor(text);
+      await new Promise((r) => setTimeout(r, 15));
+    },
+    async waitFor(text, ms = 20_000) {
+      const m = matches(text);
+      await until(
+        () => m(frame()),
+        () => `${String(text)} in the frame:\n${frame()}`,
+        ms,
+      );
+      // The frame is written before the render's effects (key subscriptions) have run.
+      await new Promise((r) => setTimeout(r, 15));
+      return frame();
+    },
+    async waitForGone(text, ms = 20_000) {
+      const m = matches(text);
+      await until(
+        () => !m(frame()),
+        () => `${String(text)} to go from the frame:\n${frame()}`,
+        ms,
+      );
+    },
+    unmount,
+  };
+  return screen;
+}
