@@ -41,7 +41,11 @@ const alice = () => createBerthClient({ url: stack.url, apiKey: stack.alice.apiK
 describe("the app shell", () => {
   it("shows region, account and screens, switches with digits and Tab, and quits with q", async () => {
     let quit = false;
-    const s = app({ onQuit: () => void (quit = true) });
+    const s = app({
+      onQuit: () => {
+        quit = true;
+      },
+    });
     const f = await s.waitFor("alice@example.com");
     expect(f).toContain("region us-south");
     expect(f).toContain("1 Namespaces");

@@ -1,0 +1,112 @@
+import { execFile, execFileSync } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { BERTH, berth } from "./cli";
+import { type Stack, startStack, until } from "./stack";
+
+// The built binary in a real terminal (tmux): log in, create a namespace in the app, watch
+// its event arrive in the events screen through server → outbox → worker → tracker, quit.
+
+const run = promisify(execFile);
+const SOCKET = `berth-e2e-${process.pid}`;
+const SESSION = "berth";
+
+function tmuxInstalled(): boolean {
+  try {
+    execFileSync("tmux", ["-V"], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function tmux(...args: string[]): Promise<string> {
+  const { stdout } = await run("tmux", ["-L", SOCKET, ...args]);
+  return stdout;
+}
+
+const capture = () => tmux("capture-pane", "-p", "-t", SESSION).catch(() => "");
+
+async function waitScreen(text: string | RegExp, ms = 30_000): Promise<string> {
+  let last = "";
+  await until(
+    async () => {
+      last = await capture();
+      return typeof text === "string" ? last.includes(text) : text.test(last);
+    },
+    () => `${String(text)} on the screen:\n${last}`,
+    ms,
+  );
+  return last;
+}
+
+let stack: Stack;
+let env: Record<string, string>;
+
+beforeAll(async () => {
+  if (!tmuxInstalled()) {
+    throw new Error("the end-to-end test needs tmux: apt-get install tmux");
+  }
+  stack = await startStack();
+  const home = mkdtempSync(join(tmpdir(), "berth-e2e-"));
+  env = { HOME: home, BERTH_CONFIG: join(home, "config.json") };
+  const login = await berth(["login", "--url", stack.url, "--api-key", stack.alice.apiKey], env);
+  expect(login.code, login.stderr).toBe(0);
+}, 180_000);
+
+afterAll(async () => {
+  await tmux("kill-server").catch(() => {});
+  await stack?.stop();
+});
+
+describe("berth in a terminal", () => {
+  it("creates a namespace, sees its event arrive live, and quits", async () => {
+    const command = [
+      "env",
+      `HOME=${env.HOME}`,
+      `BERTH_CONFIG=${env.BERTH_CONFIG}`,
+      "TERM=xterm-256color",
+      process.execPath,
+      BERTH,
+    ].join(" ");
+    await tmux("new-session", "-d", "-s", SESSION, "-x", "100", "-y", "30", command);
+
+    const home = await waitScreen("alice@example.com");
+    expect(home).toContain("region us-south");
+    expect(home).not.toContain(stack.alice.apiKey);
+    await waitScreen("No namespaces yet");
+
+    await tmux("send-keys", "-t", SESSION, "n");
+    await waitScreen("New namespace");
+    await tmux("send-keys", "-t", SESSION, "-l", "e2e-birds");
+    await waitScreen("e2e-birds");
+    await tmux("send-keys", "-t", SESSION, "Enter");
+    await waitScreen("✓ Namespace e2e-birds created in us-south");
+
+    await tmux("send-keys", "-t", SESSION, "6");
+    await waitScreen("● live");
+    const events = await waitScreen(/namespace\.create\s+success\s+e2e-birds/);
+    expect(events).toContain("Events in us-south");
+    // Every line fits the 100-column terminal.
+    for (const line of events.split("\n")) expect(line.length).toBeLessThanOrEqual(100);
+
+    await tmux("send-keys", "-t", SESSION, "Enter");
+    // The newest event's JSON (the list the app reloaded after creating is newer).
+    await waitScreen(/"observer": \{\s+"name": "ActivityTracker"/);
+    await tmux("send-keys", "-t", SESSION, "Escape");
+    await waitScreen(/namespace\.create\s+success\s+e2e-birds/);
+
+    await tmux("send-keys", "-t", SESSION, "q");
+    await until(
+      async () =>
+        await tmux("has-session", "-t", SESSION).then(
+          () => false,
+          () => true,
+        ),
+      "berth to exit and its session to close",
+    );
+  });
+});
