@@ -2,7 +2,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { existsSync, utimesSync } from "node:fs";
 import { join } from "node:path";
 import { blobs, manifestReferences, manifests, repositoryBlobs, uploadSessions } from "@berth/db";
-import { eq, sql } from "drizzle-orm";
+import { eq, inArray, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RegistryContext } from "../src/context";
 import { createNamespace } from "../src/namespaces/create";
@@ -120,10 +120,16 @@ describe("collectBlobs", () => {
     const stale = await startUpload(ctx(), { repository: "alicens/up" });
     await appendUpload(ctx(), { repository: "alicens/up", id: stale.id, source: randomBytes(100) });
     const fresh = await startUpload(ctx(), { repository: "alicens/up" });
+    // Started long ago, but a chunk came in just now: still going.
+    const active = await startUpload(ctx(), { repository: "alicens/up" });
+    await appendUpload(ctx(), { repository: "alicens/up", id: active.id, source: randomBytes(10) });
+    // Idle for two days: neither the session row nor its file changed since.
+    const twoDays = new Date(Date.now() - 2 * 86_400_000);
     await env.t.db
       .update(uploadSessions)
-      .set({ updatedAt: new Date(Date.now() - 2 * 86_400_000) })
-      .where(eq(uploadSessions.id, stale.id));
+      .set({ updatedAt: twoDays })
+      .where(inArray(uploadSessions.id, [stale.id, active.id]));
+    utimesSync(join(env.store.root, "uploads", stale.id), twoDays, twoDays);
     // An upload file whose session row is gone (a crash between the two).
     const lost = "01234567-89ab-7def-8123-456789abcdef";
     await uploads.create(lost);
@@ -140,6 +146,7 @@ describe("collectBlobs", () => {
     expect(await uploads.size(stale.id)).toBeNull();
     expect(await uploads.size(lost)).toBeNull();
     expect(await uploads.size(fresh.id)).toBe(0);
+    expect(await uploads.size(active.id)).toBe(10);
     expect(hasFile(orphan.digest)).toBe(false);
     expect(hasFile(young.digest)).toBe(true);
     const rows = await env.t.db

@@ -11,6 +11,20 @@ export const BEARER_ISSUER = "berth";
 export const BEARER_USERNAME = "iambearer";
 const ALGORITHM = "HS256";
 const MIN_SECRET_BYTES = 32;
+/** Verified tokens remembered per process (a few KB each at most). */
+const VERIFIED_CACHE_SIZE = 1000;
+
+function cloneCredential(cred: RegistryCredential): RegistryCredential {
+  return {
+    principal: {
+      account: { ...cred.principal.account },
+      user: { ...cred.principal.user },
+      credentialType: cred.principal.credentialType,
+    },
+    allowed: [...cred.allowed],
+    ...(cred.access ? { access: cred.access.map((e) => ({ ...e, actions: [...e.actions] })) } : {}),
+  };
+}
 
 export interface BearerTokenOptions {
   /** Audience of the tokens: the `service` of the auth challenge (one per region). */
@@ -57,6 +71,7 @@ export class BearerTokens {
   private readonly key: Uint8Array;
   private readonly ttl: number;
   private readonly now: () => Date;
+  private readonly verified = new Map<string, { cred: RegistryCredential; expiresAt: number }>();
 
   constructor(opts: BearerTokenOptions) {
     this.service = opts.service;
@@ -72,6 +87,15 @@ export class BearerTokens {
     this.key = secret;
     this.ttl = opts.ttlSeconds ?? BEARER_TTL_SECONDS;
     this.now = opts.now ?? (() => new Date());
+  }
+
+  private remember(token: string, cred: RegistryCredential, expiresAt: number): void {
+    if (this.verified.size >= VERIFIED_CACHE_SIZE) {
+      // Oldest first (insertion order); tokens are short-lived anyway.
+      const oldest = this.verified.keys().next().value;
+      if (oldest !== undefined) this.verified.delete(oldest);
+    }
+    this.verified.set(token, { cred, expiresAt });
   }
 
   /** A token for `cred` with the part of `requested` it may have. */
@@ -102,6 +126,13 @@ export class BearerTokens {
   /** The credential a token stands for, or null when it is invalid, expired or for another service. */
   async verify(token: string): Promise<RegistryCredential | null> {
     if (typeof token !== "string" || token === "" || token.length > 16_384) return null;
+    // A client sends the same token with every request of a push or pull: verified once,
+    // it is then looked up (still checked against its expiry on this clock).
+    const known = this.verified.get(token);
+    if (known) {
+      if (this.now().getTime() < known.expiresAt) return cloneCredential(known.cred);
+      this.verified.delete(token);
+    }
     try {
       const { payload } = await jwtVerify(token, this.key, {
         algorithms: [ALGORITHM],
@@ -113,15 +144,17 @@ export class BearerTokens {
       const claims = claimsSchema.safeParse(payload);
       if (!claims.success) return null;
       const c = claims.data;
-      return {
+      const cred: RegistryCredential = {
         principal: {
           account: c.acct,
           user: { id: c.sub, name: c.usr.name, kind: c.usr.kind },
           credentialType: c.cred,
         },
         allowed: c.max,
-        access: c.access.map((e) => ({ ...e, actions: [...e.actions] })),
+        access: c.access,
       };
+      this.remember(token, cred, (payload.exp ?? 0) * 1000);
+      return cloneCredential(cred);
     } catch (error) {
       if (error instanceof errors.JOSEError) return null;
       throw error;

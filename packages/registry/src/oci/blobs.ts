@@ -1,14 +1,20 @@
 import type { ReadStream } from "node:fs";
 import type { Readable } from "node:stream";
 import type { DbOrTx } from "@berth/db";
-import { blobs, manifestReferences, manifests, repositoryBlobs } from "@berth/db";
+import {
+  blobs,
+  manifestReferences,
+  manifests,
+  namespaces,
+  repositories,
+  repositoryBlobs,
+} from "@berth/db";
 import { and, eq } from "drizzle-orm";
-import type { RegistryContext } from "../context";
+import { accountId, type RegistryContext } from "../context";
 import type { BlobInfo } from "../storage/blob-store";
 import { streamBlob } from "../storage/read";
-import { relaxedCommit } from "./commit";
 import { OciFailure, ociFailureOf } from "./errors";
-import { countPullTraffic } from "./quota";
+import { countBlobTraffic } from "./quota";
 import { ociRepositoryName, readableRepository } from "./repository";
 
 export interface BlobRequest {
@@ -37,24 +43,50 @@ export async function linkedBlob(
   return rows[0] ?? null;
 }
 
-async function requireBlob(ctx: RegistryContext, input: BlobRequest): Promise<BlobInfo> {
+async function requireBlob(
+  ctx: RegistryContext,
+  input: BlobRequest,
+  /** Whether to tell NAME_UNKNOWN from BLOB_UNKNOWN (a HEAD answer has no body to tell it in). */
+  explain = true,
+): Promise<BlobInfo> {
   const name = ociRepositoryName(input.repository);
   checkDigest(input.digest);
-  const { repositoryId } = await readableRepository(ctx.db, ctx, name);
-  const blob = await linkedBlob(ctx.db, repositoryId, input.digest);
-  if (!blob) {
-    throw new OciFailure(
-      "BLOB_UNKNOWN",
-      `blob ${input.digest} is not known in repository ${name.name}`,
-    );
-  }
-  return blob;
+  // One query on the path every layer fetch takes; telling why it failed can take two.
+  const rows = await ctx.db
+    .select({ digest: blobs.digest, size: blobs.size })
+    .from(namespaces)
+    .innerJoin(
+      repositories,
+      and(eq(repositories.namespaceId, namespaces.id), eq(repositories.name, name.name)),
+    )
+    .innerJoin(
+      repositoryBlobs,
+      and(
+        eq(repositoryBlobs.repositoryId, repositories.id),
+        eq(repositoryBlobs.digest, input.digest),
+      ),
+    )
+    .innerJoin(blobs, eq(blobs.digest, repositoryBlobs.digest))
+    .where(
+      and(
+        eq(namespaces.region, ctx.region),
+        eq(namespaces.name, name.namespace),
+        eq(namespaces.accountId, accountId(ctx)),
+      ),
+    )
+    .limit(1);
+  if (rows[0]) return rows[0];
+  if (explain) await readableRepository(ctx.db, ctx, name);
+  throw new OciFailure(
+    "BLOB_UNKNOWN",
+    `blob ${input.digest} is not known in repository ${name.name}`,
+  );
 }
 
 /** Size of a blob of the repository (HEAD). */
 export async function statBlob(ctx: RegistryContext, input: BlobRequest): Promise<BlobInfo> {
   try {
-    return await requireBlob(ctx, input);
+    return await requireBlob(ctx, input, false);
   } catch (error) {
     throw ociFailureOf(error);
   }
@@ -109,11 +141,7 @@ export function bytesRead(stream: Readable): number {
 
 /** Count bytes served by blob fetches as pull traffic (no event: blob fetches are not audited). */
 export async function countServedBytes(ctx: RegistryContext, bytes: number): Promise<void> {
-  if (bytes <= 0) return;
-  await ctx.db.transaction(async (tx) => {
-    await relaxedCommit(tx);
-    await countPullTraffic(tx, ctx, bytes);
-  });
+  await countBlobTraffic(ctx.db, ctx, bytes);
 }
 
 /**

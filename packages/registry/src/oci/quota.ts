@@ -100,8 +100,13 @@ export async function pushUsage(
  * once they are older than PENDING_GRACE_MS, so uploading blobs without ever pushing a
  * manifest does not get around the quota.
  */
-export async function checkStorageQuota(tx: DbOrTx, ctx: RegistryContext): Promise<void> {
-  const { storageBytes } = await limitsOf(tx, ctx);
+export async function checkStorageQuota(
+  tx: DbOrTx,
+  ctx: RegistryContext,
+  /** The storage limit when the caller looked it up already (null: no limit). */
+  known?: { storageBytes: number | null },
+): Promise<void> {
+  const { storageBytes } = known ?? (await limitsOf(tx, ctx));
   if (storageBytes === null) return;
   const usage = await pushUsage(tx, accountId(ctx), ctx.region, nowOf(ctx));
   if (!quotaAllows(usage.stored + usage.stalePending, storageBytes)) {
@@ -127,4 +132,22 @@ export async function countPullTraffic(
 ): Promise<void> {
   if (bytes <= 0) return;
   await addTraffic(tx, accountId(ctx), ctx.region, trafficMonth(nowOf(ctx)), bytes);
+}
+
+/**
+ * The same for the bytes of blob fetches, in one statement that commits without waiting
+ * for its WAL flush (see relaxedCommit): a crash may lose the count of a few fetches.
+ */
+export async function countBlobTraffic(
+  db: DbOrTx,
+  ctx: RegistryContext,
+  bytes: number,
+): Promise<void> {
+  if (bytes <= 0) return;
+  await db.execute(sql`
+    with relaxed as (select set_config('synchronous_commit', 'off', true))
+    insert into pull_traffic (account_id, region, month, bytes)
+    select ${accountId(ctx)}, ${ctx.region}, ${trafficMonth(nowOf(ctx))}, ${bytes} from relaxed
+    on conflict (account_id, region, month)
+    do update set bytes = pull_traffic.bytes + excluded.bytes`);
 }

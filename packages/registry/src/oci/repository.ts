@@ -96,11 +96,14 @@ export async function writableNamespace(
   name: RepositoryName,
 ): Promise<RepositoryRow> {
   const row = await findRepository(tx, ctx, name);
-  if (!row) {
-    throw new OciFailure(
-      "DENIED",
-      `requested access to the resource is denied: namespace ${name.namespace} is not a namespace of your account in region ${ctx.region}; create it first`,
-    );
-  }
+  if (!row) throw notYourNamespace(ctx, name);
   return row;
+}
+
+/** The refusal of a push into a namespace that is not the caller's (absent or another account's). */
+export function notYourNamespace(ctx: RegistryContext, name: RepositoryName): OciFailure {
+  return new OciFailure(
+    "DENIED",
+    `requested access to the resource is denied: namespace ${name.namespace} is not a namespace of your account in region ${ctx.region}; create it first`,
+  );
 }

@@ -1,9 +1,10 @@
 import type { Readable } from "node:stream";
+import { DEFAULT_PLAN, effectiveLimits, type PlanName } from "@berth/core";
 import { namespaces, repositories, repositoryBlobs, uploadSessions } from "@berth/db";
-import { and, count, eq } from "drizzle-orm";
+import { and, eq, sql } from "drizzle-orm";
 import { v7 as uuidv7 } from "uuid";
 import { accountId, nowOf, type RegistryContext } from "../context";
-import { ensureRepository, holdBlobsAgainstGc, linkBlobs, recordBlob } from "../images/records";
+import { ensureRepository, holdBlobsAgainstGc, linkBlobs } from "../images/records";
 import { type BlobInfo, DigestMismatchError, SizeMismatchError } from "../storage/blob-store";
 import { uploadsOf } from "../storage/fs-uploads";
 import { UploadNotFoundError, UploadOffsetError } from "../storage/uploads";
@@ -12,7 +13,7 @@ import { linkedBlob } from "./blobs";
 import { relaxedCommit } from "./commit";
 import { OciFailure, ociFailureOf } from "./errors";
 import { checkStorageQuota } from "./quota";
-import { ociRepositoryName, readableRepository, writableNamespace } from "./repository";
+import { notYourNamespace, ociRepositoryName, readableRepository } from "./repository";
 
 /** Open upload sessions an account may hold at once; more is TOOMANYREQUESTS. */
 export const MAX_OPEN_UPLOADS = 1000;
@@ -30,15 +31,73 @@ function checkDigest(digest: string | undefined): string {
   return digest;
 }
 
+interface PushStart {
+  namespaceId: string;
+  repositoryId: string | null;
+  plan: PlanName | null;
+  storageMb: number | null;
+  trafficMb: number | null;
+  openUploads: number;
+}
+
 /**
- * Where pushes start. A refused start (not the caller's namespace, storage quota reached,
- * too many open uploads) is a failed `image.push` attempt and writes its failure event.
+ * Where pushes start, in one query (a push starts once per blob): the caller's namespace
+ * and repository, its plan and quotas, and how many uploads it has open. A refused start
+ * (not the caller's namespace, storage quota reached, too many open uploads) is a failed
+ * `image.push` attempt and writes its failure event.
  */
-async function startChecks(ctx: RegistryContext, repository: string) {
+async function startChecks(
+  ctx: RegistryContext,
+  repository: string,
+  opts: { countUploads?: boolean } = {},
+) {
   const name = ociRepositoryName(repository);
-  const row = await writableNamespace(ctx.db, ctx, name);
-  await checkStorageQuota(ctx.db, ctx);
-  return { name, row };
+  const account = accountId(ctx);
+  const rows = await ctx.db.execute<{
+    namespace_id: string;
+    repository_id: string | null;
+    plan: PlanName | null;
+    storage_mb: number | null;
+    traffic_mb: number | null;
+    open_uploads: number;
+  }>(sql`
+    select n.id as namespace_id, r.id as repository_id, p.plan,
+           q.storage_mb, q.traffic_mb,
+           ${
+             opts.countUploads
+               ? sql`(select count(*)::int from upload_sessions s where s.account_id = ${account})`
+               : sql`0`
+           } as open_uploads
+      from namespaces n
+      left join repositories r on r.namespace_id = n.id and r.name = ${name.name}
+      left join plans p on p.account_id = ${account} and p.region = ${ctx.region}
+      left join quotas q on q.account_id = ${account} and q.region = ${ctx.region}
+     where n.account_id = ${account} and n.region = ${ctx.region} and n.name = ${name.namespace}`);
+  const found = rows[0];
+  if (!found) throw notYourNamespace(ctx, name);
+  const start: PushStart = {
+    namespaceId: found.namespace_id,
+    repositoryId: found.repository_id,
+    plan: found.plan,
+    storageMb: found.storage_mb,
+    trafficMb: found.traffic_mb,
+    openUploads: Number(found.open_uploads),
+  };
+  await checkStorageQuota(
+    ctx.db,
+    ctx,
+    effectiveLimits(start.plan ?? DEFAULT_PLAN, {
+      storageMb: start.storageMb,
+      trafficMb: start.trafficMb,
+    }),
+  );
+  if (start.openUploads >= MAX_OPEN_UPLOADS) {
+    throw new OciFailure(
+      "TOOMANYREQUESTS",
+      `too many uploads in progress (at most ${MAX_OPEN_UPLOADS}); finish or cancel some first`,
+    );
+  }
+  return { name, row: { namespaceId: start.namespaceId, repositoryId: start.repositoryId } };
 }
 
 async function auditedStart<T>(
@@ -59,32 +118,31 @@ export function startUpload(
   input: { repository: string },
 ): Promise<{ id: string }> {
   return auditedStart(ctx, input.repository, async () => {
-    const { name, row } = await startChecks(ctx, input.repository);
-    const [open] = await ctx.db
-      .select({ n: count() })
-      .from(uploadSessions)
-      .where(eq(uploadSessions.accountId, accountId(ctx)));
-    if ((open?.n ?? 0) >= MAX_OPEN_UPLOADS) {
-      throw new OciFailure(
-        "TOOMANYREQUESTS",
-        `too many uploads in progress (at most ${MAX_OPEN_UPLOADS}); finish or cancel some first`,
-      );
-    }
+    const { name, row } = await startChecks(ctx, input.repository, { countUploads: true });
     const id = uuidv7();
     const now = nowOf(ctx);
-    await ctx.db.transaction(async (tx) => {
-      await relaxedCommit(tx);
-      const repositoryId =
-        row.repositoryId ?? (await ensureRepository(tx, row.namespaceId, name.name));
-      await tx.insert(uploadSessions).values({
-        id,
-        repositoryId,
-        accountId: accountId(ctx),
-        offset: 0,
-        startedAt: now,
-        updatedAt: now,
+    const session = {
+      id,
+      accountId: accountId(ctx),
+      offset: 0,
+      startedAt: now,
+      updatedAt: now,
+    };
+    if (row.repositoryId) {
+      // The common case, in one statement that commits without waiting (see relaxedCommit).
+      await ctx.db.execute(sql`
+        with relaxed as (select set_config('synchronous_commit', 'off', true))
+        insert into upload_sessions (id, repository_id, account_id, "offset", started_at, updated_at)
+        select ${id}, ${row.repositoryId}, ${session.accountId}, 0,
+               ${now.toISOString()}::timestamptz, ${now.toISOString()}::timestamptz
+          from relaxed`);
+    } else {
+      await ctx.db.transaction(async (tx) => {
+        await relaxedCommit(tx);
+        const repositoryId = await ensureRepository(tx, row.namespaceId, name.name);
+        await tx.insert(uploadSessions).values({ ...session, repositoryId });
       });
-    });
+    }
     try {
       await uploadsOf(ctx.store).create(id);
     } catch (error) {
@@ -227,15 +285,9 @@ async function appendChunk(
   const offset = await uploads.size(id);
   if (offset === null) throw new UploadNotFoundError(id);
   if (start !== undefined && start !== offset) throw new UploadOffsetError(offset, start);
-  const size = await uploads.append(id, source, offset);
-  await ctx.db.transaction(async (tx) => {
-    await relaxedCommit(tx);
-    await tx
-      .update(uploadSessions)
-      .set({ offset: size, updatedAt: nowOf(ctx) })
-      .where(eq(uploadSessions.id, id));
-  });
-  return size;
+  // No database write per chunk: the upload's bytes, and their file's modification time
+  // (what abandoned-upload cleanup looks at), are the record of its progress.
+  return uploads.append(id, source, offset);
 }
 
 /**
@@ -275,11 +327,19 @@ export function finishUpload(
       throw error;
     }
     await ctx.db.transaction(async (tx) => {
-      await relaxedCommit(tx);
-      await holdBlobsAgainstGc(tx);
-      await recordBlob(tx, info);
-      await linkBlobs(tx, session.repositoryId, [info.digest]);
-      await tx.delete(uploadSessions).where(eq(uploadSessions.id, session.id));
+      await relaxedCommit(tx, { holdBlobs: true });
+      // Blob row, link and the end of the session in one statement (the link's foreign key
+      // is checked at its end, when the row is there).
+      await tx.execute(sql`
+        with blob as (
+          insert into blobs (digest, size) values (${info.digest}, ${info.size})
+          on conflict do nothing),
+        link as (
+          insert into repository_blobs (repository_id, digest)
+          values (${session.repositoryId}, ${info.digest})
+          on conflict do nothing),
+        done as (delete from upload_sessions where id = ${session.id})
+        select 1`);
       // Last, so that a failure before it rolls everything back with the bytes in place.
       await uploads.publish(session.id, info.digest);
     });

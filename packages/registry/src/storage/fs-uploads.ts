@@ -4,7 +4,6 @@ import { mkdir, open, readdir, rename, stat, truncate, unlink } from "node:fs/pr
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { Readable } from "node:stream";
-import { pipeline } from "node:stream/promises";
 import {
   type BlobInfo,
   type BlobSource,
@@ -41,6 +40,8 @@ const UPLOAD_ID = /^[0-9a-f-]{36}$/;
  */
 export class FsUploadStore implements UploadStore {
   private readonly hashes = new Map<string, HashState>();
+  /** Flushes started by `seal`, awaited by `publish`. */
+  private readonly synced = new Map<string, Promise<void>>();
   private readonly locks = new UploadLocks();
 
   constructor(
@@ -78,6 +79,7 @@ export class FsUploadStore implements UploadStore {
     const current = await this.size(id);
     if (current === null) throw new UploadNotFoundError(id);
     if (current !== offset) throw new UploadOffsetError(current, offset);
+    this.synced.delete(id);
     let state = this.hashes.get(id);
     if (state && state.size !== current) {
       this.hashes.delete(id);
@@ -85,26 +87,53 @@ export class FsUploadStore implements UploadStore {
     }
     // Keep a copy so that a chunk cut off midway can be undone, hash included.
     const before = state?.hash.copy();
+    const input =
+      source instanceof Readable
+        ? source
+        : Readable.from(source instanceof Uint8Array ? [source] : source);
     let size = current;
-    const hashing = async function* (input: AsyncIterable<Uint8Array | string>) {
-      for await (const chunk of input) {
-        const bytes = typeof chunk === "string" ? Buffer.from(chunk) : chunk;
-        state?.hash.update(bytes);
-        size += bytes.length;
-        yield bytes;
-      }
-    };
-    const input = source instanceof Uint8Array ? Readable.from([source]) : source;
     try {
-      await pipeline(
-        input,
-        hashing,
-        createWriteStream(path, {
+      await new Promise<void>((resolve, reject) => {
+        const out = createWriteStream(path, {
           flags: "r+",
           start: offset,
           highWaterMark: WRITE_HIGH_WATER_MARK,
-        }),
-      );
+        });
+        let ended = false;
+        let failed = false;
+        const fail = (error: Error) => {
+          if (failed) return;
+          failed = true;
+          input.off("data", onData);
+          out.destroy();
+          // The output may still be closing: undo only once it is.
+          out.once("close", () => reject(error));
+          if (out.closed) reject(error);
+        };
+        // Plain listeners rather than a pipeline: this loop carries every byte of a push.
+        const onData = (chunk: Buffer | string) => {
+          const bytes = typeof chunk === "string" ? Buffer.from(chunk) : chunk;
+          state?.hash.update(bytes);
+          size += bytes.length;
+          if (!out.write(bytes)) {
+            input.pause();
+            out.once("drain", () => input.resume());
+          }
+        };
+        input.on("data", onData);
+        input.once("end", () => {
+          ended = true;
+          out.end();
+        });
+        input.once("error", fail);
+        input.once("close", () => {
+          if (!ended) fail(new Error("the upload stream ended early"));
+        });
+        out.once("error", fail);
+        out.once("close", () => {
+          if (!failed) resolve();
+        });
+      });
     } catch (error) {
       await truncate(path, current).catch(() => {});
       if (state && before) this.hashes.set(id, { hash: before, size: current });
@@ -135,7 +164,10 @@ export class FsUploadStore implements UploadStore {
       actual = `${algorithm}:${hash.digest("hex")}`;
     }
     if (actual !== digest) throw new DigestMismatchError(digest, actual);
-    await fsyncFile(path);
+    // The flush to disk starts now and overlaps whatever the caller does before publish.
+    const sync = fsyncFile(path);
+    sync.catch(() => {});
+    this.synced.set(id, sync);
     return { digest, size };
   }
 
@@ -143,6 +175,8 @@ export class FsUploadStore implements UploadStore {
     const path = this.pathOf(id);
     const size = await this.size(id);
     if (size === null) throw new UploadNotFoundError(id);
+    await (this.synced.get(id) ?? fsyncFile(path));
+    this.synced.delete(id);
     if (this.target instanceof FsBlobStore) {
       const destination = this.target.pathOf(digest);
       await mkdir(dirname(destination), { recursive: true });
@@ -162,6 +196,7 @@ export class FsUploadStore implements UploadStore {
 
   async abort(id: string): Promise<boolean> {
     this.hashes.delete(id);
+    this.synced.delete(id);
     try {
       await unlink(this.pathOf(id));
       return true;
@@ -211,10 +246,11 @@ export function uploadsOf(store: BlobStore): UploadStore {
   return uploads;
 }
 
+/** Flush a file's data (and its size) to disk. */
 async function fsyncFile(path: string): Promise<void> {
   const fh = await open(path, "r");
   try {
-    await fh.sync();
+    await fh.datasync();
   } finally {
     await fh.close();
   }
@@ -222,7 +258,12 @@ async function fsyncFile(path: string): Promise<void> {
 
 async function fsyncDir(path: string): Promise<void> {
   try {
-    await fsyncFile(path);
+    const fh = await open(path, "r");
+    try {
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
   } catch {
     // Some filesystems refuse fsync on directories; the rename still happened.
   }

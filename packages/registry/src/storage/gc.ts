@@ -98,8 +98,9 @@ export async function collectBlobs(
 }
 
 /**
- * Abandoned uploads: sessions with no write for `olderThanMs` (rows and bytes), and upload
- * files that no session owns once they are older than `graceMs`. Returns how many went.
+ * Abandoned uploads: sessions with no write for `olderThanMs` (rows and bytes; a write is
+ * seen in the session's file, whose modification time each chunk moves), and upload files
+ * that no session owns once they are older than `graceMs`. Returns how many went.
  */
 export async function cleanupUploads(
   db: Db,
@@ -108,19 +109,30 @@ export async function cleanupUploads(
 ): Promise<number> {
   const now = (opts.now ?? (() => new Date()))().getTime();
   const uploads = uploadsOf(store);
-  const stale = await db
-    .delete(uploadSessions)
-    .where(lt(uploadSessions.updatedAt, new Date(now - opts.olderThanMs)))
-    .returning({ id: uploadSessions.id });
+  const idleSince = now - opts.olderThanMs;
+  const orphanBefore = now - (opts.graceMs ?? HOUR);
+  const files = new Map<string, number>();
+  for await (const upload of uploads.list()) files.set(upload.id, upload.modifiedAt.getTime());
   let removed = 0;
-  for (const { id } of stale) {
-    await uploads.abort(id);
-    removed++;
+  const idle = await db
+    .select({ id: uploadSessions.id })
+    .from(uploadSessions)
+    .where(lt(uploadSessions.updatedAt, new Date(idleSince)));
+  const abandoned = idle
+    .map((r) => r.id)
+    .filter((id) => (files.get(id) ?? Number.NEGATIVE_INFINITY) < idleSince);
+  for (let i = 0; i < abandoned.length; i += BATCH) {
+    const ids = abandoned.slice(i, i + BATCH);
+    await db.delete(uploadSessions).where(inArray(uploadSessions.id, ids));
+    for (const id of ids) {
+      await uploads.abort(id);
+      files.delete(id);
+      removed++;
+    }
   }
-  const cutoff = now - (opts.graceMs ?? HOUR);
-  let batch: string[] = [];
-  const flush = async () => {
-    if (batch.length === 0) return;
+  const old = [...files].filter(([, modified]) => modified < orphanBefore).map(([id]) => id);
+  for (let i = 0; i < old.length; i += BATCH) {
+    const batch = old.slice(i, i + BATCH);
     const live = await db
       .select({ id: uploadSessions.id })
       .from(uploadSessions)
@@ -129,14 +141,7 @@ export async function cleanupUploads(
     for (const id of batch) {
       if (!owned.has(id) && (await uploads.abort(id))) removed++;
     }
-    batch = [];
-  };
-  for await (const upload of uploads.list()) {
-    if (upload.modifiedAt.getTime() >= cutoff) continue;
-    batch.push(upload.id);
-    if (batch.length >= BATCH) await flush();
   }
-  await flush();
   return removed;
 }
 

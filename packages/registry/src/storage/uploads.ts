@@ -22,12 +22,14 @@ export interface UploadStore {
   append(id: string, source: BlobSource, offset: number): Promise<number>;
   /**
    * Check the upload's bytes against `digest` (and `expectedSize`): `DigestMismatchError`
-   * or `SizeMismatchError` when they differ. Slow only when the hash state was lost.
+   * or `SizeMismatchError` when they differ. Slow only when the hash state was lost. May
+   * start making the bytes durable, for `publish` to finish.
    */
   seal(id: string, digest: string, expectedSize?: number): Promise<BlobInfo>;
   /**
-   * Make a sealed upload the blob `digest` of the store and forget the upload. Callers
-   * run it under the lock that keeps garbage collection away (`holdBlobsAgainstGc`).
+   * Make a sealed upload the blob `digest` of the store, durably (fsync, then an atomic
+   * rename or the driver's commit), and forget the upload. Callers run it under the lock
+   * that keeps garbage collection away (`holdBlobsAgainstGc`).
    */
   publish(id: string, digest: string): Promise<BlobInfo>;
   /** Forget an upload and its bytes; returns whether it existed. */

@@ -1,0 +1,428 @@
+/**
+ * OCI benchmark (issue 5): `pnpm bench:oci [--mb 50] [--layers 5] [--runs 3] [--log file]`.
+ *
+ * Builds OCI image layouts of about `mb` MB in `layers` layers of incompressible data
+ * (gzip streams of stored blocks, so skopeo neither recompresses nor shrinks them), then
+ * pushes and pulls each with skopeo against Berth (its server process, on the embedded
+ * Postgres or DATABASE_URL, filesystem blob store, bearer-token auth as clients use it)
+ * and against the reference registry (`docker-registry serve`, filesystem storage, no
+ * auth), both on 127.0.0.1 in temporary folders. Every run uses a fresh image, so neither registry ever
+ * has the blobs already; the order of the two registries alternates between runs.
+ *
+ * Prints the time of each push and pull, the medians and the ratio Berth / reference.
+ * Every wait is bounded.
+ */
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { createCipheriv, createHash } from "node:crypto";
+import {
+  chmodSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
+import { cpus, loadavg, tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { gzipSync } from "node:zlib";
+import {
+  type Connection,
+  connect,
+  createDb,
+  ensureDatabase,
+  migrate,
+  startEmbeddedPostgres,
+} from "../packages/db/src/index";
+import { createAccount, createNamespace, FsBlobStore } from "../packages/registry/src/index";
+import { apiKeyPrincipal, testContext } from "../packages/registry/src/testing";
+
+const { values: args } = parseArgs({
+  options: {
+    mb: { type: "string", default: "50" },
+    layers: { type: "string", default: "5" },
+    runs: { type: "string", default: "3" },
+    /** Write Berth's request log (info level) to this file, to see where the time goes. */
+    log: { type: "string" },
+    /** Write a CPU profile of the Berth server process into this folder. */
+    profile: { type: "string" },
+  },
+});
+const TOTAL_MB = Number(args.mb);
+const LAYERS = Number(args.layers);
+const RUNS = Number(args.runs);
+if (!(TOTAL_MB > 0 && LAYERS > 0 && RUNS > 0)) {
+  console.error("usage: pnpm bench:oci [--mb 50] [--layers 5] [--runs 3]");
+  process.exit(2);
+}
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+const tmp = mkdtempSync(join(tmpdir(), "berth-bench-oci-"));
+chmodSync(tmp, 0o755);
+const cleanups: (() => Promise<void> | void)[] = [];
+
+function exec(cmd: string, argv: string[], timeoutMs = 300_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(cmd, argv, { timeout: timeoutMs, maxBuffer: 16 << 20 }, (error, stdout, stderr) => {
+      if (error) reject(new Error(`${cmd} ${argv.join(" ")}: ${error.message}\n${stderr}`));
+      else resolve(stdout);
+    });
+  });
+}
+
+async function requireTool(name: string): Promise<void> {
+  await exec("sh", ["-c", `command -v ${name}`]).catch(() => {
+    throw new Error(`${name} is required: apt-get install ${name}`);
+  });
+}
+
+/** Deterministic incompressible bytes: AES-CTR over zeros, keyed by the seed. */
+function noise(seed: string, size: number): Buffer {
+  const key = createHash("sha256").update(seed).digest().subarray(0, 16);
+  const cipher = createCipheriv("aes-128-ctr", key, Buffer.alloc(16));
+  return Buffer.concat([cipher.update(Buffer.alloc(size)), cipher.final()]);
+}
+
+/** A one-file tar archive. */
+function tar(name: string, content: Buffer): Buffer {
+  const header = Buffer.alloc(512);
+  header.write(name, 0, 100, "utf8");
+  header.write("0000644\0", 100);
+  header.write("0000000\0", 108);
+  header.write("0000000\0", 116);
+  header.write(`${content.length.toString(8).padStart(11, "0")}\0`, 124);
+  header.write("00000000000\0", 136);
+  header.write("        ", 148);
+  header.write("0", 156);
+  header.write("ustar\0", 257);
+  header.write("00", 263);
+  let sum = 0;
+  for (const byte of header) sum += byte;
+  header.write(`${sum.toString(8).padStart(6, "0")}\0 `, 148);
+  const pad = Buffer.alloc((512 - (content.length % 512)) % 512);
+  return Buffer.concat([header, content, pad, Buffer.alloc(1024)]);
+}
+
+function sha256(bytes: Buffer): string {
+  return `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
+}
+
+/** An OCI layout `dir` with tag `img`: `layers` layers, `mb` MB in all. */
+function buildLayout(dir: string, seed: string): { bytes: number } {
+  const blobs = join(dir, "blobs", "sha256");
+  mkdirSync(blobs, { recursive: true });
+  const put = (bytes: Buffer) => {
+    const digest = sha256(bytes);
+    writeFileSync(join(blobs, digest.slice(7)), bytes);
+    return { digest, size: bytes.length };
+  };
+  const layerSize = Math.floor((TOTAL_MB * 1024 * 1024) / LAYERS);
+  const layers: { digest: string; size: number }[] = [];
+  const diffIds: string[] = [];
+  let bytes = 0;
+  for (let i = 0; i < LAYERS; i++) {
+    const raw = tar(`data/layer${i}.bin`, noise(`${seed}/${i}`, layerSize));
+    // Level 0: a real gzip stream of stored blocks, as large as the data.
+    const gz = gzipSync(raw, { level: 0 });
+    layers.push(put(gz));
+    diffIds.push(sha256(raw));
+    bytes += gz.length;
+  }
+  const config = put(
+    Buffer.from(
+      JSON.stringify({
+        architecture: "amd64",
+        os: "linux",
+        config: { Cmd: ["/bin/true"] },
+        rootfs: { type: "layers", diff_ids: diffIds },
+      }),
+    ),
+  );
+  const manifest = put(
+    Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: "application/vnd.oci.image.manifest.v1+json",
+        config: { mediaType: "application/vnd.oci.image.config.v1+json", ...config },
+        layers: layers.map((l) => ({
+          mediaType: "application/vnd.oci.image.layer.v1.tar+gzip",
+          ...l,
+        })),
+      }),
+    ),
+  );
+  writeFileSync(join(dir, "oci-layout"), JSON.stringify({ imageLayoutVersion: "1.0.0" }));
+  writeFileSync(
+    join(dir, "index.json"),
+    JSON.stringify({
+      schemaVersion: 2,
+      manifests: [
+        {
+          mediaType: "application/vnd.oci.image.manifest.v1+json",
+          ...manifest,
+          annotations: { "org.opencontainers.image.ref.name": "img" },
+        },
+      ],
+    }),
+  );
+  return { bytes: bytes + config.size + manifest.size };
+}
+
+async function waitFor(url: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const r = await fetch(url);
+      if (r.status === 200 || r.status === 401) return;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) throw new Error(`${url} did not answer within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function freePort(): Promise<number> {
+  const { createServer } = await import("node:net");
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function startReference(): Promise<Target> {
+  const port = await freePort();
+  const root = join(tmp, "reference");
+  mkdirSync(root);
+  const config = join(tmp, "reference.yml");
+  writeFileSync(
+    config,
+    [
+      "version: 0.1",
+      "log:",
+      "  level: error",
+      "storage:",
+      "  filesystem:",
+      `    rootdirectory: ${root}`,
+      "  delete:",
+      "    enabled: true",
+      "http:",
+      `  addr: 127.0.0.1:${port}`,
+      "",
+    ].join("\n"),
+  );
+  // It logs every 404 of a HEAD as an error: its output is not worth showing.
+  const child: ChildProcess = spawn("docker-registry", ["serve", config], { stdio: "ignore" });
+  cleanups.push(() => {
+    child.kill("SIGTERM");
+  });
+  await waitFor(`http://127.0.0.1:${port}/v2/`, 15_000);
+  const pid = child.pid!;
+  return { host: `127.0.0.1:${port}`, creds: [], cpu: () => cpuOfTree(pid) };
+}
+
+/**
+ * Berth as it runs in production: its own server process (`apps/server/src/main.ts`) on
+ * a Postgres (the embedded one, started here, or DATABASE_URL) and a filesystem blob
+ * store, with an account and a namespace made through the use cases beforehand.
+ */
+async function startBerth(): Promise<Target> {
+  let conn: Connection;
+  let postmaster: number | undefined;
+  if (process.env.DATABASE_URL) {
+    conn = await connect({ url: process.env.DATABASE_URL });
+  } else {
+    const pg = await startEmbeddedPostgres({ dataDir: join(tmp, "pg"), persistent: false });
+    postmaster = Number(readFileSync(join(tmp, "pg", "postmaster.pid"), "utf8").split("\n")[0]);
+    const url = await ensureDatabase(pg.url, "berth");
+    await migrate(url);
+    const { db, sql } = createDb(url, { max: 2 });
+    conn = {
+      db,
+      sql,
+      url,
+      embedded: pg,
+      async close() {
+        await sql.end({ timeout: 5 });
+        await pg.stop();
+      },
+    };
+  }
+  cleanups.push(() => conn.close());
+  const dataDir = join(tmp, "berth");
+  const account = await createAccount(conn.db, { name: "bench" });
+  await createNamespace(
+    testContext({
+      db: conn.db,
+      store: new FsBlobStore(join(dataDir, "blobs")),
+      principal: apiKeyPrincipal(account.account, account.user),
+    }),
+    { name: "bench" },
+  );
+  const port = await freePort();
+  const child = spawn(
+    process.execPath,
+    [
+      ...(args.profile ? ["--cpu-prof", `--cpu-prof-dir=${args.profile}`] : []),
+      "--import",
+      "tsx",
+      "apps/server/src/main.ts",
+    ],
+    {
+      cwd: root,
+      env: {
+        ...process.env,
+        DATABASE_URL: conn.url,
+        BERTH_DATA_DIR: dataDir,
+        BERTH_HOST: "127.0.0.1",
+        BERTH_PORT: String(port),
+        BERTH_LOG_LEVEL: args.log ? "info" : "warn",
+      },
+      stdio: ["ignore", args.log ? openSync(args.log, "w") : "ignore", "inherit"],
+    },
+  );
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  cleanups.unshift(async () => {
+    child.kill("SIGTERM");
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 15_000))]);
+  });
+  await waitFor(`http://127.0.0.1:${port}/healthz`, 60_000);
+  const pid = child.pid!;
+  return {
+    host: `127.0.0.1:${port}`,
+    creds: [`iamapikey:${account.apiKey}`],
+    cpu: () => cpuOfTree(pid) + (postmaster ? cpuOfTree(postmaster) : 0),
+  };
+}
+
+/** CPU seconds (user + system) a process and its children have used so far, from /proc. */
+function cpuOfTree(rootPid: number): number {
+  const TICKS = 100;
+  let total = 0;
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+    } catch {
+      continue;
+    }
+    // Fields after the command name (which may hold spaces) start at index 2 (state).
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const pid = Number(entry);
+    const ppid = Number(fields[1]);
+    if (pid === rootPid || ppid === rootPid) {
+      total += (Number(fields[11]) + Number(fields[12])) / TICKS;
+    }
+  }
+  return total;
+}
+
+interface Target {
+  host: string;
+  creds: string[];
+  /** CPU seconds used so far by the registry (and its database, for Berth). */
+  cpu(): number;
+}
+
+async function timed(target: Target, fn: () => Promise<unknown>): Promise<[number, number]> {
+  const cpu = target.cpu();
+  const start = process.hrtime.bigint();
+  await fn();
+  return [Number(process.hrtime.bigint() - start) / 1e9, target.cpu() - cpu];
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+async function main(): Promise<void> {
+  await requireTool("skopeo");
+  await requireTool("docker-registry");
+  console.log(
+    `bench:oci — ${TOTAL_MB} MB in ${LAYERS} layers, ${RUNS} runs, ${cpus().length} cores, load ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(" ")}`,
+  );
+  const [reference, berth] = await Promise.all([startReference(), startBerth()]);
+  const targets = { reference, berth };
+  type Figures = { push: number[]; pull: number[]; pushCpu: number[]; pullCpu: number[] };
+  const empty = (): Figures => ({ push: [], pull: [], pushCpu: [], pullCpu: [] });
+  const times: Record<"reference" | "berth", Figures> = { reference: empty(), berth: empty() };
+  for (let run = 0; run < RUNS; run++) {
+    const layout = join(tmp, `image-${run}`);
+    const { bytes } = buildLayout(layout, `run-${run}`);
+    const order =
+      run % 2 === 0 ? (["reference", "berth"] as const) : (["berth", "reference"] as const);
+    for (const name of order) {
+      const t = targets[name];
+      const ref = `docker://${t.host}/bench/img${run}:1`;
+      const [push, pushCpu] = await timed(t, () =>
+        exec("skopeo", [
+          "copy",
+          "--quiet",
+          "--dest-tls-verify=false",
+          ...(t.creds.length ? ["--dest-creds", t.creds[0]!] : []),
+          `oci:${layout}:img`,
+          ref,
+        ]),
+      );
+      const out = join(tmp, `pulled-${name}-${run}`);
+      const [pull, pullCpu] = await timed(t, () =>
+        exec("skopeo", [
+          "copy",
+          "--quiet",
+          "--src-tls-verify=false",
+          ...(t.creds.length ? ["--src-creds", t.creds[0]!] : []),
+          ref,
+          `oci:${out}:img`,
+        ]),
+      );
+      rmSync(out, { recursive: true, force: true });
+      const f = times[name];
+      f.push.push(push);
+      f.pull.push(pull);
+      f.pushCpu.push(pushCpu);
+      f.pullCpu.push(pullCpu);
+      console.log(
+        `run ${run + 1}  ${name.padEnd(9)}  push ${push.toFixed(3)} s (cpu ${pushCpu.toFixed(2)} s)  pull ${pull.toFixed(3)} s (cpu ${pullCpu.toFixed(2)} s)  ${(bytes / 1048576).toFixed(1)} MB`,
+      );
+    }
+    rmSync(layout, { recursive: true, force: true });
+  }
+  const row = (what: "push" | "pull") => {
+    const b = median(times.berth[what]);
+    const r = median(times.reference[what]);
+    const bc = median(times.berth[`${what}Cpu`]);
+    const rc = median(times.reference[`${what}Cpu`]);
+    return `${what}  berth ${b.toFixed(3)} s  reference ${r.toFixed(3)} s  ratio ${(b / r).toFixed(2)}×   (registry cpu: berth ${bc.toFixed(2)} s, reference ${rc.toFixed(2)} s)`;
+  };
+  console.log(
+    `median of ${RUNS} (time from skopeo's start to its exit; cpu of the registry process, and of its database for Berth):`,
+  );
+  console.log(`  ${row("push")}`);
+  console.log(`  ${row("pull")}`);
+}
+
+main()
+  .then(
+    () => 0,
+    (error: unknown) => {
+      console.error(error instanceof Error ? error.message : error);
+      return 1;
+    },
+  )
+  .then(async (code) => {
+    for (const c of cleanups) await Promise.resolve(c()).catch(() => {});
+    rmSync(tmp, { recursive: true, force: true });
+    process.exit(code);
+  });
