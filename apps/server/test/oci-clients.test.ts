@@ -460,4 +460,12 @@ it("wrote only events that validate against core's schema, none for anonymous re
     /berth_unauthenticated_requests_total\{region="us-south",reason="missing"\} [1-9]/,
   );
   expect(events.every((e) => e.initiator.id !== "")).toBe(true);
+  // No credential ever reaches the logs or the events: API keys, token secrets, JWTs.
+  const logs = env.logs.join("\n");
+  expect(logs).not.toContain(env.alice.apiKey);
+  expect(logs).not.toContain("berth_rt_");
+  expect(logs).not.toMatch(/eyJ[\w-]+\.eyJ/);
+  const payloads = JSON.stringify(events);
+  expect(payloads).not.toContain(env.alice.apiKey);
+  expect(payloads).not.toMatch(/eyJ[\w-]+\.eyJ|berth_rt_/);
 });

@@ -131,6 +131,23 @@ describe("blob uploads", () => {
     await expectError(await alice.request("GET", location), 404, "BLOB_UPLOAD_UNKNOWN");
   });
 
+  it("refuses a chunk whose length does not match its Content-Range (SIZE_INVALID)", async () => {
+    const start = await alice.request("POST", "/v2/alicens/sized/blobs/uploads/");
+    const location = start.headers.get("location")!;
+    const r = await alice.request("PATCH", location, {
+      body: Buffer.from("12345"),
+      headers: { "content-range": "0-9" },
+    });
+    await expectError(r, 400, "SIZE_INVALID");
+    await expectError(
+      await alice.request("PATCH", location, { body: "x", headers: { "content-range": "9-1" } }),
+      416,
+      "BLOB_UPLOAD_INVALID",
+    );
+    const status = await alice.request("GET", location);
+    expect(status.headers.get("range")).toBe("0-0");
+  });
+
   it("takes a streamed PATCH without Content-Range and a PUT without body", async () => {
     const bytes = randomBytes(300_000);
     const start = await alice.request("POST", "/v2/alicens/streamed/blobs/uploads/");

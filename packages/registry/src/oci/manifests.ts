@@ -90,7 +90,7 @@ export function pushManifest(
           ...(input.contentType ? { contentType: input.contentType } : {}),
           ...(ref.digest ? { digest: ref.digest } : { tag: ref.tag }),
           blobs: "linked",
-          now: new Date(),
+          now: nowOf(ctx),
         });
         const result: PushedManifest = {
           digest: stored.digest,
