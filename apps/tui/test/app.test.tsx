@@ -390,6 +390,8 @@ describe("layout", () => {
       expect(lines.length, `screen ${key}`).toBeLessThanOrEqual(23);
       for (const line of lines)
         expect(line.length, `screen ${key}: ${line}`).toBeLessThanOrEqual(80);
+      // The app's own keys keep their place in the help bar, whatever the screen adds.
+      expect(lines.at(-1), `screen ${key}`).toMatch(/g region\s+q quit\s*$/);
     }
     await s.press("1", "n");
     await s.waitFor("New namespace");

@@ -220,7 +220,11 @@ export function App(props: AppProps) {
         <Box height={contentHeight} flexDirection="column" overflow="hidden">
           {body}
         </Box>
-        <HelpBar items={overlay === "none" ? [...help, ...globalHelp] : []} width={width} />
+        <HelpBar
+          items={overlay === "none" ? help : []}
+          tail={overlay === "none" ? globalHelp : []}
+          width={width}
+        />
       </Box>
     </UiContext.Provider>
   );

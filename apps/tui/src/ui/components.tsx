@@ -24,23 +24,37 @@ export function StatusLine({
   return <Text> </Text>;
 }
 
-export function HelpBar({ items, width }: { items: HelpItem[]; width: number }) {
-  const parts: ReactNode[] = [];
+/** Keys of the screen, then `tail` (the app's own keys), which always keeps its place. */
+export function HelpBar({
+  items,
+  tail = [],
+  width,
+}: {
+  items: HelpItem[];
+  tail?: HelpItem[];
+  width: number;
+}) {
+  const size = ([key, what]: HelpItem) => key.length + what.length + 3;
+  const tailWidth = tail.reduce((n, i) => n + size(i), 0);
+  const shown: HelpItem[] = [];
   let used = 0;
-  for (const [key, what] of items) {
-    const len = key.length + what.length + 3;
-    if (used + len > width) break;
-    parts.push(
-      <Text key={key}>
-        <Text color="cyan" bold>
-          {key}
-        </Text>
-        <Text dimColor>{` ${what}  `}</Text>
-      </Text>,
-    );
-    used += len;
+  for (const item of items) {
+    if (used + size(item) > width - tailWidth) break;
+    shown.push(item);
+    used += size(item);
   }
-  return <Text wrap="truncate">{parts}</Text>;
+  return (
+    <Text wrap="truncate">
+      {[...shown, ...tail].map(([key, what]) => (
+        <Text key={key}>
+          <Text color="cyan" bold>
+            {key}
+          </Text>
+          <Text dimColor>{` ${what}  `}</Text>
+        </Text>
+      ))}
+    </Text>
+  );
 }
 
 /** A yes/no question before anything destructive: `y` goes ahead, `n` or Esc does not. */

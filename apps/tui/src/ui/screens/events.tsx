@@ -36,11 +36,10 @@ export function EventsScreen({ client, width, height, active }: ScreenProps) {
   const [filters, setFilters] = useState<Filters>({});
   const [live, setLive] = useState(true);
   const [liveState, setLiveState] = useState<{
-    state: "off" | "connecting" | "live" | "error";
+    state: "off" | "connecting" | "live" | "ended" | "error";
     error?: string;
-  }>({
-    state: "off",
-  });
+  }>({ state: "off" });
+  const [tailNonce, setTailNonce] = useState(0);
   const [page, setPage] = useState<{
     lines: EventLine[];
     paginationId: string | null;
@@ -87,6 +86,7 @@ export function EventsScreen({ client, width, height, active }: ScreenProps) {
 
   // The live tail: once the tracker says it is subscribed, a query catches up on what
   // arrived before, so nothing falls between the first page and the tail.
+  // biome-ignore lint/correctness/useExhaustiveDependencies: tailNonce restarts the tail
   useEffect(() => {
     if (!live) {
       setLiveState({ state: "off" });
@@ -111,10 +111,10 @@ export function EventsScreen({ client, width, height, active }: ScreenProps) {
         }
       },
       onError: (error) => setLiveState({ state: "error", error: errorMessage(error, url) }),
-      onComplete: () => setLiveState({ state: "off" }),
+      onComplete: () => setLiveState({ state: "ended" }),
     });
     return () => sub.unsubscribe();
-  }, [client, filters, live, query, url]);
+  }, [client, filters, live, query, url, tailNonce]);
 
   const list = useList<EventLine>(page.lines, {
     active: active && mode === "list",
@@ -146,8 +146,11 @@ export function EventsScreen({ client, width, height, active }: ScreenProps) {
     (input, k) => {
       if (input === "f") setMode("filters");
       else if (input === "l") setLive((v) => !v);
-      else if (input === "r") setNonce((n) => n + 1);
-      else if (k.return && list.current) setMode("detail");
+      else if (input === "r") {
+        setNonce((n) => n + 1);
+        // A tail that ended or failed (the server restarted) starts again.
+        if (liveState.state === "ended" || liveState.state === "error") setTailNonce((n) => n + 1);
+      } else if (k.return && list.current) setMode("detail");
       else if (input === "m" && page.paginationId) {
         const gen = generation.current;
         setMore("Loading older events");
@@ -180,7 +183,9 @@ export function EventsScreen({ client, width, height, active }: ScreenProps) {
     ) : liveState.state === "connecting" ? (
       <Text color="yellow">○ connecting</Text>
     ) : liveState.state === "error" ? (
-      <Text color="red">✗ live: {liveState.error}</Text>
+      <Text color="red">✗ live: {liveState.error} (r retries)</Text>
+    ) : liveState.state === "ended" ? (
+      <Text color="yellow">○ live tail ended (r reconnects)</Text>
     ) : (
       <Text dimColor>○ paused</Text>
     );
