@@ -63,16 +63,33 @@ function cpuSeconds(pid: number): number {
     return 0;
   }
 }
-function postgresCpuSeconds(): number {
-  let total = 0;
+/**
+ * CPU seconds of this benchmark's Postgres server (the postmaster and its children; other
+ * servers on the machine are not counted): client backends, and the rest (vacuum, WAL, ...).
+ */
+function postgresCpuSeconds(postmaster: number): Record<string, number> {
+  const total: Record<string, number> = { background: cpuSeconds(postmaster) };
   for (const entry of readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      if (readFileSync(`/proc/${entry}/comm`, "utf8").trim() === "postgres")
-        total += cpuSeconds(Number(entry));
+      const status = readFileSync(`/proc/${entry}/status`, "utf8");
+      if (Number(/^PPid:\s+(\d+)/m.exec(status)?.[1]) !== postmaster) continue;
+      const title = readFileSync(`/proc/${entry}/cmdline`, "utf8");
+      // Client backends show "postgres: <user> <database> <host>(<port>) ..."; which app a
+      // backend serves comes from pg_stat_activity (backendApps).
+      const key = /^postgres: \S+ \S+ \d/.test(title)
+        ? (backendApps.get(Number(entry)) ?? "other")
+        : "background";
+      total[key] = (total[key] ?? 0) + cpuSeconds(Number(entry));
     } catch {}
   }
   return total;
+}
+const backendApps = new Map<number, string>();
+async function learnBackends(): Promise<void> {
+  const rows = await sql<{ pid: number; app: string }[]>`
+    select pid, application_name as app from pg_stat_activity where datname = current_database()`;
+  for (const r of rows) backendApps.set(r.pid, r.app || "other");
 }
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const load = () =>
@@ -113,6 +130,13 @@ url.pathname = `/${dbName}`;
 const dbUrl = url.toString();
 await migrate(dbUrl);
 const { db, sql } = createDb(dbUrl, { max: 12 });
+// The server's postmaster: the parent of any backend of ours.
+const [{ pid: backendPid }] = (await sql<
+  { pid: number }[]
+>`select pg_backend_pid() as pid`) as unknown as [{ pid: number }];
+const postmaster = Number(
+  /^PPid:\s+(\d+)/m.exec(readFileSync(`/proc/${backendPid}/status`, "utf8"))?.[1],
+);
 
 const children: ChildProcess[] = [];
 async function cleanup() {
@@ -244,11 +268,12 @@ try {
   };
   t0 = now();
   const worker = await startApp("worker", workerEnv, /^worker +(http:\/\/\S+)\/metrics/m);
+  await learnBackends();
   const started = now();
   const cpu0 = {
     worker: cpuSeconds(worker.child.pid!),
     tracker: cpuSeconds(tracker.child.pid!),
-    pg: postgresCpuSeconds(),
+    pg: postgresCpuSeconds(postmaster),
     bench: process.cpuUsage(),
   };
   const marks: { at: number; left: number }[] = [];
@@ -266,10 +291,16 @@ try {
   });
   const drained = now();
   const benchCpu = process.cpuUsage(cpu0.bench);
+  await learnBackends();
+  const pg1 = postgresCpuSeconds(postmaster);
+  const pgUsed = (key: string) => (pg1[key] ?? 0) - (cpu0.pg[key] ?? 0);
   const cpu = {
     worker: cpuSeconds(worker.child.pid!) - cpu0.worker,
     tracker: cpuSeconds(tracker.child.pid!) - cpu0.tracker,
-    postgres: postgresCpuSeconds() - cpu0.pg,
+    pgWorker: pgUsed("berth-worker"),
+    pgTracker: pgUsed("berth-tracker"),
+    pgOther: pgUsed("other"),
+    pgBackground: pgUsed("background"),
     bench: (benchCpu.user + benchCpu.system) / 1e6,
   };
   const stored = await trackerCount();
@@ -356,7 +387,7 @@ try {
   console.log(`            per tenth of the run: ${tenths.join(", ")} events/s`);
   const perEvent = (sec: number) => ((sec * 1e6) / N).toFixed(0);
   console.log(
-    `            CPU per event: worker ${perEvent(cpu.worker)} µs, tracker ${perEvent(cpu.tracker)} µs, Postgres ${perEvent(cpu.postgres)} µs (bench polling ${perEvent(cpu.bench)} µs)`,
+    `            CPU per event: worker ${perEvent(cpu.worker)} µs + its Postgres backends ${perEvent(cpu.pgWorker)} µs; tracker ${perEvent(cpu.tracker)} µs + its backends ${perEvent(cpu.pgTracker)} µs; Postgres background (vacuum, WAL, checkpoints) ${perEvent(cpu.pgBackground)} µs; bench probes ${perEvent(cpu.bench + cpu.pgOther)} µs`,
   );
   console.log(
     `            outbox after the drain: ${dead?.n_dead_tup ?? "?"} dead tuples, ${dead?.size ?? "?"}`,

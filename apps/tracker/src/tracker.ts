@@ -71,6 +71,7 @@ export async function startTracker(opts: TrackerOptions): Promise<RunningTracker
     max: opts.poolMax ?? 10,
     onnotice: () => {},
     types: { bigint: postgres.BigInt },
+    connection: { application_name: "berth-tracker" },
   });
   const keys =
     typeof opts.ingestionKeys === "object"
