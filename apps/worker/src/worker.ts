@@ -97,8 +97,8 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
   const workerId = opts.workerId ?? `worker-${randomBytes(4).toString("hex")}`;
 
   // The worker's own writes need no durability: a lost claim is an unleased row, a lost
-  // delete or dead-letter a redelivery that the tracker deduplicates. Skipping the WAL flush
-  // on each of its commits is safe and roughly halves their cost.
+  // delete or dead-letter a redelivery that the tracker deduplicates. So its commits do not
+  // wait for the WAL flush (the tracker's commits, which acknowledge events, still do).
   const sql = postgres(opts.databaseUrl, {
     max: s.concurrency + 2,
     onnotice: () => {},
