@@ -128,19 +128,21 @@ export function startUpload(
       startedAt: now,
       updatedAt: now,
     };
-    if (row.repositoryId) {
+    let repositoryId = row.repositoryId;
+    if (repositoryId) {
       // The common case, in one statement that commits without waiting (see relaxedCommit).
       await ctx.db.execute(sql`
         with relaxed as (select set_config('synchronous_commit', 'off', true))
         insert into upload_sessions (id, repository_id, account_id, "offset", started_at, updated_at)
-        select ${id}, ${row.repositoryId}, ${session.accountId}, 0,
+        select ${id}, ${repositoryId}, ${session.accountId}, 0,
                ${now.toISOString()}::timestamptz, ${now.toISOString()}::timestamptz
           from relaxed`);
     } else {
-      await ctx.db.transaction(async (tx) => {
+      repositoryId = await ctx.db.transaction(async (tx) => {
         await relaxedCommit(tx);
-        const repositoryId = await ensureRepository(tx, row.namespaceId, name.name);
-        await tx.insert(uploadSessions).values({ ...session, repositoryId });
+        const created = await ensureRepository(tx, row.namespaceId, name.name);
+        await tx.insert(uploadSessions).values({ ...session, repositoryId: created });
+        return created;
       });
     }
     try {
@@ -149,6 +151,12 @@ export function startUpload(
       await ctx.db.delete(uploadSessions).where(eq(uploadSessions.id, id));
       throw error;
     }
+    knownSessions(ctx).remember(id, {
+      accountId: session.accountId,
+      region: ctx.region,
+      repository: name.name,
+      repositoryId,
+    });
     return { id };
   });
 }
@@ -206,6 +214,48 @@ async function anyRepositoryWith(ctx: RegistryContext, digest: string): Promise<
   return rows[0]?.id ?? null;
 }
 
+/**
+ * Sessions this process opened, so that the chunks and the close of an upload need not look
+ * their session up again (a push sends them right after the start). A session opened by
+ * another process, or before a restart, is looked up in the database. Whoever asks must be
+ * the same account, region and repository either way.
+ */
+class KnownSessions {
+  private readonly byId = new Map<
+    string,
+    { accountId: string; region: string; repository: string; repositoryId: string }
+  >();
+  remember(
+    id: string,
+    session: { accountId: string; region: string; repository: string; repositoryId: string },
+  ): void {
+    if (this.byId.size >= MAX_KNOWN_SESSIONS) {
+      const oldest = this.byId.keys().next().value;
+      if (oldest !== undefined) this.byId.delete(oldest);
+    }
+    this.byId.set(id, session);
+  }
+  get(id: string) {
+    return this.byId.get(id);
+  }
+  forget(id: string): void {
+    this.byId.delete(id);
+  }
+}
+
+const MAX_KNOWN_SESSIONS = 10_000;
+const knownByStore = new WeakMap<object, KnownSessions>();
+
+/** The sessions opened on this store instance (a restarted server starts with none). */
+function knownSessions(ctx: RegistryContext): KnownSessions {
+  let known = knownByStore.get(ctx.store);
+  if (!known) {
+    known = new KnownSessions();
+    knownByStore.set(ctx.store, known);
+  }
+  return known;
+}
+
 export interface UploadRef {
   repository: string;
   id: string;
@@ -217,6 +267,17 @@ async function requireSession(ctx: RegistryContext, ref: UploadRef) {
   const unknown = () =>
     new OciFailure("BLOB_UPLOAD_UNKNOWN", `upload ${ref.id} is not known in ${name.name}`);
   if (!UUID.test(ref.id)) throw unknown();
+  const known = knownSessions(ctx).get(ref.id);
+  if (known) {
+    if (
+      known.accountId !== accountId(ctx) ||
+      known.region !== ctx.region ||
+      known.repository !== name.name
+    ) {
+      throw unknown();
+    }
+    return { id: ref.id, repositoryId: known.repositoryId };
+  }
   const rows = await ctx.db
     .select({ id: uploadSessions.id, repositoryId: uploadSessions.repositoryId })
     .from(uploadSessions)
@@ -343,11 +404,13 @@ export function finishUpload(
       // Last, so that a failure before it rolls everything back with the bytes in place.
       await uploads.publish(session.id, info.digest);
     });
+    knownSessions(ctx).forget(session.id);
     return info;
   });
 }
 
 async function dropSession(ctx: RegistryContext, id: string): Promise<void> {
+  knownSessions(ctx).forget(id);
   await ctx.db.delete(uploadSessions).where(eq(uploadSessions.id, id));
   await uploadsOf(ctx.store).abort(id);
 }
