@@ -95,7 +95,7 @@ describe("berth in a terminal", () => {
 
     await tmux("send-keys", "-t", SESSION, "Enter");
     // The newest event's JSON (the list the app reloaded after creating is newer).
-    await waitScreen(/"observer": \{\s+"name": "ActivityTracker"/);
+    await waitScreen(/"action": "container-registry\.namespace\.(list|create)"/);
     await tmux("send-keys", "-t", SESSION, "Escape");
     await waitScreen(/namespace\.create\s+success\s+e2e-birds/);
 
