@@ -22,6 +22,11 @@ export interface RegionAppDeps {
   /** The tracker `events.*` read; absent: they answer that events are unavailable. */
   tracker?: { url: string; queryKey: string };
   routing?: RoutingTable;
+  /**
+   * HMAC key of the registry's bearer tokens. Processes serving one region share it, so a
+   * token from one is good at the others; absent: random per process.
+   */
+  tokenSecret?: string;
 }
 
 export type BerthPlugin = FastifyPluginAsync<RegionAppDeps>;

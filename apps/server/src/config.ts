@@ -16,6 +16,7 @@ import {
   ConfigError as TrackerConfigError,
 } from "@berth/tracker-client";
 import { z } from "zod";
+import { MIN_TOKEN_SECRET_LENGTH } from "./token-secret";
 
 export interface RegionListener {
   region: RegionName;
@@ -29,6 +30,8 @@ export interface ServerConfig {
   regions: RegionListener[];
   logLevel: string;
   devApiKey?: string;
+  /** HMAC key of bearer tokens shared by the processes of a region; absent: kept in the data dir. */
+  tokenSecret?: string;
 }
 
 export class ConfigError extends Error {
@@ -54,6 +57,10 @@ const envSchema = z.object({
     .enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"])
     .default("info"),
   BERTH_DEV_API_KEY: z.string().min(20, "must be at least 20 characters").optional(),
+  BERTH_TOKEN_SECRET: z
+    .string()
+    .min(MIN_TOKEN_SECRET_LENGTH, `must be at least ${MIN_TOKEN_SECRET_LENGTH} characters`)
+    .optional(),
 });
 
 /**
@@ -77,6 +84,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     regions: parseRegions(e.BERTH_REGIONS, e.BERTH_PORT),
     logLevel: e.BERTH_LOG_LEVEL,
     ...(e.BERTH_DEV_API_KEY ? { devApiKey: e.BERTH_DEV_API_KEY } : {}),
+    ...(e.BERTH_TOKEN_SECRET ? { tokenSecret: e.BERTH_TOKEN_SECRET } : {}),
   };
 }
 

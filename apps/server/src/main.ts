@@ -4,6 +4,7 @@ import { FsBlobStore } from "@berth/registry";
 import { ConfigError, type EventsConfig, loadConfig, loadDotEnv, loadEventsConfig } from "./config";
 import { createLogger } from "./logger";
 import { startServer } from "./server";
+import { resolveTokenSecret } from "./token-secret";
 
 // The server process: configuration, database (embedded or DATABASE_URL, migrated),
 // blob store under the data directory, one listener per region, graceful shutdown.
@@ -27,6 +28,15 @@ const conn = await connect({
   log: (line) => logger.debug({ component: "postgres" }, line),
 });
 const store = new FsBlobStore(join(dataRoot(), "blobs"));
+const tokenSecret = resolveTokenSecret({
+  ...(config.tokenSecret ? { configured: config.tokenSecret } : {}),
+  dataDir: dataRoot(),
+});
+if (tokenSecret.source === "created") {
+  logger.info(
+    "bearer token key created in the data directory (set BERTH_TOKEN_SECRET to share one)",
+  );
+}
 const server = await startServer({
   db: conn.db,
   store,
@@ -35,6 +45,7 @@ const server = await startServer({
   logger,
   tracker: events.tracker,
   routing: events.routing,
+  tokenSecret: tokenSecret.secret,
 });
 for (const [region, url] of Object.entries(server.urls)) {
   logger.info({ region, url }, `region ${region} listening on ${url}`);

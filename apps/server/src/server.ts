@@ -24,6 +24,8 @@ export interface StartServerOptions {
   tracker?: { url: string; queryKey: string };
   /** Routing table: the default tracker region of a listener's `events.*`. */
   routing?: RoutingTable;
+  /** HMAC key of bearer tokens (see RegionAppDeps); absent: random per process. */
+  tokenSecret?: string;
 }
 
 export interface RunningServer {
@@ -65,6 +67,7 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
         ...(opts.now ? { now: opts.now } : {}),
         ...(opts.tracker ? { tracker: opts.tracker } : {}),
         ...(opts.routing ? { routing: opts.routing } : {}),
+        ...(opts.tokenSecret ? { tokenSecret: opts.tokenSecret } : {}),
       });
       started.push(app);
       await app.listen({ host, port });

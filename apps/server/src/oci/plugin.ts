@@ -25,7 +25,8 @@ import { deleteUpload, getUpload, patchUpload, postUpload, putUpload } from "./u
 export interface OciRoutesOptions {
   /**
    * HMAC key of the bearer tokens (at least 32 bytes). Processes serving one region must
-   * share it; default: random per process (tokens last minutes; clients ask again).
+   * share it; default: the app's `tokenSecret` (BERTH_TOKEN_SECRET or the data dir's key),
+   * else random per process (tokens last minutes; clients ask again).
    */
   tokenSecret?: string;
   tokenTtlSeconds?: number;
@@ -48,9 +49,10 @@ export function registryService(region: string): string {
  */
 export function createOciRoutes(opts: OciRoutesOptions = {}): BerthPlugin {
   return async (app, deps) => {
+    const secret = opts.tokenSecret ?? deps.tokenSecret;
     const tokens = new BearerTokens({
       service: registryService(deps.region),
-      ...(opts.tokenSecret ? { secret: opts.tokenSecret } : {}),
+      ...(secret ? { secret } : {}),
       ...(opts.tokenTtlSeconds ? { ttlSeconds: opts.tokenTtlSeconds } : {}),
       ...(deps.now ? { now: deps.now } : {}),
     });
