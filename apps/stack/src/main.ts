@@ -12,12 +12,18 @@ const conn = await connect({ max: 2 });
 const dev = await ensureDevAccount(conn.db, { apiKey: process.env.BERTH_DEV_API_KEY || undefined });
 await conn.sql.end();
 
-const shared = { DATABASE_URL: conn.url, BERTH_LOG_LEVEL: process.env.BERTH_LOG_LEVEL || "warn" };
+// Every service gets the tracker's port, so the server's queries and the worker's deliveries
+// reach the tracker this launcher starts, whatever port was chosen.
+const shared = {
+  DATABASE_URL: conn.url,
+  BERTH_LOG_LEVEL: process.env.BERTH_LOG_LEVEL || "warn",
+  BERTH_TRACKER_PORT: String(ports.tracker),
+};
 const services: Service[] = [
   {
     name: "tracker",
     entry: "tracker/src/main.ts",
-    env: { ...shared, BERTH_TRACKER_PORT: String(ports.tracker) },
+    env: shared,
     readyUrl: `http://${host}:${ports.tracker}/readyz`,
   },
   {
@@ -74,4 +80,6 @@ for (const line of serviceLines({
 })) {
   console.log(line);
 }
-console.log("Ctrl-C stops everything.");
+console.log(
+  `Next: pnpm berth login --url http://${host}:${ports.regions[0]!.port} --api-key <key>   (Ctrl-C stops everything)`,
+);
