@@ -34,6 +34,8 @@ const { values: args } = parseArgs({
     rate: { type: "string", default: "1000" },
     seconds: { type: "string", default: "15" },
     "skip-graphile": { type: "boolean", default: false },
+    /** Checkpoint spacing of the embedded server, as a deployment would set it. */
+    "wal-settings": { type: "boolean", default: false },
     /** Worker settings (default: the worker's own defaults). */
     batch: { type: "string" },
     concurrency: { type: "string" },
@@ -124,6 +126,13 @@ if (!adminUrl) {
 }
 const dbName = `berth_bench_${randomBytes(4).toString("hex")}`;
 const admin = createDb(adminUrl, { max: 1 });
+if (embedded && args["wal-settings"]) {
+  // The embedded server's defaults (1 GB of WAL between checkpoints) put a checkpoint in the
+  // middle of every run, and after it each page touched costs a full-page image in the WAL.
+  await admin.sql`alter system set max_wal_size = '8GB'`;
+  await admin.sql`alter system set checkpoint_timeout = '30min'`;
+  await admin.sql`select pg_reload_conf()`;
+}
 await admin.sql.unsafe(`create database "${dbName}"`);
 const url = new URL(adminUrl);
 url.pathname = `/${dbName}`;
@@ -338,7 +347,25 @@ try {
   });
   const total = Math.round(RATE * SECONDS);
   const tickMs = 5;
+  const workerUrl = worker.match[1]!;
+  const requestsSoFar = async () => {
+    const text = await (await fetch(`${workerUrl}/metrics`)).text();
+    const sum = (re: RegExp) => [...text.matchAll(re)].reduce((n, m) => n + Number(m[1]), 0);
+    return {
+      requests: sum(/^berth_delivery_batch_duration_seconds_count\{[^}]*\} (\d+)/gm),
+      claims: sum(/^berth_delivery_claims_total\{[^}]*\} (\d+)/gm),
+      empty: sum(/^berth_delivery_claims_total\{found="no"\} (\d+)/gm),
+    };
+  };
+  const requests0 = await requestsSoFar();
   const begin = now();
+  await learnBackends();
+  const steady0 = {
+    worker: cpuSeconds(worker.child.pid!),
+    tracker: cpuSeconds(tracker.child.pid!),
+    pg: postgresCpuSeconds(postmaster),
+    bench: process.cpuUsage(),
+  };
   let sent = 0;
   const inflight = new Set<Promise<void>>();
   while (sent < total && now() - begin < (SECONDS + 30) * 1000) {
@@ -360,6 +387,20 @@ try {
   }
   await Promise.all(inflight);
   const produceSeconds = (now() - begin) / 1000;
+  await learnBackends();
+  const steadyPg = postgresCpuSeconds(postmaster);
+  const steadyBench = process.cpuUsage(steady0.bench);
+  const share = (sec: number) => `${((sec / produceSeconds) * 100).toFixed(0)}%`;
+  const steadyPgUsed = (key: string) => (steadyPg[key] ?? 0) - (steady0.pg[key] ?? 0);
+  const requests1 = await requestsSoFar();
+  const steadyRequests = requests1.requests - requests0.requests;
+  const steadyClaims = `${fmt(requests1.claims - requests0.claims)} claims (${fmt(requests1.empty - requests0.empty)} empty)`;
+  const steadyCpu = [
+    `worker ${share(cpuSeconds(worker.child.pid!) - steady0.worker + steadyPgUsed("berth-worker"))}`,
+    `tracker ${share(cpuSeconds(tracker.child.pid!) - steady0.tracker + steadyPgUsed("berth-tracker"))}`,
+    `producer ${share((steadyBench.user + steadyBench.system) / 1e6 + steadyPgUsed("other"))}`,
+    `Postgres background ${share(steadyPgUsed("background"))}`,
+  ].join(", ");
   const ids = [...committed.keys()];
   const seqOf = new Map<string, number>();
   await until("steady events to arrive", 60_000, async () => {
@@ -394,6 +435,9 @@ try {
   );
   console.log(
     `latency     commit → visible in the tracker at ${fmt(latencies.length / produceSeconds)} events/s for ${produceSeconds.toFixed(1)} s: p50 ${pct(50).toFixed(1)} ms, p99 ${pct(99).toFixed(1)} ms, max ${latencies.at(-1)!.toFixed(1)} ms (load ${loadAfterSteady})`,
+  );
+  console.log(
+    `            ${fmt(steadyRequests)} ingestion requests (${(committed.size / Math.max(1, steadyRequests)).toFixed(1)} events each), ${steadyClaims}; CPU at that rate (of one core, each with its Postgres backends): ${steadyCpu}`,
   );
 
   // ---- 3. graphile-worker -----------------------------------------------------------------

@@ -71,6 +71,12 @@ export function workerMetrics(db: DbOrTx) {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30, 120, 600],
       registers: [registry],
     }),
+    claims: new Counter({
+      name: "berth_delivery_claims_total",
+      help: "Claim statements, by whether they found events",
+      labelNames: ["found"] as const,
+      registers: [registry],
+    }),
     inFlight: new Gauge({
       name: "berth_delivery_in_flight_events",
       help: "Events claimed by this worker and not yet settled",

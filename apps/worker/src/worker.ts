@@ -104,7 +104,7 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
     onnotice: () => {},
     connection: { application_name: "berth-worker", synchronous_commit: "off" },
   });
-  // The outbox queries use only the query builder and raw SQL, no relational queries.
+  // For outboxStats (metrics); it uses only the query builder, no relational queries.
   const db = drizzle(sql) as unknown as Db;
   const metrics = workerMetrics(db);
   const sender = new Sender(s.concurrency * 8);
@@ -320,7 +320,7 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
     // again after its lease; retry briefly, then let the lease do its job.
     for (let attempt = 1; ; attempt++) {
       try {
-        await settleDeliveries(db, out);
+        await settleDeliveries(sql, out);
         stats.batches++;
         return;
       } catch (error) {
@@ -384,7 +384,7 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
       dirty = false;
       claiming++;
       try {
-        rows = await claimForDelivery(db, { limit: s.batchSize, leaseMs: s.leaseMs, workerId });
+        rows = await claimForDelivery(sql, { limit: s.batchSize, leaseMs: s.leaseMs, workerId });
       } catch (error) {
         claiming--;
         if (stopping) break;
@@ -393,6 +393,7 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
         continue;
       }
       claiming--;
+      metrics.claims.inc({ found: rows.length > 0 ? "yes" : "no" });
       if (stopping) {
         await settle({ released: rows.map((r) => r.id) });
         break;

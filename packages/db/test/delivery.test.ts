@@ -36,7 +36,7 @@ describe("claimForDelivery", () => {
   it("leases due events in order with the payload as JSON text", async () => {
     const events = [ev("us-south"), ev("ap-north"), ev("global")];
     await enqueueEvents(t.db, events);
-    const got = await claimForDelivery(t.db, { limit: 10, leaseMs: 60_000, workerId: "w" });
+    const got = await claimForDelivery(t.sql, { limit: 10, leaseMs: 60_000, workerId: "w" });
     expect(got.map((g) => [g.id, g.region, g.attempts])).toEqual(
       events.map((e) => [e.event.id, e.region, 1]),
     );
@@ -46,7 +46,7 @@ describe("claimForDelivery", () => {
       severity: "normal",
       eventTime: "2019-06-01T12:34:56.78+0000",
     });
-    expect(await claimForDelivery(t.db, { limit: 10, leaseMs: 60_000, workerId: "w2" })).toEqual(
+    expect(await claimForDelivery(t.sql, { limit: 10, leaseMs: 60_000, workerId: "w2" })).toEqual(
       [],
     );
   });
@@ -56,8 +56,8 @@ describe("settleDeliveries", () => {
   it("deletes, retries, parks and releases in one statement", async () => {
     const [a, b, c, d] = [ev(), ev(), ev(), ev()];
     await enqueueEvents(t.db, [a!, b!, c!, d!]);
-    await claimForDelivery(t.db, { limit: 10, leaseMs: 60_000, workerId: "w" });
-    await settleDeliveries(t.db, {
+    await claimForDelivery(t.sql, { limit: 10, leaseMs: 60_000, workerId: "w" });
+    await settleDeliveries(t.sql, {
       delivered: [a!.event.id],
       retries: [{ id: b!.event.id, delayMs: 3_600_000, error: "503" }],
       dead: [{ id: c!.event.id, reason: "400: bad" }],
@@ -70,13 +70,13 @@ describe("settleDeliveries", () => {
     expect((await listDead(t.db)).map((x) => [x.id, x.lastError])).toEqual([
       [c!.event.id, "400: bad"],
     ]);
-    const again = await claimForDelivery(t.db, { limit: 10, leaseMs: 60_000, workerId: "w" });
+    const again = await claimForDelivery(t.sql, { limit: 10, leaseMs: 60_000, workerId: "w" });
     expect(again.map((x) => [x.id, x.attempts])).toEqual([[d!.event.id, 1]]);
     expect(await outboxStats(t.db)).toMatchObject({ pending: 2, dead: 1 });
   });
 
   it("accepts empty settlements", async () => {
-    await settleDeliveries(t.db, {});
-    await settleDeliveries(t.db, { delivered: [] });
+    await settleDeliveries(t.sql, {});
+    await settleDeliveries(t.sql, { delivered: [] });
   });
 });
