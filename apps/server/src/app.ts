@@ -1,11 +1,12 @@
-import type { RegionName, RoutingTable } from "@berth/core";
-import type { Db } from "@berth/db";
+import { type RegionName, type RoutingTable, reasonType } from "@berth/core";
+import { DATABASE_UNAVAILABLE_MESSAGE, type Db, isDatabaseUnavailable } from "@berth/db";
 import type { BlobStore } from "@berth/registry";
-import type { FastifyInstance, FastifyPluginAsync } from "fastify";
+import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
 import Fastify from "fastify";
 import type { Logger } from "pino";
 import type { ServerMetrics } from "./metrics";
 import { ociRoutes } from "./oci/plugin";
+import { RETRY_AFTER_SECONDS } from "./oci/reply";
 import { buildContextRoutes } from "./plugins/build-context";
 import { healthRoutes } from "./plugins/health";
 import { metricsRoutes } from "./plugins/metrics";
@@ -49,6 +50,38 @@ export const ROUTE_PLUGINS: BerthPlugin[] = [
   buildContextRoutes,
 ];
 
+/**
+ * What a route that threw gets answered (routes with their own error format, /trpc and
+ * /v2, catch theirs first). Fastify's default answer carries the error's message, which
+ * for a failed query is its SQL and parameters: 5xx answers say only what the client can
+ * act on, and the details go to the log.
+ */
+function answerError(
+  error: { statusCode?: number; message: string },
+  req: FastifyRequest,
+  reply: FastifyReply,
+): FastifyReply {
+  if (isDatabaseUnavailable(error)) {
+    req.log.warn({ err: error }, "database unavailable");
+    return reply.code(503).header("retry-after", RETRY_AFTER_SECONDS).send({
+      statusCode: 503,
+      error: "Service Unavailable",
+      message: DATABASE_UNAVAILABLE_MESSAGE,
+    });
+  }
+  const status = error.statusCode !== undefined && error.statusCode >= 400 ? error.statusCode : 500;
+  if (status >= 500) {
+    req.log.error({ err: error }, "request failed");
+    return reply
+      .code(500)
+      .send({ statusCode: 500, error: "Internal Server Error", message: "internal error" });
+  }
+  req.log.info({ status, reason: error.message }, "request refused");
+  return reply
+    .code(status)
+    .send({ statusCode: status, error: reasonType(status), message: error.message });
+}
+
 /** The fastify app of one region's listener. */
 export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> {
   const { logger, plugins = [], ...deps } = opts;
@@ -63,6 +96,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   app.addHook("onRequest", async (req, reply) => {
     reply.header(REQUEST_ID_HEADER, req.id);
   });
+  app.setErrorHandler(answerError);
   app.addHook("onResponse", async (req, reply) => {
     const labels = {
       region: deps.region,

@@ -22,6 +22,30 @@ export const REDACT_PATHS = [
   "*.authorization",
 ];
 
+/**
+ * pino's error serializer, minus the bound parameters of failed queries: drizzle puts them in
+ * the message (`Failed query: ...\nparams: ...`) and in `params`, and they can hold hashes of
+ * credentials being looked up, or whole manifests. The statement itself stays.
+ */
+export function serializeError(error: unknown): unknown {
+  const out = pino.stdSerializers.err(error as Error) as unknown as Record<string, unknown>;
+  if (!out || typeof out !== "object") return out;
+  for (let e: unknown = error, depth = 0; e && depth < 6; depth++) {
+    const params = (e as { params?: unknown }).params;
+    if (Array.isArray(params)) {
+      const text = `params: ${String(params)}`;
+      for (const key of ["message", "stack"] as const) {
+        if (typeof out[key] === "string") {
+          out[key] = (out[key] as string).split(text).join("params: [redacted]");
+        }
+      }
+    }
+    e = (e as { cause?: unknown }).cause;
+  }
+  delete out.params;
+  return out;
+}
+
 export function createLogger(
   opts: { level?: string; destination?: DestinationStream } = {},
 ): Logger {
@@ -30,6 +54,7 @@ export function createLogger(
       level: opts.level ?? "info",
       base: { service: "berth-server" },
       redact: { paths: REDACT_PATHS, censor: "[redacted]" },
+      serializers: { err: serializeError },
     },
     opts.destination ?? pino.destination(1),
   );

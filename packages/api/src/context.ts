@@ -1,5 +1,5 @@
 import type { RegionName, RoutingTable } from "@berth/core";
-import type { Db } from "@berth/db";
+import { DATABASE_UNAVAILABLE_MESSAGE, type Db, isDatabaseUnavailable } from "@berth/db";
 import {
   type BlobStore,
   type Principal,
@@ -7,6 +7,7 @@ import {
   resolveApiKey,
 } from "@berth/registry";
 import { createTrackerClient, type TrackerClient } from "@berth/tracker-client";
+import { TRPCError } from "@trpc/server";
 
 /** What the API needs from the process: shared by every request of a region's listener. */
 export interface ApiDeps {
@@ -71,7 +72,7 @@ export function createContextFactory(deps: ApiDeps) {
   const tracker = deps.tracker ? createTrackerClient(deps.tracker) : undefined;
   return async (info: RequestInfo): Promise<ApiContext> => {
     const key = apiKeyFrom(info.headers);
-    const principal = key ? await resolveApiKey(deps.db, key) : null;
+    const principal = key ? await resolveKey(deps.db, key) : null;
     return {
       deps,
       region: deps.region,
@@ -83,6 +84,23 @@ export function createContextFactory(deps: ApiDeps) {
       ...(tracker ? { tracker } : {}),
     };
   };
+}
+
+/**
+ * The principal of an API key. An unreachable database is SERVICE_UNAVAILABLE (the key may
+ * be fine), never taken for an invalid key nor reported as an internal error.
+ */
+async function resolveKey(db: Db, key: string): Promise<Principal | null> {
+  try {
+    return await resolveApiKey(db, key);
+  } catch (error) {
+    if (!isDatabaseUnavailable(error)) throw error;
+    throw new TRPCError({
+      code: "SERVICE_UNAVAILABLE",
+      message: DATABASE_UNAVAILABLE_MESSAGE,
+      cause: error,
+    });
+  }
 }
 
 /** The use-case context of an authenticated request. */

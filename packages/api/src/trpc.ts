@@ -1,4 +1,5 @@
-import { RegistryError, type RegistryErrorCode } from "@berth/registry";
+import { isDatabaseUnavailable } from "@berth/db";
+import { RegistryError, type RegistryErrorCode, toRegistryError } from "@berth/registry";
 import { initTRPC, TRPCError } from "@trpc/server";
 import type { TRPC_ERROR_CODE_KEY } from "@trpc/server/rpc";
 import { type ApiContext, registryContext } from "./context";
@@ -12,6 +13,7 @@ const TRPC_CODES: Record<RegistryErrorCode, TRPC_ERROR_CODE_KEY> = {
   QUOTA_EXCEEDED: "FORBIDDEN",
   PLAN_LIMIT: "FORBIDDEN",
   INTERNAL: "INTERNAL_SERVER_ERROR",
+  UNAVAILABLE: "SERVICE_UNAVAILABLE",
 };
 
 export function toTRPCError(error: RegistryError): TRPCError {
@@ -47,11 +49,16 @@ const t = initTRPC.context<ApiContext>().create({
 export const router = t.router;
 export const createCallerFactory = t.createCallerFactory;
 
-/** Use-case errors become tRPC errors with the matching code and the use case's message. */
+/**
+ * Use-case errors become tRPC errors with the matching code and the use case's message; an
+ * unreachable database, wherever it surfaced, is SERVICE_UNAVAILABLE rather than internal.
+ */
 const mapErrors = t.middleware(async ({ next }) => {
   const result = await next();
-  if (!result.ok && result.error.cause instanceof RegistryError) {
-    throw toTRPCError(result.error.cause);
+  if (!result.ok) {
+    const cause = result.error.cause;
+    if (cause instanceof RegistryError) throw toTRPCError(cause);
+    if (isDatabaseUnavailable(cause)) throw toTRPCError(toRegistryError(cause));
   }
   return result;
 });

@@ -1,6 +1,7 @@
 export * from "./client";
 export * from "./connect";
 export { type EmbeddedServer, freePort, startEmbeddedPostgres } from "./embedded";
+export * from "./errors";
 export { MIGRATIONS_DIR, migrate } from "./migrate";
 export * from "./outbox";
 export * from "./schema/index";

@@ -4,6 +4,7 @@ import {
   type ReferenceErrorCode,
   reasonType,
 } from "@berth/core";
+import { DATABASE_UNAVAILABLE_MESSAGE, isDatabaseUnavailable } from "@berth/db";
 import { z } from "zod";
 
 /**
@@ -22,6 +23,8 @@ export const REGISTRY_ERROR_CODES = {
   /** The plan does not allow it (namespace limit, a quota above the plan's cap). */
   PLAN_LIMIT: 403,
   INTERNAL: 500,
+  /** The database cannot be reached right now; the same request may succeed shortly. */
+  UNAVAILABLE: 503,
 } as const;
 
 export type RegistryErrorCode = keyof typeof REGISTRY_ERROR_CODES;
@@ -86,6 +89,11 @@ export function toRegistryError(error: unknown): RegistryError {
   }
   if (error instanceof InvalidExemptionScopeError) {
     return new RegistryError("BAD_REQUEST", error.message, undefined, { cause: error });
+  }
+  if (isDatabaseUnavailable(error)) {
+    return new RegistryError("UNAVAILABLE", DATABASE_UNAVAILABLE_MESSAGE, undefined, {
+      cause: error,
+    });
   }
   return new RegistryError("INTERNAL", "internal error", undefined, { cause: error });
 }

@@ -12,7 +12,13 @@ import {
 } from "@berth/registry";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { BerthPlugin, RegionAppDeps } from "../app";
-import { authenticateRequest, bearerChallenge, contextOf, refuseUnauthenticated } from "./auth";
+import {
+  type AuthOutcome,
+  authenticateRequest,
+  bearerChallenge,
+  contextOf,
+  refuseUnauthenticated,
+} from "./auth";
 import { getBlob, headBlob, removeBlob } from "./blobs";
 import type { OciCall } from "./call";
 import { getCatalog, getReferrers, getTags } from "./listing";
@@ -141,7 +147,13 @@ async function handle(
         ? "registry:catalog:*"
         : undefined;
   const service = auth.tokens.service;
-  const outcome = await authenticateRequest(auth, req);
+  let outcome: AuthOutcome;
+  try {
+    outcome = await authenticateRequest(auth, req);
+  } catch (error) {
+    // The credential could not be checked (database unavailable): no verdict on it.
+    return sendError(req, reply, error);
+  }
   if (!outcome.ok) return refuseUnauthenticated(deps, service, req, reply, outcome.reason, scope);
   const { cred } = outcome;
   const ctx = contextOf(deps, req, cred);

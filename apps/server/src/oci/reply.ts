@@ -3,6 +3,8 @@ import type { FastifyReply, FastifyRequest } from "fastify";
 
 export const API_VERSION_HEADER = "docker-distribution-api-version";
 export const API_VERSION = "registry/2.0";
+/** Seconds a client should wait before retrying a request refused while a dependency is down. */
+export const RETRY_AFTER_SECONDS = "5";
 
 /** The spec's error body: `{"errors":[{"code","message","detail"}]}`. */
 export function errorBody(info: Pick<OciErrorInfo, "code" | "message">, detail?: unknown) {
@@ -24,6 +26,13 @@ export function sendError(
   headers: Record<string, string> = {},
 ): FastifyReply {
   const info = ociErrorInfo(error);
+  if (info.status === 503) {
+    req.log.warn(
+      { err: (error as { cause?: unknown })?.cause ?? error },
+      "OCI request: unavailable",
+    );
+    return sendErrorInfo(req, reply, info, { "retry-after": RETRY_AFTER_SECONDS, ...headers });
+  }
   if (info.status >= 500) {
     const cause = (error as { cause?: unknown })?.cause ?? error;
     req.log.error({ err: cause }, "OCI request failed");

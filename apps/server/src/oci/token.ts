@@ -13,6 +13,7 @@ import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { RegionAppDeps } from "../app";
 import { TOKEN_PATH } from "./auth";
 import { queryParams } from "./call";
+import { sendError } from "./reply";
 
 /**
  * The token endpoint of the bearer flow. GET with Basic credentials (Docker token
@@ -36,10 +37,14 @@ export async function tokenRoutes(
   app.get(TOKEN_PATH, async (req, reply) => {
     const header = parseAuthorization(req.headers.authorization);
     let cred: RegistryCredential | null = null;
-    if (header?.scheme === "basic") {
-      cred = await authenticateBasic(auth, header.username, header.password);
-    } else if (header?.scheme === "bearer") {
-      cred = await auth.tokens.verify(header.token);
+    try {
+      if (header?.scheme === "basic") {
+        cred = await authenticateBasic(auth, header.username, header.password);
+      } else if (header?.scheme === "bearer") {
+        cred = await auth.tokens.verify(header.token);
+      }
+    } catch (error) {
+      return sendError(req, reply, error);
     }
     if (!cred) {
       refuse(req, header ? "invalid" : "missing");
@@ -77,7 +82,12 @@ export async function tokenRoutes(
         error_description: "only grant_type=password is supported (no refresh tokens)",
       });
     }
-    const cred = await authenticateBasic(auth, text("username"), text("password"));
+    let cred: RegistryCredential | null;
+    try {
+      cred = await authenticateBasic(auth, text("username"), text("password"));
+    } catch (error) {
+      return sendError(req, reply, error);
+    }
     if (!cred) {
       refuse(req, text("username") === "" ? "missing" : "invalid");
       return reply.code(401).send({

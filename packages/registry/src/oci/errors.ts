@@ -34,7 +34,8 @@ export class OciFailure extends RegistryError {
 
 /** What a client is told: OCI code (or UNKNOWN for internal errors), status and message. */
 export interface OciErrorInfo {
-  code: OciErrorCode | "UNKNOWN";
+  /** UNAVAILABLE (503) is the reference registry's code for a passing outage. */
+  code: OciErrorCode | "UNKNOWN" | "UNAVAILABLE";
   status: number;
   message: string;
 }
@@ -101,6 +102,8 @@ export function ociErrorInfo(error: unknown): OciErrorInfo {
       return { code: "DENIED", status: 409, message: failure.message };
     case "BAD_REQUEST":
       return { code: "UNSUPPORTED", status: 400, message: failure.message };
+    case "UNAVAILABLE":
+      return { code: "UNAVAILABLE", status: 503, message: failure.message };
     default:
       // Internal details stay in the logs (the error's cause), never in the response.
       return { code: "UNKNOWN", status: 500, message: "internal error" };

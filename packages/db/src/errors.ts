@@ -1,0 +1,55 @@
+/**
+ * Errors that mean the database cannot be reached right now (stopped, restarting, network
+ * gone, out of connections), as opposed to a query that is wrong. Callers answer them with
+ * 503 and a plain message: the request can be retried once the database is back, and the
+ * driver reconnects by itself.
+ */
+
+/** Node socket errors and postgres.js connection errors. */
+const CONNECTION_CODES = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ETIMEDOUT",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "ENOTFOUND",
+  "EPIPE",
+  "EAI_AGAIN",
+  "CONNECTION_CLOSED",
+  "CONNECTION_ENDED",
+  "CONNECTION_DESTROYED",
+  "CONNECT_TIMEOUT",
+]);
+
+/**
+ * SQLSTATEs of an unavailable server: class 08 (connection exception), the shutdown and
+ * startup states of class 57, and too many connections.
+ */
+function unavailableState(code: string): boolean {
+  return (
+    code.startsWith("08") ||
+    code === "57P01" || // admin_shutdown
+    code === "57P02" || // crash_shutdown
+    code === "57P03" || // cannot_connect_now (starting up, shutting down, recovering)
+    code === "53300" // too_many_connections
+  );
+}
+
+/** Whether `error` (or an error it wraps, as drizzle does) says the database is unreachable. */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  for (let e: unknown = error, depth = 0; e && depth < 6; depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === "string" && (CONNECTION_CODES.has(code) || unavailableState(code))) {
+      return true;
+    }
+    const errors = (e as { errors?: unknown }).errors;
+    // An AggregateError of a connection attempt to several addresses.
+    if (Array.isArray(errors) && errors.some((inner) => isDatabaseUnavailable(inner))) return true;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return false;
+}
+
+/** What clients are told while the database is unreachable. */
+export const DATABASE_UNAVAILABLE_MESSAGE =
+  "the registry's database is unavailable; try again shortly";

@@ -1,0 +1,25 @@
+/** Printing the figures of scripts. */
+import type { OpSummary } from "./workload";
+
+export function ms(value: number): string {
+  return Number.isNaN(value) ? "-" : value < 10 ? value.toFixed(1) : value.toFixed(0);
+}
+
+export function mb(bytes: number | undefined): string {
+  return bytes === undefined ? "-" : (bytes / 1024 / 1024).toFixed(0);
+}
+
+/** One line per operation: count, successes, errors by status, p50 and p99 of successes. */
+export function printOperations(ops: Record<string, OpSummary>, log = console.log): void {
+  log(
+    `  ${"operation".padEnd(22)} ${"count".padStart(7)} ${"ok".padStart(7)} ${"p50 ms".padStart(8)} ${"p99 ms".padStart(8)}  errors (status: count)`,
+  );
+  for (const [op, s] of Object.entries(ops)) {
+    const errors = Object.entries(s.errors)
+      .map(([status, n]) => `${status}: ${n}`)
+      .join(", ");
+    log(
+      `  ${op.padEnd(22)} ${String(s.count).padStart(7)} ${String(s.ok).padStart(7)} ${ms(s.p50).padStart(8)} ${ms(s.p99).padStart(8)}  ${errors}`,
+    );
+  }
+}
