@@ -340,6 +340,11 @@ export async function settleDeliveries(pg: Sql, s: Settlement): Promise<void> {
   const dead = (s.dead ?? []).map((d) => ({ id: d.id, reason: d.reason.slice(0, 2000) }));
   const released = s.released ?? [];
   if (delivered.length + retries.length + dead.length + released.length === 0) return;
+  if (retries.length + dead.length + released.length === 0) {
+    // The usual case, and a plain delete costs a third of the combined statement.
+    await pg`delete from outbox where id = any(${uuidArray(delivered)}::text::uuid[])`;
+    return;
+  }
   // Deleting keeps the table at the size of the backlog (see markDelivered). Every CTE runs
   // even when its list is empty; an empty array matches nothing and costs an index probe.
   // Every parameter goes over as text and is cast in SQL, so the statement text (and its
