@@ -46,6 +46,11 @@ export function randomImage(layerSizes: number[]): Image {
   return { config, layers, manifest, digest: sha256(manifest) };
 }
 
+/** Bytes served that do not match their digest: the worst a registry can do. */
+export class IntegrityError extends Error {
+  override readonly name = "IntegrityError";
+}
+
 export class HttpError extends Error {
   constructor(
     readonly status: number,
@@ -152,8 +157,9 @@ export async function pullImage(
     throw new HttpError(res.status, bytes.toString("utf8"), `manifest GET ${repository}`);
   }
   const digest = res.headers.get("docker-content-digest");
-  if (digest !== sha256(bytes))
-    throw new Error(`manifest of ${repository}:${reference} is corrupt`);
+  if (digest !== sha256(bytes)) {
+    throw new IntegrityError(`manifest of ${repository}:${reference} is corrupt`);
+  }
   const manifest = JSON.parse(bytes.toString("utf8")) as {
     config: { digest: string };
     layers: { digest: string }[];
@@ -171,7 +177,7 @@ export async function pullImage(
     if (blob.status !== 200) {
       throw new HttpError(blob.status, data.toString("utf8"), `blob GET ${repository}`);
     }
-    if (sha256(data) !== d) throw new Error(`blob ${d} of ${repository} is corrupt`);
+    if (sha256(data) !== d) throw new IntegrityError(`blob ${d} of ${repository} is corrupt`);
     total += data.length;
   }
   return total;

@@ -8,7 +8,7 @@
 import { randomInt } from "node:crypto";
 import type { Sql } from "../../packages/db/src/index";
 import { allEvents } from "./invariants";
-import { basic, HttpError, pullImage, pushImage, randomImage } from "./oci";
+import { basic, HttpError, IntegrityError, pullImage, pushImage, randomImage } from "./oci";
 import { sleep } from "./processes";
 
 export const OPS = [
@@ -60,7 +60,10 @@ export interface OpRecord {
   op: OpName;
   actor: string;
   requestId: string;
-  /** HTTP status of the operation's last request; 0 when no answer came (refused or cut). */
+  /**
+   * HTTP status of the operation's last request; 0 when no answer came (refused or cut),
+   * -1 when what was served did not match its digest.
+   */
   status: number;
   ok: boolean;
   /**
@@ -107,6 +110,11 @@ export class Workload {
     this.states = opts.actors.map((actor) => ({ actor, images: [], namespaces: [], tokens: [] }));
     const mix = { ...DEFAULT_MIX, ...opts.mix };
     this.weights = OPS.map((op) => [op, mix[op] ?? 0] as [OpName, number]).filter(([, w]) => w > 0);
+  }
+
+  /** ms since the workload started (the time base of records' `at`). */
+  elapsed(): number {
+    return performance.now() - this.started;
   }
 
   private base(): string {
@@ -159,6 +167,7 @@ export class Workload {
       status = await this.send(state, op, n, requestId, audited);
     } catch (e) {
       if (e instanceof HttpError) status = e.status;
+      else if (e instanceof IntegrityError) status = -1;
       error = e instanceof Error ? e.message : String(e);
     }
     const record: OpRecord = {
