@@ -26,6 +26,8 @@ export interface StartServerOptions {
   routing?: RoutingTable;
   /** HMAC key of bearer tokens (see RegionAppDeps); absent: random per process. */
   tokenSecret?: string;
+  /** How long close() lets in-flight requests finish before it ends their connections. */
+  closeGraceMs?: number;
 }
 
 export interface RunningServer {
@@ -34,8 +36,33 @@ export interface RunningServer {
   apps: Partial<Record<RegionName, FastifyInstance>>;
   metrics: ServerMetrics;
   logger: Logger;
-  /** Stop accepting, finish in-flight requests, close every listener. */
+  /**
+   * Stop accepting, let in-flight requests finish for a grace period, then end the
+   * connections still open (live subscriptions never finish by themselves); close every
+   * listener.
+   */
   close(): Promise<void>;
+}
+
+/** Default of StartServerOptions.closeGraceMs. */
+export const CLOSE_GRACE_MS = 2_000;
+
+/**
+ * fastify's close waits for every open connection, and an SSE subscription (events.tail, a
+ * build) or a client that stops sending mid-body stays open as long as the client likes: after
+ * `graceMs`, what is still open is ended, and the subscriptions see their clients go.
+ */
+async function closeApps(apps: FastifyInstance[], graceMs: number): Promise<void> {
+  const force = setTimeout(() => {
+    for (const app of apps) {
+      (app.server as { closeAllConnections?: () => void }).closeAllConnections?.();
+    }
+  }, graceMs);
+  try {
+    await Promise.allSettled(apps.map((a) => a.close()));
+  } finally {
+    clearTimeout(force);
+  }
 }
 
 /**
@@ -87,7 +114,7 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
     metrics,
     logger,
     close() {
-      closing ??= Promise.allSettled(started.map((a) => a.close())).then(() => undefined);
+      closing ??= closeApps(started, opts.closeGraceMs ?? CLOSE_GRACE_MS);
       return closing;
     },
   };

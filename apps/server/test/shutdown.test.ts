@@ -1,0 +1,102 @@
+import { mkdtempSync } from "node:fs";
+import { request } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { TailMessage } from "@berth/api";
+import { createBerthClient } from "@berth/client";
+import { createTestDatabase, type TestDatabase } from "@berth/db/testing";
+import { createAccount, FsBlobStore } from "@berth/registry";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type RunningServer, startServer } from "../src/server";
+import { startTrackerProcess, type TrackerProcess } from "./tracker-process";
+
+// Shutting down with long-lived requests open (an events.tail subscription, an upload whose
+// body never ends): close() waits a short grace, then ends those connections, so SIGTERM
+// stops the process promptly instead of waiting on clients that never leave.
+
+let t: TestDatabase;
+let tracker: TrackerProcess;
+
+beforeAll(async () => {
+  t = await createTestDatabase();
+  tracker = await startTrackerProcess(t.url);
+}, 120_000);
+afterAll(async () => {
+  await tracker?.stop();
+  await t?.drop();
+});
+
+async function start(): Promise<RunningServer> {
+  return startServer({
+    db: t.db,
+    store: new FsBlobStore(mkdtempSync(join(tmpdir(), "berth-close-"))),
+    regions: [{ region: "us-south", port: 0 }],
+    logLevel: "silent",
+    tracker: { url: tracker.url, queryKey: tracker.queryKey },
+  });
+}
+
+/** close() settles within `ms` (generous: this bounds a hang, it does not time the close). */
+async function closesWithin(server: RunningServer, ms: number): Promise<"closed" | "hung"> {
+  let timer: NodeJS.Timeout | undefined;
+  const hung = new Promise<"hung">((resolve) => {
+    timer = setTimeout(() => resolve("hung"), ms);
+  });
+  try {
+    return await Promise.race([server.close().then(() => "closed" as const), hung]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function until(check: () => boolean, what: string, ms = 20_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+describe("close()", () => {
+  it("ends a live events.tail subscription instead of waiting for it", async () => {
+    const server = await start();
+    const alice = await createAccount(t.db, { name: "alice", userName: "alice@example.com" });
+    const client = createBerthClient({ url: server.urls["us-south"]!, apiKey: alice.apiKey });
+    const messages: TailMessage[] = [];
+    const sub = client.events.tail.subscribe({}, { onData: (m) => void messages.push(m) });
+    try {
+      await until(() => messages.length > 0, "the tail to be ready");
+      expect(messages[0]).toMatchObject({ kind: "ready" });
+      expect(await closesWithin(server, 30_000)).toBe("closed");
+    } finally {
+      sub.unsubscribe();
+    }
+  });
+
+  it("ends a request whose body never finishes", async () => {
+    const server = await start();
+    const url = new URL(`${server.urls["us-south"]!}/build/context`);
+    const alice = await createAccount(t.db, { name: "alice2", userName: "alice2@example.com" });
+    const req = request(url, {
+      method: "POST",
+      headers: {
+        authorization: `Bearer ${alice.apiKey}`,
+        "content-type": "application/x-tar",
+        "content-length": "1048576",
+      },
+    });
+    const ended = new Promise<void>((resolve) => {
+      req.on("error", () => resolve());
+      req.on("response", (res) => {
+        res.resume();
+        res.on("close", () => resolve());
+      });
+    });
+    // Some of the body, then nothing more: the request stays in flight.
+    req.write(Buffer.alloc(512));
+    await new Promise((r) => setTimeout(r, 100));
+    expect(await closesWithin(server, 30_000)).toBe("closed");
+    await ended;
+    req.destroy();
+  });
+});
