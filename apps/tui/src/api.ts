@@ -1,3 +1,4 @@
+import type { BuildImageResult, BuildMessage, BuildProgress } from "@berth/api";
 import {
   type BerthClient,
   berthErrorCode,
@@ -6,7 +7,7 @@ import {
 } from "@berth/client";
 import { VERSION } from "./version";
 
-export type { BerthClient };
+export type { BerthClient, BuildMessage, BuildProgress };
 
 /** What a procedure resolves to. */
 export type Out<F> = F extends (...args: never[]) => Promise<infer R> ? R : never;
@@ -34,6 +35,8 @@ export interface EventsFilter {
   initiator?: string;
   target?: string;
 }
+/** The image a build stored. */
+export type BuildResult = BuildImageResult;
 export type TailMessage = { kind: "ready"; region: string } | { kind: "line"; line: EventLine };
 
 export const USER_AGENT = `berth-cli/${VERSION}`;

@@ -5,6 +5,7 @@ import { createTestImage } from "@berth/registry/testing";
 import { render } from "ink-testing-library";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { App, type AppProps } from "../src/ui/app";
+import { contextDir } from "./context-dir";
 import { KEY, plain, renderSized, type Screen, screenOf } from "./ink";
 import { type Stack, startStack, until } from "./stack";
 
@@ -50,7 +51,8 @@ describe("the app shell", () => {
     expect(f).toContain("region us-south");
     expect(f).toContain("1 Namespaces");
     expect(f).toContain("7 Delivery");
-    expect(f).toMatch(/1-7 screens\s+g region\s+q quit/);
+    expect(f).toContain("8 Build");
+    expect(f).toMatch(/1-8 screens\s+g region\s+q quit/);
     expect(f).not.toContain(stack.alice.apiKey);
     await s.press("3");
     await s.waitFor("No registry tokens");
@@ -370,6 +372,97 @@ describe("delivery", () => {
   });
 });
 
+describe("build", () => {
+  const files = {
+    Dockerfile: [
+      "FROM scratch",
+      "ARG VERSION=0",
+      "COPY hello.txt /hello.txt",
+      "COPY bin/ /usr/bin/",
+      "ENV VERSION=$VERSION",
+      'CMD ["/usr/bin/run"]',
+      "",
+    ].join("\n"),
+    "hello.txt": "hello from the build screen\n",
+    "bin/run*": "#!/bin/sh\necho hi\n",
+  };
+
+  it("fills the form, shows the steps as they come and the digest, and builds again", async () => {
+    await alice()
+      .namespace.create.mutate({ name: "foundry" })
+      .catch(() => {});
+    const dir = contextDir(files);
+    const s = app();
+    await s.waitFor("alice@example.com");
+    await s.press("8");
+    await s.waitFor("No build yet");
+    expect(s.frame()).toMatch(/n new build/);
+    await s.press("n");
+    await s.waitFor("Build an image");
+    await s.type(dir);
+    // The Dockerfile: empty takes the context's own.
+    await s.press(KEY.enter, KEY.enter);
+    await s.type("foundry/anvil:1");
+    await s.press(KEY.enter);
+    await s.type("VERSION=3");
+    await s.press(KEY.enter);
+
+    const done = await s.waitFor("✓ Built foundry/anvil:1");
+    const image = await alice().image.inspect.query({ image: "foundry/anvil:1" });
+    expect(done).toContain(`Digest  ${image.digest}`);
+    expect(done).toMatch(/✓ 1\/6 FROM scratch/);
+    expect(done).toMatch(/✓ 3\/6 COPY hello\.txt \/hello\.txt\n\s+1 file copied, layer sha256:/);
+    expect(done).toMatch(/✓ 6\/6 CMD \["\/usr\/bin\/run"\]/);
+    expect(done).toMatch(/2 layers \(0 reused\) · .* · base scratch/);
+    expect(done).toContain("3 files");
+    const config = image.config as { config: { Env: string[] } };
+    expect(config.config.Env).toContain("VERSION=3");
+
+    // The form keeps what was typed; r builds the same again: the same image.
+    await s.press("n");
+    await s.waitFor("Build an image");
+    expect(s.frame()).toContain(dir);
+    expect(s.frame()).toContain("foundry/anvil:1");
+    await s.press(KEY.escape);
+    await s.waitForGone("Build an image");
+    await s.press("r");
+    await s.waitFor("(the repository already held this image)");
+    expect(s.frame()).toContain(`Digest  ${image.digest}`);
+  });
+
+  it("shows a failure in place, at its step, with the Dockerfile line", async () => {
+    const dir = contextDir({
+      "hello.txt": "hi\n",
+      Dockerfile:
+        'FROM scratch\nCOPY hello.txt /hello.txt\nCOPY missing.txt /missing.txt\nCMD ["x"]\n',
+    });
+    const s = app({ initialScreen: "build" });
+    await s.waitFor("No build yet");
+    // No image named: said in place, nothing sent.
+    await s.press("n");
+    await s.waitFor("Build an image");
+    await s.type(dir);
+    await s.press(KEY.enter, KEY.enter, KEY.enter, KEY.enter);
+    await s.waitFor("✗ name the image to build: ns/repo:tag");
+
+    await s.press("n");
+    await s.waitFor("Build an image");
+    await s.press(KEY.down, KEY.down);
+    await s.type("foundry/anvil:2");
+    await s.press(KEY.enter, KEY.enter);
+    const f = await s.waitFor("✗ The build of foundry/anvil:2 failed at line 3 (BAD_REQUEST)");
+    expect(f).toMatch(/✓ 2\/4 COPY hello\.txt \/hello\.txt/);
+    expect(f).toMatch(
+      /✗ 3\/4 COPY missing\.txt \/missing\.txt\n\s+3 │ COPY missing\.txt \/missing\.txt\n\s+✗ Dockerfile line 3: .*missing\.txt/,
+    );
+    expect(f).not.toContain("4/4");
+    expect(f).not.toContain("Digest");
+    await expect(alice().image.inspect.query({ image: "foundry/anvil:2" })).rejects.toThrow(
+      /not found|NOT_FOUND/i,
+    );
+  });
+});
+
 describe("layout", () => {
   it("holds at 80×24 on every screen", async () => {
     const s = renderSized(
@@ -383,7 +476,7 @@ describe("layout", () => {
     );
     open.push(s);
     await s.waitFor("alice@example.com");
-    for (const key of ["1", "2", "3", "4", "5", "6", "7"]) {
+    for (const key of ["1", "2", "3", "4", "5", "6", "7", "8"]) {
       await s.press(key);
       await new Promise((r) => setTimeout(r, 0));
       const lines = plain(s.frame()).split("\n");
@@ -392,9 +485,16 @@ describe("layout", () => {
         expect(line.length, `screen ${key}: ${line}`).toBeLessThanOrEqual(80);
       // The app's own keys keep their place in the help bar, whatever the screen adds.
       expect(lines.at(-1), `screen ${key}`).toMatch(/g region\s+q quit\s*$/);
+      // Every screen's number and name, whichever is shown.
+      expect(lines[1], `screen ${key}`).toMatch(/^ ?1 Namespaces .*7 Delivery .*8 Build ?$/);
     }
     await s.press("1", "n");
     await s.waitFor("New namespace");
     for (const line of s.frame().split("\n")) expect(line.length).toBeLessThanOrEqual(80);
+    await s.press(KEY.escape, "8", "n");
+    await s.waitFor("Build an image");
+    const form = s.frame().split("\n");
+    expect(form.length).toBeLessThanOrEqual(23);
+    for (const line of form) expect(line.length).toBeLessThanOrEqual(80);
   });
 });

@@ -5,7 +5,9 @@ import { join } from "node:path";
 import { createBerthClient } from "@berth/client";
 import { createTestImage } from "@berth/registry/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runCli } from "../src/cli/run";
 import { BERTH, berth, type Run } from "./cli";
+import { contextDir } from "./context-dir";
 import { type Stack, startStack, until } from "./stack";
 
 // Command mode, through the built binary: every verb's output and exit code, tables and
@@ -75,7 +77,7 @@ describe("login and configuration", () => {
     expectError(await run("namespace-list", "-o", "yaml"), 2, /--output is table or json/);
     expectError(await run("namespace-add"), 2, /namespace-add needs NAME/);
     expectError(await run("namespace-list", "extra"), 2, /takes no arguments/);
-    expectError(await run("build"), 1, /not available yet/);
+    expectError(await run("build"), 2, /build needs the image to build: -t ns\/repo:tag/);
     const json = await run("namespace-add", "-o", "json");
     expect(json.code).toBe(2);
     expect(JSON.parse(json.stderr)).toMatchObject({ error: { code: "USAGE" } });
@@ -175,6 +177,175 @@ describe("namespaces and images", () => {
     }>();
     expect(rmJson.results).toEqual([{ target: "fish-tank/carp:2", ok: true }]);
     expect(expectOk(await run("image-list", "-o", "json")).json()).toEqual([]);
+  });
+});
+
+interface BuiltImage {
+  target: string;
+  digest: string;
+  created: boolean;
+  layers: { digest: string; reused: boolean }[];
+  base: { reference: string; digest: string | null };
+}
+
+describe("build", () => {
+  const app = {
+    Dockerfile: [
+      "FROM scratch",
+      "ARG VERSION=0",
+      "COPY hello.txt /hello.txt",
+      "COPY bin/ /usr/bin/",
+      "ENV VERSION=$VERSION",
+      'CMD ["/usr/bin/run"]',
+      "",
+    ].join("\n"),
+    "hello.txt": "hello, berth\n",
+    "bin/run*": "#!/bin/sh\necho hi\n",
+    "secret.txt": "not for the image\n",
+    ".dockerignore": "secret.txt\n",
+  };
+
+  it("builds from scratch with files, progress on stderr and the digest on stdout", async () => {
+    expectOk(await run("namespace-add", "workshop"));
+    const dir = contextDir(app);
+    const r = await run("build", dir, "-t", "workshop/hello:1", "--build-arg", "VERSION=2");
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^sha256:[0-9a-f]{64}\n$/);
+    const digest = r.stdout.trim();
+    const progress = r.stderr.split("\n");
+    expect(progress[0]).toMatch(/^Sending build context: 5 files, /);
+    expect(progress).toContain("Step 1/6 : FROM scratch");
+    expect(progress).toContain("Step 3/6 : COPY hello.txt /hello.txt");
+    expect(progress).toContain('Step 6/6 : CMD ["/usr/bin/run"]');
+    expect(r.stderr).toMatch(
+      /Step 4\/6 : COPY bin\/ \/usr\/bin\/\n ---> 1 file copied, layer sha256:/,
+    );
+    expect(r.stderr).toMatch(/Successfully built workshop\/hello:1: 2 layers, /);
+    // Steps come in order, each once.
+    const steps = progress.filter((l) => l.startsWith("Step "));
+    expect(steps.map((l) => /^Step (\d+)\//.exec(l)![1])).toEqual(["1", "2", "3", "4", "5", "6"]);
+
+    const [image] = expectOk(await run("image-inspect", "workshop/hello:1", "-o", "json")).json<
+      { digest: string; layers: unknown[]; config: { config: { Env: string[]; Cmd: string[] } } }[]
+    >();
+    expect(image!.digest).toBe(digest);
+    expect(image!.layers).toHaveLength(2);
+    expect(image!.config.config.Env).toContain("VERSION=2");
+    expect(image!.config.config.Cmd).toEqual(["/usr/bin/run"]);
+
+    // The same inputs again, as JSON: the same image, already there; no progress.
+    const again = await run(
+      "build",
+      dir,
+      "--tag",
+      "workshop/hello:1",
+      "--build-arg",
+      "VERSION=2",
+      "-o",
+      "json",
+    );
+    expectOk(again);
+    const result = again.json<BuiltImage>();
+    expect(result).toMatchObject({
+      target: "workshop/hello:1",
+      digest,
+      created: false,
+      base: { reference: "scratch", digest: null },
+    });
+    expect(result.layers.map((l) => l.reused)).toEqual([false, false]);
+
+    // -q: the digest alone; -f names another Dockerfile inside the context.
+    const other = contextDir({
+      ...app,
+      "docker/Other.Dockerfile": "FROM workshop/hello:1\nLABEL a=b\n",
+    });
+    const quiet = await run(
+      "build",
+      other,
+      "-f",
+      join(other, "docker/Other.Dockerfile"),
+      "-t",
+      "workshop/hello:2",
+      "-q",
+    );
+    expectOk(quiet);
+    expect(quiet.stdout).toMatch(/^sha256:[0-9a-f]{64}\n$/);
+    expect(quiet.stdout).not.toBe(r.stdout);
+    const list = expectOk(await run("image-list", "--namespace", "workshop", "-q")).stdout;
+    expect(list).toBe("workshop/hello:1\nworkshop/hello:2\n");
+  });
+
+  it("fails a RUN Dockerfile with exit 1, naming and quoting the line", async () => {
+    const dir = contextDir({ Dockerfile: 'FROM scratch\nRUN make\nCMD ["x"]\n' });
+    const r = await run("build", dir, "-t", "workshop/broken:1");
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toContain("   2 │ RUN make\n");
+    expect(r.stderr).toMatch(/^berth: Dockerfile line 2: RUN is not supported.*\(BAD_REQUEST\)$/m);
+
+    const json = await run("build", dir, "-t", "workshop/broken:1", "-o", "json");
+    expect(json.code).toBe(1);
+    expect(json.stdout).toBe("");
+    expect(JSON.parse(json.stderr)).toEqual({
+      error: {
+        code: "BAD_REQUEST",
+        message: expect.stringMatching(/^Dockerfile line 2: RUN/),
+        line: 2,
+      },
+    });
+    // A namespace that does not exist: refused by the server, not a usage error.
+    const ok = contextDir(app);
+    expectError(await run("build", ok, "-t", "nowhere/app:1"), 1, /NOT_FOUND/);
+    expectError(await run("build", ok, "-t", "Not A Tag"), 1, /BAD_REQUEST/);
+  });
+
+  it("refuses bad usage with exit 2 before sending anything", async () => {
+    const dir = contextDir(app);
+    expectError(await run("build", dir), 2, /-t ns\/repo:tag/);
+    expectError(await run("build", dir, "-t", "a/b:1", "-t", "a/b:2"), 2, /one -t/);
+    expectError(await run("build", join(dir, "missing"), "-t", "a/b:1"), 2, /does not exist/);
+    expectError(await run("build", join(dir, "hello.txt"), "-t", "a/b:1"), 2, /not a directory/);
+    expectError(await run("build", join(dir, "bin"), "-t", "a/b:1"), 2, /no Dockerfile in/);
+    expectError(
+      await run("build", join(dir, "bin"), "-f", join(dir, "Dockerfile"), "-t", "a/b:1"),
+      2,
+      /is not inside the build context/,
+    );
+    expectError(await run("build", dir, "-t", "a/b:1", "--build-arg", "=x"), 2, /not NAME=value/);
+    expectError(
+      await run("build", dir, "-t", "a/b:1", "--source-date-epoch", "soon"),
+      2,
+      /seconds since 1970/,
+    );
+    expectError(await run("build", dir, "other", "-t", "a/b:1"), 2, /at most 1/);
+    expectError(await run("build", dir, "-t", "a/b:1", "--bogus"), 2, /unknown option '--bogus'/);
+    const json = await run("build", dir, "-o", "json");
+    expect(json.code).toBe(2);
+    expect(JSON.parse(json.stderr)).toMatchObject({ error: { code: "USAGE" } });
+  });
+
+  it("cancels on Ctrl-C, exiting 1", async () => {
+    const dir = contextDir(app);
+    const stop = new AbortController();
+    let err = "";
+    let out = "";
+    const code = await runCli(["build", dir, "-t", "workshop/cancelled:1"], {
+      stdout: { write: (t: string) => (out += t) },
+      stderr: {
+        write: (t: string) => {
+          err += t;
+          // Interrupted as the first step arrives.
+          if (t.startsWith("Step 1/")) stop.abort();
+        },
+      },
+      stdin: process.stdin,
+      env: { ...env, BERTH_API_KEY: stack.alice.apiKey, BERTH_URL: stack.url },
+      signal: stop.signal,
+    });
+    expect(code, err).toBe(1);
+    expect(out).toBe("");
+    expect(err).toMatch(/berth: build cancelled/);
+    expect(err).not.toContain("Successfully built");
   });
 });
 

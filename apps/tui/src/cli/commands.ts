@@ -12,6 +12,7 @@ import {
   shortAction,
   shortDigest,
 } from "../format";
+import { buildCommand } from "./build";
 import { CommandFailed, EXIT_FAILED, UsageError } from "./errors";
 import { type Column, renderPairs, renderTable } from "./table";
 
@@ -547,6 +548,7 @@ export const COMMANDS: Command[] = [
       return bulkOutput("REMOVED", r.results, r);
     },
   },
+  buildCommand,
   {
     name: "quota",
     args: "",
@@ -906,17 +908,6 @@ export const COMMANDS: Command[] = [
         .client()
         .delivery.redrive.mutate(ctx.args.length > 0 ? { ids: ctx.args } : {});
       return { data: r, text: `${r.redriven} event(s) sent back for delivery.` };
-    },
-  },
-  {
-    name: "build",
-    args: "",
-    summary: "build an image (not available yet)",
-    async run() {
-      throw new CommandFailed(
-        "build is not available yet in this version of berth",
-        "NOT_AVAILABLE",
-      );
     },
   },
 ];

@@ -21,6 +21,8 @@ export class CommandFailed extends Error {
   constructor(
     message: string,
     readonly code: string = "FAILED",
+    /** More fields of the JSON error (a build failure's Dockerfile line). */
+    readonly details: Record<string, unknown> = {},
   ) {
     super(message);
   }

@@ -40,10 +40,12 @@ Exit codes: 0 ok; 1 refused or failed by the server, or unreachable; 2 bad usage
 
 function commandUsage(name: string): string {
   const c = findCommand(name)!;
-  const opts = Object.entries(c.options ?? {}).map(
-    ([n, o]) =>
-      `  ${`${o.short ? `-${o.short}, ` : "    "}--${n}${o.type === "string" ? " VALUE" : ""}`.padEnd(28)}${o.help}`,
-  );
+  const flags = Object.entries(c.options ?? {}).map(([n, o]) => [
+    `${o.short ? `-${o.short}, ` : "    "}--${n}${o.type === "string" ? " VALUE" : ""}`,
+    o.help,
+  ]);
+  const width = Math.max(26, ...flags.map(([f]) => f!.length + 2));
+  const opts = flags.map(([f, help]) => `  ${f!.padEnd(width)}${help}`);
   return `usage: berth ${c.name} ${c.args}${opts.length ? " [options]" : ""}\n\n${c.summary}${
     opts.length ? `\n\noptions:\n${opts.join("\n")}` : ""
   }\n\nAnd the options of every command: berth --help.`;
@@ -135,6 +137,7 @@ function fail(io: Io, json: boolean, error: unknown, url?: string): number {
   let exit = EXIT_FAILED;
   let code: string;
   let message: string;
+  let details: Record<string, unknown> = {};
   if (error instanceof UsageError || error instanceof ConfigFileError) {
     exit = EXIT_USAGE;
     code = "USAGE";
@@ -142,6 +145,7 @@ function fail(io: Io, json: boolean, error: unknown, url?: string): number {
   } else if (error instanceof CommandFailed) {
     code = error.code;
     message = error.message;
+    details = error.details;
   } else if (error instanceof TRPCClientError) {
     code = errorCode(error) ?? "UNREACHABLE";
     message = errorMessage(error, url);
@@ -149,7 +153,7 @@ function fail(io: Io, json: boolean, error: unknown, url?: string): number {
     code = "ERROR";
     message = errorMessage(error, url);
   }
-  if (json) io.stderr.write(`${JSON.stringify({ error: { code, message } })}\n`);
+  if (json) io.stderr.write(`${JSON.stringify({ error: { code, message, ...details } })}\n`);
   else
     io.stderr.write(
       `berth: ${message}${code !== "USAGE" && code !== "ERROR" ? ` (${code})` : ""}\n`,

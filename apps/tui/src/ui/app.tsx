@@ -1,8 +1,9 @@
 import { Box, Text, useApp, useStdout } from "ink";
-import { useCallback, useEffect, useMemo, useState } from "react";
+import { useCallback, useEffect, useMemo, useState, useSyncExternalStore } from "react";
 import { type BerthClient, connect as defaultConnect, errorMessage } from "../api";
 import { maskKey } from "../config";
 import { truncate } from "../format";
+import { BuildSession, RUNNING } from "./build-session";
 import { Form, HelpBar, StatusLine } from "./components";
 import {
   type HelpItem,
@@ -13,6 +14,7 @@ import {
   useLoad,
   useStableInput,
 } from "./context";
+import { BuildScreen } from "./screens/build";
 import { DeliveryScreen } from "./screens/delivery";
 import { EventsScreen } from "./screens/events";
 import { ExemptionsScreen } from "./screens/exemptions";
@@ -29,6 +31,7 @@ export const SCREENS = [
   { id: "exemptions", title: "Exemptions" },
   { id: "events", title: "Events" },
   { id: "delivery", title: "Delivery" },
+  { id: "build", title: "Build" },
 ] as const;
 export type ScreenId = (typeof SCREENS)[number]["id"];
 
@@ -82,6 +85,19 @@ export function App(props: AppProps) {
     () => (connection.url ? connectTo(connection.url, connection.apiKey) : undefined),
     [connection.url, connection.apiKey, connectTo],
   );
+  // The build screen's build outlives the screen (it goes on while others are shown), not
+  // the connection: another region or key cancels it.
+  const builds = useMemo(
+    () =>
+      client && connection.url
+        ? new BuildSession(client, { url: connection.url, apiKey: connection.apiKey })
+        : undefined,
+    [client, connection.url, connection.apiKey],
+  );
+  useEffect(() => () => builds?.cancel(), [builds]);
+  const building = useSyncExternalStore(builds?.subscribe ?? noSubscription, () =>
+    builds ? RUNNING.includes(builds.get().phase) : false,
+  );
   const ui: UiEnv = useMemo(
     () => ({
       interactive: props.interactive,
@@ -104,7 +120,7 @@ export function App(props: AppProps) {
     if (input === "q") {
       props.onQuit?.();
       exit();
-    } else if (/^[1-7]$/.test(input)) setScreen(SCREENS[Number(input) - 1]!.id);
+    } else if (/^[1-8]$/.test(input)) setScreen(SCREENS[Number(input) - 1]!.id);
     else if (key.tab) {
       const at = SCREENS.findIndex((s) => s.id === screen);
       const next = (at + (key.shift ? SCREENS.length - 1 : 1)) % SCREENS.length;
@@ -176,13 +192,21 @@ export function App(props: AppProps) {
         <ExemptionsScreen key={k} {...screenProps} />
       ) : screen === "events" ? (
         <EventsScreen key={k} {...screenProps} />
-      ) : (
+      ) : screen === "delivery" ? (
         <DeliveryScreen key={k} {...screenProps} />
-      );
+      ) : builds ? (
+        <BuildScreen
+          key={k}
+          session={builds}
+          width={width}
+          height={contentHeight}
+          active={screenProps.active}
+        />
+      ) : null;
   }
   const globalHelp: HelpItem[] = globalKeys
     ? [
-        ["1-7", "screens"],
+        ["1-8", "screens"],
         ["g", "region"],
         ["q", "quit"],
       ]
@@ -215,7 +239,7 @@ export function App(props: AppProps) {
             {truncate(`✗ ${info.error} · L to log in again`, width)}
           </Text>
         ) : (
-          <Tabs current={screen} />
+          <Tabs current={screen} width={width} busy={building ? "build" : undefined} />
         )}
         <Box height={contentHeight} flexDirection="column" overflow="hidden">
           {body}
@@ -230,17 +254,28 @@ export function App(props: AppProps) {
   );
 }
 
-function Tabs({ current }: { current: ScreenId }) {
+const noSubscription = () => () => {};
+
+/**
+ * The screens by number. Where they do not fit with room around each (80 columns), they
+ * close up to one space apart. A screen with work going on (a build) is marked `…`.
+ */
+function Tabs({ current, width, busy }: { current: ScreenId; width: number; busy?: ScreenId }) {
+  const title = (s: (typeof SCREENS)[number]) => `${s.title}${s.id === busy ? "…" : ""}`;
+  const roomy = SCREENS.reduce((n, s, i) => n + ` ${i + 1} ${title(s)} `.length, 0) <= width;
   return (
     <Text wrap="truncate">
       {SCREENS.map((s, i) => (
         <Text key={s.id}>
+          {!roomy && i > 0 ? " " : ""}
           {s.id === current ? (
-            <Text inverse bold>{` ${i + 1} ${s.title} `}</Text>
+            <Text inverse bold>
+              {roomy ? ` ${i + 1} ${title(s)} ` : `${i + 1} ${title(s)}`}
+            </Text>
           ) : (
             <Text dimColor={false}>
-              <Text color="cyan">{` ${i + 1}`}</Text>
-              {` ${s.title} `}
+              <Text color="cyan">{roomy ? ` ${i + 1}` : `${i + 1}`}</Text>
+              {roomy ? ` ${title(s)} ` : ` ${title(s)}`}
             </Text>
           )}
         </Text>

@@ -162,7 +162,8 @@ export function Form({
       else if (key.return) next();
     }
   });
-  const labelWidth = Math.max(...fields.map((f) => f.label.length)) + 2;
+  // "› " and a space before the input.
+  const labelWidth = Math.max(...fields.map((f) => f.label.length)) + 3;
   return (
     <Box
       borderStyle="round"
