@@ -72,7 +72,10 @@ describe("berth in a terminal", () => {
       process.execPath,
       BERTH,
     ].join(" ");
-    await tmux("new-session", "-d", "-s", SESSION, "-x", "100", "-y", "30", command);
+    // The shell keeps the pane after berth exits, so a crash leaves its output (and the exit
+    // code) on the screen for the failure message instead of a blank, closed session.
+    const shell = `${command}; echo "[berth exited with $?]"; sleep 120`;
+    await tmux("new-session", "-d", "-s", SESSION, "-x", "100", "-y", "30", shell);
 
     const home = await waitScreen("alice@example.com");
     expect(home).toContain("region us-south");
@@ -100,13 +103,6 @@ describe("berth in a terminal", () => {
     await waitScreen(/namespace\.create\s+success\s+e2e-birds/);
 
     await tmux("send-keys", "-t", SESSION, "q");
-    await until(
-      async () =>
-        await tmux("has-session", "-t", SESSION).then(
-          () => false,
-          () => true,
-        ),
-      "berth to exit and its session to close",
-    );
+    await waitScreen("[berth exited with 0]");
   });
 });
