@@ -8,7 +8,7 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createDb, type Sql } from "../../packages/db/src/index";
+import { createDb, freePort, type Sql } from "../../packages/db/src/index";
 import { createAccount } from "../../packages/registry/src/index";
 import { checkInvariants, type InvariantReport } from "./invariants";
 import { basic } from "./oci";
@@ -17,6 +17,8 @@ import {
   type ServiceProcess,
   startPostgres,
   startServerProcess,
+  startTrackerProcess,
+  startWorkerProcess,
   until,
 } from "./processes";
 import {
@@ -358,5 +360,204 @@ async function countFiles(dir: string): Promise<number> {
     return (await readdir(dir)).length;
   } catch {
     return 0;
+  }
+}
+
+/** Every id ever inserted into the outbox, kept by a trigger of the fault run (not of the app). */
+export async function installLedger(sql: Sql): Promise<void> {
+  await sql.unsafe(`
+    create table if not exists fault_ledger (id uuid primary key, at timestamptz not null default now());
+    create or replace function fault_ledger_add() returns trigger language plpgsql as $$
+      begin insert into fault_ledger (id) values (new.id) on conflict do nothing; return new; end $$;
+    drop trigger if exists fault_ledger on outbox;
+    create trigger fault_ledger after insert on outbox for each row execute function fault_ledger_add();`);
+}
+
+export interface DeliveryLedger {
+  /** Events the outbox received. */
+  enqueued: number;
+  /** Events the tracker holds. */
+  stored: number;
+  /** Enqueued events the tracker does not hold. */
+  lost: number;
+  /** Tracker rows beyond one per event id (the id is the key: must be 0). */
+  duplicated: number;
+  /** Tracker events that never went through the outbox. */
+  unknown: number;
+  /** Outbox rows still pending or dead. */
+  pending: number;
+  dead: number;
+}
+
+export async function deliveryLedger(sql: Sql): Promise<DeliveryLedger> {
+  const [row] = (await sql`
+    select (select count(*) from fault_ledger)::int as enqueued,
+           (select count(*) from tracker.events)::int as stored,
+           (select count(*) - count(distinct id) from tracker.events)::int as duplicated,
+           (select count(*) from fault_ledger l
+              where not exists (select 1 from tracker.events e where e.id = l.id))::int as lost,
+           (select count(*) from tracker.events e
+              where not exists (select 1 from fault_ledger l where l.id = e.id))::int as unknown,
+           (select count(*) from outbox where status = 'pending')::int as pending,
+           (select count(*) from outbox where status = 'dead')::int as dead`) as unknown as [
+    DeliveryLedger,
+  ];
+  return row;
+}
+
+/** Values of unlabelled gauges and summed counters from a Prometheus text page. */
+export function parseMetrics(text: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const line of text.split("\n")) {
+    if (line.startsWith("#") || line.trim() === "") continue;
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)/.exec(line);
+    if (!m) continue;
+    out[m[1]!] = (out[m[1]!] ?? 0) + Number(m[3]);
+  }
+  return out;
+}
+
+export interface LagSample {
+  /** Seconds since the load started. */
+  t: number;
+  phase: "before" | "down" | "after";
+  pending: number;
+  lagSeconds: number;
+}
+
+export interface TrackerOutageOptions {
+  /** How long the tracker stays down. */
+  downMs: number;
+  /** Steady load: operations started per second. */
+  ratePerSecond: number;
+  /** Load before the outage and after it. */
+  beforeMs?: number;
+  afterMs?: number;
+  /** Extra worker environment (e.g. a shorter retry cap for tests). */
+  workerEnv?: Record<string, string>;
+  /** How long the backlog may take to drain once the tracker is back. */
+  drainTimeoutMs?: number;
+  log?: Log;
+}
+
+export interface TrackerOutageReport {
+  ledger: DeliveryLedger;
+  samples: LagSample[];
+  maxLagSeconds: number;
+  maxPending: number;
+  lagAtEnd: number;
+  /** From the tracker's restart until the outbox was empty and the tracker held everything. */
+  drainMs: number;
+  requests: number;
+  acknowledged: number;
+  operations: Record<string, OpSummary>;
+  events: EventAccounting;
+  worker: Record<string, number>;
+}
+
+/**
+ * The tracker endpoint down for a while under steady load, then back: the worker retries
+ * with backoff, the backlog drains by itself, every event the outbox received is in the
+ * tracker exactly once, and the lag metric rises during the outage and falls after it.
+ */
+export async function trackerOutage(opts: TrackerOutageOptions): Promise<TrackerOutageReport> {
+  const log = opts.log ?? (() => {});
+  const prefix = `t${Date.now().toString(36)}`;
+  const pg = await startPostgres();
+  const dataDir = mkdtempSync(join(tmpdir(), "berth-fault-data-"));
+  const running: ServiceProcess[] = [];
+  let setup: Setup | undefined;
+  let sampler: NodeJS.Timeout | undefined;
+  try {
+    const { sql } = createDb(pg.url, { max: 2 });
+    await installLedger(sql);
+    await sql.end();
+    const trackerPort = await freePort();
+    let tracker = await startTrackerProcess({ databaseUrl: pg.url, port: trackerPort });
+    running.push(tracker);
+    const worker = await startWorkerProcess({
+      databaseUrl: pg.url,
+      trackerUrl: tracker.url,
+      ...(opts.workerEnv ? { env: opts.workerEnv } : {}),
+    });
+    const server = await startServerProcess({ databaseUrl: pg.url, dataDir, logLevel: "warn" });
+    running.push(worker, server);
+    setup = await setupAccounts(pg.url, server.url, prefix);
+    const workload = new Workload({ base: server.url, actors: setup.actors, prefix });
+    const beforeMs = opts.beforeMs ?? 10_000;
+    const afterMs = opts.afterMs ?? 10_000;
+    const loadMs = beforeMs + opts.downMs + afterMs;
+    const load = workload.run({
+      concurrency: 16,
+      durationMs: loadMs,
+      maxOps: Math.ceil((loadMs / 1000) * opts.ratePerSecond) + 100,
+      ratePerSecond: opts.ratePerSecond,
+    });
+    const samples: LagSample[] = [];
+    let phase: LagSample["phase"] = "before";
+    const sample = async () => {
+      try {
+        const res = await fetch(`${worker.url}/metrics`, { signal: AbortSignal.timeout(5000) });
+        const m = parseMetrics(await res.text());
+        samples.push({
+          t: workload.elapsed() / 1000,
+          phase,
+          pending: m.berth_outbox_pending ?? 0,
+          lagSeconds: m.berth_outbox_oldest_pending_age_seconds ?? 0,
+        });
+      } catch {
+        // a missed sample
+      }
+    };
+    sampler = setInterval(() => void sample(), 1000);
+    await new Promise((r) => setTimeout(r, beforeMs));
+    log(`tracker down (SIGKILL) for ${opts.downMs / 1000} s at ${opts.ratePerSecond} operations/s`);
+    phase = "down";
+    await tracker.kill9();
+    await new Promise((r) => setTimeout(r, opts.downMs));
+    tracker = await startTrackerProcess({ databaseUrl: pg.url, port: trackerPort });
+    running.push(tracker);
+    phase = "after";
+    const backAt = performance.now();
+    log("tracker back");
+    await load;
+    log(`load done: ${workload.records.length} operations; waiting for the backlog to drain`);
+    const ledger = await until(
+      "the backlog to drain into the tracker",
+      async () => {
+        const l = await deliveryLedger(setup!.sql);
+        return l.pending === 0 && l.lost === 0 ? l : undefined;
+      },
+      opts.drainTimeoutMs ?? 15 * 60_000,
+      500,
+    );
+    const drainMs = performance.now() - backAt;
+    await sample();
+    clearInterval(sampler);
+    const worker_ = parseMetrics(await (await fetch(`${worker.url}/metrics`)).text());
+    const events = await accountEvents(setup.sql, workload.records);
+    const down = samples.filter((s) => s.phase !== "before");
+    return {
+      ledger,
+      samples,
+      maxLagSeconds: Math.max(0, ...down.map((s) => s.lagSeconds)),
+      maxPending: Math.max(0, ...down.map((s) => s.pending)),
+      lagAtEnd: samples.at(-1)?.lagSeconds ?? Number.NaN,
+      drainMs,
+      requests: workload.records.length,
+      acknowledged: events.acknowledged,
+      operations: workload.summary(),
+      events,
+      worker: {
+        delivered: worker_.berth_delivery_delivered_total ?? 0,
+        retried: worker_.berth_delivery_retried_total ?? 0,
+        deadLettered: worker_.berth_delivery_dead_lettered_total ?? 0,
+      },
+    };
+  } finally {
+    if (sampler) clearInterval(sampler);
+    await setup?.close().catch(() => {});
+    await Promise.all(running.map((p) => p.stop()));
+    await pg.destroy();
   }
 }

@@ -125,13 +125,31 @@ export class Workload {
     this.stopped = true;
   }
 
-  /** Run `concurrency` loops until `durationMs` passed, `maxOps` were sent, or stop(). */
-  async run(opts: { concurrency: number; durationMs: number; maxOps: number }): Promise<void> {
-    const deadline = performance.now() + opts.durationMs;
+  /**
+   * Run `concurrency` loops until `durationMs` passed, `maxOps` were sent, or stop(). With
+   * `ratePerSecond`, operations start on a fixed schedule (open loop, as independent clients
+   * would send them) as long as a loop is free; otherwise each loop sends back to back.
+   */
+  async run(opts: {
+    concurrency: number;
+    durationMs: number;
+    maxOps: number;
+    ratePerSecond?: number;
+  }): Promise<void> {
+    const t0 = performance.now();
+    const deadline = t0 + opts.durationMs;
     let sent = 0;
     const loop = async () => {
       while (!this.stopped && performance.now() < deadline && sent < opts.maxOps) {
-        sent++;
+        const slot = sent++;
+        if (opts.ratePerSecond) {
+          const due = t0 + (slot * 1000) / opts.ratePerSecond;
+          const wait = due - performance.now();
+          if (wait > 0) await sleep(wait);
+          if (this.stopped) return;
+          await this.one();
+          continue;
+        }
         const record = await this.one();
         if (!record.ok) await sleep(this.opts.backoffMs ?? 50);
       }

@@ -1,0 +1,29 @@
+import { describe, expect, it } from "vitest";
+import { trackerOutage } from "../../../../scripts/lib/scenarios";
+
+// The tracker endpoint down under steady load, then back (`pnpm fault:tracker` keeps it
+// down for minutes with the worker's production retry policy; here seconds, with a short
+// retry cap so the drain is quick).
+
+describe("tracker endpoint down under steady load", () => {
+  it("drains the backlog once it is back: 0 lost, 0 duplicated; the lag rises and falls", async () => {
+    const report = await trackerOutage({
+      downMs: 4000,
+      ratePerSecond: 15,
+      beforeMs: 2000,
+      afterMs: 2000,
+      workerEnv: { BERTH_WORKER_RETRY_BASE_MS: "100", BERTH_WORKER_RETRY_MAX_MS: "1000" },
+      drainTimeoutMs: 120_000,
+    });
+    const l = report.ledger;
+    expect(l.enqueued).toBeGreaterThan(50);
+    expect(l).toMatchObject({ lost: 0, duplicated: 0, unknown: 0, dead: 0, pending: 0 });
+    expect(l.stored).toBe(l.enqueued);
+    expect(report.events.missing).toEqual([]);
+    expect(report.events.duplicated).toEqual([]);
+    expect(report.maxPending).toBeGreaterThan(0);
+    expect(report.maxLagSeconds).toBeGreaterThan(0);
+    expect(report.lagAtEnd).toBe(0);
+    expect(report.worker.retried).toBeGreaterThan(0);
+  }, 300_000);
+});

@@ -1,0 +1,70 @@
+/**
+ * `pnpm fault:tracker [--down-seconds 180] [--rate 20] [--before-seconds 20]
+ * [--after-seconds 20] [--retry-max-ms <worker's default>]`
+ *
+ * The tracker endpoint killed and kept down for minutes under a steady load of pushes,
+ * pulls and management calls (every one an audited action), then started again. The worker
+ * runs with its production retry policy unless --retry-max-ms shortens it. Prints the lag
+ * and backlog over time (from the worker's /metrics), how long the backlog took to drain,
+ * and the ledger: events the outbox received vs events the tracker holds (lost, duplicated,
+ * unknown: all must be 0). Exits 1 when a promise is broken.
+ */
+import { parseArgs } from "node:util";
+import { printOperations } from "./lib/figures";
+import { trackerOutage } from "./lib/scenarios";
+
+const { values } = parseArgs({
+  options: {
+    "down-seconds": { type: "string", default: "180" },
+    rate: { type: "string", default: "20" },
+    "before-seconds": { type: "string", default: "20" },
+    "after-seconds": { type: "string", default: "20" },
+    "retry-max-ms": { type: "string" },
+  },
+});
+const started = Date.now();
+const report = await trackerOutage({
+  downMs: Number(values["down-seconds"]) * 1000,
+  ratePerSecond: Number(values.rate),
+  beforeMs: Number(values["before-seconds"]) * 1000,
+  afterMs: Number(values["after-seconds"]) * 1000,
+  ...(values["retry-max-ms"]
+    ? { workerEnv: { BERTH_WORKER_RETRY_MAX_MS: values["retry-max-ms"] } }
+    : {}),
+  log: (line) => console.log(`[${((Date.now() - started) / 1000).toFixed(1)}s] ${line}`),
+});
+
+console.log(`\ntracker down ${values["down-seconds"]} s under ${values.rate} operations/s`);
+console.log("lag and backlog (worker /metrics), every ~10 s:");
+let last = -Infinity;
+for (const s of report.samples) {
+  if (s.t - last < 10 && s !== report.samples.at(-1)) continue;
+  last = s.t;
+  console.log(
+    `  t=${s.t.toFixed(0).padStart(4)} s  ${s.phase.padEnd(6)}  pending ${String(s.pending).padStart(6)}  lag ${s.lagSeconds.toFixed(1).padStart(6)} s`,
+  );
+}
+console.log(
+  `max lag ${report.maxLagSeconds.toFixed(1)} s, max backlog ${report.maxPending}; lag at the end ${report.lagAtEnd.toFixed(1)} s`,
+);
+console.log(`backlog drained ${(report.drainMs / 1000).toFixed(1)} s after the tracker came back`);
+console.log(`operations ${report.requests}, acknowledged ${report.acknowledged}`);
+printOperations(report.operations);
+const l = report.ledger;
+console.log(
+  `ledger: enqueued ${l.enqueued}, stored in the tracker ${l.stored}, lost ${l.lost}, duplicated ${l.duplicated}, unknown ${l.unknown}, dead-lettered ${l.dead}`,
+);
+console.log(
+  `worker: delivered ${report.worker.delivered}, retried ${report.worker.retried}, dead-lettered ${report.worker.deadLettered}`,
+);
+console.log(
+  `per request: missing ${report.events.missing.length}, duplicated ${report.events.duplicated.length}`,
+);
+const broken =
+  l.lost + l.duplicated + l.unknown + l.dead > 0 ||
+  l.enqueued !== l.stored ||
+  report.events.missing.length + report.events.duplicated.length > 0 ||
+  !(report.maxLagSeconds > 0) ||
+  report.lagAtEnd > 0;
+console.log(broken ? "\nFAILED" : "\nOK");
+process.exit(broken ? 1 : 0);
