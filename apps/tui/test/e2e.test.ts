@@ -65,7 +65,11 @@ afterAll(async () => {
 describe("berth in a terminal", () => {
   it("creates a namespace, sees its event arrive live, and quits", async () => {
     const command = [
+      // Ink renders only the last frame when it sees CI set (as on the CI machine); a person
+      // at a terminal is not in CI.
       "env",
+      "-u",
+      "CI",
       `HOME=${env.HOME}`,
       `BERTH_CONFIG=${env.BERTH_CONFIG}`,
       "TERM=xterm-256color",
