@@ -1,6 +1,6 @@
 import { type RegionName, type RoutingTable, reasonType } from "@berth/core";
-import { DATABASE_UNAVAILABLE_MESSAGE, type Db, isDatabaseUnavailable } from "@berth/db";
-import type { BlobStore } from "@berth/registry";
+import type { Db } from "@berth/db";
+import { type BlobStore, toRegistryError } from "@berth/registry";
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
 import Fastify from "fastify";
 import type { Logger } from "pino";
@@ -61,25 +61,30 @@ function answerError(
   req: FastifyRequest,
   reply: FastifyReply,
 ): FastifyReply {
-  if (isDatabaseUnavailable(error)) {
-    req.log.warn({ err: error }, "database unavailable");
-    return reply.code(503).header("retry-after", RETRY_AFTER_SECONDS).send({
-      statusCode: 503,
-      error: "Service Unavailable",
-      message: DATABASE_UNAVAILABLE_MESSAGE,
+  // Fastify's own refusals (a body too large, malformed JSON) carry a 4xx and say why.
+  if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) {
+    req.log.info({ status: error.statusCode, reason: error.message }, "request refused");
+    return reply.code(error.statusCode).send({
+      statusCode: error.statusCode,
+      error: reasonType(error.statusCode),
+      message: error.message,
     });
   }
-  const status = error.statusCode !== undefined && error.statusCode >= 400 ? error.statusCode : 500;
-  if (status >= 500) {
+  const failure = toRegistryError(error);
+  if (failure.code === "INTERNAL") {
     req.log.error({ err: error }, "request failed");
     return reply
       .code(500)
       .send({ statusCode: 500, error: "Internal Server Error", message: "internal error" });
   }
-  req.log.info({ status, reason: error.message }, "request refused");
-  return reply
-    .code(status)
-    .send({ statusCode: status, error: reasonType(status), message: error.message });
+  if (failure.status >= 500) req.log.warn({ err: error }, failure.message);
+  else req.log.info({ status: failure.status, reason: failure.message }, "request refused");
+  if (failure.status === 503) reply.header("retry-after", RETRY_AFTER_SECONDS);
+  return reply.code(failure.status).send({
+    statusCode: failure.status,
+    error: reasonType(failure.status),
+    message: failure.message,
+  });
 }
 
 /** The fastify app of one region's listener. */

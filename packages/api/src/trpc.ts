@@ -14,6 +14,8 @@ const TRPC_CODES: Record<RegistryErrorCode, TRPC_ERROR_CODE_KEY> = {
   PLAN_LIMIT: "FORBIDDEN",
   INTERNAL: "INTERNAL_SERVER_ERROR",
   UNAVAILABLE: "SERVICE_UNAVAILABLE",
+  // tRPC has no 507; the message says what happened.
+  INSUFFICIENT_STORAGE: "INTERNAL_SERVER_ERROR",
 };
 
 export function toTRPCError(error: RegistryError): TRPCError {

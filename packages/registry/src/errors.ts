@@ -23,8 +23,13 @@ export const REGISTRY_ERROR_CODES = {
   /** The plan does not allow it (namespace limit, a quota above the plan's cap). */
   PLAN_LIMIT: 403,
   INTERNAL: 500,
-  /** The database cannot be reached right now; the same request may succeed shortly. */
+  /**
+   * The database cannot be reached, or the blob store is read-only, right now; the same
+   * request may succeed shortly.
+   */
   UNAVAILABLE: 503,
+  /** No space left in the blob store (or the database's disk): nothing was stored. */
+  INSUFFICIENT_STORAGE: 507,
 } as const;
 
 export type RegistryErrorCode = keyof typeof REGISTRY_ERROR_CODES;
@@ -95,7 +100,37 @@ export function toRegistryError(error: unknown): RegistryError {
       cause: error,
     });
   }
+  const storage = storageProblem(error);
+  if (storage === "full") {
+    return new RegistryError("INSUFFICIENT_STORAGE", STORAGE_FULL_MESSAGE, undefined, {
+      cause: error,
+    });
+  }
+  if (storage === "read-only") {
+    return new RegistryError("UNAVAILABLE", STORAGE_READ_ONLY_MESSAGE, undefined, {
+      cause: error,
+    });
+  }
   return new RegistryError("INTERNAL", "internal error", undefined, { cause: error });
+}
+
+export const STORAGE_FULL_MESSAGE =
+  "the registry is out of storage space: nothing was stored; try again later";
+export const STORAGE_READ_ONLY_MESSAGE =
+  "the registry's storage is read-only at the moment: nothing was stored; try again later";
+
+/**
+ * A write the storage refused: `full` (no space: ENOSPC, EDQUOT, or Postgres' disk_full),
+ * `read-only` (EROFS), else null. Looks through wrapped causes.
+ */
+export function storageProblem(error: unknown): "full" | "read-only" | null {
+  for (let e: unknown = error, depth = 0; e && depth < 6; depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (code === "ENOSPC" || code === "EDQUOT" || code === "53100") return "full";
+    if (code === "EROFS") return "read-only";
+    e = (e as { cause?: unknown }).cause;
+  }
+  return null;
 }
 
 /** Postgres unique violation (drizzle wraps driver errors, so look at the cause too). */

@@ -26,12 +26,11 @@ export function sendError(
   headers: Record<string, string> = {},
 ): FastifyReply {
   const info = ociErrorInfo(error);
-  if (info.status === 503) {
-    req.log.warn(
-      { err: (error as { cause?: unknown })?.cause ?? error },
-      "OCI request: unavailable",
-    );
-    return sendErrorInfo(req, reply, info, { "retry-after": RETRY_AFTER_SECONDS, ...headers });
+  if (info.status === 503 || info.status === 507) {
+    req.log.warn({ err: (error as { cause?: unknown })?.cause ?? error }, info.message);
+    const retry: Record<string, string> =
+      info.status === 503 ? { "retry-after": RETRY_AFTER_SECONDS } : {};
+    return sendErrorInfo(req, reply, info, { ...retry, ...headers });
   }
   if (info.status >= 500) {
     const cause = (error as { cause?: unknown })?.cause ?? error;

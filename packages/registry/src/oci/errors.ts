@@ -104,6 +104,8 @@ export function ociErrorInfo(error: unknown): OciErrorInfo {
       return { code: "UNSUPPORTED", status: 400, message: failure.message };
     case "UNAVAILABLE":
       return { code: "UNAVAILABLE", status: 503, message: failure.message };
+    case "INSUFFICIENT_STORAGE":
+      return { code: "UNAVAILABLE", status: 507, message: failure.message };
     default:
       // Internal details stay in the logs (the error's cause), never in the response.
       return { code: "UNKNOWN", status: 500, message: "internal error" };
