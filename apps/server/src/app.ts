@@ -4,6 +4,7 @@ import { type BlobStore, toRegistryError } from "@berth/registry";
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
 import Fastify from "fastify";
 import type { Logger } from "pino";
+import type { AuthFailureLimiter } from "./auth-limit";
 import type { ServerMetrics } from "./metrics";
 import { ociRoutes } from "./oci/plugin";
 import { RETRY_AFTER_SECONDS } from "./oci/reply";
@@ -28,6 +29,8 @@ export interface RegionAppDeps {
    * token from one is good at the others; absent: random per process.
    */
   tokenSecret?: string;
+  /** Failed authentications per source; without it nothing is rate-limited. */
+  authLimit?: AuthFailureLimiter;
 }
 
 export type BerthPlugin = FastifyPluginAsync<RegionAppDeps>;

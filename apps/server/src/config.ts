@@ -32,6 +32,8 @@ export interface ServerConfig {
   devApiKey?: string;
   /** HMAC key of bearer tokens shared by the processes of a region; absent: kept in the data dir. */
   tokenSecret?: string;
+  /** Failed authentications allowed per client address and window; 0 disables the limit. */
+  authLimit: { maxFailures: number; windowMs: number };
 }
 
 export class ConfigError extends Error {
@@ -57,6 +59,17 @@ const envSchema = z.object({
     .enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"])
     .default("info"),
   BERTH_DEV_API_KEY: z.string().min(20, "must be at least 20 characters").optional(),
+  BERTH_AUTH_FAILURE_LIMIT: z.coerce
+    .number({ message: "must be a number of failures" })
+    .int("must be a whole number")
+    .min(0, "must be 0 (no limit) or more")
+    .default(30),
+  BERTH_AUTH_FAILURE_WINDOW_SECONDS: z.coerce
+    .number({ message: "must be a number of seconds" })
+    .int("must be a whole number")
+    .min(1, "must be at least 1")
+    .max(86_400, "must be at most a day")
+    .default(60),
   BERTH_TOKEN_SECRET: z
     .string()
     .min(MIN_TOKEN_SECRET_LENGTH, `must be at least ${MIN_TOKEN_SECRET_LENGTH} characters`)
@@ -85,6 +98,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     logLevel: e.BERTH_LOG_LEVEL,
     ...(e.BERTH_DEV_API_KEY ? { devApiKey: e.BERTH_DEV_API_KEY } : {}),
     ...(e.BERTH_TOKEN_SECRET ? { tokenSecret: e.BERTH_TOKEN_SECRET } : {}),
+    authLimit: {
+      maxFailures: e.BERTH_AUTH_FAILURE_LIMIT,
+      windowMs: e.BERTH_AUTH_FAILURE_WINDOW_SECONDS * 1000,
+    },
   };
 }
 

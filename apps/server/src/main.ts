@@ -46,6 +46,7 @@ const server = await startServer({
   tracker: events.tracker,
   routing: events.routing,
   tokenSecret: tokenSecret.secret,
+  authLimit: config.authLimit,
 });
 for (const [region, url] of Object.entries(server.urls)) {
   logger.info({ region, url }, `region ${region} listening on ${url}`);

@@ -5,6 +5,7 @@ export interface ServerMetrics {
   requests: Counter<"region" | "method" | "route" | "status">;
   duration: Histogram<"region" | "method" | "route" | "status">;
   unauthenticated: Counter<"region" | "reason">;
+  rateLimited: Counter<"region" | "surface">;
 }
 
 /** One registry per server (not prom-client's global), so servers in one process never clash. */
@@ -30,6 +31,12 @@ export function createMetrics(): ServerMetrics {
       name: "berth_unauthenticated_requests_total",
       help: "Requests refused for a missing or invalid credential (not audited: no account)",
       labelNames: ["region", "reason"],
+      registers: [registry],
+    }),
+    rateLimited: new Counter({
+      name: "berth_auth_rate_limited_total",
+      help: "Requests refused (429) because their source failed authentication too often",
+      labelNames: ["region", "surface"],
       registers: [registry],
     }),
   };

@@ -4,6 +4,7 @@ import type { BlobStore } from "@berth/registry";
 import type { FastifyInstance } from "fastify";
 import type { DestinationStream, Logger } from "pino";
 import { type BerthPlugin, buildApp } from "./app";
+import { AUTH_LIMIT_DEFAULTS, AuthFailureLimiter, type AuthLimitOptions } from "./auth-limit";
 import type { RegionListener } from "./config";
 import { createLogger } from "./logger";
 import { createMetrics, type ServerMetrics } from "./metrics";
@@ -28,6 +29,8 @@ export interface StartServerOptions {
   tokenSecret?: string;
   /** How long close() lets in-flight requests finish before it ends their connections. */
   closeGraceMs?: number;
+  /** Failed authentications allowed per source and window (default 30 a minute; 0: off). */
+  authLimit?: Partial<AuthLimitOptions>;
 }
 
 export interface RunningServer {
@@ -79,6 +82,7 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
       ...(opts.logDestination ? { destination: opts.logDestination } : {}),
     });
   const metrics = createMetrics();
+  const authLimit = new AuthFailureLimiter({ ...AUTH_LIMIT_DEFAULTS, ...opts.authLimit });
   const urls: RunningServer["urls"] = {};
   const apps: RunningServer["apps"] = {};
   const started: FastifyInstance[] = [];
@@ -95,6 +99,7 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
         ...(opts.tracker ? { tracker: opts.tracker } : {}),
         ...(opts.routing ? { routing: opts.routing } : {}),
         ...(opts.tokenSecret ? { tokenSecret: opts.tokenSecret } : {}),
+        authLimit,
       });
       started.push(app);
       await app.listen({ host, port });

@@ -156,6 +156,7 @@ describe("configuration", () => {
       host: "127.0.0.1",
       regions: [{ region: "us-south", port: 5000 }],
       logLevel: "info",
+      authLimit: { maxFailures: 30, windowMs: 60_000 },
     });
     expect(loadConfig({ BERTH_PORT: "6000", BERTH_HOST: "", DATABASE_URL: "" }).regions).toEqual([
       { region: "us-south", port: 6000 },

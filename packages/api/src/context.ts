@@ -27,6 +27,13 @@ export interface ApiDeps {
   tracker?: { url: string; queryKey: string; fetch?: typeof fetch };
   /** Routing of event regions to tracker regions: picks the default region of `events.*`. */
   routing?: RoutingTable;
+  /**
+   * Failed authentications per client address: a source over its limit is refused with
+   * TOO_MANY_REQUESTS before its key is looked at; every invalid key counts.
+   */
+  authLimit?: { blockedFor(source: string): number; failed(source: string): void };
+  /** Called when a request is refused by `authLimit` (metrics). */
+  onRateLimited?: () => void;
 }
 
 /** Per-request facts the HTTP layer extracts, framework-independent. */
@@ -36,6 +43,8 @@ export interface RequestInfo {
   requestId: string;
   clientIp: string;
   userAgent: string;
+  /** Set a response header (Retry-After of a rate-limited request). */
+  setHeader?: (name: string, value: string) => void;
 }
 
 export interface ApiContext {
@@ -72,7 +81,20 @@ export function createContextFactory(deps: ApiDeps) {
   const tracker = deps.tracker ? createTrackerClient(deps.tracker) : undefined;
   return async (info: RequestInfo): Promise<ApiContext> => {
     const key = apiKeyFrom(info.headers);
+    if (key !== undefined) {
+      const wait = deps.authLimit?.blockedFor(info.clientIp) ?? 0;
+      if (wait > 0) {
+        deps.onRateLimited?.();
+        const seconds = Math.max(1, Math.ceil(wait / 1000));
+        info.setHeader?.("retry-after", String(seconds));
+        throw new TRPCError({
+          code: "TOO_MANY_REQUESTS",
+          message: `too many failed authentication attempts from this address; try again in ${seconds} s`,
+        });
+      }
+    }
     const principal = key ? await resolveKey(deps.db, key) : null;
+    if (key !== undefined && !principal) deps.authLimit?.failed(info.clientIp);
     return {
       deps,
       region: deps.region,

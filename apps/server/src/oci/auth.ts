@@ -7,6 +7,7 @@ import {
 } from "@berth/registry";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type { RegionAppDeps } from "../app";
+import { retryAfterSeconds, tooManyFailuresMessage } from "../auth-limit";
 import { sendErrorInfo } from "./reply";
 
 export const TOKEN_PATH = "/token";
@@ -74,6 +75,27 @@ export function refuseUnauthenticated(
           : undefined,
       ),
     },
+  );
+}
+
+/**
+ * Refuse a request whose source failed authentication too often (429 TOOMANYREQUESTS with
+ * Retry-After), before its credential is checked. Counted; not audited (no account).
+ */
+export function refuseRateLimited(
+  deps: RegionAppDeps,
+  req: FastifyRequest,
+  reply: FastifyReply,
+  waitMs: number,
+  surface: "v2" | "token",
+): FastifyReply {
+  deps.metrics.rateLimited.inc({ region: deps.region, surface });
+  req.log.warn({ waitMs }, "authentication rate limit: request refused");
+  return sendErrorInfo(
+    req,
+    reply,
+    { code: "TOOMANYREQUESTS", status: 429, message: tooManyFailuresMessage(waitMs) },
+    { "retry-after": retryAfterSeconds(waitMs) },
   );
 }
 

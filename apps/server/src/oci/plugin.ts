@@ -17,6 +17,7 @@ import {
   authenticateRequest,
   bearerChallenge,
   contextOf,
+  refuseRateLimited,
   refuseUnauthenticated,
 } from "./auth";
 import { getBlob, headBlob, removeBlob } from "./blobs";
@@ -147,6 +148,10 @@ async function handle(
         ? "registry:catalog:*"
         : undefined;
   const service = auth.tokens.service;
+  if (req.headers.authorization !== undefined) {
+    const wait = deps.authLimit?.blockedFor(req.ip) ?? 0;
+    if (wait > 0) return refuseRateLimited(deps, req, reply, wait, "v2");
+  }
   let outcome: AuthOutcome;
   try {
     outcome = await authenticateRequest(auth, req);
@@ -154,7 +159,10 @@ async function handle(
     // The credential could not be checked (database unavailable): no verdict on it.
     return sendError(req, reply, error);
   }
-  if (!outcome.ok) return refuseUnauthenticated(deps, service, req, reply, outcome.reason, scope);
+  if (!outcome.ok) {
+    if (outcome.reason === "invalid") deps.authLimit?.failed(req.ip);
+    return refuseUnauthenticated(deps, service, req, reply, outcome.reason, scope);
+  }
   const { cred } = outcome;
   const ctx = contextOf(deps, req, cred);
   const call: OciCall = { req, reply, ctx, cred };

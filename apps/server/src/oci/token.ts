@@ -9,9 +9,9 @@ import {
   type RegistryCredential,
 } from "@berth/registry";
 import formbody from "@fastify/formbody";
-import type { FastifyInstance, FastifyRequest } from "fastify";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { RegionAppDeps } from "../app";
-import { TOKEN_PATH } from "./auth";
+import { refuseRateLimited, TOKEN_PATH } from "./auth";
 import { queryParams } from "./call";
 import { sendError } from "./reply";
 
@@ -34,7 +34,16 @@ export async function tokenRoutes(
     req.log.info({ reason }, "token request refused");
   };
 
+  const limited = (req: FastifyRequest, reply: FastifyReply) => {
+    const wait = deps.authLimit?.blockedFor(req.ip) ?? 0;
+    return wait > 0 ? refuseRateLimited(deps, req, reply, wait, "token") : undefined;
+  };
+
   app.get(TOKEN_PATH, async (req, reply) => {
+    if (req.headers.authorization !== undefined) {
+      const refused = limited(req, reply);
+      if (refused) return refused;
+    }
     const header = parseAuthorization(req.headers.authorization);
     let cred: RegistryCredential | null = null;
     try {
@@ -47,6 +56,7 @@ export async function tokenRoutes(
       return sendError(req, reply, error);
     }
     if (!cred) {
+      if (req.headers.authorization !== undefined) deps.authLimit?.failed(req.ip);
       refuse(req, header ? "invalid" : "missing");
       return reply
         .code(401)
@@ -82,6 +92,10 @@ export async function tokenRoutes(
         error_description: "only grant_type=password is supported (no refresh tokens)",
       });
     }
+    if (text("username") !== "" || text("password") !== "") {
+      const refused = limited(req, reply);
+      if (refused) return refused;
+    }
     let cred: RegistryCredential | null;
     try {
       cred = await authenticateBasic(auth, text("username"), text("password"));
@@ -89,6 +103,7 @@ export async function tokenRoutes(
       return sendError(req, reply, error);
     }
     if (!cred) {
+      if (text("username") !== "" || text("password") !== "") deps.authLimit?.failed(req.ip);
       refuse(req, text("username") === "" ? "missing" : "invalid");
       return reply.code(401).send({
         error: "invalid_grant",

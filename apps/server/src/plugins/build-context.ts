@@ -7,6 +7,7 @@ import {
   stageBuildContext,
 } from "@berth/registry";
 import type { BerthPlugin } from "../app";
+import { retryAfterSeconds, tooManyFailuresMessage } from "../auth-limit";
 
 /**
  * `POST /build/context`: upload a build context before `image.build`. The body is the tar
@@ -21,9 +22,20 @@ export const buildContextRoutes: BerthPlugin = async (app, deps) => {
   app.addContentTypeParser("*", (_req, payload, done) => done(null, payload));
   app.post("/build/context", async (req, reply) => {
     const key = apiKeyFrom(req.headers);
+    if (key !== undefined) {
+      const wait = deps.authLimit?.blockedFor(req.ip) ?? 0;
+      if (wait > 0) {
+        deps.metrics.rateLimited.inc({ region: deps.region, surface: "build-context" });
+        return reply
+          .code(429)
+          .header("retry-after", retryAfterSeconds(wait))
+          .send({ error: tooManyFailuresMessage(wait) });
+      }
+    }
     const principal = key ? await resolveApiKey(deps.db, key) : null;
     if (!principal) {
       const reason = key === undefined ? "missing" : "invalid";
+      if (reason === "invalid") deps.authLimit?.failed(req.ip);
       deps.metrics.unauthenticated.inc({ region: deps.region, reason });
       req.log.warn({ route: "/build/context" }, "unauthenticated request refused");
       return reply.code(401).send({

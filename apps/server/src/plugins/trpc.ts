@@ -14,6 +14,13 @@ export const trpcRoutes: BerthPlugin = async (app, deps) => {
     region: deps.region,
     onUnauthenticated: (reason) =>
       deps.metrics.unauthenticated.inc({ region: deps.region, reason }),
+    ...(deps.authLimit
+      ? {
+          authLimit: deps.authLimit,
+          onRateLimited: () =>
+            deps.metrics.rateLimited.inc({ region: deps.region, surface: "trpc" }),
+        }
+      : {}),
     onInternalError: (err, procedure) => app.log.error({ err, procedure }, "procedure failed"),
     ...(deps.now ? { now: deps.now } : {}),
     ...(deps.tracker ? { tracker: deps.tracker } : {}),
@@ -23,12 +30,13 @@ export const trpcRoutes: BerthPlugin = async (app, deps) => {
     prefix: "/trpc",
     trpcOptions: {
       router: appRouter,
-      createContext: ({ req }: CreateFastifyContextOptions) =>
+      createContext: ({ req, res }: CreateFastifyContextOptions) =>
         createContext({
           headers: req.headers,
           requestId: req.id,
           clientIp: req.ip,
           userAgent: req.headers["user-agent"] ?? "",
+          setHeader: (name, value) => void res.header(name, value),
         }),
       onError({ error, path, req }) {
         const log = req.log;
