@@ -13,6 +13,7 @@ import { healthRoutes } from "./plugins/health";
 import { metricsRoutes } from "./plugins/metrics";
 import { trpcRoutes } from "./plugins/trpc";
 import { REQUEST_ID_HEADER, requestIdOf } from "./request-id";
+import { CLIENT_TIMEOUT_DEFAULTS, type ClientTimeouts, guardBodyRate } from "./slow-clients";
 
 /** What every route plugin of a region's app gets. */
 export interface RegionAppDeps {
@@ -31,6 +32,8 @@ export interface RegionAppDeps {
   tokenSecret?: string;
   /** Failed authentications per source; without it nothing is rate-limited. */
   authLimit?: AuthFailureLimiter;
+  /** Idle connections and slow request bodies (default CLIENT_TIMEOUT_DEFAULTS). */
+  timeouts?: ClientTimeouts;
 }
 
 export type BerthPlugin = FastifyPluginAsync<RegionAppDeps>;
@@ -93,8 +96,12 @@ function answerError(
 /** The fastify app of one region's listener. */
 export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> {
   const { logger, plugins = [], ...deps } = opts;
+  const timeouts = deps.timeouts ?? CLIENT_TIMEOUT_DEFAULTS;
   const app = Fastify({
     loggerInstance: logger.child({ region: deps.region }),
+    // No traffic either way for this long: the connection goes (bodies of any size stream,
+    // so there is no cap on a request's total time; see guardBodyRate for tricklers).
+    connectionTimeout: timeouts.idleMs,
     genReqId: requestIdOf,
     requestIdHeader: false,
     // tRPC batches put several procedure names in one path segment.
@@ -103,6 +110,13 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
 
   app.addHook("onRequest", async (req, reply) => {
     reply.header(REQUEST_ID_HEADER, req.id);
+    guardBodyRate(req, timeouts, (rate) => {
+      deps.metrics.slowClientsCut.inc({ region: deps.region });
+      req.log.warn(
+        { bytesPerSecond: Math.round(rate), minimum: timeouts.minBodyBytesPerSecond },
+        "request body too slow: connection closed",
+      );
+    });
   });
   app.setErrorHandler(answerError);
   app.addHook("onResponse", async (req, reply) => {

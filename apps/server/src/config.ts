@@ -34,6 +34,8 @@ export interface ServerConfig {
   tokenSecret?: string;
   /** Failed authentications allowed per client address and window; 0 disables the limit. */
   authLimit: { maxFailures: number; windowMs: number };
+  /** Idle connections and slow request bodies. */
+  timeouts: { idleMs: number; minBodyBytesPerSecond: number; bodyWindowMs: number };
 }
 
 export class ConfigError extends Error {
@@ -70,6 +72,17 @@ const envSchema = z.object({
     .min(1, "must be at least 1")
     .max(86_400, "must be at most a day")
     .default(60),
+  BERTH_IDLE_TIMEOUT_SECONDS: z.coerce
+    .number({ message: "must be a number of seconds" })
+    .int("must be a whole number")
+    .min(1, "must be at least 1")
+    .max(3600, "must be at most an hour")
+    .default(60),
+  BERTH_MIN_UPLOAD_BYTES_PER_SECOND: z.coerce
+    .number({ message: "must be a number of bytes a second" })
+    .int("must be a whole number")
+    .min(0, "must be 0 (no minimum) or more")
+    .default(1024),
   BERTH_TOKEN_SECRET: z
     .string()
     .min(MIN_TOKEN_SECRET_LENGTH, `must be at least ${MIN_TOKEN_SECRET_LENGTH} characters`)
@@ -101,6 +114,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     authLimit: {
       maxFailures: e.BERTH_AUTH_FAILURE_LIMIT,
       windowMs: e.BERTH_AUTH_FAILURE_WINDOW_SECONDS * 1000,
+    },
+    timeouts: {
+      idleMs: e.BERTH_IDLE_TIMEOUT_SECONDS * 1000,
+      minBodyBytesPerSecond: e.BERTH_MIN_UPLOAD_BYTES_PER_SECOND,
+      bodyWindowMs: 30_000,
     },
   };
 }

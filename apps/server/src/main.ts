@@ -47,6 +47,7 @@ const server = await startServer({
   routing: events.routing,
   tokenSecret: tokenSecret.secret,
   authLimit: config.authLimit,
+  timeouts: config.timeouts,
 });
 for (const [region, url] of Object.entries(server.urls)) {
   logger.info({ region, url }, `region ${region} listening on ${url}`);

@@ -6,6 +6,7 @@ export interface ServerMetrics {
   duration: Histogram<"region" | "method" | "route" | "status">;
   unauthenticated: Counter<"region" | "reason">;
   rateLimited: Counter<"region" | "surface">;
+  slowClientsCut: Counter<"region">;
 }
 
 /** One registry per server (not prom-client's global), so servers in one process never clash. */
@@ -31,6 +32,12 @@ export function createMetrics(): ServerMetrics {
       name: "berth_unauthenticated_requests_total",
       help: "Requests refused for a missing or invalid credential (not audited: no account)",
       labelNames: ["region", "reason"],
+      registers: [registry],
+    }),
+    slowClientsCut: new Counter({
+      name: "berth_slow_requests_cut_total",
+      help: "Connections closed because a request body arrived slower than the minimum rate",
+      labelNames: ["region"],
       registers: [registry],
     }),
     rateLimited: new Counter({

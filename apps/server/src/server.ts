@@ -8,6 +8,7 @@ import { AUTH_LIMIT_DEFAULTS, AuthFailureLimiter, type AuthLimitOptions } from "
 import type { RegionListener } from "./config";
 import { createLogger } from "./logger";
 import { createMetrics, type ServerMetrics } from "./metrics";
+import { CLIENT_TIMEOUT_DEFAULTS, type ClientTimeouts } from "./slow-clients";
 
 export interface StartServerOptions {
   db: Db;
@@ -31,6 +32,8 @@ export interface StartServerOptions {
   closeGraceMs?: number;
   /** Failed authentications allowed per source and window (default 30 a minute; 0: off). */
   authLimit?: Partial<AuthLimitOptions>;
+  /** Idle connections and slow request bodies (default CLIENT_TIMEOUT_DEFAULTS). */
+  timeouts?: Partial<ClientTimeouts>;
 }
 
 export interface RunningServer {
@@ -100,6 +103,7 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
         ...(opts.routing ? { routing: opts.routing } : {}),
         ...(opts.tokenSecret ? { tokenSecret: opts.tokenSecret } : {}),
         authLimit,
+        timeouts: { ...CLIENT_TIMEOUT_DEFAULTS, ...opts.timeouts },
       });
       started.push(app);
       await app.listen({ host, port });

@@ -157,6 +157,7 @@ describe("configuration", () => {
       regions: [{ region: "us-south", port: 5000 }],
       logLevel: "info",
       authLimit: { maxFailures: 30, windowMs: 60_000 },
+      timeouts: { idleMs: 60_000, minBodyBytesPerSecond: 1024, bodyWindowMs: 30_000 },
     });
     expect(loadConfig({ BERTH_PORT: "6000", BERTH_HOST: "", DATABASE_URL: "" }).regions).toEqual([
       { region: "us-south", port: 6000 },
