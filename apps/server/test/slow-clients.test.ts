@@ -76,7 +76,8 @@ describe("slow clients", () => {
     const { server, url } = await serve({
       idleMs: 60_000,
       minBodyBytesPerSecond: 1000,
-      bodyWindowMs: 500,
+      // Long enough for the probe below to see the upload taken on a busy machine.
+      bodyWindowMs: 3000,
     });
     try {
       const location = await openUpload(url, "trickle");
@@ -86,6 +87,7 @@ describe("slow clients", () => {
         // While it trickles, the upload is taken. (Probed with a chunk at a wrong offset:
         // refused for the lock while it is held, else for the offset, changing nothing.)
         const busy = await until("the trickling request to hold the upload", async () => {
+          if (slow.closed()) throw new Error("the trickler was cut before the probe saw it");
           const res = await fetch(`${url}${location}`, {
             method: "PATCH",
             headers: { authorization: auth(), "content-range": "999999-999999" },

@@ -8,4 +8,4 @@ export type {
 } from "./routers/build";
 export type { DeadLetter, DeliveryStatus } from "./routers/delivery";
 export type { EventsPage, EventsQueryInput, EventsTailInput, TailMessage } from "./routers/events";
-export { type BerthErrorData, createCallerFactory, toTRPCError } from "./trpc";
+export { type BerthErrorData, createCallerFactory, MAX_BATCH_SIZE, toTRPCError } from "./trpc";

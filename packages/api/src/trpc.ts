@@ -1,7 +1,13 @@
 import { isDatabaseUnavailable } from "@berth/db";
-import { RegistryError, type RegistryErrorCode, toRegistryError } from "@berth/registry";
+import {
+  RegistryError,
+  type RegistryErrorCode,
+  toRegistryError,
+  zodMessage,
+} from "@berth/registry";
 import { initTRPC, TRPCError } from "@trpc/server";
 import type { TRPC_ERROR_CODE_KEY } from "@trpc/server/rpc";
+import { ZodError } from "zod";
 import { type ApiContext, registryContext } from "./context";
 
 const TRPC_CODES: Record<RegistryErrorCode, TRPC_ERROR_CODE_KEY> = {
@@ -22,6 +28,9 @@ export function toTRPCError(error: RegistryError): TRPCError {
   return new TRPCError({ code: TRPC_CODES[error.code], message: error.message, cause: error });
 }
 
+/** Calls one batched HTTP request may carry (the server refuses more, the client sends fewer). */
+export const MAX_BATCH_SIZE = 50;
+
 /** Error data clients can switch on: Berth's own code next to tRPC's. */
 export interface BerthErrorData {
   berthCode: RegistryErrorCode | null;
@@ -41,8 +50,15 @@ const t = initTRPC.context<ApiContext>().create({
     const internal = error.code === "INTERNAL_SERVER_ERROR";
     return {
       ...shape,
-      // Unexpected errors may carry SQL or paths: the client gets a generic message.
-      message: internal && !cause ? "internal error" : shape.message,
+      // Unexpected errors may carry SQL or paths: the client gets a generic message. An
+      // input the procedure's schema refused says which field and why, on one line (tRPC's
+      // own message is the issues as pretty-printed JSON).
+      message:
+        internal && !cause
+          ? "internal error"
+          : error.cause instanceof ZodError
+            ? zodMessage(error.cause)
+            : shape.message,
       data: { ...shape.data, berthCode: cause?.code ?? null } as typeof shape.data & BerthErrorData,
     };
   },

@@ -72,7 +72,12 @@ export function createBerthClient(opts: BerthClientOptions): BerthClient {
           }),
         }),
         false: opts.batch
-          ? httpBatchLink({ ...common, headers: ({ opList }) => headers(opList[0]?.context) })
+          ? httpBatchLink({
+              ...common,
+              // The server refuses batches of more calls (MAX_BATCH_SIZE in @berth/api).
+              maxItems: 50,
+              headers: ({ opList }) => headers(opList[0]?.context),
+            })
           : httpLink({ ...common, headers: ({ op }) => headers(op.context) }),
       }),
     ],

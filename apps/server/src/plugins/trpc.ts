@@ -1,4 +1,4 @@
-import { type AppRouter, appRouter, createContextFactory } from "@berth/api";
+import { type AppRouter, appRouter, createContextFactory, MAX_BATCH_SIZE } from "@berth/api";
 import {
   type CreateFastifyContextOptions,
   type FastifyTRPCPluginOptions,
@@ -30,6 +30,9 @@ export const trpcRoutes: BerthPlugin = async (app, deps) => {
     prefix: "/trpc",
     trpcOptions: {
       router: appRouter,
+      // One HTTP request is at most this many calls (each may be a transaction); larger
+      // batches are refused with 400. The typed client batches no more than this.
+      maxBatchSize: MAX_BATCH_SIZE,
       createContext: ({ req, res }: CreateFastifyContextOptions) =>
         createContext({
           headers: req.headers,
