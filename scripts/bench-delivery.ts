@@ -332,9 +332,12 @@ try {
 
   // ---- 2. latency at a steady rate ------------------------------------------------------
   // Steady state, not the aftermath of the backlog: clean up after the drain first (what
-  // autovacuum would otherwise do in the middle of the measurement).
+  // autovacuum would otherwise do in the middle of the measurement)...
   await sql`vacuum analyze outbox`;
   await sql`vacuum analyze tracker.events`;
+  // And write out what the drain dirtied, or the checkpoint that its WAL calls for would
+  // run during the measurement and slow every commit in it.
+  await sql`checkpoint`;
   // Each event is its own transaction: one statement that inserts it and notifies, as
   // enqueueEvents does inside a use case's transaction. The time of the commit is when the
   // statement returns. "Visible" is when the tracker's notification for the batch holding it
@@ -396,8 +399,8 @@ try {
   const steadyRequests = requests1.requests - requests0.requests;
   const steadyClaims = `${fmt(requests1.claims - requests0.claims)} claims (${fmt(requests1.empty - requests0.empty)} empty)`;
   const steadyCpu = [
-    `worker ${share(cpuSeconds(worker.child.pid!) - steady0.worker + steadyPgUsed("berth-worker"))}`,
-    `tracker ${share(cpuSeconds(tracker.child.pid!) - steady0.tracker + steadyPgUsed("berth-tracker"))}`,
+    `worker ${share(cpuSeconds(worker.child.pid!) - steady0.worker)} + its backends ${share(steadyPgUsed("berth-worker"))}`,
+    `tracker ${share(cpuSeconds(tracker.child.pid!) - steady0.tracker)} + its backends ${share(steadyPgUsed("berth-tracker"))}`,
     `producer ${share((steadyBench.user + steadyBench.system) / 1e6 + steadyPgUsed("other"))}`,
     `Postgres background ${share(steadyPgUsed("background"))}`,
   ].join(", ");
@@ -437,7 +440,7 @@ try {
     `latency     commit → visible in the tracker at ${fmt(latencies.length / produceSeconds)} events/s for ${produceSeconds.toFixed(1)} s: p50 ${pct(50).toFixed(1)} ms, p99 ${pct(99).toFixed(1)} ms, max ${latencies.at(-1)!.toFixed(1)} ms (load ${loadAfterSteady})`,
   );
   console.log(
-    `            ${fmt(steadyRequests)} ingestion requests (${(committed.size / Math.max(1, steadyRequests)).toFixed(1)} events each), ${steadyClaims}; CPU at that rate (of one core, each with its Postgres backends): ${steadyCpu}`,
+    `            ${fmt(steadyRequests)} ingestion requests (${(committed.size / Math.max(1, steadyRequests)).toFixed(1)} events each), ${steadyClaims}; CPU at that rate (share of one core): ${steadyCpu}`,
   );
 
   // ---- 3. graphile-worker -----------------------------------------------------------------

@@ -99,10 +99,19 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
   // The worker's own writes need no durability: a lost claim is an unleased row, a lost
   // delete or dead-letter a redelivery that the tracker deduplicates. So its commits do not
   // wait for the WAL flush (the tracker's commits, which acknowledge events, still do).
+  //
+  // And it never wants a sequential scan: right after a vacuum the statistics say the outbox
+  // is nearly empty, the planner then picks a scan and sort for the claim, and that plan grows
+  // slower with every dead row until the next vacuum; the pending index keeps a claim at the
+  // same cost however large the table has been.
   const sql = postgres(opts.databaseUrl, {
     max: s.concurrency + 2,
     onnotice: () => {},
-    connection: { application_name: "berth-worker", synchronous_commit: "off" },
+    connection: {
+      application_name: "berth-worker",
+      synchronous_commit: "off",
+      enable_seqscan: "off",
+    },
   });
   // For outboxStats (metrics); it uses only the query builder, no relational queries.
   const db = drizzle(sql) as unknown as Db;
