@@ -390,6 +390,7 @@ try {
   }
   await Promise.all(inflight);
   const produceSeconds = (now() - begin) / 1000;
+  const achievedRate = committed.size / produceSeconds;
   await learnBackends();
   const steadyPg = postgresCpuSeconds(postmaster);
   const steadyBench = process.cpuUsage(steady0.bench);
@@ -444,6 +445,7 @@ try {
   );
 
   // ---- 3. graphile-worker -----------------------------------------------------------------
+  let ratio: number | undefined;
   if (!args["skip-graphile"]) {
     const { Logger, makeWorkerUtils, run } = await import("graphile-worker");
     // Its default logger prints a line per job, which would measure the terminal.
@@ -495,11 +497,13 @@ try {
     console.log(
       `graphile    ${fmt(gRate)} jobs/s (${fmt(N)} no-op jobs in ${gSeconds.toFixed(1)} s; concurrency 24, localQueue 500; load ${gLoad})`,
     );
-    console.log(`ratio       berth delivery / graphile-worker = ${(rate / gRate).toFixed(2)}×`);
+    ratio = rate / gRate;
+    console.log(`ratio       berth delivery / graphile-worker = ${ratio.toFixed(2)}×`);
   }
   const targets = [
     `${rate >= 20_000 ? "met" : "MISSED"}: ≥ 20,000 events/s`,
-    `${pct(99) < 50 ? "met" : "MISSED"}: p99 < 50 ms at ${fmt(RATE)}/s`,
+    `${pct(99) < 50 && achievedRate >= 0.95 * RATE ? "met" : "MISSED"}: p99 < 50 ms at ${fmt(RATE)}/s (reached ${fmt(achievedRate)}/s)`,
+    ...(ratio === undefined ? [] : [`${ratio >= 2 ? "met" : "MISSED"}: ≥ 2× graphile-worker`]),
   ];
   console.log(`targets     ${targets.join("; ")}`);
 } finally {
