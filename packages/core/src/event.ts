@@ -211,11 +211,30 @@ export function buildEvent(input: BuildEventInput): AtEvent {
     saveServiceCopy: true,
     correlationId: input.correlationId,
   };
-  const parsed = eventSchema.safeParse(event);
+  const parsed = eventSchema.safeParse(withoutNul(event));
   if (!parsed.success) {
     throw new InvalidEventError(parsed.error);
   }
   return parsed.data;
+}
+
+/**
+ * The event with every NUL character (in a value or a key) replaced by U+FFFD. Events quote
+ * what callers sent (a target name, a refusal's reason), and neither Postgres' JSON nor the
+ * tracker takes a NUL: an event holding one could not be stored, so the attempt it records
+ * would go unaudited.
+ */
+function withoutNul<T>(value: T): T {
+  if (typeof value === "string") {
+    return (value.includes("\u0000") ? value.replaceAll("\u0000", "\uFFFD") : value) as T;
+  }
+  if (Array.isArray(value)) return value.map(withoutNul) as T;
+  if (value !== null && typeof value === "object") {
+    return Object.fromEntries(
+      Object.entries(value).map(([k, v]) => [withoutNul(k), withoutNul(v)]),
+    ) as T;
+  }
+  return value;
 }
 
 export class InvalidEventError extends Error {

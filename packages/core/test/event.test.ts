@@ -165,6 +165,24 @@ describe("buildEvent", () => {
   });
 });
 
+describe("buildEvent and NUL characters", () => {
+  it("replaces NUL in whatever the event quotes, so that it can be stored and delivered", () => {
+    const event = buildEvent({
+      ...base,
+      outcome: "failure",
+      reasonCode: 400,
+      target: { name: "a\u0000b" },
+      messageDetail: "a\u0000b",
+      reasonForFailure: 'image "a\u0000b" is not valid',
+      requestData: { "k\u0000": ["v\u0000"] },
+    });
+    expect(JSON.stringify(event)).not.toMatch(/\\u0000/);
+    expect(event.target.name).toBe("a\uFFFDb");
+    expect(event.reason.reasonForFailure).toBe('image "a\uFFFDb" is not valid');
+    expect(event.requestData).toEqual({ "k\uFFFD": ["v\uFFFD"] });
+  });
+});
+
 describe("eventSchema", () => {
   const good: AtEvent = buildEvent(base);
   const accepts = (event: unknown) => eventSchema.safeParse(event).success;

@@ -5,6 +5,7 @@ import { blobs, manifests, repositoryBlobs, tags } from "@berth/db";
 import { eq, inArray } from "drizzle-orm";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { stateFingerprint } from "../../../scripts/lib/invariants";
 import { type LayerEntry, readTar, writeLayer } from "../src/build/tar-io";
 import {
   type BuildImageInput,
@@ -764,12 +765,15 @@ describe("image.build on arbitrary Dockerfiles", () => {
         async (from, lines) => {
           const ctx = env.ctx(env.alice);
           const context = await stage({ ...files, Dockerfile: [from, ...lines].join("\n") });
+          const before = await stateFingerprint(env.t.sql);
           try {
             await buildImage(ctx, { target: "birds/fuzz:1", context });
             built++;
           } catch (error) {
             expect(error).toBeInstanceOf(RegistryError);
             expect((error as RegistryError).code, (error as Error).message).not.toBe("INTERNAL");
+            // A refused build stores nothing: no blob, link, manifest or tag.
+            expect(await stateFingerprint(env.t.sql)).toEqual(before);
           }
           const events = await env.events(ctx.requestId);
           expect(events).toHaveLength(1);

@@ -10,7 +10,7 @@ import {
   recordRefusal,
   requestedImageName,
 } from "@berth/registry";
-import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { BerthPlugin, RegionAppDeps } from "../app";
 import {
   type AuthOutcome,
@@ -72,6 +72,20 @@ export function createOciRoutes(opts: OciRoutesOptions = {}): BerthPlugin {
     await app.register(async (v2) => {
       v2.removeAllContentTypeParsers();
       v2.addContentTypeParser("*", (_req, payload, done) => done(null, payload));
+      // Fastify refuses some requests before a handler runs (a Content-Type that is not a
+      // media type): answered in the distribution API's error shape like everything here.
+      v2.setErrorHandler((error: FastifyError, req, reply) => {
+        reply.header(API_VERSION_HEADER, API_VERSION);
+        const status = error.statusCode ?? 500;
+        if (status >= 400 && status < 500) {
+          const message =
+            error.code === "FST_ERR_CTP_INVALID_MEDIA_TYPE" || status === 415
+              ? `the Content-Type header ${JSON.stringify(req.headers["content-type"] ?? "")} is not a media type`
+              : error.message;
+          return sendErrorInfo(req, reply, { code: "UNSUPPORTED", status, message });
+        }
+        return sendError(req, reply, error);
+      });
       const handler = (req: FastifyRequest, reply: FastifyReply) => handle(deps, auth, req, reply);
       v2.route({
         method: ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"],

@@ -15,7 +15,7 @@ const descriptorSchema = z.object({
   size: z.number().int().nonnegative(),
   urls: z.array(z.string()).optional(),
   annotations: z.record(z.string(), z.string()).optional(),
-  artifactType: z.string().optional(),
+  artifactType: z.string().regex(mediaTypePattern, "artifactType is not a media type").optional(),
   platform: z
     .object({
       architecture: z.string(),
@@ -29,10 +29,16 @@ const descriptorSchema = z.object({
 
 export type Descriptor = z.infer<typeof descriptorSchema>;
 
+/** The spec: an artifactType is a media type (RFC 6838); it is stored and listed as one. */
+const artifactType = z
+  .string()
+  .regex(mediaTypePattern, "artifactType is not a media type")
+  .optional();
+
 const imageManifestSchema = z.object({
   schemaVersion: z.literal(2),
   mediaType: z.string().optional(),
-  artifactType: z.string().optional(),
+  artifactType,
   config: descriptorSchema,
   layers: z.array(descriptorSchema),
   subject: descriptorSchema.optional(),
@@ -42,7 +48,7 @@ const imageManifestSchema = z.object({
 const indexSchema = z.object({
   schemaVersion: z.literal(2),
   mediaType: z.string().optional(),
-  artifactType: z.string().optional(),
+  artifactType,
   manifests: z.array(descriptorSchema),
   subject: descriptorSchema.optional(),
   annotations: z.record(z.string(), z.string()).optional(),

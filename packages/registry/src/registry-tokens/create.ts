@@ -9,7 +9,14 @@ import { REGISTRY_TOKEN_USERNAME, type RegistryTokenInfo, tokenInfo } from "./mo
 export const REGISTRY_TOKEN_TTL_MS = 24 * 60 * 60 * 1000;
 
 export const createRegistryTokenInput = z.object({
-  description: z.string().max(300).default(""),
+  description: z
+    .string()
+    .max(300)
+    .refine(
+      (text) => ![...text].some((c) => c < " " || c === "\u007f"),
+      "must be one line of text, without control characters",
+    )
+    .default(""),
   /** Read-only unless read-write is asked for. */
   access: z.enum(["read", "readwrite"]).default("read"),
   /** Tokens expire after 24 hours unless asked otherwise. */
