@@ -53,16 +53,26 @@ const started = Date.now();
 const log = (line: string) =>
   console.log(`[${((Date.now() - started) / 1000).toFixed(1)}s] ${line}`);
 
-/** RSS of a Postgres server: the postmaster and its children (shared buffers counted per process). */
-function postgresRss(postmaster: number | undefined): number | undefined {
+/**
+ * Memory of a Postgres server: the proportional set size (PSS) of the postmaster and its
+ * children, so that shared buffers count once rather than once per backend touching them.
+ */
+function postgresPss(postmaster: number | undefined): number | undefined {
   if (!postmaster) return undefined;
-  let total = rssBytes(postmaster) ?? 0;
+  const pss = (pid: number) => {
+    try {
+      const kb = /^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, "utf8"))?.[1];
+      return kb ? Number(kb) * 1024 : 0;
+    } catch {
+      return 0;
+    }
+  };
+  let total = pss(postmaster);
   for (const entry of readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const status = readFileSync(`/proc/${entry}/status`, "utf8");
-      if (Number(/^PPid:\s+(\d+)/m.exec(status)?.[1]) === postmaster)
-        total += rssBytes(Number(entry)) ?? 0;
+      if (Number(/^PPid:\s+(\d+)/m.exec(status)?.[1]) === postmaster) total += pss(Number(entry));
     } catch {
       // gone
     }
@@ -128,7 +138,7 @@ try {
         server: rssBytes(server.pid),
         worker: rssBytes(worker.pid),
         tracker: rssBytes(tracker.pid),
-        postgres: postgresRss(pg.pid()),
+        postgres: postgresPss(pg.pid()),
       },
       outbox: n,
       lagSeconds: m.berth_outbox_oldest_pending_age_seconds ?? 0,
@@ -168,7 +178,7 @@ try {
   printOperations(ops);
   console.log(`failed operations: ${failed.length}`);
   for (const f of failed.slice(0, 10)) console.log(`  ${f.op} ${f.status}: ${f.error ?? ""}`);
-  console.log("\nover time (RSS in MB; Postgres: postmaster and backends summed):");
+  console.log("\nover time (RSS in MB; Postgres: PSS of the postmaster and its backends):");
   console.log(
     `  ${"t s".padStart(6)} ${"ops".padStart(7)} ${"server".padStart(7)} ${"worker".padStart(7)} ${"tracker".padStart(8)} ${"postgres".padStart(9)} ${"outbox".padStart(7)} ${"lag s".padStart(6)}`,
   );

@@ -29,7 +29,7 @@ const report = await killServer({
 
 console.log(`\nserver killed with SIGKILL ${report.kills} times under load`);
 console.log(
-  `operations ${report.requests}, acknowledged ${report.acknowledged}, cut by a kill ${report.cut}`,
+  `operations ${report.requests}, acknowledged ${report.acknowledged}, in flight when killed ${report.cut}, refused while restarting ${report.refusedWhileDown}`,
 );
 printOperations(report.operations);
 console.log(

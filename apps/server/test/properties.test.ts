@@ -380,7 +380,7 @@ describe("hostile input", () => {
         fc.constantFrom("PATCH", "PUT"),
         async (r, bytes, method) => {
           // A header value the client refuses to send is no request.
-          fc.pre(!/[\u0000\r\n]/.test(r) && r.trim() === r && /^[\u0020-\u00ff]*$/.test(r));
+          fc.pre(r.trim() === r && [...r].every((c) => c >= " " && c <= "\u00ff"));
           const before = await offset();
           await attempt(
             `upload ranges (${method})`,
