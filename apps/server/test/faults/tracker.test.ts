@@ -23,7 +23,9 @@ describe("tracker endpoint down under steady load", () => {
     expect(report.events.duplicated).toEqual([]);
     expect(report.maxPending).toBeGreaterThan(0);
     expect(report.maxLagSeconds).toBeGreaterThan(0);
-    expect(report.lagAtEnd).toBe(0);
+    // Load goes on after the drain, so the last sample may catch an event in flight: the lag
+    // must be back to that, not to the outage's.
+    expect(report.lagAtEnd).toBeLessThan(Math.min(1, report.maxLagSeconds));
     expect(report.worker.retried).toBeGreaterThan(0);
   }, 300_000);
 });
