@@ -82,7 +82,10 @@ describe("slow clients", () => {
     try {
       const location = await openUpload(url, "trickle");
       const slow = rawPatch(url, location, 100_000);
-      const drip = setInterval(() => slow.socket.write("x"), 100);
+      // Above the minimum rate until the probe has seen the upload taken, then below it: the
+      // cut then comes after the probe however slow the machine is.
+      let chunk = "x".repeat(200);
+      const drip = setInterval(() => slow.socket.write(chunk), 100);
       try {
         // While it trickles, the upload is taken. (Probed with a chunk at a wrong offset:
         // refused for the lock while it is held, else for the offset, changing nothing.)
@@ -97,6 +100,7 @@ describe("slow clients", () => {
           return /another request is writing/.test(text) ? res.status : undefined;
         });
         expect(busy).toBe(400);
+        chunk = "x";
         await until(
           "the trickling connection to be cut",
           () => (slow.closed() ? true : undefined),
