@@ -5,7 +5,8 @@
  * against a server process: prints how the server answered while the database was down
  * (/readyz, tRPC, /v2, /token), how long it took to recover by itself once the database was
  * back, and the consistency figures (acknowledged requests without their event, duplicated
- * events, invariant violations). `--system` stops and starts the system PostgreSQL with
+ * events, invariant violations, and every event the outbox received against the tracker:
+ * the worker and tracker run through the outage too). `--system` stops and starts the system PostgreSQL with
  * pg_ctlcluster (and always starts it again); the default is an embedded one in a temp dir.
  * Exits 1 when a promise is broken.
  */
@@ -49,17 +50,30 @@ printOperations(report.operations);
 console.log(
   `events: missing ${report.events.missing.length}, duplicated ${report.events.duplicated.length}, success after refusal ${report.events.phantom.length}`,
 );
+for (const e of [
+  ...report.events.missing,
+  ...report.events.duplicated,
+  ...report.events.phantom,
+].slice(0, 20)) {
+  console.log(`  event: ${e}`);
+}
 const c = report.invariants.counted;
 console.log(
   `invariants over ${c.manifests} manifests, ${c.blobs} blobs, ${c.events} events, ${c.namespaces} namespaces, ${c.tokens} tokens: ${report.invariants.violations.length} violations`,
 );
 for (const v of report.invariants.violations.slice(0, 20)) console.log(`  ${v.check}: ${v.detail}`);
+const l = report.ledger;
+console.log(
+  `delivery (worker and tracker through the outage): enqueued ${l.enqueued}, in the tracker ${l.stored}, lost ${l.lost}, duplicated ${l.duplicated}, unknown ${l.unknown}, dead ${l.dead}; caught up ${(report.drainMs / 1000).toFixed(1)} s after the load`,
+);
 console.log(`secrets or query parameters in the server's logs: ${report.leaks.length}`);
 const broken =
   report.probes.some((p) => p.status !== 503) ||
   report.events.missing.length + report.events.duplicated.length + report.events.phantom.length >
     0 ||
   report.invariants.violations.length > 0 ||
+  l.lost + l.duplicated + l.unknown + l.dead > 0 ||
+  l.enqueued !== l.stored ||
   report.leaks.length > 0;
 console.log(broken ? "\nFAILED" : "\nOK");
 process.exit(broken ? 1 : 0);

@@ -90,6 +90,10 @@ export interface PostgresOutageOptions {
   /** How long Postgres stays down. */
   downMs: number;
   concurrency?: number;
+  /** Extra worker environment (a shorter retry cap for tests). */
+  workerEnv?: Record<string, string>;
+  /** How long delivery may take to catch up once Postgres is back. */
+  drainTimeoutMs?: number;
   log?: Log;
 }
 
@@ -114,13 +118,17 @@ export interface PostgresOutageReport {
   events: EventAccounting;
   invariants: InvariantReport;
   leaks: string[];
+  /** Every id the outbox received against the tracker, once delivery caught up. */
+  ledger: DeliveryLedger;
+  /** From the end of the load until the tracker held every event. */
+  drainMs: number;
 }
 
 /**
  * Postgres stopped and started under load: while it is down the server answers 503 with a
  * clear message on /readyz, /trpc and /v2 (probed with a valid API key and a valid bearer
- * token); once it is back the server recovers by itself (no restart), and nothing
- * acknowledged is lost.
+ * token); once it is back the server recovers by itself (no restart), nothing acknowledged
+ * is lost, and the worker and tracker, down with it, deliver every event.
  */
 export async function postgresOutage(opts: PostgresOutageOptions): Promise<PostgresOutageReport> {
   const log = opts.log ?? (() => {});
@@ -132,7 +140,22 @@ export async function postgresOutage(opts: PostgresOutageOptions): Promise<Postg
   let server: ServiceProcess | undefined;
   let setup: Setup | undefined;
   let stopped = false;
+  const delivery: ServiceProcess[] = [];
   try {
+    // The worker and the tracker live through the outage too: what was committed before and
+    // after it must all reach the tracker.
+    const { sql: ledgerSql } = createDb(databaseUrl, { max: 1 });
+    await installLedger(ledgerSql);
+    await ledgerSql.end();
+    const tracker = await startTrackerProcess({ databaseUrl });
+    delivery.push(tracker);
+    delivery.push(
+      await startWorkerProcess({
+        databaseUrl,
+        trackerUrl: tracker.url,
+        ...(opts.workerEnv ? { env: opts.workerEnv } : {}),
+      }),
+    );
     server = await startServerProcess({ databaseUrl, dataDir });
     const base = server.url;
     setup = await setupAccounts(databaseUrl, base, prefix);
@@ -204,6 +227,17 @@ export async function postgresOutage(opts: PostgresOutageOptions): Promise<Postg
     );
     workload.stop();
     await running;
+    const drainStart = performance.now();
+    const ledger = await until(
+      "every event to reach the tracker",
+      async () => {
+        const l = await deliveryLedger(setup!.sql);
+        return l.pending === 0 && l.lost === 0 ? l : undefined;
+      },
+      opts.drainTimeoutMs ?? 10 * 60_000,
+      500,
+    );
+    const drainMs = performance.now() - drainStart;
 
     const duringOutage: Record<string, number> = {};
     for (const r of downRecords) duringOutage[r.status] = (duringOutage[r.status] ?? 0) + 1;
@@ -225,12 +259,15 @@ export async function postgresOutage(opts: PostgresOutageOptions): Promise<Postg
       events,
       invariants,
       leaks,
+      ledger,
+      drainMs,
     };
   } finally {
     // Whatever happened, the system Postgres is left running for everyone else.
     if (stopped && !pg) pgCluster("start");
     await setup?.close().catch(() => {});
     await server?.stop();
+    await Promise.all(delivery.map((p) => p.stop()));
     await pg?.destroy();
     await system?.drop();
   }

@@ -37,6 +37,9 @@ export const ACTION_OF: Record<OpName, string> = {
   "registrytoken.delete": "container-registry.registrytoken.delete",
 };
 
+/** How the server says a commit is in doubt (COMMIT_IN_DOUBT_MESSAGE in the registry). */
+const IN_DOUBT = /may have been saved/;
+
 export const DEFAULT_MIX: Record<OpName, number> = {
   push: 3,
   pull: 4,
@@ -187,6 +190,10 @@ export class Workload {
       if (e instanceof HttpError) status = e.status;
       else if (e instanceof IntegrityError) status = -1;
       error = e instanceof Error ? e.message : String(e);
+      // The server could not learn whether its commit went through: an answer of "unknown".
+      if (e instanceof HttpError && IN_DOUBT.test(e.body) && audited.status === e.status) {
+        audited.status = 0;
+      }
     }
     const record: OpRecord = {
       op,

@@ -1,4 +1,5 @@
 export * from "./client";
+export * from "./commit";
 export * from "./connect";
 export { type EmbeddedServer, freePort, startEmbeddedPostgres } from "./embedded";
 export * from "./errors";

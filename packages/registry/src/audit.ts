@@ -1,8 +1,16 @@
 import { type ActionName, type AtEvent, buildEvent, type TargetType } from "@berth/core";
-import { type DbOrTx, enqueueEvents, type OutboxEventInput, type Tx } from "@berth/db";
+import {
+  currentTransactionId,
+  type DbOrTx,
+  enqueueEvents,
+  isDatabaseUnavailable,
+  type OutboxEventInput,
+  type Tx,
+  transactionStatus,
+} from "@berth/db";
 import { v7 as uuidv7 } from "uuid";
 import { accountId, initiatorOf, nowOf, type RegistryContext } from "./context";
-import { type RegistryError, toRegistryError } from "./errors";
+import { RegistryError, toRegistryError } from "./errors";
 
 /** The resource an event is about. */
 export interface EventTarget {
@@ -54,9 +62,15 @@ const MAX_REASON = 1000;
 export async function runAudited<T>(ctx: RegistryContext, attempt: AuditedAttempt<T>): Promise<T> {
   let firstError: RegistryError | undefined;
   let result: T;
+  /** Set once the work is done and only the COMMIT is left: the transaction's id, its result. */
+  let committing: { xid: string; result: T } | undefined;
   try {
     result = await ctx.db.transaction(async (tx) => {
       const out = await attempt.execute(tx);
+      // Sent with the events' insert (postgres.js pipelines them): no extra round trip.
+      const xid = currentTransactionId(tx);
+      // Settled with the transaction below; never an unhandled rejection if the insert fails.
+      xid.catch(() => {});
       await enqueueEvents(
         tx,
         out.records.map((r) => outboxEntry(ctx, attempt.action, r)),
@@ -64,15 +78,69 @@ export async function runAudited<T>(ctx: RegistryContext, attempt: AuditedAttemp
       if (out.records.length > 0 && out.records.every((r) => r.error)) {
         firstError = out.records[0]!.error;
       }
+      committing = { xid: await xid, result: out.result };
       return out.result;
     });
   } catch (thrown) {
+    if (committing && isDatabaseUnavailable(thrown)) {
+      // The connection went while committing: the change may well be in, with its events.
+      const outcome = await commitOutcome(ctx, committing.xid);
+      if (outcome === "committed") {
+        if (firstError) throw firstError;
+        return committing.result;
+      }
+      if (outcome === "unknown") {
+        // Whether it committed or not, no failure event: it might contradict a success.
+        throw new RegistryError("UNAVAILABLE", COMMIT_IN_DOUBT_MESSAGE, undefined, {
+          cause: thrown,
+        });
+      }
+    }
     const error = toRegistryError(thrown);
     await writeFailureEvents(ctx, attempt.action, safeFailureRecords(attempt), error);
     throw error;
   }
   if (firstError) throw firstError;
   return result;
+}
+
+export const COMMIT_IN_DOUBT_MESSAGE =
+  "the registry lost its database while saving this change: it may have been saved; check before trying again";
+
+/** How long a request waits to learn the outcome of a commit in doubt. */
+const COMMIT_CHECK_MS = 5000;
+
+/**
+ * What became of a transaction whose COMMIT got no answer, asked on another connection for
+ * up to COMMIT_CHECK_MS (the database may be restarting): `unknown` if it cannot be told.
+ */
+async function commitOutcome(
+  ctx: RegistryContext,
+  xid: string,
+): Promise<"committed" | "aborted" | "unknown"> {
+  const deadline = Date.now() + COMMIT_CHECK_MS;
+  for (;;) {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      // A query may wait for a connection that never comes: bounded by the deadline.
+      const status = await Promise.race([
+        transactionStatus(ctx.db, xid),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () => reject(new Error("timeout")),
+            Math.max(1, deadline - Date.now()),
+          );
+        }),
+      ]);
+      if (status !== "in progress") return status;
+    } catch {
+      // Not reachable yet.
+    } finally {
+      clearTimeout(timer);
+    }
+    if (Date.now() >= deadline) return "unknown";
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 function safeFailureRecords(attempt: AuditedAttempt<unknown>): AuditRecord[] {

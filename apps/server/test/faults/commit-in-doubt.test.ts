@@ -1,0 +1,112 @@
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createDb, type Db, type Sql } from "@berth/db";
+import { createTestDatabase, type TestDatabase } from "@berth/db/testing";
+import { type CreatedAccount, createAccount, FsBlobStore } from "@berth/registry";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { basic, pushImage, randomImage, uploadBlob } from "../../../../scripts/lib/oci";
+import { type PgProxy, startPgProxy } from "../../../../scripts/lib/pg-proxy";
+import { type RunningServer, startServer } from "../../src/server";
+import { rid } from "../helpers";
+
+// The connection to Postgres lost while a change is being committed: the database committed
+// it, the server did not hear back. Answering "failed, try again" would be false (the change
+// and its success event are there, and a retry would do it twice); the server asks the
+// database what became of its transaction and answers accordingly.
+
+let t: TestDatabase;
+let proxy: PgProxy;
+let db: Db;
+let sql: Sql;
+let server: RunningServer;
+let url: string;
+let alice: CreatedAccount;
+
+beforeAll(async () => {
+  t = await createTestDatabase();
+  proxy = await startPgProxy(t.url);
+  ({ db, sql } = createDb(proxy.url));
+  server = await startServer({
+    db,
+    store: new FsBlobStore(mkdtempSync(join(tmpdir(), "berth-doubt-"))),
+    regions: [{ region: "us-south", port: 0 }],
+    logLevel: "silent",
+  });
+  url = server.urls["us-south"]!;
+  alice = await createAccount(t.db, { name: "alice" });
+});
+afterAll(async () => {
+  await server?.close();
+  await sql?.end({ timeout: 1 });
+  await proxy?.close();
+  await t?.drop();
+});
+
+const events = async (requestId: string) =>
+  (await t.sql`select payload->>'outcome' as outcome from outbox
+                where payload->>'correlationId' = ${requestId}`) as unknown as {
+    outcome: string;
+  }[];
+
+async function createNamespace(name: string, requestId: string) {
+  const res = await fetch(`${url}/trpc/namespace.create`, {
+    method: "POST",
+    headers: {
+      authorization: `Bearer ${alice.apiKey}`,
+      "content-type": "application/json",
+      "x-request-id": requestId,
+    },
+    body: JSON.stringify({ name }),
+  });
+  return { status: res.status, body: await res.text() };
+}
+
+describe("a commit in doubt", () => {
+  it("that committed is answered as the success it was, with its one event", async () => {
+    const requestId = rid("doubt");
+    proxy.dropNextCommit();
+    const res = await createNamespace("indoubt", requestId);
+    expect(proxy.dropped()).toBe(true);
+    expect(res.status, res.body).toBe(200);
+    expect(await events(requestId)).toEqual([{ outcome: "success" }]);
+    const [row] = await t.sql`select count(*)::int as n from namespaces where name = 'indoubt'`;
+    expect(row!.n).toBe(1);
+  });
+
+  it("a manifest push whose commit is cut is answered 201, pushed once", async () => {
+    const image = randomImage([1024]);
+    const auth = basic("iamapikey", alice.apiKey);
+    for (const [i, blob] of [image.config, ...image.layers].entries()) {
+      await uploadBlob(url, "indoubt/app", blob, { auth, requestId: rid(`b${i}`) });
+    }
+    const requestId = rid("doubt-push");
+    proxy.dropNextCommit();
+    const res = await fetch(`${url}/v2/indoubt/app/manifests/1`, {
+      method: "PUT",
+      headers: {
+        authorization: auth,
+        "content-type": "application/vnd.oci.image.manifest.v1+json",
+        "x-request-id": requestId,
+      },
+      body: image.manifest,
+    });
+    expect(proxy.dropped()).toBe(true);
+    expect(res.status, await res.text()).toBe(201);
+    expect(await events(requestId)).toEqual([{ outcome: "success" }]);
+    await pushImage(url, "indoubt/app", "2", image, { auth, requestId: rid() });
+  });
+
+  it("whose outcome cannot be learned (the database stays away) is 503 saying the change may be saved", async () => {
+    const requestId = rid("doubt-down");
+    // The database goes away the moment it commits, for longer than the server waits.
+    proxy.dropNextCommit({ thenDown: true });
+    const res = await createNamespace("maybesaved", requestId);
+    await proxy.down(false);
+    expect(proxy.dropped()).toBe(true);
+    expect(res.status, res.body).toBe(503);
+    expect(res.body).toMatch(/may have been saved/);
+    // It had committed: the change and its success event are there, and no failure event.
+    expect(await events(requestId)).toEqual([{ outcome: "success" }]);
+  });
+});
