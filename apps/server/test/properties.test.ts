@@ -152,7 +152,7 @@ describe("hostile input", () => {
       }),
       { numRuns: RUNS * 2 },
     );
-  });
+  }, 180_000);
 
   it("image references in tRPC: inspect, tag, untag and rm refuse what is malformed or missing", async () => {
     const ref = fc.oneof(
@@ -208,7 +208,7 @@ describe("hostile input", () => {
       { headers: key() },
     );
     expect(inspected.status).toBe(200);
-  });
+  }, 180_000);
 
   it("digests and repository paths on /v2: refused with an OCI error, never a 5xx", async () => {
     const digest = fc.oneof(
@@ -283,7 +283,7 @@ describe("hostile input", () => {
       ),
       { numRuns: RUNS * 2 },
     );
-  });
+  }, 180_000);
 
   it("manifests: malformed JSON, wrong media types, unknown blobs, nesting and junk are refused", async () => {
     const descriptor = fc.record({
@@ -344,7 +344,7 @@ describe("hostile input", () => {
       }),
       { numRuns: RUNS * 2 },
     );
-  });
+  }, 180_000);
 
   it("upload ranges: a chunk that does not continue the upload is refused and changes nothing", async () => {
     const start = await send("/v2/props/app/blobs/uploads/", { method: "POST", headers: v2() });
@@ -408,7 +408,7 @@ describe("hostile input", () => {
       ),
       { numRuns: RUNS },
     );
-  });
+  }, 180_000);
 
   it("every tRPC procedure refuses arbitrary input with a client error and changes nothing", async () => {
     const procedures: [string, "query" | "mutation"][] = [
@@ -497,7 +497,7 @@ describe("hostile input", () => {
       ),
       { numRuns: RUNS * 4 },
     );
-  });
+  }, 180_000);
 
   it("found by the properties: a NUL character in input is a clear refusal with its event, not a 500", async () => {
     const cases: [string, unknown, RegExp][] = [
@@ -535,7 +535,7 @@ describe("hostile input", () => {
     });
     expect(put.status, put.body).toBe(400);
     expect(put.body).toMatch(/artifactType is not a media type/);
-  });
+  }, 180_000);
 
   it("an index of indexes 64 deep is stored, pulled and deleted like any other", async () => {
     const child = JSON.parse(fixture.manifest.toString()) as { mediaType: string };
@@ -581,5 +581,5 @@ describe("hostile input", () => {
     expect(
       (await send("/v2/props/app/manifests/1", { method: "HEAD", headers: v2() })).status,
     ).toBe(200);
-  });
+  }, 180_000);
 });
