@@ -4,5 +4,5 @@ export * from "./connect";
 export { type EmbeddedServer, freePort, startEmbeddedPostgres } from "./embedded";
 export * from "./errors";
 export { MIGRATIONS_DIR, migrate } from "./migrate";
-export * from "./outbox";
+export * from "./outbox/index";
 export * from "./schema/index";

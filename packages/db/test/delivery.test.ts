@@ -7,7 +7,7 @@ import {
   listDead,
   outboxStats,
   settleDeliveries,
-} from "../src/outbox";
+} from "../src/outbox/index";
 import { outbox } from "../src/schema/outbox";
 import { createTestDatabase, type TestDatabase } from "../src/testing";
 

@@ -3,17 +3,14 @@ import { eq, sql } from "drizzle-orm";
 import { v7 as uuidv7 } from "uuid";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import {
-  claimBatch,
-  deadLetter,
+  claimForDelivery,
   enqueueEvent,
   enqueueEvents,
   listDead,
-  markDelivered,
   outboxStats,
   redrive,
-  releaseLeases,
-  scheduleRetry,
-} from "../src/outbox";
+  settleDeliveries,
+} from "../src/outbox/index";
 import { accounts, namespaces } from "../src/schema/index";
 import { outbox } from "../src/schema/outbox";
 import { createTestDatabase, type TestDatabase } from "../src/testing";
@@ -24,6 +21,11 @@ beforeAll(async () => {
   await t.db.insert(accounts).values({ id: "acct1", name: "one" });
 });
 afterAll(async () => t?.drop());
+
+// Every claim and settlement goes through the worker's own path (claimForDelivery,
+// settleDeliveries), so these tests hold the code that runs in production to its promises.
+const claim = (opts: { limit: number; leaseMs: number; workerId: string }) =>
+  claimForDelivery(t.sql, opts);
 beforeEach(async () => {
   await t.db.delete(outbox);
 });
@@ -95,7 +97,7 @@ describe("claiming", () => {
     const claimer = async (workerId: string) => {
       const got: string[] = [];
       for (let round = 0; round < 1000; round++) {
-        const batch = await claimBatch(t.db, { limit: 50, leaseMs: 60_000, workerId });
+        const batch = await claim({ limit: 50, leaseMs: 60_000, workerId });
         if (batch.length === 0) break;
         got.push(...batch.map((b) => b.id));
       }
@@ -111,19 +113,21 @@ describe("claiming", () => {
   it("claims in commit order and counts attempts", async () => {
     const events = [ev(), ev(), ev()];
     for (const e of events) await enqueueEvent(t.db, e);
-    const batch = await claimBatch(t.db, { limit: 10, leaseMs: 60_000, workerId: "w" });
+    const batch = await claim({ limit: 10, leaseMs: 60_000, workerId: "w" });
     expect(batch.map((b) => b.id)).toEqual(events.map((e) => e.event.id));
-    expect(batch.every((b) => b.attempts === 1 && b.accountId === "acct1")).toBe(true);
+    const owners = await t.db.select({ accountId: outbox.accountId }).from(outbox);
+    expect(batch.every((b) => b.attempts === 1)).toBe(true);
+    expect(owners.every((o) => o.accountId === "acct1")).toBe(true);
   });
 
   it("makes a row claimable again when its lease expires (crashed worker)", async () => {
     const e = ev();
     await enqueueEvent(t.db, e);
-    const first = await claimBatch(t.db, { limit: 10, leaseMs: 200, workerId: "dead" });
+    const first = await claim({ limit: 10, leaseMs: 200, workerId: "dead" });
     expect(first.map((b) => b.id)).toEqual([e.event.id]);
-    expect(await claimBatch(t.db, { limit: 10, leaseMs: 200, workerId: "w" })).toHaveLength(0);
+    expect(await claim({ limit: 10, leaseMs: 200, workerId: "w" })).toHaveLength(0);
     await new Promise((r) => setTimeout(r, 400));
-    const again = await claimBatch(t.db, { limit: 10, leaseMs: 60_000, workerId: "w" });
+    const again = await claim({ limit: 10, leaseMs: 60_000, workerId: "w" });
     expect(again.map((b) => b.id)).toEqual([e.event.id]);
     expect(again[0]?.attempts).toBe(2);
   });
@@ -131,24 +135,18 @@ describe("claiming", () => {
   it("releases leases on shutdown without counting the attempt", async () => {
     const e = ev();
     await enqueueEvent(t.db, e);
-    const b = await claimBatch(t.db, { limit: 10, leaseMs: 60_000, workerId: "w" });
-    await releaseLeases(
-      t.db,
-      b.map((x) => x.id),
-    );
-    const again = await claimBatch(t.db, { limit: 10, leaseMs: 60_000, workerId: "w2" });
+    const b = await claim({ limit: 10, leaseMs: 60_000, workerId: "w" });
+    await settleDeliveries(t.sql, { released: b.map((x) => x.id) });
+    const again = await claim({ limit: 10, leaseMs: 60_000, workerId: "w2" });
     expect(again.map((x) => x.attempts)).toEqual([1]);
   });
 
   it("deletes delivered rows so the table holds only the backlog", async () => {
     await enqueueEvents(t.db, [ev(), ev(), ev()]);
-    const b = await claimBatch(t.db, { limit: 2, leaseMs: 60_000, workerId: "w" });
-    expect(
-      await markDelivered(
-        t.db,
-        b.map((x) => x.id),
-      ),
-    ).toBe(2);
+    const b = await claim({ limit: 2, leaseMs: 60_000, workerId: "w" });
+    await settleDeliveries(t.sql, { delivered: b.map((x) => x.id) });
+    const left = await t.db.select({ id: outbox.id }).from(outbox);
+    expect(left.filter((r) => b.some((x) => x.id === r.id))).toHaveLength(0);
     const [{ n }] = (await t.db.execute<{ n: string }>(
       sql`select count(*) as n from outbox`,
     )) as unknown as [{ n: string }];
@@ -161,12 +159,14 @@ describe("retries and dead letters", () => {
     const later = ev();
     const now = ev();
     await enqueueEvents(t.db, [later, now]);
-    await claimBatch(t.db, { limit: 10, leaseMs: 60_000, workerId: "w" });
-    await scheduleRetry(t.db, [
-      { id: later.event.id, delayMs: 3_600_000, error: "503 from tracker" },
-      { id: now.event.id, delayMs: 0, error: "timeout" },
-    ]);
-    const b = await claimBatch(t.db, { limit: 10, leaseMs: 60_000, workerId: "w" });
+    await claim({ limit: 10, leaseMs: 60_000, workerId: "w" });
+    await settleDeliveries(t.sql, {
+      retries: [
+        { id: later.event.id, delayMs: 3_600_000, error: "503 from tracker" },
+        { id: now.event.id, delayMs: 0, error: "timeout" },
+      ],
+    });
+    const b = await claim({ limit: 10, leaseMs: 60_000, workerId: "w" });
     expect(b.map((x) => x.id)).toEqual([now.event.id]);
     const [row] = await t.db.select().from(outbox).where(eq(outbox.id, later.event.id));
     expect(row?.lastError).toBe("503 from tracker");
@@ -180,17 +180,19 @@ describe("retries and dead letters", () => {
     const poison = ev();
     const fine = ev();
     await enqueueEvents(t.db, [poison, fine]);
-    await claimBatch(t.db, { limit: 10, leaseMs: 60_000, workerId: "w" });
-    await deadLetter(t.db, [{ id: poison.event.id, reason: "400: invalid event" }]);
-    await releaseLeases(t.db, [fine.event.id]);
+    await claim({ limit: 10, leaseMs: 60_000, workerId: "w" });
+    await settleDeliveries(t.sql, {
+      dead: [{ id: poison.event.id, reason: "400: invalid event" }],
+      released: [fine.event.id],
+    });
     expect(await outboxStats(t.db)).toMatchObject({ pending: 1, dead: 1 });
     const dead = await listDead(t.db, { accountId: "acct1" });
     expect(dead.map((d) => [d.id, d.lastError])).toEqual([[poison.event.id, "400: invalid event"]]);
-    const claimed = await claimBatch(t.db, { limit: 10, leaseMs: 60_000, workerId: "w" });
+    const claimed = await claim({ limit: 10, leaseMs: 60_000, workerId: "w" });
     expect(claimed.map((c) => c.id)).toEqual([fine.event.id]);
     expect(await redrive(t.db, { accountId: "someone-else" })).toBe(0);
     expect(await redrive(t.db, { ids: [poison.event.id] })).toBe(1);
-    const again = await claimBatch(t.db, { limit: 10, leaseMs: 60_000, workerId: "w" });
+    const again = await claim({ limit: 10, leaseMs: 60_000, workerId: "w" });
     expect(again.map((c) => [c.id, c.attempts])).toEqual([[poison.event.id, 1]]);
   });
 });

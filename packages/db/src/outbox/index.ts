@@ -1,0 +1,5 @@
+// The transactional outbox: use cases enqueue events with their change (enqueue), the worker
+// leases and settles them (delivery), operators and tenants look at and redrive them (admin).
+export * from "./admin";
+export * from "./delivery";
+export * from "./enqueue";
