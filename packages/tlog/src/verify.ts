@@ -1,0 +1,162 @@
+import { type Checkpoint, openCheckpoint } from "./checkpoint";
+import { HASH_SIZE, type Hash } from "./hash";
+import { eventLeafHash } from "./leaf";
+import type { VerifierKey } from "./note";
+import { rootFromRangeProof, verifyConsistency } from "./proof";
+
+/** One exported event with its place in the log and, when the log supplied it, the leaf hash it recorded. */
+export interface LogEntry {
+  index: number;
+  id: string;
+  event: unknown;
+  /** The leaf hash the log holds for this index; authenticated by the range proof, not trusted alone. */
+  leaf?: Hash;
+}
+
+export type Problem =
+  | { kind: "signature"; detail: string }
+  | { kind: "inconsistent"; oldSize: number; newSize: number; detail: string }
+  | { kind: "changed"; index: number; id: string }
+  | { kind: "missing"; index: number }
+  | { kind: "inserted"; index: number; id: string }
+  | { kind: "reordered"; index: number; id: string }
+  | { kind: "uncovered"; index: number; id: string }
+  | { kind: "tree"; detail: string };
+
+export function describeProblem(p: Problem): string {
+  switch (p.kind) {
+    case "signature":
+      return `checkpoint signature: ${p.detail}`;
+    case "inconsistent":
+      return `checkpoints of size ${p.oldSize} and ${p.newSize} are inconsistent: ${p.detail}`;
+    case "changed":
+      return `event ${p.id} at index ${p.index} was changed`;
+    case "missing":
+      return `the event at index ${p.index} is missing`;
+    case "inserted":
+      return `event ${p.id} at index ${p.index} was inserted (not in the log)`;
+    case "reordered":
+      return `event ${p.id} at index ${p.index} is out of order`;
+    case "uncovered":
+      return `event ${p.id} at index ${p.index} is beyond the checkpoint (not yet covered)`;
+    case "tree":
+      return `the log's tree does not match its checkpoint: ${p.detail}`;
+  }
+}
+
+/**
+ * Checks a run of exported entries that should be exactly the leaves [start, start + count) of the
+ * checkpointed tree, with `proof` the hashes of `rangeProofRanges(start, end, size)`. Every
+ * problem found is named with the index and event id it concerns.
+ */
+export function verifyEntries(input: {
+  checkpoint: Checkpoint;
+  start: number;
+  end: number;
+  entries: readonly LogEntry[];
+  proof: readonly Hash[];
+}): Problem[] {
+  const { checkpoint, start, end, proof } = input;
+  const problems: Problem[] = [];
+  const covered: LogEntry[] = [];
+  const byIndex = new Map<number, LogEntry[]>();
+  let previous = -1;
+  for (const entry of input.entries) {
+    if (entry.index >= checkpoint.size) {
+      problems.push({ kind: "uncovered", index: entry.index, id: entry.id });
+      continue;
+    }
+    if (entry.index <= previous)
+      problems.push({ kind: "reordered", index: entry.index, id: entry.id });
+    previous = Math.max(previous, entry.index);
+    byIndex.set(entry.index, [...(byIndex.get(entry.index) ?? []), entry]);
+    covered.push(entry);
+  }
+  const leaves: Hash[] = [];
+  const recomputed: (Hash | undefined)[] = [];
+  for (let index = start; index < end; index++) {
+    const at = byIndex.get(index) ?? [];
+    if (at.length === 0) problems.push({ kind: "missing", index });
+    for (const extra of at.slice(1)) problems.push({ kind: "inserted", index, id: extra.id });
+    const first = at[0];
+    const mine = first ? eventLeafHash(first.event) : undefined;
+    recomputed.push(mine);
+    leaves.push(first?.leaf ?? mine ?? Buffer.alloc(HASH_SIZE));
+  }
+  if (start >= end) return problems;
+  const root = rootFromRangeProof(start, leaves, checkpoint.size, proof);
+  const treeMatches = root?.equals(checkpoint.root) ?? false;
+  for (let i = 0; i < leaves.length; i++) {
+    const entry = byIndex.get(start + i)?.[0];
+    const mine = recomputed[i];
+    if (!entry || !mine) continue;
+    // With authenticated leaf hashes each event is checked on its own; without them only the whole run can be.
+    if (
+      treeMatches
+        ? !mine.equals(leaves[i] as Hash)
+        : entry.leaf !== undefined && !mine.equals(entry.leaf)
+    ) {
+      problems.push({ kind: "changed", index: entry.index, id: entry.id });
+    }
+  }
+  if (!treeMatches && !problems.some((p) => p.kind !== "uncovered")) {
+    problems.push({
+      kind: "tree",
+      detail: root
+        ? `leaves [${start}, ${end}) do not give the root of size ${checkpoint.size}`
+        : "the range proof has the wrong number of hashes",
+    });
+  }
+  return problems;
+}
+
+/** Opens a checkpoint and, when an older one is remembered, checks the new one extends it. */
+export function checkAgainstPrevious(
+  note: string,
+  key: VerifierKey,
+  origin: string,
+  previous: Checkpoint | null,
+  consistency: readonly Hash[],
+): { checkpoint: Checkpoint | null; problems: Problem[] } {
+  const opened = openCheckpoint(note, key, origin);
+  if (!opened.ok)
+    return { checkpoint: null, problems: [{ kind: "signature", detail: opened.reason }] };
+  const checkpoint = opened.checkpoint;
+  if (previous) {
+    if (previous.size > checkpoint.size) {
+      return {
+        checkpoint,
+        problems: [
+          {
+            kind: "inconsistent",
+            oldSize: previous.size,
+            newSize: checkpoint.size,
+            detail: "the log shrank",
+          },
+        ],
+      };
+    }
+    if (
+      !verifyConsistency(
+        previous.size,
+        checkpoint.size,
+        consistency,
+        previous.root,
+        checkpoint.root,
+      )
+    ) {
+      return {
+        checkpoint,
+        problems: [
+          {
+            kind: "inconsistent",
+            oldSize: previous.size,
+            newSize: checkpoint.size,
+            detail: "the consistency proof does not verify (history rewritten or forked)",
+          },
+        ],
+      };
+    }
+  }
+  return { checkpoint, problems: [] };
+}
