@@ -7,10 +7,8 @@ export const REPOSITORY_NAME_MAX_LENGTH = 255;
 export const TAG_PATTERN = /^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$/;
 const DIGEST_SHAPE = /^([a-z0-9]+(?:[+._-][a-z0-9]+)*):([a-zA-Z0-9=_-]+)$/;
 /** Digest algorithms Berth accepts and the lowercase hex length of each. */
-export const DIGEST_ALGORITHMS: Readonly<Record<string, number>> = Object.freeze({
-  sha256: 64,
-  sha512: 128,
-});
+export const DIGEST_ALGORITHMS = Object.freeze({ sha256: 64, sha512: 128 } as const);
+export type DigestAlgorithm = keyof typeof DIGEST_ALGORITHMS;
 
 export type ReferenceErrorCode = "NAME_INVALID" | "TAG_INVALID" | "DIGEST_INVALID";
 
@@ -96,9 +94,7 @@ export function digestProblem(digest: string): string | undefined {
   if (!shape) return `digest "${digest}" is invalid: expected <algorithm>:<hex>, e.g. sha256:…`;
   const algorithm = shape[1]!;
   const encoded = shape[2]!;
-  const length = Object.hasOwn(DIGEST_ALGORITHMS, algorithm)
-    ? DIGEST_ALGORITHMS[algorithm]
-    : undefined;
+  const length = isDigestAlgorithm(algorithm) ? DIGEST_ALGORITHMS[algorithm] : undefined;
   if (length === undefined) {
     return `digest algorithm "${algorithm}" is not supported (use ${Object.keys(DIGEST_ALGORITHMS).join(" or ")})`;
   }
@@ -119,11 +115,19 @@ export function parseRepositoryName(name: string): RepositoryName {
   return { namespace: name.slice(0, slash), path: name.slice(slash + 1), name };
 }
 
-export function parseDigest(digest: string): { algorithm: string; encoded: string } {
+export function isDigestAlgorithm(name: string): name is DigestAlgorithm {
+  return Object.hasOwn(DIGEST_ALGORITHMS, name);
+}
+
+/** A digest's algorithm and lowercase hex, or InvalidReferenceError (DIGEST_INVALID). */
+export function parseDigest(digest: string): { algorithm: DigestAlgorithm; encoded: string } {
   const problem = digestProblem(digest);
   if (problem) throw new InvalidReferenceError(problem, "DIGEST_INVALID", digest);
   const colon = digest.indexOf(":");
-  return { algorithm: digest.slice(0, colon), encoded: digest.slice(colon + 1) };
+  return {
+    algorithm: digest.slice(0, colon) as DigestAlgorithm,
+    encoded: digest.slice(colon + 1),
+  };
 }
 
 export function parseImageReference(

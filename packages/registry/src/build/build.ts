@@ -13,7 +13,12 @@ import { type AuditRecord, field, runAudited, writeFailureEvents } from "../audi
 import { nowOf, type RegistryContext } from "../context";
 import { RegistryError, toRegistryError } from "../errors";
 import { MEDIA_TYPES } from "../images/manifest";
-import { ensureRepository, holdBlobsAgainstGc, putManifest, recordBlob } from "../images/records";
+import {
+  ensureRepository,
+  holdBlobsAgainstGc,
+  recordBlob,
+  writeManifestRows,
+} from "../images/records";
 import { imageTarget, rawImageName } from "../images/resolve";
 import { requireNamespace } from "../namespaces/lookup";
 import { checkStorageQuota } from "../oci/quota";
@@ -291,7 +296,7 @@ async function commit(tx: DbOrTx, ctx: RegistryContext, p: Prepared): Promise<Bu
     await recordBlob(tx, blob);
   }
   const repositoryId = await ensureRepository(tx, ns.id, p.repository);
-  const stored = await putManifest(tx, {
+  const stored = await writeManifestRows(tx, {
     repositoryId,
     content: p.manifest,
     contentType: MEDIA_TYPES.ociManifest,

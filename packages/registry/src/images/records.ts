@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { parseDigest } from "@berth/core";
 import type { Db, DbOrTx } from "@berth/db";
 import {
   blobs,
@@ -9,10 +10,10 @@ import {
   repositoryBlobs,
   tags,
 } from "@berth/db";
-import { and, eq, inArray, sql } from "drizzle-orm";
+import { and, eq, inArray, ne, sql } from "drizzle-orm";
 import { v7 as uuidv7 } from "uuid";
 import { notFound, RegistryError } from "../errors";
-import { type BlobStore, splitDigest } from "../storage/blob-store";
+import type { BlobStore } from "../storage/blob-store";
 import { type Descriptor, parseManifest } from "./manifest";
 
 /*
@@ -65,7 +66,7 @@ export async function ensureRepository(
   return row.id;
 }
 
-export interface PutManifestInput {
+export interface ManifestRowsInput {
   repositoryId: string;
   content: Uint8Array;
   /** The Content-Type it was sent with, if any. */
@@ -93,14 +94,17 @@ export interface PutManifestResult {
 }
 
 /**
- * Store a manifest in a repository: its row, what it references, the blob links that make
- * storage accounting see its blobs, and optionally a tag. Referenced blobs and child
+ * Write a manifest's rows in a repository: its row, what it references, the blob links that
+ * make storage accounting see its blobs, and optionally a tag. Referenced blobs and child
  * manifests must exist, so a stored manifest is always complete.
  */
-export async function putManifest(tx: DbOrTx, input: PutManifestInput): Promise<PutManifestResult> {
+export async function writeManifestRows(
+  tx: DbOrTx,
+  input: ManifestRowsInput,
+): Promise<PutManifestResult> {
   const content = Buffer.from(input.content);
   const parsed = parseManifest(content, input.contentType);
-  const algorithm = input.digest ? splitDigest(input.digest).algorithm : "sha256";
+  const algorithm = input.digest ? parseDigest(input.digest).algorithm : "sha256";
   const digest = `${algorithm}:${createHash(algorithm).update(content).digest("hex")}`;
   if (input.digest && input.digest !== digest) {
     throw new RegistryError(
@@ -327,7 +331,7 @@ export async function storeImage(
       repositoryId,
       input.blobs.map((b) => b.digest),
     );
-    return putManifest(tx, {
+    return writeManifestRows(tx, {
       repositoryId,
       content: input.manifest,
       ...(input.mediaType ? { contentType: input.mediaType } : {}),
@@ -336,6 +340,41 @@ export async function storeImage(
       ...(input.now ? { now: input.now } : {}),
     });
   });
+}
+
+export interface ManifestReference {
+  /** The referencing manifest's digest. */
+  manifest: string;
+  /** The digest it references. */
+  referenced: string;
+}
+
+/**
+ * The manifests of a repository that reference any of `digests` (as config, layer or
+ * child manifest; with `kind: "manifest"` only as a child), leaving out the manifest
+ * `except`. At most `limit` rows when given.
+ */
+export async function manifestsReferencing(
+  tx: DbOrTx,
+  repositoryId: string,
+  digests: readonly string[],
+  opts: { kind?: "manifest"; except?: string; limit?: number } = {},
+): Promise<ManifestReference[]> {
+  if (digests.length === 0) return [];
+  const query = tx
+    .select({ manifest: manifests.digest, referenced: manifestReferences.digest })
+    .from(manifestReferences)
+    .innerJoin(manifests, eq(manifests.id, manifestReferences.manifestId))
+    .where(
+      and(
+        eq(manifests.repositoryId, repositoryId),
+        inArray(manifestReferences.digest, [...digests]),
+        opts.kind ? eq(manifestReferences.kind, opts.kind) : undefined,
+        opts.except ? ne(manifests.id, opts.except) : undefined,
+      ),
+    )
+    .$dynamic();
+  return opts.limit === undefined ? query : query.limit(opts.limit);
 }
 
 /** Lock shared by blob garbage collection (exclusive) and writers that link blobs (shared). */

@@ -1,12 +1,13 @@
 import { parseImageReference } from "@berth/core";
 import type { DbOrTx } from "@berth/db";
 import { manifestReferences, manifests, repositoryBlobs, tags } from "@berth/db";
-import { and, eq, inArray, ne, notInArray, sql } from "drizzle-orm";
+import { and, eq, inArray, notInArray, sql } from "drizzle-orm";
 import { z } from "zod";
 import { field, runAudited } from "../audit";
 import { type BulkOutcome, BulkRecorder, MAX_BULK } from "../bulk";
 import type { RegistryContext } from "../context";
 import { conflict } from "../errors";
+import { manifestsReferencing } from "./records";
 import { imageTarget, rawImageName, resolveImage } from "./resolve";
 import { bulkImageFailures } from "./untag";
 
@@ -67,21 +68,14 @@ async function refuseIfReferenced(
   manifestId: string,
   digest: string,
 ): Promise<void> {
-  const parents = await tx
-    .select({ digest: manifests.digest })
-    .from(manifestReferences)
-    .innerJoin(manifests, eq(manifests.id, manifestReferences.manifestId))
-    .where(
-      and(
-        eq(manifests.repositoryId, repositoryId),
-        ne(manifests.id, manifestId),
-        eq(manifestReferences.kind, "manifest"),
-        eq(manifestReferences.digest, digest),
-      ),
-    );
-  if (parents.length > 0) {
+  const [parent] = await manifestsReferencing(tx, repositoryId, [digest], {
+    kind: "manifest",
+    except: manifestId,
+    limit: 1,
+  });
+  if (parent) {
     throw conflict(
-      `image ${digest} is part of the multi-platform image ${parents[0]!.digest}; remove that first`,
+      `image ${digest} is part of the multi-platform image ${parent.manifest}; remove that first`,
     );
   }
 }
@@ -108,6 +102,12 @@ export async function deleteManifest(
   await tx.delete(manifests).where(eq(manifests.id, manifestId));
   const blobDigests = new Set(refs.filter((r) => r.kind !== "manifest").map((r) => r.digest));
   for (const child of refs.filter((r) => r.kind === "manifest")) {
+    // Another index of the repository still lists the child: it stays.
+    const listed = await manifestsReferencing(tx, repositoryId, [child.digest], {
+      kind: "manifest",
+      limit: 1,
+    });
+    if (listed.length > 0) continue;
     const [row] = await tx
       .select({ id: manifests.id })
       .from(manifests)
@@ -116,7 +116,6 @@ export async function deleteManifest(
           eq(manifests.repositoryId, repositoryId),
           eq(manifests.digest, child.digest),
           sql`not exists (select 1 from ${tags} where ${tags.manifestId} = ${manifests.id})`,
-          sql`not exists (select 1 from ${manifestReferences} mr join ${manifests} m2 on m2.id = mr.manifest_id where m2.repository_id = ${repositoryId} and mr.kind = 'manifest' and mr.digest = ${child.digest})`,
         ),
       );
     if (row) {
@@ -129,17 +128,8 @@ export async function deleteManifest(
     }
   }
   if (blobDigests.size > 0) {
-    const stillUsed = await tx
-      .select({ digest: manifestReferences.digest })
-      .from(manifestReferences)
-      .innerJoin(manifests, eq(manifests.id, manifestReferences.manifestId))
-      .where(
-        and(
-          eq(manifests.repositoryId, repositoryId),
-          inArray(manifestReferences.digest, [...blobDigests]),
-        ),
-      );
-    const used = stillUsed.map((u) => u.digest);
+    const stillUsed = await manifestsReferencing(tx, repositoryId, [...blobDigests]);
+    const used = stillUsed.map((u) => u.referenced);
     await tx
       .delete(repositoryBlobs)
       .where(

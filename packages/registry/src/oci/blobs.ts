@@ -1,31 +1,19 @@
 import type { ReadStream } from "node:fs";
 import type { Readable } from "node:stream";
 import type { DbOrTx } from "@berth/db";
-import {
-  blobs,
-  manifestReferences,
-  manifests,
-  namespaces,
-  repositories,
-  repositoryBlobs,
-} from "@berth/db";
+import { blobs, namespaces, repositories, repositoryBlobs } from "@berth/db";
 import { and, eq } from "drizzle-orm";
 import { accountId, type RegistryContext } from "../context";
+import { manifestsReferencing } from "../images/records";
 import type { BlobInfo } from "../storage/blob-store";
 import { streamBlob } from "../storage/read";
 import { OciFailure, ociFailureOf } from "./errors";
 import { countBlobTraffic } from "./quota";
-import { ociRepositoryName, readableRepository } from "./repository";
+import { ociDigest, ociRepositoryName, readableRepository } from "./repository";
 
 export interface BlobRequest {
   repository: string;
   digest: string;
-}
-
-function checkDigest(digest: string): void {
-  if (!/^(sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128})$/.test(digest)) {
-    throw new OciFailure("DIGEST_INVALID", `"${digest}" is not a sha256 or sha512 digest`);
-  }
 }
 
 /** A blob linked into a repository, with its recorded size; null when not linked there. */
@@ -50,7 +38,7 @@ async function requireBlob(
   explain = true,
 ): Promise<BlobInfo> {
   const name = ociRepositoryName(input.repository);
-  checkDigest(input.digest);
+  ociDigest(input.digest);
   // One query on the path every layer fetch takes; telling why it failed can take two.
   const rows = await ctx.db
     .select({ digest: blobs.digest, size: blobs.size })
@@ -151,7 +139,7 @@ export async function countServedBytes(ctx: RegistryContext, bytes: number): Pro
 export async function deleteBlob(ctx: RegistryContext, input: BlobRequest): Promise<void> {
   try {
     const name = ociRepositoryName(input.repository);
-    checkDigest(input.digest);
+    ociDigest(input.digest);
     await ctx.db.transaction(async (tx) => {
       const { repositoryId } = await readableRepository(tx, ctx, name);
       const blob = await linkedBlob(tx, repositoryId, input.digest);
@@ -161,21 +149,11 @@ export async function deleteBlob(ctx: RegistryContext, input: BlobRequest): Prom
           `blob ${input.digest} is not known in repository ${name.name}`,
         );
       }
-      const users = await tx
-        .select({ digest: manifests.digest })
-        .from(manifestReferences)
-        .innerJoin(manifests, eq(manifests.id, manifestReferences.manifestId))
-        .where(
-          and(
-            eq(manifests.repositoryId, repositoryId),
-            eq(manifestReferences.digest, input.digest),
-          ),
-        )
-        .limit(1);
-      if (users[0]) {
+      const [user] = await manifestsReferencing(tx, repositoryId, [input.digest], { limit: 1 });
+      if (user) {
         throw new OciFailure(
           "DENIED",
-          `blob ${input.digest} is used by manifest ${users[0].digest}; delete the manifest first`,
+          `blob ${input.digest} is used by manifest ${user.manifest}; delete the manifest first`,
           409,
         );
       }

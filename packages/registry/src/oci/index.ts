@@ -5,4 +5,4 @@ export * from "./listing";
 export * from "./manifests";
 export * from "./quota";
 export * from "./repository";
-export * from "./uploads";
+export * from "./uploads/index";

@@ -3,7 +3,7 @@ import { manifests, namespaces, repositories, tags } from "@berth/db";
 import { and, asc, eq, exists, gt, sql } from "drizzle-orm";
 import { accountId, type RegistryContext } from "../context";
 import { OciFailure, ociFailureOf } from "./errors";
-import { ociRepositoryName, readableRepository } from "./repository";
+import { ociDigest, ociRepositoryName, readableRepository } from "./repository";
 
 /** Largest page a client may ask for; without `n` it gets the whole list up to this. */
 export const MAX_PAGE = 1000;
@@ -124,9 +124,7 @@ export async function listReferrers(
 ): Promise<{ index: ReferrersIndex; filtered: boolean }> {
   try {
     const name = ociRepositoryName(input.repository);
-    if (!/^(sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128})$/.test(input.digest)) {
-      throw new OciFailure("DIGEST_INVALID", `"${input.digest}" is not a sha256 or sha512 digest`);
-    }
+    ociDigest(input.digest);
     const { repositoryId } = await readableRepository(ctx.db, ctx, name);
     const rows = await ctx.db
       .select({

@@ -10,12 +10,17 @@ import {
   trafficMonth,
 } from "@berth/core";
 import type { DbOrTx } from "@berth/db";
-import { manifestReferences, manifests, tags } from "@berth/db";
-import { and, eq, ne, sql } from "drizzle-orm";
+import { manifests, tags } from "@berth/db";
+import { and, eq, sql } from "drizzle-orm";
 import { runAudited } from "../audit";
 import { accountId, nowOf, type RegistryContext } from "../context";
 import { RegistryError } from "../errors";
-import { ensureRepository, holdBlobsAgainstGc, putManifest } from "../images/records";
+import {
+  ensureRepository,
+  holdBlobsAgainstGc,
+  manifestsReferencing,
+  writeManifestRows,
+} from "../images/records";
 import { imageTarget } from "../images/resolve";
 import { deleteManifest } from "../images/rm";
 import { OciFailure, ociFailureOf } from "./errors";
@@ -84,7 +89,7 @@ export function pushManifest(
         const repositoryId =
           row.repositoryId ?? (await ensureRepository(tx, row.namespaceId, name.name));
         await holdBlobsAgainstGc(tx);
-        const stored = await putManifest(tx, {
+        const stored = await writeManifestRows(tx, {
           repositoryId,
           content: input.body,
           ...(input.contentType ? { contentType: input.contentType } : {}),
@@ -328,23 +333,15 @@ export function deleteManifestByDigest(
         const { repositoryId } = await readableRepository(tx, ctx, name);
         const found = await findManifest(tx, repositoryId, ref);
         if (!found) throw unknownManifest(name.name, input.reference);
-        const parents = await tx
-          .select({ digest: manifests.digest })
-          .from(manifestReferences)
-          .innerJoin(manifests, eq(manifests.id, manifestReferences.manifestId))
-          .where(
-            and(
-              eq(manifests.repositoryId, repositoryId),
-              ne(manifests.id, found.id),
-              eq(manifestReferences.kind, "manifest"),
-              eq(manifestReferences.digest, found.digest),
-            ),
-          )
-          .limit(1);
-        if (parents[0]) {
+        const [parent] = await manifestsReferencing(tx, repositoryId, [found.digest], {
+          kind: "manifest",
+          except: found.id,
+          limit: 1,
+        });
+        if (parent) {
           throw new OciFailure(
             "DENIED",
-            `manifest ${found.digest} is listed by the index ${parents[0].digest}; delete that first`,
+            `manifest ${found.digest} is listed by the index ${parent.manifest}; delete that first`,
             409,
           );
         }

@@ -19,15 +19,19 @@ export function ociRepositoryName(raw: string): RepositoryName {
   return parseRepositoryName(raw);
 }
 
+/** A digest from a URL or query parameter, or DIGEST_INVALID. */
+export function ociDigest(raw: string | undefined): string {
+  if (raw === undefined) throw new OciFailure("DIGEST_INVALID", "the digest parameter is missing");
+  const problem = digestProblem(raw);
+  if (problem) throw new OciFailure("DIGEST_INVALID", problem);
+  return raw;
+}
+
 /** A manifest reference from a URL: a digest (has ":") or a tag. */
 export type ManifestRef = { tag: string; digest?: undefined } | { digest: string; tag?: undefined };
 
 export function ociManifestRef(raw: string): ManifestRef {
-  if (raw.includes(":")) {
-    const problem = digestProblem(raw);
-    if (problem) throw new OciFailure("DIGEST_INVALID", problem);
-    return { digest: raw };
-  }
+  if (raw.includes(":")) return { digest: ociDigest(raw) };
   const problem = tagProblem(raw);
   if (problem) throw new OciFailure("MANIFEST_INVALID", problem);
   return { tag: raw };

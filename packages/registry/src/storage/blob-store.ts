@@ -1,11 +1,17 @@
 import type { Readable } from "node:stream";
+import {
+  type DigestAlgorithm,
+  digestProblem,
+  InvalidReferenceError,
+  parseDigest,
+} from "@berth/core";
 
 /**
  * Content-addressed storage of blobs (layers, configs). A blob is stored once whatever the
  * number of repositories or accounts using it; which repository may see it is the
  * database's business (`repository_blobs`), not the store's.
  *
- * Digests are `<algorithm>:<hex>` (sha256 or sha512). Drivers must make a blob visible only
+ * Digests are `<algorithm>:<hex>`, of the algorithms core's DIGEST_ALGORITHMS names. Drivers must make a blob visible only
  * once it is complete and verified: readers never see a partial or corrupt blob.
  */
 export interface BlobStore {
@@ -46,9 +52,6 @@ export interface ByteRange {
   end?: number;
 }
 
-export type DigestAlgorithm = "sha256" | "sha512";
-export const DIGEST_ALGORITHMS: readonly DigestAlgorithm[] = ["sha256", "sha512"];
-
 export class BlobNotFoundError extends Error {
   override readonly name = "BlobNotFoundError";
   constructor(readonly digest: string) {
@@ -80,26 +83,16 @@ export class InvalidRangeError extends Error {
   override readonly name = "InvalidRangeError";
 }
 
-const DIGEST = /^(sha256|sha512):([0-9a-f]+)$/;
-const HEX_LENGTH: Record<DigestAlgorithm, number> = { sha256: 64, sha512: 128 };
-
-/** Split a digest into algorithm and hex, or throw for anything the store cannot address. */
+/**
+ * Split a digest into algorithm and hex, or throw for anything the store cannot address
+ * (what is valid is core's `digestProblem`; this only refuses it before a path is built).
+ */
 export function splitDigest(digest: string): { algorithm: DigestAlgorithm; hex: string } {
-  const m = DIGEST.exec(digest);
-  const algorithm = m?.[1] as DigestAlgorithm | undefined;
-  if (!m || !algorithm || m[2]!.length !== HEX_LENGTH[algorithm]) {
-    throw new Error(`invalid digest "${digest}": expected sha256:<64 hex> or sha512:<128 hex>`);
-  }
-  return { algorithm, hex: m[2]! };
-}
-
-export function isDigest(value: string): boolean {
-  try {
-    splitDigest(value);
-    return true;
-  } catch {
-    return false;
-  }
+  const problem = digestProblem(digest);
+  if (problem)
+    throw new InvalidReferenceError(`invalid digest: ${problem}`, "DIGEST_INVALID", digest);
+  const { algorithm, encoded } = parseDigest(digest);
+  return { algorithm, hex: encoded };
 }
 
 /** A whole blob in memory; for small blobs only (configs, manifests). */

@@ -4,13 +4,13 @@ import { mkdir, open, readdir, rename, rm, stat, unlink } from "node:fs/promises
 import { dirname, join } from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
+import { DIGEST_ALGORITHMS } from "@berth/core";
 import {
   type BlobInfo,
   BlobNotFoundError,
   type BlobSource,
   type BlobStore,
   type ByteRange,
-  DIGEST_ALGORITHMS,
   DigestMismatchError,
   InvalidRangeError,
   type PutOptions,
@@ -123,7 +123,7 @@ export class FsBlobStore implements BlobStore {
   }
 
   async *list(): AsyncIterable<string> {
-    for (const algorithm of DIGEST_ALGORITHMS) {
+    for (const algorithm of Object.keys(DIGEST_ALGORITHMS)) {
       for (const prefix of await readdirOrEmpty(join(this.blobsDir, algorithm))) {
         for (const hex of await readdirOrEmpty(join(this.blobsDir, algorithm, prefix))) {
           yield `${algorithm}:${hex}`;

@@ -1,0 +1,54 @@
+import type { Readable } from "node:stream";
+import { sql } from "drizzle-orm";
+import type { RegistryContext } from "../../context";
+import { type BlobInfo, DigestMismatchError, SizeMismatchError } from "../../storage/blob-store";
+import { uploadsOf } from "../../storage/fs-uploads";
+import { relaxedCommit } from "../commit";
+import { ociDigest } from "../repository";
+import { appendChunk } from "./append";
+import { dropSession, knownSessions, type UploadRef, withSession } from "./sessions";
+
+/**
+ * Close an upload (PUT ?digest=), with an optional last chunk: the bytes must hash to the
+ * digest (else DIGEST_INVALID and the upload is dropped); then the blob is published into
+ * the store, recorded and linked into the repository, all under the lock that keeps
+ * garbage collection from deleting what is being linked.
+ */
+export function finishUpload(
+  ctx: RegistryContext,
+  input: UploadRef & { digest: string | undefined; source?: Readable | Uint8Array; start?: number },
+): Promise<BlobInfo> {
+  return withSession(ctx, input, async (session) => {
+    const digest = ociDigest(input.digest);
+    if (input.source) await appendChunk(ctx, session.id, input.source, input.start);
+    const uploads = uploadsOf(ctx.store);
+    let info: BlobInfo;
+    try {
+      info = await uploads.seal(session.id, digest);
+    } catch (error) {
+      if (error instanceof DigestMismatchError || error instanceof SizeMismatchError) {
+        await dropSession(ctx, session.id);
+      }
+      throw error;
+    }
+    await ctx.db.transaction(async (tx) => {
+      await relaxedCommit(tx, { holdBlobs: true });
+      // Blob row, link and the end of the session in one statement (the link's foreign key
+      // is checked at its end, when the row is there).
+      await tx.execute(sql`
+        with blob as (
+          insert into blobs (digest, size) values (${info.digest}, ${info.size})
+          on conflict do nothing),
+        link as (
+          insert into repository_blobs (repository_id, digest)
+          values (${session.repositoryId}, ${info.digest})
+          on conflict do nothing),
+        done as (delete from upload_sessions where id = ${session.id})
+        select 1`);
+      // Last, so that a failure before it rolls everything back with the bytes in place.
+      await uploads.publish(session.id, info.digest);
+    });
+    knownSessions(ctx).forget(session.id);
+    return info;
+  });
+}

@@ -1,0 +1,58 @@
+import { uploadSessions } from "@berth/db";
+import { eq, sql } from "drizzle-orm";
+import { v7 as uuidv7 } from "uuid";
+import { accountId, nowOf, type RegistryContext } from "../../context";
+import { ensureRepository } from "../../images/records";
+import { uploadsOf } from "../../storage/fs-uploads";
+import { relaxedCommit } from "../commit";
+import { auditedStart, startChecks } from "./push-start";
+import { knownSessions } from "./sessions";
+
+/** Open a blob upload session in the caller's repository (created on first push). */
+export function startUpload(
+  ctx: RegistryContext,
+  input: { repository: string },
+): Promise<{ id: string }> {
+  return auditedStart(ctx, input.repository, async () => {
+    const { name, row } = await startChecks(ctx, input.repository, { countUploads: true });
+    const id = uuidv7();
+    const now = nowOf(ctx);
+    const session = {
+      id,
+      accountId: accountId(ctx),
+      offset: 0,
+      startedAt: now,
+      updatedAt: now,
+    };
+    let repositoryId = row.repositoryId;
+    if (repositoryId) {
+      // The common case, in one statement that commits without waiting (see relaxedCommit).
+      await ctx.db.execute(sql`
+        with relaxed as (select set_config('synchronous_commit', 'off', true))
+        insert into upload_sessions (id, repository_id, account_id, "offset", started_at, updated_at)
+        select ${id}, ${repositoryId}, ${session.accountId}, 0,
+               ${now.toISOString()}::timestamptz, ${now.toISOString()}::timestamptz
+          from relaxed`);
+    } else {
+      repositoryId = await ctx.db.transaction(async (tx) => {
+        await relaxedCommit(tx);
+        const created = await ensureRepository(tx, row.namespaceId, name.name);
+        await tx.insert(uploadSessions).values({ ...session, repositoryId: created });
+        return created;
+      });
+    }
+    try {
+      await uploadsOf(ctx.store).create(id);
+    } catch (error) {
+      await ctx.db.delete(uploadSessions).where(eq(uploadSessions.id, id));
+      throw error;
+    }
+    knownSessions(ctx).remember(id, {
+      accountId: session.accountId,
+      region: ctx.region,
+      repository: name.name,
+      repositoryId,
+    });
+    return { id };
+  });
+}

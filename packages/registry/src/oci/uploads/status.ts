@@ -1,0 +1,20 @@
+import type { RegistryContext } from "../../context";
+import { uploadsOf } from "../../storage/fs-uploads";
+import { UploadNotFoundError } from "../../storage/uploads";
+import { ociFailureOf } from "../errors";
+import { requireSession, type UploadRef } from "./sessions";
+
+/** Bytes received so far by an upload. */
+export async function uploadStatus(
+  ctx: RegistryContext,
+  ref: UploadRef,
+): Promise<{ offset: number }> {
+  try {
+    await requireSession(ctx, ref);
+    const size = await uploadsOf(ctx.store).size(ref.id);
+    if (size === null) throw new UploadNotFoundError(ref.id);
+    return { offset: size };
+  } catch (error) {
+    throw ociFailureOf(error);
+  }
+}
