@@ -1,11 +1,9 @@
-import { type RegionName, type RoutingTable, reasonType } from "@berth/core";
-import type { Db } from "@berth/db";
-import { type BlobStore, toRegistryError } from "@berth/registry";
-import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
+import { reasonType } from "@berth/core";
+import { toRegistryError } from "@berth/registry";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import Fastify from "fastify";
 import type { Logger } from "pino";
-import type { AuthFailureLimiter } from "./auth-limit";
-import type { ServerMetrics } from "./metrics";
+import type { BerthPlugin, RegionAppDeps } from "./berth-plugin";
 import { ociRoutes } from "./oci/plugin";
 import { RETRY_AFTER_SECONDS } from "./oci/reply";
 import { buildContextRoutes } from "./plugins/build-context";
@@ -13,30 +11,7 @@ import { healthRoutes } from "./plugins/health";
 import { metricsRoutes } from "./plugins/metrics";
 import { trpcRoutes } from "./plugins/trpc";
 import { REQUEST_ID_HEADER, requestIdOf } from "./request-id";
-import { CLIENT_TIMEOUT_DEFAULTS, type ClientTimeouts, guardBodyRate } from "./slow-clients";
-
-/** What every route plugin of a region's app gets. */
-export interface RegionAppDeps {
-  region: RegionName;
-  db: Db;
-  store: BlobStore;
-  metrics: ServerMetrics;
-  now?: () => Date;
-  /** The tracker `events.*` read; absent: they answer that events are unavailable. */
-  tracker?: { url: string; queryKey: string };
-  routing?: RoutingTable;
-  /**
-   * HMAC key of the registry's bearer tokens. Processes serving one region share it, so a
-   * token from one is good at the others; absent: random per process.
-   */
-  tokenSecret?: string;
-  /** Failed authentications per source; without it nothing is rate-limited. */
-  authLimit?: AuthFailureLimiter;
-  /** Idle connections and slow request bodies (default CLIENT_TIMEOUT_DEFAULTS). */
-  timeouts?: ClientTimeouts;
-}
-
-export type BerthPlugin = FastifyPluginAsync<RegionAppDeps>;
+import { CLIENT_TIMEOUT_DEFAULTS, guardBodyRate } from "./slow-clients";
 
 export interface BuildAppOptions extends RegionAppDeps {
   logger: Logger;

@@ -6,8 +6,8 @@ import {
   type RegistryCredential,
 } from "@berth/registry";
 import type { FastifyReply, FastifyRequest } from "fastify";
-import type { RegionAppDeps } from "../app";
 import { retryAfterSeconds, tooManyFailuresMessage } from "../auth-limit";
+import type { RegionAppDeps } from "../berth-plugin";
 import { sendErrorInfo } from "./reply";
 
 export const TOKEN_PATH = "/token";

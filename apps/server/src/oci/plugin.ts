@@ -11,7 +11,7 @@ import {
   requestedImageName,
 } from "@berth/registry";
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import type { BerthPlugin, RegionAppDeps } from "../app";
+import type { BerthPlugin, RegionAppDeps } from "../berth-plugin";
 import {
   type AuthOutcome,
   authenticateRequest,

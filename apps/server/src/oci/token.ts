@@ -10,7 +10,7 @@ import {
 } from "@berth/registry";
 import formbody from "@fastify/formbody";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import type { RegionAppDeps } from "../app";
+import type { RegionAppDeps } from "../berth-plugin";
 import { refuseRateLimited, TOKEN_PATH } from "./auth";
 import { queryParams } from "./call";
 import { sendError } from "./reply";

@@ -6,8 +6,8 @@ import {
   resolveApiKey,
   stageBuildContext,
 } from "@berth/registry";
-import type { BerthPlugin } from "../app";
 import { retryAfterSeconds, tooManyFailuresMessage } from "../auth-limit";
+import type { BerthPlugin } from "../berth-plugin";
 
 /**
  * `POST /build/context`: upload a build context before `image.build`. The body is the tar

@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import type { BerthPlugin } from "../app";
+import type { BerthPlugin } from "../berth-plugin";
 
 const READY_TIMEOUT_MS = 2000;
 

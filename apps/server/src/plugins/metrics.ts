@@ -1,4 +1,4 @@
-import type { BerthPlugin } from "../app";
+import type { BerthPlugin } from "../berth-plugin";
 
 /** `/metrics` in the Prometheus text format. */
 export const metricsRoutes: BerthPlugin = async (app, deps) => {

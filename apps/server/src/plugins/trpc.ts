@@ -4,7 +4,7 @@ import {
   type FastifyTRPCPluginOptions,
   fastifyTRPCPlugin,
 } from "@trpc/server/adapters/fastify";
-import type { BerthPlugin } from "../app";
+import type { BerthPlugin } from "../berth-plugin";
 
 /** The management API at `/trpc`. */
 export const trpcRoutes: BerthPlugin = async (app, deps) => {
