@@ -1,7 +1,6 @@
-import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { connect, dataRoot } from "@berth/db";
-import { collectGarbage, createAccount, ensureDevAccount, FsBlobStore } from "@berth/registry";
+import { connect } from "@berth/db";
+import { createAccount, ensureDevAccount } from "@berth/registry";
 import { loadDotEnv } from "./config";
 
 const USAGE = `usage: pnpm --filter @berth/server admin <command> [options]
@@ -11,11 +10,10 @@ commands:
       create an account with one user and an API key; the key is printed once
   dev-account
       create the development account if missing (uses BERTH_DEV_API_KEY when set)
-  gc [--older-than-minutes <n>]
-      delete blob files that no repository uses any more (default: unused for 60 minutes)
 
 The database is DATABASE_URL, or the embedded one under BERTH_DATA_DIR (stop \`pnpm start\`
-first: the embedded PostgreSQL serves one process).`;
+first: the embedded PostgreSQL serves one process).
+Blob garbage collection is its own command: pnpm --filter @berth/server gc --help`;
 
 async function main(argv: string[]): Promise<number> {
   loadDotEnv();
@@ -25,10 +23,9 @@ async function main(argv: string[]): Promise<number> {
     options: {
       name: { type: "string" },
       user: { type: "string" },
-      "older-than-minutes": { type: "string" },
     },
   });
-  if (!command || !["create-account", "dev-account", "gc"].includes(command)) {
+  if (!command || !["create-account", "dev-account"].includes(command)) {
     console.error(USAGE);
     return 2;
   }
@@ -47,21 +44,12 @@ async function main(argv: string[]): Promise<number> {
       console.log(`user     ${created.user.id}  (${created.user.name})`);
       console.log(`API key  ${created.apiKey}`);
       console.log("Keep the API key now: it is stored only as a hash and cannot be shown again.");
-    } else if (command === "dev-account") {
+    } else {
       const dev = await ensureDevAccount(conn.db, {
         ...(process.env.BERTH_DEV_API_KEY ? { apiKey: process.env.BERTH_DEV_API_KEY } : {}),
       });
       console.log(`account  ${dev.account.id}  (${dev.created ? "created" : "exists"})`);
       if (dev.apiKey && !process.env.BERTH_DEV_API_KEY) console.log(`API key  ${dev.apiKey}`);
-    } else {
-      const minutes = Number(values["older-than-minutes"] ?? 60);
-      if (!Number.isFinite(minutes) || minutes < 0) {
-        console.error("--older-than-minutes must be a number of minutes");
-        return 2;
-      }
-      const store = new FsBlobStore(join(dataRoot(), "blobs"));
-      const gc = await collectGarbage(conn.db, store, { olderThanMs: minutes * 60_000 });
-      console.log(`removed ${gc.removed.length} blobs, ${gc.bytes} bytes`);
     }
     return 0;
   } finally {
