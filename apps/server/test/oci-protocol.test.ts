@@ -721,7 +721,7 @@ describe("listing", () => {
     await expectError(
       await alice.request("GET", "/v2/alicens/tags/tags/list?n=abc"),
       400,
-      "UNSUPPORTED",
+      "PAGINATION_NUMBER_INVALID",
     );
     await expectError(
       await alice.request("GET", "/v2/alicens/none/tags/list"),

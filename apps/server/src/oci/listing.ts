@@ -13,12 +13,12 @@ function pageOf(call: OciCall): { n?: number; last?: string } {
   };
 }
 
-/** RFC 5988 link to the next page, as the spec asks. */
-function linkNext(path: string, n: number | undefined, next: string): string {
-  const query = new URLSearchParams({
-    ...(n !== undefined ? { n: String(n) } : {}),
-    last: next,
-  });
+/**
+ * RFC 5988 link to the next page, as the spec asks; `n` is the page size used (the one
+ * asked for, capped), as the reference registry writes it.
+ */
+function linkNext(path: string, n: number, next: string): string {
+  const query = new URLSearchParams({ n: String(n), last: next });
   return `<${path}?${query.toString()}>; rel="next"`;
 }
 
@@ -26,7 +26,7 @@ export async function getTags(call: OciCall & { name: string }): Promise<Fastify
   const page = pageOf(call);
   const list = await listTags(call.ctx, { repository: call.name, ...page });
   if (list.next !== undefined) {
-    call.reply.header("link", linkNext(`/v2/${list.name}/tags/list`, page.n, list.next));
+    call.reply.header("link", linkNext(`/v2/${list.name}/tags/list`, list.n, list.next));
   }
   return call.reply.code(200).send({ name: list.name, tags: list.tags });
 }
@@ -35,7 +35,7 @@ export async function getCatalog(call: OciCall): Promise<FastifyReply> {
   const page = pageOf(call);
   const catalog = await listCatalog(call.ctx, page);
   if (catalog.next !== undefined) {
-    call.reply.header("link", linkNext("/v2/_catalog", page.n, catalog.next));
+    call.reply.header("link", linkNext("/v2/_catalog", catalog.n, catalog.next));
   }
   return call.reply.code(200).send({ repositories: catalog.repositories });
 }

@@ -22,6 +22,7 @@ export const OCI_ERRORS = {
   UNSUPPORTED: { status: 415, message: "the operation is unsupported" },
   TOOMANYREQUESTS: { status: 429, message: "too many requests" },
   RANGE_INVALID: { status: 416, message: "requested range not satisfiable" },
+  PAGINATION_NUMBER_INVALID: { status: 400, message: "invalid number of results requested" },
 } as const;
 
 export type OciErrorCode = keyof typeof OCI_ERRORS;

@@ -16,18 +16,35 @@ export interface Page {
 function pageSize(n: number | undefined): number {
   if (n === undefined) return MAX_PAGE;
   if (!Number.isInteger(n) || n < 0) {
-    throw new OciFailure("UNSUPPORTED", "n must be a whole number", 400);
+    throw new OciFailure("PAGINATION_NUMBER_INVALID", "n must be a whole number");
   }
   return Math.min(n, MAX_PAGE);
 }
 
-/** Names sorted bytewise (as the spec's "lexical" order), so `last` pages deterministically. */
-const bytewise = (column: unknown) => sql`${column} collate "C"`;
+/** Tags sorted bytewise (as the spec's "lexical" order), so `last` pages deterministically. */
+const bytewise = (value: unknown) => sql`${value} collate "C"`;
+
+/**
+ * Repository names in path order: component by component, as the reference registry
+ * sorts its catalog ("a/x" before "a-b/x"), so both answer the same pages. A "/" made the
+ * lowest byte gives that order to a bytewise comparison.
+ */
+const pathOrder = (value: unknown) => sql`translate(${value}, '/', chr(1)) collate "C"`;
+
+/**
+ * `last` as Postgres can compare it: text cannot hold NUL, and as no name holds one, the
+ * names after "p\0…" are exactly those after "p".
+ */
+function lastOf(input: Page): string | undefined {
+  return input.last?.split("\0", 1)[0];
+}
 
 export interface TagList {
   name: string;
   tags: string[];
-  /** Set when there may be more: the `last` of the next page. */
+  /** The page size used (`n`, capped), for the link to the next page. */
+  n: number;
+  /** Set when there are more: the `last` of the next page. */
   next?: string;
 }
 
@@ -39,15 +56,16 @@ export async function listTags(
   try {
     const name = ociRepositoryName(input.repository);
     const limit = pageSize(input.n);
+    const last = lastOf(input);
     const { repositoryId } = await readableRepository(ctx.db, ctx, name);
-    if (limit === 0) return { name: name.name, tags: [] };
+    if (limit === 0) return { name: name.name, tags: [], n: 0 };
     const rows = await ctx.db
       .select({ name: tags.name })
       .from(tags)
       .where(
         and(
           eq(tags.repositoryId, repositoryId),
-          input.last !== undefined ? gt(bytewise(tags.name), input.last) : undefined,
+          last !== undefined ? gt(bytewise(tags.name), last) : undefined,
         ),
       )
       .orderBy(asc(bytewise(tags.name)))
@@ -56,6 +74,7 @@ export async function listTags(
     return {
       name: name.name,
       tags: page,
+      n: limit,
       ...(rows.length > limit ? { next: page[page.length - 1]! } : {}),
     };
   } catch (error) {
@@ -65,6 +84,8 @@ export async function listTags(
 
 export interface Catalog {
   repositories: string[];
+  /** The page size used (`n`, capped), for the link to the next page. */
+  n: number;
   next?: string;
 }
 
@@ -72,7 +93,8 @@ export interface Catalog {
 export async function listCatalog(ctx: RegistryContext, input: Page): Promise<Catalog> {
   try {
     const limit = pageSize(input.n);
-    if (limit === 0) return { repositories: [] };
+    const last = lastOf(input);
+    if (limit === 0) return { repositories: [], n: 0 };
     const rows = await ctx.db
       .select({ name: repositories.name })
       .from(repositories)
@@ -87,14 +109,15 @@ export async function listCatalog(ctx: RegistryContext, input: Page): Promise<Ca
               .from(manifests)
               .where(eq(manifests.repositoryId, repositories.id)),
           ),
-          input.last !== undefined ? gt(bytewise(repositories.name), input.last) : undefined,
+          last !== undefined ? gt(pathOrder(repositories.name), pathOrder(last)) : undefined,
         ),
       )
-      .orderBy(asc(bytewise(repositories.name)))
+      .orderBy(asc(pathOrder(repositories.name)))
       .limit(limit + 1);
     const page = rows.slice(0, limit).map((r) => r.name);
     return {
       repositories: page,
+      n: limit,
       ...(rows.length > limit ? { next: page[page.length - 1]! } : {}),
     };
   } catch (error) {
