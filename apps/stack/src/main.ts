@@ -1,23 +1,42 @@
-import { connect } from "@berth/db";
+import { type Connection, connect } from "@berth/db";
 import { ensureDevAccount } from "@berth/registry";
 import { type Running, type Service, spawnService, stopAll, waitReady } from "./children";
-import { stackPorts } from "./ports";
-import { maskKey, serviceLines } from "./summary";
+import { choosePorts, portEnv, type StackPorts, stackPorts } from "./ports";
+import { maskKey, postgresLine, serviceLines } from "./summary";
 
 // `pnpm start`: PostgreSQL (embedded unless DATABASE_URL), then the tracker, the server (one
 // listener per region) and the worker as child processes. Ctrl-C stops them all cleanly.
-const ports = stackPorts(process.env);
-const host = process.env.BERTH_HOST || "127.0.0.1";
-const conn = await connect({ max: 2 });
-const dev = await ensureDevAccount(conn.db, { apiKey: process.env.BERTH_DEV_API_KEY || undefined });
-await conn.sql.end();
 
-// Every service gets the tracker's port, so the server's queries and the worker's deliveries
-// reach the tracker this launcher starts, whatever port was chosen.
+/** A launch that cannot go on: its message, and no stack trace (nothing here is a bug). */
+function fail(message: string): never {
+  console.error(`pnpm start: ${message}`);
+  process.exit(1);
+}
+
+const host = process.env.BERTH_HOST || "127.0.0.1";
+let ports: StackPorts;
+let conn: Connection;
+let dev: Awaited<ReturnType<typeof ensureDevAccount>>;
+try {
+  ports = await choosePorts(stackPorts(process.env));
+  conn = await connect({ max: 2 });
+  dev = await ensureDevAccount(conn.db, {
+    apiKey: process.env.BERTH_DEV_API_KEY || undefined,
+  });
+  await conn.sql.end();
+} catch (error) {
+  fail((error as Error).message);
+}
+
+// Every service is handed the ports chosen here and the database this launcher opened, so
+// they listen where the launcher waits and reach the tracker it starts. The tracker and the
+// worker read LOG_LEVEL, the server BERTH_LOG_LEVEL: one setting quiets all three.
+const level = process.env.BERTH_LOG_LEVEL || "warn";
 const shared = {
   DATABASE_URL: conn.url,
-  BERTH_LOG_LEVEL: process.env.BERTH_LOG_LEVEL || "warn",
-  BERTH_TRACKER_PORT: String(ports.tracker),
+  BERTH_LOG_LEVEL: level,
+  LOG_LEVEL: process.env.LOG_LEVEL || level,
+  ...portEnv(ports),
 };
 const services: Service[] = [
   {
@@ -35,30 +54,38 @@ const services: Service[] = [
   {
     name: "worker",
     entry: "worker/src/main.ts",
-    env: { ...shared, BERTH_WORKER_PORT: String(ports.worker) },
+    env: shared,
     readyUrl: `http://${host}:${ports.worker}/readyz`,
   },
 ];
 
 const running: Running[] = [];
-let stopping = false;
-async function stop(reason: string, code = 0): Promise<never> {
-  if (!stopping) {
-    stopping = true;
+let stopped: Promise<never> | undefined;
+/**
+ * Stop the services, then Postgres, then exit. Ctrl-C reaches this process twice (from the
+ * terminal and forwarded by pnpm) and the services too (they share the terminal's process
+ * group and stop themselves): every call after the first waits for the same stop.
+ */
+function stop(reason: string, code = 0): Promise<never> {
+  stopped ??= (async () => {
     console.log(`\n${reason}: stopping`);
     await stopAll(running);
     await conn.embedded?.stop();
     console.log("stopped");
-  }
-  process.exit(code);
+    process.exit(code);
+  })();
+  return stopped;
 }
 process.on("SIGINT", () => void stop("SIGINT"));
 process.on("SIGTERM", () => void stop("SIGTERM"));
+process.on("SIGHUP", () => void stop("SIGHUP"));
 
 try {
   for (const service of services) {
     const r = spawnService(service, (code) => {
-      if (!stopping) void stop(`${service.name} exited with code ${code}`, 1);
+      // A service exits 0 only when told to stop (a signal sent to it, or Ctrl-C seen
+      // first by it): the stack stops with it, as cleanly.
+      if (!stopped) void stop(`${service.name} exited with code ${code}`, code === 0 ? 0 : 1);
     });
     running.push(r);
   }
@@ -75,7 +102,7 @@ const key = dev.apiKey
 for (const line of serviceLines({
   host,
   ports,
-  postgres: conn.embedded ? `embedded on 127.0.0.1:${conn.embedded.port}` : "DATABASE_URL",
+  postgres: conn.embedded ? postgresLine(conn.embedded, process.cwd()) : "DATABASE_URL",
   key,
 })) {
   console.log(line);

