@@ -56,11 +56,13 @@ describe("scopes", () => {
       user: { id: "u", name: "u", kind: "user" as const },
       credentialType: "apikey" as const,
     };
-    const direct: RegistryCredential = { principal, allowed: ["pull", "push", "delete"] };
+    const source = { kind: "apikey" as const, id: "0190a000-0000-7000-8000-000000000001" };
+    const direct: RegistryCredential = { principal, source, allowed: ["pull", "push", "delete"] };
     expect(permits(direct, "team/any", "delete")).toBe(true);
     expect(permitsCatalog(direct)).toBe(true);
     const bearer: RegistryCredential = {
       principal,
+      source,
       allowed: ["pull"],
       access: [{ type: "repository", name: "team/app", actions: ["pull"] }],
     };
@@ -79,7 +81,8 @@ describe("bearer tokens", () => {
     user: { id: "user-1", name: "ann@example.com", kind: "user" as const },
     credentialType: "apikey" as const,
   };
-  const cred: RegistryCredential = { principal, allowed: ["pull", "push", "delete"] };
+  const source = { kind: "apikey" as const, id: "0190a000-0000-7000-8000-000000000001" };
+  const cred: RegistryCredential = { principal, source, allowed: ["pull", "push", "delete"] };
 
   it("round-trips the principal and the granted access", async () => {
     const tokens = new BearerTokens({ service: "svc" });
@@ -87,6 +90,8 @@ describe("bearer tokens", () => {
     expect(issued.expiresIn).toBe(300);
     expect(await tokens.verify(issued.token)).toEqual({
       principal,
+      source,
+      expiresAt: new Date((Math.floor(issued.issuedAt.getTime() / 1000) + 300) * 1000),
       allowed: ["pull", "push", "delete"],
       access: [{ type: "repository", name: "team/app", actions: ["pull"] }],
     });

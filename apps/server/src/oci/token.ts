@@ -1,5 +1,6 @@
 import {
   type AuthDeps,
+  authenticate,
   authenticateBasic,
   type BearerTokens,
   formatScope,
@@ -19,8 +20,10 @@ import { sendError } from "./reply";
  * The token endpoint of the bearer flow. GET with Basic credentials (Docker token
  * specification: `service`, repeated `scope`), and POST with a form for OAuth2 clients
  * (`grant_type=password` with `username`, `password`, space-separated `scope`). Both issue
- * a short-lived JWT listing the repository actions granted. Not an audited action;
- * refused credentials are counted and logged like any unauthenticated request.
+ * a short-lived JWT listing the repository actions granted. A bearer token presented here
+ * (a refresh) gets at most its own access and expiry, and only while the API key or registry
+ * token behind it exists. Not an audited action; refused credentials are counted and logged
+ * like any unauthenticated request.
  */
 export async function tokenRoutes(
   app: FastifyInstance,
@@ -47,11 +50,9 @@ export async function tokenRoutes(
     const header = parseAuthorization(req.headers.authorization);
     let cred: RegistryCredential | null = null;
     try {
-      if (header?.scheme === "basic") {
-        cred = await authenticateBasic(auth, header.username, header.password);
-      } else if (header?.scheme === "bearer") {
-        cred = await auth.tokens.verify(header.token);
-      }
+      // A bearer token (Bearer, or Basic iambearer) is good only while the credential it
+      // was made from is; what it gets is bounded by it (BearerTokens.issue).
+      if (header) cred = await authenticate(auth, header);
     } catch (error) {
       return sendError(req, reply, error);
     }

@@ -77,6 +77,14 @@ function checkApiKey(apiKey: string): void {
 
 /** The account and user an API key acts for, or null when the key is unknown. */
 export async function resolveApiKey(db: Db, apiKey: string): Promise<Principal | null> {
+  return (await verifyApiKey(db, apiKey))?.principal ?? null;
+}
+
+/** An API key's row id and the principal it acts for, or null when the key is unknown. */
+export async function verifyApiKey(
+  db: Db,
+  apiKey: string,
+): Promise<{ keyId: string; principal: Principal } | null> {
   if (typeof apiKey !== "string" || apiKey === "" || apiKey.length > 512) return null;
   const hash = hashSecret(apiKey);
   const rows = await db
@@ -103,10 +111,35 @@ export async function resolveApiKey(db: Db, apiKey: string): Promise<Principal |
     .where(and(eq(apiKeys.id, row.keyId), staleUse(apiKeys.lastUsedAt)))
     .catch(() => {});
   return {
-    account: { id: row.accountId, name: row.accountName },
-    user: { id: row.userId, name: row.userName, kind: row.userKind },
-    credentialType: "apikey",
+    keyId: row.keyId,
+    principal: {
+      account: { id: row.accountId, name: row.accountName },
+      user: { id: row.userId, name: row.userName, kind: row.userKind },
+      credentialType: "apikey",
+    },
   };
+}
+
+/**
+ * Whether the API key with this row id still exists for this account and user: a bearer
+ * token made from it is checked with this on every use, so deleting the key ends them.
+ */
+export async function apiKeyStillValid(
+  db: Db,
+  key: { id: string; accountId: string; userId: string },
+): Promise<boolean> {
+  const rows = await db
+    .select({ id: apiKeys.id })
+    .from(apiKeys)
+    .where(
+      and(
+        eq(apiKeys.id, key.id),
+        eq(apiKeys.accountId, key.accountId),
+        eq(apiKeys.userId, key.userId),
+      ),
+    )
+    .limit(1);
+  return rows.length === 1;
 }
 
 export const DEV_ACCOUNT_ID = "devaccount";

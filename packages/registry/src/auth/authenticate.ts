@@ -1,7 +1,7 @@
 import type { Db } from "@berth/db";
-import { resolveApiKey } from "../accounts/accounts";
+import { apiKeyStillValid, verifyApiKey } from "../accounts/accounts";
 import { REGISTRY_TOKEN_USERNAME } from "../registry-tokens/model";
-import { verifyRegistryToken } from "../registry-tokens/verify";
+import { registryTokenStillValid, verifyRegistryToken } from "../registry-tokens/verify";
 import { BEARER_USERNAME, type BearerTokens } from "./bearer";
 import { ALL_ACTIONS, READ_ONLY, type RegistryCredential } from "./credential";
 
@@ -57,8 +57,13 @@ export async function authenticateBasic(
   if (password === "") return null;
   switch (username) {
     case API_KEY_USERNAME: {
-      const principal = await resolveApiKey(deps.db, password);
-      return principal ? { principal, allowed: ALL_ACTIONS } : null;
+      const verified = await verifyApiKey(deps.db, password);
+      if (!verified) return null;
+      return {
+        principal: verified.principal,
+        source: { kind: "apikey", id: verified.keyId },
+        allowed: ALL_ACTIONS,
+      };
     }
     case REGISTRY_TOKEN_USERNAME: {
       const verified = await verifyRegistryToken(deps.db, password, {
@@ -68,11 +73,13 @@ export async function authenticateBasic(
       if (!verified) return null;
       return {
         principal: verified.principal,
+        source: { kind: "registrytoken", id: verified.tokenId },
+        ...(verified.expiresAt ? { expiresAt: verified.expiresAt } : {}),
         allowed: verified.access === "readwrite" ? ALL_ACTIONS : READ_ONLY,
       };
     }
     case BEARER_USERNAME:
-      return deps.tokens.verify(password);
+      return verifyBearer(deps, password);
     default:
       return null;
   }
@@ -84,6 +91,38 @@ export async function authenticate(
   header: AuthorizationHeader,
 ): Promise<RegistryCredential | null> {
   return header.scheme === "bearer"
-    ? deps.tokens.verify(header.token)
+    ? verifyBearer(deps, header.token)
     : authenticateBasic(deps, header.username, header.password);
+}
+
+/**
+ * A bearer token's credential, or null when the token is invalid or expired, or the API
+ * key or registry token it was made from has since been deleted (or has expired, or was
+ * for another region). The signature alone would keep a token good for its five minutes
+ * after its credential was revoked; one primary-key lookup per request (as many as Basic
+ * credentials cost) makes deleting a credential take effect at once.
+ */
+export async function verifyBearer(
+  deps: AuthDeps,
+  token: string,
+): Promise<RegistryCredential | null> {
+  const cred = await deps.tokens.verify(token);
+  if (!cred) return null;
+  const { principal, source } = cred;
+  if (source.kind === "apikey") {
+    const alive = await apiKeyStillValid(deps.db, {
+      id: source.id,
+      accountId: principal.account.id,
+      userId: principal.user.id,
+    });
+    return alive ? cred : null;
+  }
+  const row = await registryTokenStillValid(deps.db, source.id, {
+    region: deps.region,
+    ...(deps.now ? { now: deps.now() } : {}),
+  });
+  if (!row || row.principal.account.id !== principal.account.id) return null;
+  // What the token allows now bounds what its bearer tokens may do.
+  const allowed = row.access === "readwrite" ? ALL_ACTIONS : READ_ONLY;
+  return { ...cred, allowed: cred.allowed.filter((a) => allowed.includes(a)) };
 }

@@ -3,9 +3,13 @@ import { CREDENTIAL_TYPES } from "@berth/core";
 import { errors, jwtVerify, SignJWT } from "jose";
 import { z } from "zod";
 import type { RegistryCredential } from "./credential";
-import { type AccessEntry, grantAccess, REPOSITORY_ACTIONS } from "./scope";
+import { type AccessEntry, grantAccess, intersectAccess, REPOSITORY_ACTIONS } from "./scope";
 
-/** Bearer tokens live five minutes: long enough for a push, short enough not to need revocation. */
+/**
+ * Bearer tokens live five minutes, long enough for a push. Each use is still checked
+ * against the credential it was made from (authenticate.ts), so deleting that credential
+ * ends them at once; a refresh never outlives the token presented.
+ */
 export const BEARER_TTL_SECONDS = 300;
 export const BEARER_ISSUER = "berth";
 export const BEARER_USERNAME = "iambearer";
@@ -21,6 +25,8 @@ function cloneCredential(cred: RegistryCredential): RegistryCredential {
       user: { ...cred.principal.user },
       credentialType: cred.principal.credentialType,
     },
+    source: { ...cred.source },
+    ...(cred.expiresAt ? { expiresAt: new Date(cred.expiresAt) } : {}),
     allowed: [...cred.allowed],
     ...(cred.access ? { access: cred.access.map((e) => ({ ...e, actions: [...e.actions] })) } : {}),
   };
@@ -57,6 +63,7 @@ const claimsSchema = z.object({
   acct: z.object({ id: z.string().min(1), name: z.string() }),
   usr: z.object({ name: z.string(), kind: z.enum(["user", "serviceid"]) }),
   cred: z.enum(CREDENTIAL_TYPES),
+  src: z.object({ kind: z.enum(["apikey", "registrytoken"]), id: z.uuid() }),
   max: z.array(z.enum(REPOSITORY_ACTIONS)),
   access: accessSchema,
 });
@@ -98,16 +105,25 @@ export class BearerTokens {
     this.verified.set(token, { cred, expiresAt });
   }
 
-  /** A token for `cred` with the part of `requested` it may have. */
+  /**
+   * A token for `cred` with the part of `requested` it may have. When `cred` is itself a
+   * bearer token (a refresh), that is no more than the presented token's access, and the
+   * new token expires no later than it did: exchanging tokens neither widens nor extends.
+   */
   async issue(cred: RegistryCredential, requested: AccessEntry[]): Promise<IssuedToken> {
     const issuedAt = this.now();
     const iat = Math.floor(issuedAt.getTime() / 1000);
-    const access = grantAccess(requested, cred.allowed);
+    const granted = grantAccess(requested, cred.allowed);
+    const access = cred.access ? intersectAccess(granted, cred.access) : granted;
+    const exp = cred.expiresAt
+      ? Math.min(iat + this.ttl, Math.floor(cred.expiresAt.getTime() / 1000))
+      : iat + this.ttl;
     const { principal } = cred;
     const token = await new SignJWT({
       acct: principal.account,
       usr: { name: principal.user.name, kind: principal.user.kind },
       cred: principal.credentialType,
+      src: cred.source,
       max: [...cred.allowed],
       access,
     })
@@ -117,13 +133,17 @@ export class BearerTokens {
       .setSubject(principal.user.id)
       .setIssuedAt(iat)
       .setNotBefore(iat)
-      .setExpirationTime(iat + this.ttl)
+      .setExpirationTime(exp)
       .setJti(randomBytes(12).toString("base64url"))
       .sign(this.key);
-    return { token, expiresIn: this.ttl, issuedAt, access };
+    return { token, expiresIn: Math.max(0, exp - iat), issuedAt, access };
   }
 
-  /** The credential a token stands for, or null when it is invalid, expired or for another service. */
+  /**
+   * The credential a token stands for, or null when it is invalid, expired or for another
+   * service. Signature and claims only: whether the credential behind it still exists is
+   * the caller's check (verifyBearer).
+   */
   async verify(token: string): Promise<RegistryCredential | null> {
     if (typeof token !== "string" || token === "" || token.length > 16_384) return null;
     // A client sends the same token with every request of a push or pull: verified once,
@@ -150,6 +170,8 @@ export class BearerTokens {
           user: { id: c.sub, name: c.usr.name, kind: c.usr.kind },
           credentialType: c.cred,
         },
+        source: c.src,
+        expiresAt: new Date((payload.exp ?? 0) * 1000),
         allowed: c.max,
         access: c.access,
       };

@@ -91,3 +91,25 @@ export function grantAccess(
   if (catalog) out.push(CATALOG_SCOPE);
   return out;
 }
+
+/**
+ * The part of `granted` that `held` also lists: what a token made from another token may
+ * have (a refresh never widens: no other repository, no other action, no catalog unless
+ * the presented token had it).
+ */
+export function intersectAccess(granted: AccessEntry[], held: AccessEntry[]): AccessEntry[] {
+  const out: AccessEntry[] = [];
+  for (const entry of granted) {
+    if (entry.type === "registry") {
+      if (held.some((h) => h.type === "registry" && h.name === entry.name)) out.push(entry);
+      continue;
+    }
+    const mine = new Set(
+      held
+        .filter((h) => h.type === "repository" && h.name === entry.name)
+        .flatMap((h) => h.actions),
+    );
+    out.push({ ...entry, actions: entry.actions.filter((a) => mine.has(a)) });
+  }
+  return out;
+}

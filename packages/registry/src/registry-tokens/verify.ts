@@ -10,8 +10,12 @@ export interface VerifiedRegistryToken {
   tokenId: string;
   region: string;
   access: "read" | "readwrite";
+  /** Null for a non-expiring token. */
+  expiresAt: Date | null;
   principal: Principal;
 }
+
+type Row = { token: typeof registryTokens.$inferSelect; accountName: string };
 
 /**
  * The token a registry client presents (user `token`, the secret as password), or null
@@ -32,18 +36,45 @@ export async function verifyRegistryToken(
     .limit(1);
   const row = rows[0];
   if (!row || !secretMatches(secret, row.token.secretHash)) return null;
+  const verified = usable(row, opts);
+  if (!verified) return null;
   const now = opts.now ?? new Date();
-  if (row.token.expiresAt && row.token.expiresAt.getTime() <= now.getTime()) return null;
-  if (row.token.region !== opts.region) return null;
   void db
     .update(registryTokens)
     .set({ lastUsedAt: now })
     .where(and(eq(registryTokens.id, row.token.id), staleUse(registryTokens.lastUsedAt)))
     .catch(() => {});
+  return verified;
+}
+
+/**
+ * The registry token with this id, when it is still good here (exists, not expired, this
+ * region): a bearer token made from it is checked with this on every use, so deleting the
+ * token or its expiry ends the bearer tokens too.
+ */
+export async function registryTokenStillValid(
+  db: Db,
+  id: string,
+  opts: { region: string; now?: Date },
+): Promise<VerifiedRegistryToken | null> {
+  const rows = await db
+    .select({ token: registryTokens, accountName: accounts.name })
+    .from(registryTokens)
+    .innerJoin(accounts, eq(accounts.id, registryTokens.accountId))
+    .where(eq(registryTokens.id, id))
+    .limit(1);
+  return rows[0] ? usable(rows[0], opts) : null;
+}
+
+function usable(row: Row, opts: { region: string; now?: Date }): VerifiedRegistryToken | null {
+  const now = opts.now ?? new Date();
+  if (row.token.expiresAt && row.token.expiresAt.getTime() <= now.getTime()) return null;
+  if (row.token.region !== opts.region) return null;
   return {
     tokenId: row.token.id,
     region: row.token.region,
     access: row.token.access,
+    expiresAt: row.token.expiresAt,
     principal: {
       account: { id: row.token.accountId, name: row.accountName },
       // A registry token acts as a service id of its own; its id names it in events.

@@ -1,0 +1,252 @@
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createBerthClient } from "@berth/client";
+import { apiKeys, registryTokens } from "@berth/db";
+import { createTestDatabase, type TestDatabase } from "@berth/db/testing";
+import {
+  type CreatedAccount,
+  createAccount,
+  createApiKey,
+  FsBlobStore,
+  hashSecret,
+} from "@berth/registry";
+import { eq } from "drizzle-orm";
+import { decodeJwt } from "jose";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { type RunningServer, startServer } from "../src/server";
+import { OciClient } from "./oci-client";
+
+// Bearer tokens presented to /token (a refresh: `Authorization: Bearer`, Basic `iambearer`,
+// or the OAuth2 form with user iambearer). The attacker holds a token and wants more than
+// it: other repositories or actions, a longer life, or life after its credential is gone.
+
+let t: TestDatabase;
+let server: RunningServer;
+let url: string;
+let alice: CreatedAccount;
+/** The server's clock runs this far ahead of the test's. */
+let offset = 0;
+
+const basic = (user: string, password: string) =>
+  `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}`;
+
+type Access = { type: string; name: string; actions: string[] }[];
+
+/** GET /token with an Authorization header and scopes: status, token and its claims. */
+async function tokenFor(authorization: string, scopes: string[]) {
+  const query = new URLSearchParams(scopes.map((s) => ["scope", s] as [string, string]));
+  const res = await fetch(`${url}/token?service=berth-registry-us-south&${query}`, {
+    headers: { authorization },
+  });
+  const text = await res.text();
+  if (res.status !== 200) return { status: res.status, text };
+  const body = JSON.parse(text) as { token: string; expires_in: number };
+  const claims = decodeJwt(body.token);
+  return {
+    status: 200,
+    text,
+    token: body.token,
+    expiresIn: body.expires_in,
+    exp: claims.exp!,
+    // Entries granting nothing say nothing: compare what is granted.
+    access: (claims.access as Access).filter((e) => e.actions.length > 0),
+  };
+}
+
+/** POST /token, the OAuth2 form, with user iambearer. */
+async function formRefresh(jwt: string, scope: string) {
+  const res = await fetch(`${url}/token`, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({
+      grant_type: "password",
+      username: "iambearer",
+      password: jwt,
+      service: "berth-registry-us-south",
+      scope,
+    }).toString(),
+  });
+  if (res.status !== 200) return { status: res.status, access: [] as Access, exp: 0 };
+  const body = (await res.json()) as { access_token: string };
+  const claims = decodeJwt(body.access_token);
+  return {
+    status: 200,
+    access: (claims.access as Access).filter((e) => e.actions.length > 0),
+    exp: claims.exp!,
+  };
+}
+
+/** Status of a /v2 request with a bearer token. */
+async function v2(jwt: string, method: string, path: string): Promise<number> {
+  const res = await new OciClient(url, `Bearer ${jwt}`).request(method, path);
+  await res.arrayBuffer();
+  return res.status;
+}
+
+beforeAll(async () => {
+  t = await createTestDatabase();
+  server = await startServer({
+    db: t.db,
+    store: new FsBlobStore(mkdtempSync(join(tmpdir(), "berth-refresh-"))),
+    regions: [{ region: "us-south", port: 0 }],
+    logLevel: "silent",
+    now: () => new Date(Date.now() + offset),
+    // Refused refreshes are the point here, many from one address.
+    authLimit: { maxFailures: 0 },
+  });
+  url = server.urls["us-south"]!;
+  alice = await createAccount(t.db, { name: "alice" });
+  const client = createBerthClient({ url, apiKey: alice.apiKey });
+  await client.namespace.create.mutate({ name: "alicens" });
+  const pusher = OciClient.basic(url, "iamapikey", alice.apiKey);
+  await pusher.pushImage("alicens/a", "v1");
+  await pusher.pushImage("alicens/b", "v1");
+}, 120_000);
+
+afterAll(async () => {
+  await server?.close();
+  await t?.drop();
+});
+
+beforeEach(() => {
+  offset = 0;
+});
+
+const WIDER = [
+  "repository:alicens/b:pull,push,delete",
+  "repository:alicens/a:pull,push,delete",
+  "repository:alicens/a:*",
+  "registry:catalog:*",
+];
+
+describe("refreshing a bearer token", () => {
+  it("never widens it: a token for alicens/a:pull gets alicens/a:pull, whatever it asks", async () => {
+    const narrow = await tokenFor(basic("iamapikey", alice.apiKey), ["repository:alicens/a:pull"]);
+    expect(narrow.access).toEqual([{ type: "repository", name: "alicens/a", actions: ["pull"] }]);
+    const jwt = narrow.token!;
+    const refreshed = [
+      ["Bearer header", await tokenFor(`Bearer ${jwt}`, WIDER)],
+      ["Basic iambearer", await tokenFor(basic("iambearer", jwt), WIDER)],
+      ["OAuth2 form", await formRefresh(jwt, WIDER.join(" "))],
+    ] as const;
+    for (const [how, r] of refreshed) {
+      expect(r.status, how).toBe(200);
+      expect(r.access, how).toEqual([{ type: "repository", name: "alicens/a", actions: ["pull"] }]);
+    }
+    // And on /v2 the refreshed token does what the narrow one did, nothing more.
+    const got = refreshed[0][1].token!;
+    expect(await v2(got, "GET", "/v2/alicens/a/manifests/v1")).toBe(200);
+    expect(await v2(got, "GET", "/v2/alicens/b/manifests/v1")).toBe(401);
+    expect(await v2(got, "POST", "/v2/alicens/a/blobs/uploads/")).toBe(401);
+    expect(await v2(got, "POST", "/v2/alicens/b/blobs/uploads/")).toBe(401);
+    expect(await v2(got, "DELETE", "/v2/alicens/b/manifests/v1")).toBe(401);
+    expect(await v2(got, "GET", "/v2/_catalog")).toBe(401);
+    // A refresh of the refresh is no wider either.
+    const again = await tokenFor(`Bearer ${got}`, WIDER);
+    expect(again.access).toEqual([{ type: "repository", name: "alicens/a", actions: ["pull"] }]);
+    // Asking for less gets less.
+    const none = await tokenFor(`Bearer ${jwt}`, ["repository:alicens/b:pull"]);
+    expect(none.status).toBe(200);
+    expect(none.access).toEqual([]);
+  });
+
+  it("never extends it: the refreshed token expires when the presented one did", async () => {
+    const first = await tokenFor(basic("iamapikey", alice.apiKey), ["repository:alicens/a:pull"]);
+    expect(first.expiresIn).toBe(300);
+    offset = 200_000;
+    const second = await tokenFor(`Bearer ${first.token}`, ["repository:alicens/a:pull"]);
+    expect(second.status).toBe(200);
+    expect(second.exp).toBe(first.exp);
+    expect(second.expiresIn).toBeLessThanOrEqual(100);
+    offset = 250_000;
+    const third = await tokenFor(basic("iambearer", second.token!), ["repository:alicens/a:pull"]);
+    expect(third.exp).toBe(first.exp);
+    expect(await v2(third.token!, "GET", "/v2/alicens/a/manifests/v1")).toBe(200);
+    // Past the original expiry (and the 5 s of clock tolerance): every one of them is dead,
+    // and none can be exchanged for a fresh one.
+    offset = 306_000;
+    for (const jwt of [first.token!, second.token!, third.token!]) {
+      expect(await v2(jwt, "GET", "/v2/alicens/a/manifests/v1")).toBe(401);
+      expect((await tokenFor(`Bearer ${jwt}`, ["repository:alicens/a:pull"])).status).toBe(401);
+      expect((await tokenFor(basic("iambearer", jwt), [])).status).toBe(401);
+    }
+    // The API key itself still gets a new one.
+    const fresh = await tokenFor(basic("iamapikey", alice.apiKey), ["repository:alicens/a:pull"]);
+    expect(fresh.status).toBe(200);
+  });
+});
+
+describe("a bearer token whose credential is gone", () => {
+  it("API key deleted: its bearer tokens are refused at /token and on /v2", async () => {
+    const key = await createApiKey(t.db, {
+      accountId: alice.account.id,
+      userId: alice.user.id,
+      description: "to be deleted",
+    });
+    const issued = await tokenFor(basic("iamapikey", key), ["repository:alicens/a:pull,push"]);
+    const refreshed = await tokenFor(`Bearer ${issued.token}`, ["repository:alicens/a:pull"]);
+    expect(refreshed.status).toBe(200);
+    expect(await v2(issued.token!, "GET", "/v2/alicens/a/manifests/v1")).toBe(200);
+    expect(await v2(refreshed.token!, "GET", "/v2/alicens/a/manifests/v1")).toBe(200);
+    // There is no API-key deletion in the API yet (accounts are an IAM stand-in): the
+    // operator removes the row.
+    await t.db.delete(apiKeys).where(eq(apiKeys.keyHash, hashSecret(key)));
+    for (const jwt of [issued.token!, refreshed.token!]) {
+      expect((await tokenFor(`Bearer ${jwt}`, ["repository:alicens/a:pull"])).status).toBe(401);
+      expect((await tokenFor(basic("iambearer", jwt), [])).status).toBe(401);
+      expect((await formRefresh(jwt, "repository:alicens/a:pull")).status).toBe(401);
+      const res = await new OciClient(url, `Bearer ${jwt}`).request(
+        "GET",
+        "/v2/alicens/a/manifests/v1",
+      );
+      expect(res.status).toBe(401);
+      expect(res.headers.get("www-authenticate")).toContain('error="invalid_token"');
+      expect(await v2(jwt, "POST", "/v2/alicens/a/blobs/uploads/")).toBe(401);
+    }
+    expect((await tokenFor(basic("iamapikey", alice.apiKey), [])).status).toBe(200);
+  });
+
+  it("registry token deleted: its bearer tokens are refused at /token and on /v2", async () => {
+    const client = createBerthClient({ url, apiKey: alice.apiKey });
+    const rt = await client.registrytoken.create.mutate({ access: "readwrite" });
+    const issued = await tokenFor(basic("token", rt.secret), ["repository:alicens/a:pull,push"]);
+    expect(issued.access).toEqual([
+      { type: "repository", name: "alicens/a", actions: ["pull", "push"] },
+    ]);
+    expect(await v2(issued.token!, "GET", "/v2/alicens/a/manifests/v1")).toBe(200);
+    const refreshed = await tokenFor(basic("iambearer", issued.token!), [
+      "repository:alicens/a:pull",
+    ]);
+    expect(refreshed.status).toBe(200);
+    await client.registrytoken.delete.mutate({ id: rt.id });
+    for (const jwt of [issued.token!, refreshed.token!]) {
+      expect((await tokenFor(`Bearer ${jwt}`, ["repository:alicens/a:pull"])).status).toBe(401);
+      expect((await tokenFor(basic("iambearer", jwt), [])).status).toBe(401);
+      expect(await v2(jwt, "GET", "/v2/alicens/a/manifests/v1")).toBe(401);
+      expect(await v2(jwt, "POST", "/v2/alicens/a/blobs/uploads/")).toBe(401);
+    }
+  });
+
+  it("registry token expiring: its bearer tokens end with it, however refreshed", async () => {
+    const client = createBerthClient({ url, apiKey: alice.apiKey });
+    const rt = await client.registrytoken.create.mutate({ access: "read" });
+    // The token has one minute left (of the server's clock).
+    await t.db
+      .update(registryTokens)
+      .set({ expiresAt: new Date(Date.now() + offset + 60_000) })
+      .where(eq(registryTokens.id, rt.id));
+    const issued = await tokenFor(basic("token", rt.secret), ["repository:alicens/a:pull"]);
+    expect(issued.status).toBe(200);
+    expect(issued.expiresIn).toBeLessThanOrEqual(60);
+    offset = 30_000;
+    const refreshed = await tokenFor(`Bearer ${issued.token}`, ["repository:alicens/a:pull"]);
+    expect(refreshed.exp).toBeLessThanOrEqual(issued.exp!);
+    expect(await v2(refreshed.token!, "GET", "/v2/alicens/a/manifests/v1")).toBe(200);
+    offset = 61_000;
+    for (const jwt of [issued.token!, refreshed.token!]) {
+      expect(await v2(jwt, "GET", "/v2/alicens/a/manifests/v1")).toBe(401);
+      expect((await tokenFor(`Bearer ${jwt}`, ["repository:alicens/a:pull"])).status).toBe(401);
+    }
+  });
+});
