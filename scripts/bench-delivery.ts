@@ -10,6 +10,9 @@
  * 3. Peer: graphile-worker processes N no-op jobs on the same Postgres.
  *
  * Prints the figures and the machine load. Every wait is bounded in time.
+ *
+ * Over 400 lines: one benchmark, read top to bottom in the order of the figures it prints;
+ * what other scripts share lives in @berth/harness.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
@@ -18,14 +21,15 @@ import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { type AtEvent, buildEvent, type RegionName, uuidV7 } from "../packages/core/src/index";
+import { type AtEvent, buildEvent, type RegionName, uuidV7 } from "@berth/core";
 import {
   createDb,
   type EmbeddedServer,
   enqueueEvents,
   migrate,
   startEmbeddedPostgres,
-} from "../packages/db/src/index";
+} from "@berth/db";
+import { runGraphilePeer } from "@berth/harness";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const { values: args } = parseArgs({
@@ -447,52 +451,12 @@ try {
   // ---- 3. graphile-worker -----------------------------------------------------------------
   let ratio: number | undefined;
   if (!args["skip-graphile"]) {
-    const { Logger, makeWorkerUtils, run } = await import("graphile-worker");
-    // Its default logger prints a line per job, which would measure the terminal.
-    const quiet = new Logger(() => () => {});
-    const utils = await makeWorkerUtils({ connectionString: dbUrl, logger: quiet });
-    await utils.migrate();
-    t0 = now();
-    for (let i = 0; i < N; i += 5000) {
-      await utils.addJobs(
-        Array.from({ length: Math.min(5000, N - i) }, (_, j) => ({
-          identifier: "noop",
-          payload: { i: i + j },
-        })),
-      );
-    }
-    console.log(
-      `\ngraphile-worker: queued ${fmt(N)} jobs in ${((now() - t0) / 1000).toFixed(1)} s`,
-    );
-    await utils.release();
-    let done = 0;
-    const gStart = now();
-    // Its documented high-throughput settings: a local queue (batched fetch) and batched
-    // completion, with plenty of concurrency for no-op jobs.
-    const runner = await run({
-      connectionString: dbUrl,
-      noHandleSignals: true,
-      taskList: { noop: async () => {} },
-      logger: quiet,
-      preset: {
-        worker: {
-          concurrentJobs: 24,
-          maxPoolSize: 26,
-          pollInterval: 1000,
-          localQueue: { size: 500 },
-          completeJobBatchDelay: 0,
-        },
-      },
+    const peer = await runGraphilePeer(dbUrl, N, {
+      onQueued: (ms) =>
+        console.log(`\ngraphile-worker: queued ${fmt(N)} jobs in ${(ms / 1000).toFixed(1)} s`),
     });
-    runner.events.on("job:success", () => {
-      done++;
-    });
-    await until("graphile-worker to finish", 15 * 60_000, async () =>
-      done >= N ? true : undefined,
-    );
-    const gSeconds = (now() - gStart) / 1000;
+    const gSeconds = peer.runMs / 1000;
     const gLoad = load();
-    await runner.stop();
     const gRate = N / gSeconds;
     console.log(
       `graphile    ${fmt(gRate)} jobs/s (${fmt(N)} no-op jobs in ${gSeconds.toFixed(1)} s; concurrency 24, localQueue 500; load ${gLoad})`,

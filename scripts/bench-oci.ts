@@ -11,6 +11,9 @@
  *
  * Prints the time of each push and pull, the medians and the ratio Berth / reference.
  * Every wait is bounded.
+ *
+ * Over 400 lines: one benchmark, read top to bottom (image layouts, the two registries, the
+ * runs); what other scripts share lives in @berth/harness.
  */
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { createCipheriv, createHash } from "node:crypto";
@@ -36,9 +39,9 @@ import {
   ensureDatabase,
   migrate,
   startEmbeddedPostgres,
-} from "../packages/db/src/index";
-import { createAccount, createNamespace, FsBlobStore } from "../packages/registry/src/index";
-import { apiKeyPrincipal, testContext } from "../packages/registry/src/testing";
+} from "@berth/db";
+import { createAccount, createNamespace, FsBlobStore } from "@berth/registry";
+import { apiKeyPrincipal, testContext } from "@berth/registry/testing";
 
 const { values: args } = parseArgs({
   options: {

@@ -15,19 +15,25 @@ import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { createDb } from "../packages/db/src/index";
-import { mb, ms, printOperations } from "./lib/figures";
+import { createDb } from "@berth/db";
 import {
+  accountEvents,
+  deliveryLedger,
+  installLedger,
+  mb,
+  ms,
+  parseMetrics,
+  printOperations,
   rssBytes,
   type ServiceProcess,
+  setupAccounts,
   startPostgres,
   startServerProcess,
   startTrackerProcess,
   startWorkerProcess,
   until,
-} from "./lib/processes";
-import { deliveryLedger, installLedger, parseMetrics, setupAccounts } from "./lib/scenarios";
-import { accountEvents, Workload } from "./lib/workload";
+  Workload,
+} from "@berth/harness";
 
 const { values } = parseArgs({
   options: {

@@ -7,7 +7,7 @@
  * whether reads kept working, the failure events and the invariants. Exits 1 when a
  * promise is broken, 2 when this machine cannot mount a tmpfs.
  */
-import { diskFaults } from "./lib/scenarios";
+import { diskFaults } from "@berth/harness";
 
 const started = Date.now();
 const report = await diskFaults({

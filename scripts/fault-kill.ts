@@ -7,8 +7,7 @@
  * accounting and the invariants. Exits 1 when a promise is broken.
  */
 import { parseArgs } from "node:util";
-import { printOperations } from "./lib/figures";
-import { killServer } from "./lib/scenarios";
+import { killServer, printOperations } from "@berth/harness";
 
 const { values } = parseArgs({
   options: {

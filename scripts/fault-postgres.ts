@@ -11,8 +11,7 @@
  * Exits 1 when a promise is broken.
  */
 import { parseArgs } from "node:util";
-import { printOperations } from "./lib/figures";
-import { postgresOutage } from "./lib/scenarios";
+import { postgresOutage, printOperations } from "@berth/harness";
 
 const { values } = parseArgs({
   options: {

@@ -10,8 +10,7 @@
  * unknown: all must be 0). Exits 1 when a promise is broken.
  */
 import { parseArgs } from "node:util";
-import { printOperations } from "./lib/figures";
-import { trackerOutage } from "./lib/scenarios";
+import { printOperations, trackerOutage } from "@berth/harness";
 
 const { values } = parseArgs({
   options: {

@@ -4,20 +4,22 @@ import { join } from "node:path";
 import { createBerthClient, uploadBuildContext } from "@berth/client";
 import { type AtEvent, eventSchema } from "@berth/core";
 import { outbox, registryTokens } from "@berth/db";
-import { createTestDatabase, type TestDatabase } from "@berth/db/testing";
+import { createTestDatabase, stateFingerprint, type TestDatabase } from "@berth/db/testing";
+import {
+  basic,
+  type Image,
+  INGESTION_KEY,
+  pushImage,
+  QUERY_KEY,
+  randomImage,
+  type ServiceProcess,
+  startTrackerProcess,
+  trpc,
+} from "@berth/harness";
 import { type CreatedAccount, createAccount, FsBlobStore } from "@berth/registry";
 import { contextTar } from "@berth/registry/testing";
 import { eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { stateFingerprint } from "../../../scripts/lib/invariants";
-import { basic, type Image, pushImage, randomImage } from "../../../scripts/lib/oci";
-import {
-  INGESTION_KEY,
-  QUERY_KEY,
-  type ServiceProcess,
-  startTrackerProcess,
-} from "../../../scripts/lib/processes";
-import { trpc } from "../../../scripts/lib/workload";
 import { type RunningServer, startServer } from "../src/server";
 import { rid } from "./helpers";
 

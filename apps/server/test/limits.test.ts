@@ -1,13 +1,11 @@
 import { randomUUID } from "node:crypto";
 import { MAX_MANIFEST_BYTES } from "@berth/core";
 import { repositories, uploadSessions } from "@berth/db";
+import { stateFingerprint } from "@berth/db/testing";
+import { basic, pushImage, randomImage, successEvents, trpc } from "@berth/harness";
 import { MAX_OPEN_UPLOADS, MAX_PAGE } from "@berth/registry";
 import { eq } from "drizzle-orm";
-
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { stateFingerprint, successEvents } from "../../../scripts/lib/invariants";
-import { basic, pushImage, randomImage } from "../../../scripts/lib/oci";
-import { trpc } from "../../../scripts/lib/workload";
 import { rid, startTestServer, type TestServer } from "./helpers";
 
 // Every size a client controls has a limit, and going past it is a clear error of the right

@@ -1,9 +1,16 @@
 import { MEDIA_TYPES, OCI_ERRORS } from "@berth/core";
+import { stateFingerprint } from "@berth/db/testing";
+import {
+  basic,
+  type Image,
+  pushImage,
+  randomImage,
+  sha256,
+  successEvents,
+  trpc,
+} from "@berth/harness";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { stateFingerprint, successEvents } from "../../../scripts/lib/invariants";
-import { basic, type Image, pushImage, randomImage, sha256 } from "../../../scripts/lib/oci";
-import { trpc } from "../../../scripts/lib/workload";
 import { rid, startTestServer, type TestServer } from "./helpers";
 
 // Hostile input at every HTTP boundary, generated with fast-check: names, references,

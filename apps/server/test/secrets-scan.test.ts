@@ -1,11 +1,10 @@
 import { createHash } from "node:crypto";
 import { uploadBuildContext } from "@berth/client";
+import { STATE_TABLES } from "@berth/db/testing";
+import { basic, pushImage, randomImage, trpc } from "@berth/harness";
 import { hashSecret, secretMatches } from "@berth/registry";
 import { contextTar } from "@berth/registry/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { STATE_TABLES } from "../../../scripts/lib/invariants";
-import { basic, pushImage, randomImage } from "../../../scripts/lib/oci";
-import { trpc } from "../../../scripts/lib/workload";
 import { rid, startTestServer, type TestServer } from "./helpers";
 
 // Every kind of secret, used rightly and wrongly on every surface, then searched for

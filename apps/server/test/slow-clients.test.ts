@@ -4,10 +4,9 @@ import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createTestDatabase, type TestDatabase } from "@berth/db/testing";
+import { trpc, until } from "@berth/harness";
 import { type CreatedAccount, createAccount, FsBlobStore } from "@berth/registry";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { until } from "../../../scripts/lib/processes";
-import { trpc } from "../../../scripts/lib/workload";
 import { type RunningServer, startServer } from "../src/server";
 import type { ClientTimeouts } from "../src/slow-clients";
 

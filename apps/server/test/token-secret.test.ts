@@ -2,9 +2,9 @@ import { mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createTestDatabase, type TestDatabase } from "@berth/db/testing";
+import { type ServiceProcess, startServerProcess } from "@berth/harness";
 import { type CreatedAccount, createAccount } from "@berth/registry";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type ServiceProcess, startServerProcess } from "../../../scripts/lib/processes";
 import { ConfigError, loadConfig } from "../src/config";
 import { resolveTokenSecret, TOKEN_SECRET_FILE } from "../src/token-secret";
 

@@ -1,13 +1,9 @@
 import { randomBytes } from "node:crypto";
 import { type AtEvent, buildEvent, eventSchema, uuidV7 } from "@berth/core";
 import { createTestDatabase, type TestDatabase } from "@berth/db/testing";
+import { INGESTION_KEY, type ServiceProcess, startTrackerProcess } from "@berth/harness";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  INGESTION_KEY,
-  type ServiceProcess,
-  startTrackerProcess,
-} from "../../../scripts/lib/processes";
 
 // The tracker's ingestion API under arbitrary batches (it is a process of its own; tested
 // here from the outside, as the worker and any LogDNA client reach it). A batch is refused

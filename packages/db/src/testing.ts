@@ -6,6 +6,8 @@ import { createDb, type Db, type Sql } from "./client";
 import { startEmbeddedPostgres } from "./embedded";
 import { migrate } from "./migrate";
 
+export { STATE_TABLES, stateFingerprint } from "./state-fingerprint";
+
 /**
  * Environment variable through which a vitest global setup hands the admin URL of the
  * test server to the test files.

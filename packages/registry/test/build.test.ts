@@ -2,10 +2,10 @@
 import { randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
 import { blobs, manifests, repositoryBlobs, tags } from "@berth/db";
+import { stateFingerprint } from "@berth/db/testing";
 import { eq, inArray } from "drizzle-orm";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { stateFingerprint } from "../../../scripts/lib/invariants";
 import { type LayerEntry, readTar, writeLayer } from "../src/build/tar-io";
 import {
   type BuildImageInput,

@@ -3,10 +3,16 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createDb, type Db, type Sql } from "@berth/db";
 import { createTestDatabase, type TestDatabase } from "@berth/db/testing";
+import {
+  basic,
+  type PgProxy,
+  pushImage,
+  randomImage,
+  startPgProxy,
+  uploadBlob,
+} from "@berth/harness";
 import { type CreatedAccount, createAccount, FsBlobStore } from "@berth/registry";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { basic, pushImage, randomImage, uploadBlob } from "../../../../scripts/lib/oci";
-import { type PgProxy, startPgProxy } from "../../../../scripts/lib/pg-proxy";
 import { type RunningServer, startServer } from "../../src/server";
 import { rid } from "../helpers";
 

@@ -2,6 +2,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable, Transform } from "node:stream";
+import { type DiskFaultsReport, diskFaults, runDiskFaults, setupAccounts } from "@berth/harness";
 import {
   type BlobSource,
   FsBlobStore,
@@ -10,12 +11,6 @@ import {
   type UploadStore,
 } from "@berth/registry";
 import { describe, expect, it } from "vitest";
-import {
-  type DiskFaultsReport,
-  diskFaults,
-  runDiskFaults,
-  setupAccounts,
-} from "../../../../scripts/lib/scenarios";
 import { startTestServer } from "../helpers";
 
 // Disk errors of the blob store. Where this machine can mount (root), the store is a real

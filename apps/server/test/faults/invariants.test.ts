@@ -1,10 +1,8 @@
 import { rmSync, truncateSync } from "node:fs";
 import { outbox } from "@berth/db";
+import { basic, blobFile, checkInvariants, pushImage, randomImage, trpc } from "@berth/harness";
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { blobFile, checkInvariants } from "../../../../scripts/lib/invariants";
-import { basic, pushImage, randomImage } from "../../../../scripts/lib/oci";
-import { trpc } from "../../../../scripts/lib/workload";
 import { startTestServer, type TestServer } from "../helpers";
 
 // The consistency checks the fault scenarios rely on find what they are meant to find: a

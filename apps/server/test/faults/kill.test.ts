@@ -1,5 +1,5 @@
+import { killServer } from "@berth/harness";
 import { describe, expect, it } from "vitest";
-import { killServer } from "../../../../scripts/lib/scenarios";
 
 // kill -9 of the server process during pushes (layers up to 1 MB), pulls and management
 // calls, restarted on the same data each time. `pnpm fault:kill` runs it longer.

@@ -1,5 +1,5 @@
+import { postgresOutage } from "@berth/harness";
 import { describe, expect, it } from "vitest";
-import { postgresOutage } from "../../../../scripts/lib/scenarios";
 
 // Postgres stopped and started under load (the embedded default; `pnpm fault:postgres
 // --system` runs it against the system server): 503 with a clear message while it is down,

@@ -1,5 +1,5 @@
+import { trackerOutage } from "@berth/harness";
 import { describe, expect, it } from "vitest";
-import { trackerOutage } from "../../../../scripts/lib/scenarios";
 
 // The tracker endpoint down under steady load, then back (`pnpm fault:tracker` keeps it
 // down for minutes with the worker's production retry policy; here seconds, with a short

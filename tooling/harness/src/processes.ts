@@ -10,15 +10,10 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import {
-  createDb,
-  ensureDatabase,
-  freePort,
-  migrate,
-  startEmbeddedPostgres,
-} from "../../packages/db/src/index";
+import { createDb, ensureDatabase, freePort, migrate, startEmbeddedPostgres } from "@berth/db";
 
-export const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+/** The repository root: entries are spawned from it, where tsx resolves. */
+export const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 
 export const INGESTION_KEY = "fault-ingestion-key";
 export const QUERY_KEY = "fault-query-key-0123";

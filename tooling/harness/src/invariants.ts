@@ -17,8 +17,8 @@
  */
 import { stat } from "node:fs/promises";
 import { join } from "node:path";
-import { REGIONS, type RegionName } from "../../packages/core/src/index";
-import type { Sql } from "../../packages/db/src/index";
+import { REGIONS, type RegionName } from "@berth/core";
+import type { Sql } from "@berth/db";
 
 export interface Violation {
   check: string;
@@ -326,50 +326,6 @@ function deletedWithNamespace(key: string, balance: Map<string, number>): boolea
 /** Region name → cloud location, as CRNs write it. */
 function loc(region: string): string {
   return REGIONS[region as RegionName]?.location ?? region;
-}
-
-/** Tables of registry state (everything but the outbox, and usage bookkeeping of reads). */
-export const STATE_TABLES = [
-  "accounts",
-  "users",
-  "api_keys",
-  "namespaces",
-  "repositories",
-  "blobs",
-  "repository_blobs",
-  "manifests",
-  "manifest_references",
-  "tags",
-  "upload_sessions",
-  "registry_tokens",
-  "exemptions",
-  "plans",
-  "quotas",
-] as const;
-
-/** Columns that change on reads (last use of a credential): not state. */
-const VOLATILE = new Set(["last_used_at"]);
-
-/**
- * A fingerprint of the registry's state: each state table's rows, hashed in a stable order.
- * Two equal fingerprints mean nothing changed (credentials' last-use times aside).
- */
-export async function stateFingerprint(sql: Sql): Promise<Record<string, string>> {
-  const out: Record<string, string> = {};
-  for (const table of STATE_TABLES) {
-    const columns = (await sql`
-      select column_name from information_schema.columns
-       where table_schema = current_schema() and table_name = ${table}
-       order by ordinal_position`) as unknown as { column_name: string }[];
-    const kept = columns.map((c) => c.column_name).filter((c) => !VOLATILE.has(c));
-    const list = kept.map((c) => `"${c}"`).join(", ");
-    const [row] = (await sql.unsafe(
-      `select count(*)::int as n, coalesce(md5(string_agg(r::text, '|' order by r::text)), '') as h
-         from (select ${list} from "${table}") r`,
-    )) as unknown as [{ n: number; h: string }];
-    out[table] = `${row.n}:${row.h}`;
-  }
-  return out;
 }
 
 /** Outbox events of success; a refused request may add failure events, never these. */

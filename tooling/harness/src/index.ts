@@ -1,0 +1,19 @@
+/**
+ * @berth/harness: Berth's services as real processes, the loads, fault scenarios and checks
+ * that the `bench:*` and `fault:*` scripts run at full size and the server tests run shortened.
+ */
+export * from "./accounting";
+export * from "./figures";
+export * from "./graphile-peer";
+export * from "./invariants";
+export * from "./ledger";
+export * from "./oci";
+export * from "./pg-proxy";
+export * from "./processes";
+export * from "./prometheus";
+export * from "./scenarios/disk-faults";
+export * from "./scenarios/kill-server";
+export * from "./scenarios/postgres-outage";
+export * from "./scenarios/setup";
+export * from "./scenarios/tracker-outage";
+export * from "./workload";
