@@ -27,6 +27,8 @@ export interface RegionAppDeps {
   authLimit?: AuthFailureLimiter;
   /** Idle connections and slow request bodies (default CLIENT_TIMEOUT_DEFAULTS). */
   timeouts?: ClientTimeouts;
+  /** Largest blob a push may upload (default DEFAULT_MAX_BLOB_BYTES). */
+  maxBlobBytes?: number;
 }
 
 /** A route plugin of a region's app. */

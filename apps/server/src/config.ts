@@ -36,6 +36,8 @@ export interface ServerConfig {
   authLimit: { maxFailures: number; windowMs: number };
   /** Idle connections and slow request bodies. */
   timeouts: { idleMs: number; minBodyBytesPerSecond: number; bodyWindowMs: number };
+  /** Largest blob a push may upload; absent: DEFAULT_MAX_BLOB_BYTES (10 GiB). */
+  maxBlobBytes?: number;
 }
 
 export class ConfigError extends Error {
@@ -83,6 +85,11 @@ const envSchema = z.object({
     .int("must be a whole number")
     .min(0, "must be 0 (no minimum) or more")
     .default(1024),
+  BERTH_MAX_BLOB_BYTES: z.coerce
+    .number({ message: "must be a number of bytes" })
+    .int("must be a whole number")
+    .min(1, "must be at least 1")
+    .optional(),
   BERTH_TOKEN_SECRET: z
     .string()
     .min(MIN_TOKEN_SECRET_LENGTH, `must be at least ${MIN_TOKEN_SECRET_LENGTH} characters`)
@@ -120,6 +127,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       minBodyBytesPerSecond: e.BERTH_MIN_UPLOAD_BYTES_PER_SECOND,
       bodyWindowMs: 30_000,
     },
+    ...(e.BERTH_MAX_BLOB_BYTES ? { maxBlobBytes: e.BERTH_MAX_BLOB_BYTES } : {}),
   };
 }
 

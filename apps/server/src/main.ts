@@ -48,6 +48,7 @@ const server = await startServer({
   tokenSecret: tokenSecret.secret,
   authLimit: config.authLimit,
   timeouts: config.timeouts,
+  ...(config.maxBlobBytes ? { maxBlobBytes: config.maxBlobBytes } : {}),
 });
 for (const [region, url] of Object.entries(server.urls)) {
   logger.info({ region, url }, `region ${region} listening on ${url}`);

@@ -35,6 +35,8 @@ export interface StartServerOptions {
   authLimit?: Partial<AuthLimitOptions>;
   /** Idle connections and slow request bodies (default CLIENT_TIMEOUT_DEFAULTS). */
   timeouts?: Partial<ClientTimeouts>;
+  /** Largest blob a push may upload (default DEFAULT_MAX_BLOB_BYTES). */
+  maxBlobBytes?: number;
 }
 
 export interface RunningServer {
@@ -105,6 +107,7 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
         ...(opts.tokenSecret ? { tokenSecret: opts.tokenSecret } : {}),
         authLimit,
         timeouts: { ...CLIENT_TIMEOUT_DEFAULTS, ...opts.timeouts },
+        ...(opts.maxBlobBytes ? { maxBlobBytes: opts.maxBlobBytes } : {}),
       });
       started.push(app);
       await app.listen({ host, port });

@@ -8,6 +8,8 @@ export interface OciCall {
   reply: FastifyReply;
   ctx: RegistryContext;
   cred: RegistryCredential;
+  /** Largest blob a push may upload (absent: the registry's default). */
+  maxBlobBytes?: number;
 }
 
 /** A query parameter's first value. */

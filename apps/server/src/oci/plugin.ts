@@ -179,7 +179,13 @@ async function handle(
   }
   const { cred } = outcome;
   const ctx = contextOf(deps, req, cred);
-  const call: OciCall = { req, reply, ctx, cred };
+  const call: OciCall = {
+    req,
+    reply,
+    ctx,
+    cred,
+    ...(deps.maxBlobBytes ? { maxBlobBytes: deps.maxBlobBytes } : {}),
+  };
   try {
     if (needs && name !== undefined) {
       const target = route.kind === "manifest" ? requestedImageName(name, route.reference) : name;

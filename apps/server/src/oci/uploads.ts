@@ -6,6 +6,7 @@ import {
   OciFailure,
   permits,
   startUpload,
+  type UploadLimits,
   uploadStatus,
   uploadWhole,
 } from "@berth/registry";
@@ -45,6 +46,28 @@ function progress(call: UploadsCall, id: string, offset: number, status: number)
     .send();
 }
 
+/** The bounds of a chunk: the blob size cap, and the Content-Length it announces. */
+function limitsOf(call: UploadsCall): UploadLimits {
+  const declared = Number(call.req.headers["content-length"]);
+  return {
+    ...(call.maxBlobBytes ? { maxBlobBytes: call.maxBlobBytes } : {}),
+    ...(Number.isSafeInteger(declared) && declared > 0 ? { declaredLength: declared } : {}),
+  };
+}
+
+/**
+ * A chunk refused before its body was read (too large, over quota): the connection closes
+ * after the answer rather than reading the rest.
+ */
+async function closingIfUnread<T>(call: UploadsCall, run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (error) {
+    if (hasBody(call.req) && !call.req.raw.readableEnded) call.reply.header("connection", "close");
+    throw error;
+  }
+}
+
 /**
  * POST /blobs/uploads/: a cross-repository mount (`mount`, `from`), a monolithic upload
  * (`digest` and the body), or a new upload session.
@@ -55,17 +78,16 @@ export async function postUpload(call: UploadsCall): Promise<FastifyReply> {
   const from = queryParam(req, "from");
   const digest = queryParam(req, "digest");
   if (mount !== undefined) {
-    // Mounting from a repository the credential may not pull from is no mount: upload instead.
-    if (from === undefined || permits(cred, from, "pull")) {
-      const blob = await mountBlob(ctx, {
-        repository: call.name,
-        digest: mount,
-        ...(from !== undefined ? { from } : {}),
-      });
+    // A mount names its source and the credential may pull from it; anything else (no
+    // `from`, a repository the credential may not read) is no mount: upload instead.
+    if (from !== undefined && permits(cred, from, "pull")) {
+      const blob = await mountBlob(ctx, { repository: call.name, digest: mount, from });
       if (blob) return created(call, blob.digest);
     }
   } else if (digest !== undefined) {
-    const blob = await uploadWhole(ctx, { repository: call.name, digest, source: req.raw });
+    const blob = await closingIfUnread(call, () =>
+      uploadWhole(ctx, { repository: call.name, digest, source: req.raw, limits: limitsOf(call) }),
+    );
     return created(call, blob.digest);
   }
   const { id } = await startUpload(ctx, { repository: call.name });
@@ -112,7 +134,7 @@ function chunkStart(call: UploadCall): number | undefined {
  */
 async function withUploadState<T>(call: UploadCall, run: () => Promise<T>): Promise<T> {
   try {
-    return await run();
+    return await closingIfUnread(call, run);
   } catch (error) {
     if (error instanceof OciFailure && error.status === 416) {
       const state = await uploadStatus(call.ctx, { repository: call.name, id: call.id }).catch(
@@ -139,6 +161,7 @@ export function patchUpload(call: UploadCall): Promise<FastifyReply> {
       id: call.id,
       source: call.req.raw,
       ...(start !== undefined ? { start } : {}),
+      limits: limitsOf(call),
     });
     return progress(call, call.id, offset, 202);
   });
@@ -155,6 +178,7 @@ export function putUpload(call: UploadCall): Promise<FastifyReply> {
       digest: queryParam(call.req, "digest"),
       ...(body ? { source: call.req.raw } : {}),
       ...(start !== undefined ? { start } : {}),
+      limits: limitsOf(call),
     });
     return created(call, blob.digest);
   });

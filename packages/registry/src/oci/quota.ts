@@ -6,18 +6,21 @@ import {
   trafficMonth,
 } from "@berth/core";
 import type { DbOrTx } from "@berth/db";
-import { sql } from "drizzle-orm";
+import { namespaces, repositories, uploadSessions } from "@berth/db";
+import { and, eq, sql } from "drizzle-orm";
 import { accountId, nowOf, type RegistryContext } from "../context";
 import { RegistryError } from "../errors";
 import { planOf, quotasOf } from "../plans/lookup";
 import { addTraffic, trafficUsage } from "../quota/usage";
+import { uploadsOf } from "../storage/fs-uploads";
 
 /*
  * Quotas as the original enforced them (DESIGN §4): checked before each push or pull
  * against usage so far; the operation that crosses the limit runs, the next is refused.
  *
- * Storage is checked when a blob upload (or mount) starts and when a manifest is put
- * (see checkStorageQuota for what "usage so far" means inside a push).
+ * Storage is checked when a blob upload (or mount) starts, when each chunk of an upload
+ * arrives and when a manifest is put (see checkStorageQuota for what "usage so far" means
+ * inside a push, and uploads/space.ts for chunks).
  * Pull traffic is checked when a manifest is fetched (GET), which is where a pull starts.
  * Counted as pull traffic: the bytes of every manifest GET and of every blob GET (the bytes
  * actually read for the response, so a range or an aborted download counts what was sent).
@@ -25,7 +28,7 @@ import { addTraffic, trafficUsage } from "../quota/usage";
  * pulled; manifests and configs are included here because they too are served bytes.
  */
 
-async function limitsOf(tx: DbOrTx, ctx: RegistryContext) {
+export async function limitsOf(tx: DbOrTx, ctx: RegistryContext) {
   const account = accountId(ctx);
   const [plan, quotas] = await Promise.all([
     planOf(tx, account, ctx.region),
@@ -92,13 +95,39 @@ export async function pushUsage(
   };
 }
 
+/** Bytes the account's open (unfinished) uploads of the region hold now. */
+export async function openUploadBytes(tx: DbOrTx, ctx: RegistryContext): Promise<number> {
+  const rows = await tx
+    .select({ id: uploadSessions.id })
+    .from(uploadSessions)
+    .innerJoin(repositories, eq(repositories.id, uploadSessions.repositoryId))
+    .innerJoin(namespaces, eq(namespaces.id, repositories.namespaceId))
+    .where(and(eq(uploadSessions.accountId, accountId(ctx)), eq(namespaces.region, ctx.region)));
+  const uploads = uploadsOf(ctx.store);
+  const sizes = await Promise.all(rows.map((r) => uploads.size(r.id)));
+  return sizes.reduce<number>((sum, size) => sum + (size ?? 0), 0);
+}
+
+/**
+ * Storage a push is checked against: the account's images, the blobs of pushes given up
+ * (see checkStorageQuota) and the bytes of its open uploads, which are on disk too.
+ */
+export async function pushStorageUsage(tx: DbOrTx, ctx: RegistryContext): Promise<number> {
+  const [usage, open] = await Promise.all([
+    pushUsage(tx, accountId(ctx), ctx.region, nowOf(ctx)),
+    openUploadBytes(tx, ctx),
+  ]);
+  return usage.stored + usage.stalePending + open;
+}
+
 /**
  * Refuse a push (QUOTA_EXCEEDED, rendered DENIED) once storage has reached the limit.
- * Checked at every blob upload start and manifest put. As DESIGN §4 has it, the push that
- * crosses the limit completes and the next one is refused: the blobs a push has uploaded
- * but no manifest references yet do not count against its own later requests. They count
- * once they are older than PENDING_GRACE_MS, so uploading blobs without ever pushing a
- * manifest does not get around the quota.
+ * Checked at every blob upload start and manifest put (chunks: uploads/space.ts). As
+ * DESIGN §4 has it, the push that crosses the limit completes and the next one is refused:
+ * the blobs a push has uploaded but no manifest references yet do not count against its
+ * own later requests. They count once they are older than PENDING_GRACE_MS, so uploading
+ * blobs without ever pushing a manifest does not get around the quota; the bytes of open
+ * uploads always count, so neither does never finishing them.
  */
 export async function checkStorageQuota(
   tx: DbOrTx,
@@ -108,8 +137,7 @@ export async function checkStorageQuota(
 ): Promise<void> {
   const { storageBytes } = known ?? (await limitsOf(tx, ctx));
   if (storageBytes === null) return;
-  const usage = await pushUsage(tx, accountId(ctx), ctx.region, nowOf(ctx));
-  if (!quotaAllows(usage.stored + usage.stalePending, storageBytes)) {
+  if (!quotaAllows(await pushStorageUsage(tx, ctx), storageBytes)) {
     throw new RegistryError("QUOTA_EXCEEDED", STORAGE_QUOTA_MESSAGE);
   }
 }

@@ -2,33 +2,56 @@ import type { Readable } from "node:stream";
 import type { RegistryContext } from "../../context";
 import { uploadsOf } from "../../storage/fs-uploads";
 import { UploadNotFoundError, UploadOffsetError } from "../../storage/uploads";
+import { recordRefusal } from "../audit";
 import { type UploadRef, withSession } from "./sessions";
+import { guardChunk, isSpaceRefusal, type UploadLimits } from "./space";
+
+/** A chunk as a request brings it. */
+export interface Chunk {
+  source: Readable | Uint8Array;
+  /** First byte of its Content-Range, when it had one. */
+  start?: number;
+  limits?: UploadLimits;
+}
 
 /**
  * Append a chunk (PATCH). `start` is the first byte of a Content-Range; a chunk that does
- * not start where the upload ends is refused (416) and changes nothing.
+ * not start where the upload ends is refused (416) and changes nothing. A chunk past the
+ * blob size cap or the storage quota is refused (a failed `image.push`) and rolled back.
  */
 export function appendUpload(
   ctx: RegistryContext,
-  input: UploadRef & { source: Readable | Uint8Array; start?: number },
+  input: UploadRef & Chunk,
 ): Promise<{ offset: number }> {
   return withSession(ctx, input, async (session) => ({
-    offset: await appendChunk(ctx, session.id, input.source, input.start),
+    offset: await appendChunk(ctx, input.repository, session.id, input),
   }));
 }
 
 /** Write a chunk where the upload ends (`start`, when given, must be that offset). */
 export async function appendChunk(
   ctx: RegistryContext,
+  repository: string,
   id: string,
-  source: Readable | Uint8Array,
-  start: number | undefined,
+  chunk: Chunk,
 ): Promise<number> {
   const uploads = uploadsOf(ctx.store);
   const offset = await uploads.size(id);
   if (offset === null) throw new UploadNotFoundError(id);
-  if (start !== undefined && start !== offset) throw new UploadOffsetError(offset, start);
-  // No database write per chunk: the upload's bytes, and their file's modification time
-  // (what abandoned-upload cleanup looks at), are the record of its progress.
-  return uploads.append(id, source, offset);
+  if (chunk.start !== undefined && chunk.start !== offset) {
+    throw new UploadOffsetError(offset, chunk.start);
+  }
+  let guarded: Awaited<ReturnType<typeof guardChunk>> | undefined;
+  try {
+    guarded = await guardChunk(ctx, offset, chunk.source, chunk.limits);
+    // No database write per chunk: the upload's bytes, and their file's modification time
+    // (what abandoned-upload cleanup looks at), are the record of its progress.
+    return await uploads.append(id, guarded.stream, offset);
+  } catch (error) {
+    guarded?.rollback();
+    if (isSpaceRefusal(error)) {
+      throw await recordRefusal(ctx, "container-registry.image.push", repository, error);
+    }
+    throw error;
+  }
 }

@@ -1,11 +1,10 @@
-import type { Readable } from "node:stream";
 import { sql } from "drizzle-orm";
 import type { RegistryContext } from "../../context";
 import { type BlobInfo, DigestMismatchError, SizeMismatchError } from "../../storage/blob-store";
 import { uploadsOf } from "../../storage/fs-uploads";
 import { relaxedCommit } from "../commit";
 import { ociDigest } from "../repository";
-import { appendChunk } from "./append";
+import { appendChunk, type Chunk } from "./append";
 import { dropSession, knownSessions, type UploadRef, withSession } from "./sessions";
 
 /**
@@ -16,11 +15,13 @@ import { dropSession, knownSessions, type UploadRef, withSession } from "./sessi
  */
 export function finishUpload(
   ctx: RegistryContext,
-  input: UploadRef & { digest: string | undefined; source?: Readable | Uint8Array; start?: number },
+  input: UploadRef & { digest: string | undefined } & Partial<Chunk>,
 ): Promise<BlobInfo> {
   return withSession(ctx, input, async (session) => {
     const digest = ociDigest(input.digest);
-    if (input.source) await appendChunk(ctx, session.id, input.source, input.start);
+    if (input.source) {
+      await appendChunk(ctx, input.repository, session.id, { ...input, source: input.source });
+    }
     const uploads = uploadsOf(ctx.store);
     let info: BlobInfo;
     try {

@@ -4,6 +4,7 @@ export * from "./finish";
 export * from "./mount";
 export { MAX_OPEN_UPLOADS } from "./push-start";
 export type { UploadRef } from "./sessions";
+export type { UploadLimits } from "./space";
 export * from "./start";
 export * from "./status";
 export * from "./whole";

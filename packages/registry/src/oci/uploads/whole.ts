@@ -1,8 +1,8 @@
-import type { Readable } from "node:stream";
 import type { RegistryContext } from "../../context";
 import type { BlobInfo } from "../../storage/blob-store";
 import { recordRefusal } from "../audit";
 import { ociDigest } from "../repository";
+import type { Chunk } from "./append";
 import { finishUpload } from "./finish";
 import { dropSession } from "./sessions";
 import { startUpload } from "./start";
@@ -10,7 +10,7 @@ import { startUpload } from "./start";
 /** A monolithic upload (POST ?digest= with the body): open, write, close in one request. */
 export async function uploadWhole(
   ctx: RegistryContext,
-  input: { repository: string; digest: string | undefined; source: Readable | Uint8Array },
+  input: { repository: string; digest: string | undefined } & Chunk,
 ): Promise<BlobInfo> {
   try {
     ociDigest(input.digest);
