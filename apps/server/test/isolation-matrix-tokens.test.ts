@@ -3,7 +3,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { eventSchema } from "@berth/core";
 import { apiKeys, outbox } from "@berth/db";
-import { createTestDatabase, type TestDatabase } from "@berth/db/testing";
+import { createTestDatabase, stateFingerprint, type TestDatabase } from "@berth/db/testing";
+import { basic, type Image, pushImage, randomImage, trpc } from "@berth/harness";
 import {
   type CreatedAccount,
   createAccount,
@@ -14,9 +15,6 @@ import {
 import { eq, sql } from "drizzle-orm";
 import { decodeJwt } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { stateFingerprint } from "../../../scripts/lib/invariants";
-import { basic, type Image, pushImage, randomImage } from "../../../scripts/lib/oci";
-import { trpc } from "../../../scripts/lib/workload";
 import { type RunningServer, startServer } from "../src/server";
 import { rid } from "./helpers";
 

@@ -1,8 +1,7 @@
 import { createHash } from "node:crypto";
+import { basic, trpc } from "@berth/harness";
 import { MAX_PAGE } from "@berth/registry";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { basic } from "../../../scripts/lib/oci";
-import { trpc } from "../../../scripts/lib/workload";
 import { rid, startTestServer, type TestServer } from "./helpers";
 import { type ReferenceRegistry, startReferenceRegistry } from "./reference-registry";
 
