@@ -171,7 +171,7 @@ async function startApp(app: string, env: Record<string, string>, ready: RegExp)
   const v8 = args["node-flags"].split(" ").filter(Boolean);
   const child = spawn(process.execPath, [...v8, ...profile, "--import", "tsx", "src/main.ts"], {
     cwd: join(root, "apps", app),
-    env: { ...process.env, DATABASE_URL: dbUrl, LOG_LEVEL: "warn", ...env },
+    env: { ...process.env, DATABASE_URL: dbUrl, BERTH_LOG_LEVEL: "warn", ...env },
     stdio: ["ignore", "pipe", "inherit"],
   });
   children.push(child);

@@ -8,12 +8,13 @@ import {
   type RegionName,
   type RoutingTable,
 } from "@berth/core";
+import { ConfigError, embeddedDatabase, loadEnv, port, refuseBuiltInSecrets } from "@berth/service";
 import {
   checkHttpUrl,
   DEFAULT_QUERY_KEY,
   DEFAULT_TRACKER_PORT,
   parseRegionTable,
-  ConfigError as TrackerConfigError,
+  usesBuiltInKey,
 } from "@berth/tracker-client";
 import { z } from "zod";
 import { MIN_TOKEN_SECRET_LENGTH } from "./token-secret";
@@ -40,28 +41,16 @@ export interface ServerConfig {
   maxBlobBytes?: number;
 }
 
-export class ConfigError extends Error {
-  override readonly name = "ConfigError";
-}
+export { ConfigError };
 
-const port = z.coerce
-  .number({ message: "must be a port number" })
-  .int("must be a whole number")
-  .min(0, "must be between 0 and 65535")
-  .max(65535, "must be between 0 and 65535");
-
-const envSchema = z.object({
-  DATABASE_URL: z
-    .string()
-    .regex(/^postgres(ql)?:\/\//, "must be a postgres:// URL")
-    .optional(),
+/**
+ * The server's own settings, on top of the common ones (DATABASE_URL, BERTH_HOST,
+ * BERTH_LOG_LEVEL). A new setting is one line here and one field in `loadConfig`.
+ */
+const serverEnv = {
   BERTH_DATA_DIR: z.string().default(".berth"),
-  BERTH_HOST: z.string().min(1).default("127.0.0.1"),
   BERTH_PORT: port.default(5000),
   BERTH_REGIONS: z.string().optional(),
-  BERTH_LOG_LEVEL: z
-    .enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"])
-    .default("info"),
   BERTH_DEV_API_KEY: z.string().min(20, "must be at least 20 characters").optional(),
   BERTH_AUTH_FAILURE_LIMIT: z.coerce
     .number({ message: "must be a number of failures" })
@@ -94,22 +83,15 @@ const envSchema = z.object({
     .string()
     .min(MIN_TOKEN_SECRET_LENGTH, `must be at least ${MIN_TOKEN_SECRET_LENGTH} characters`)
     .optional(),
-});
+};
 
 /**
  * The server's configuration from the environment (DESIGN §7). Empty values count as
  * unset. A bad value throws a ConfigError naming the variable.
  */
 export function loadConfig(env: Record<string, string | undefined> = process.env): ServerConfig {
-  const cleaned = Object.fromEntries(
-    Object.entries(env).filter(([, v]) => v !== undefined && v.trim() !== ""),
-  );
-  const parsed = envSchema.safeParse(cleaned);
-  if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`);
-    throw new ConfigError(`invalid configuration:\n  ${lines.join("\n  ")}`);
-  }
-  const e = parsed.data;
+  const e = loadEnv(serverEnv, env);
+  refuseBuiltInSecrets(e.BERTH_HOST, [embeddedDatabase(e.DATABASE_URL)]);
   return {
     ...(e.DATABASE_URL ? { databaseUrl: e.DATABASE_URL } : {}),
     dataDir: e.BERTH_DATA_DIR,
@@ -137,38 +119,36 @@ export interface EventsConfig {
   routing: RoutingTable;
 }
 
-const eventsEnvSchema = z.object({
+const eventsEnv = {
   BERTH_TRACKER_PORT: port.default(DEFAULT_TRACKER_PORT),
   BERTH_TRACKER_URL: z.string().optional(),
   BERTH_TRACKER_QUERY_KEY: z.string().min(8, "must be at least 8 characters").optional(),
   BERTH_ROUTING: z.string().optional(),
-});
+};
 
 /**
  * The tracker the server reads events from: BERTH_TRACKER_URL (a base URL, or a
  * `region=endpoint,...` table, as the worker reads it; default the local tracker on
- * BERTH_TRACKER_PORT), its query key BERTH_TRACKER_QUERY_KEY (default the local tracker's),
- * and BERTH_ROUTING, which names the tracker region a listener's events go to.
+ * BERTH_TRACKER_PORT), its query key BERTH_TRACKER_QUERY_KEY (default the local tracker's,
+ * refused when BERTH_HOST is reachable from other machines), and BERTH_ROUTING, which names
+ * the tracker region a listener's events go to.
  */
 export function loadEventsConfig(
   env: Record<string, string | undefined> = process.env,
 ): EventsConfig {
-  const cleaned = Object.fromEntries(
-    Object.entries(env).filter(([, v]) => v !== undefined && v.trim() !== ""),
-  );
-  const parsed = eventsEnvSchema.safeParse(cleaned);
-  if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`);
-    throw new ConfigError(`invalid configuration:\n  ${lines.join("\n  ")}`);
-  }
-  const e = parsed.data;
+  const e = loadEnv(eventsEnv, env);
+  refuseBuiltInSecrets(e.BERTH_HOST, [
+    {
+      variable: "BERTH_TRACKER_QUERY_KEY",
+      builtIn: usesBuiltInKey(e.BERTH_TRACKER_QUERY_KEY, DEFAULT_QUERY_KEY),
+    },
+  ]);
   const url = e.BERTH_TRACKER_URL?.trim() || `http://127.0.0.1:${e.BERTH_TRACKER_PORT}`;
+  parseRegionTable("BERTH_TRACKER_URL", url, checkHttpUrl);
   let routing = DEFAULT_ROUTING;
   try {
-    parseRegionTable("BERTH_TRACKER_URL", url, checkHttpUrl);
     if (e.BERTH_ROUTING) routing = parseRoutingTable(e.BERTH_ROUTING);
   } catch (error) {
-    if (error instanceof TrackerConfigError) throw new ConfigError(error.message);
     throw new ConfigError(`BERTH_ROUTING: ${(error as Error).message}`);
   }
   return { tracker: { url, queryKey: e.BERTH_TRACKER_QUERY_KEY ?? DEFAULT_QUERY_KEY }, routing };

@@ -28,7 +28,7 @@ export async function startTrackerProcess(databaseUrl: string): Promise<TrackerP
       BERTH_TRACKER_PORT: "0",
       BERTH_TRACKER_KEYS: ingestionKey,
       BERTH_TRACKER_QUERY_KEY: queryKey,
-      LOG_LEVEL: "warn",
+      BERTH_LOG_LEVEL: "warn",
     },
     stdio: ["ignore", "pipe", "inherit"],
   });

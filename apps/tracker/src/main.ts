@@ -1,18 +1,11 @@
 import { connect } from "@berth/db";
-import { ConfigError } from "@berth/tracker-client";
+import { configOrExit } from "@berth/service";
 import pino from "pino";
 import { loadTrackerConfig } from "./config";
 import { startTracker } from "./tracker";
 
 // Process entry of the local Activity Tracker: env → tracker; SIGINT/SIGTERM stop it cleanly.
-let config: ReturnType<typeof loadTrackerConfig>;
-try {
-  config = loadTrackerConfig();
-} catch (error) {
-  if (!(error instanceof ConfigError)) throw error;
-  console.error(`tracker: bad configuration: ${error.message}`);
-  process.exit(2);
-}
+const config = configOrExit("tracker", () => loadTrackerConfig());
 // Logs go to stderr: stdout carries only the ready line a launcher reads.
 const log = pino({ level: config.logLevel, base: { service: "tracker" } }, pino.destination(2));
 

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { AddressInfo } from "node:net";
+import { healthRoutes } from "@berth/service";
 import {
   DEFAULT_INGESTION_KEY,
   DEFAULT_QUERY_KEY,
@@ -122,15 +123,7 @@ export async function startTracker(opts: TrackerOptions): Promise<RunningTracker
     return p.data.region;
   }
 
-  app.get("/healthz", async () => ({ status: "ok" }));
-  app.get("/readyz", async (_req, reply) => {
-    try {
-      await sql`select 1`;
-      return { status: "ok" };
-    } catch (error) {
-      return problem(reply, 503, `database unreachable: ${(error as Error).message}`);
-    }
-  });
+  healthRoutes(app, { ready: () => sql`select 1`.execute() });
   app.get("/metrics", async (_req, reply) => {
     reply.header("content-type", metrics.registry.contentType);
     return metrics.registry.metrics();

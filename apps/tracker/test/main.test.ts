@@ -42,7 +42,7 @@ function run(env: Record<string, string>) {
 
 describe("tracker process", () => {
   it("prints its URL when ready and stops cleanly on SIGTERM", async () => {
-    const p = run({ DATABASE_URL: t.url, BERTH_TRACKER_PORT: "0", LOG_LEVEL: "warn" });
+    const p = run({ DATABASE_URL: t.url, BERTH_TRACKER_PORT: "0", BERTH_LOG_LEVEL: "warn" });
     const [, url] = await p.line(/^tracker +(http:\/\/\S+)$/m);
     expect((await fetch(`${url}/readyz`)).status).toBe(200);
     p.child.kill("SIGTERM");

@@ -2,11 +2,19 @@ import { hostname } from "node:os";
 import { DEFAULT_ROUTING, parseRoutingTable, type RoutingTable } from "@berth/core";
 import {
   ConfigError,
+  embeddedDatabase,
+  int,
+  loadEnv,
+  port,
+  refuseBuiltInSecrets,
+} from "@berth/service";
+import {
   checkHttpUrl,
   DEFAULT_INGESTION_KEY,
   DEFAULT_TRACKER_PORT,
   parseRegionTable,
   type RegionTable,
+  usesBuiltInKey,
 } from "@berth/tracker-client";
 import { z } from "zod";
 
@@ -44,7 +52,7 @@ export interface WorkerSettings {
 
 export const WORKER_DEFAULTS: Omit<WorkerSettings, "trackerUrl" | "trackerKeys" | "routing"> = {
   host: "127.0.0.1",
-  port: 7401,
+  port: defaultWorkerPort(DEFAULT_TRACKER_PORT),
   batchSize: 1000,
   concurrency: 4,
   maxLines: 1000,
@@ -59,46 +67,49 @@ export const WORKER_DEFAULTS: Omit<WorkerSettings, "trackerUrl" | "trackerKeys" 
   hostname: hostname(),
 };
 
-const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max).optional();
-
-const envSchema = z.object({
-  DATABASE_URL: z.url().optional(),
-  BERTH_HOST: z.string().min(1).optional(),
-  BERTH_TRACKER_PORT: int(1, 65_535),
+const workerEnv = {
+  BERTH_TRACKER_PORT: port.default(DEFAULT_TRACKER_PORT),
   BERTH_TRACKER_URL: z.string().optional(),
   BERTH_TRACKER_KEYS: z.string().min(1).optional(),
   BERTH_ROUTING: z.string().optional(),
-  BERTH_WORKER_PORT: int(0, 65_535),
-  BERTH_WORKER_BATCH_SIZE: int(1, 10_000),
-  BERTH_WORKER_CONCURRENCY: int(1, 64),
-  BERTH_WORKER_MAX_LINES: int(1, 10_000),
-  BERTH_WORKER_MAX_BYTES: int(1024, 9 * 1024 * 1024),
-  BERTH_WORKER_LEASE_MS: int(100, 3_600_000),
-  BERTH_WORKER_POLL_MS: int(10, 3_600_000),
-  BERTH_WORKER_MAX_ATTEMPTS: int(1, 1000),
-  BERTH_WORKER_RETRY_BASE_MS: int(1, 3_600_000),
-  BERTH_WORKER_RETRY_MAX_MS: int(1, 86_400_000),
-  BERTH_WORKER_TIMEOUT_MS: int(100, 600_000),
-  BERTH_WORKER_SHUTDOWN_MS: int(0, 600_000),
-  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
-});
+  /** Unset: the tracker's port + 1, so stacks on different tracker ports never collide. */
+  BERTH_WORKER_PORT: port.optional(),
+  BERTH_WORKER_BATCH_SIZE: int(1, 10_000).optional(),
+  BERTH_WORKER_CONCURRENCY: int(1, 64).optional(),
+  BERTH_WORKER_MAX_LINES: int(1, 10_000).optional(),
+  BERTH_WORKER_MAX_BYTES: int(1024, 9 * 1024 * 1024).optional(),
+  BERTH_WORKER_LEASE_MS: int(100, 3_600_000).optional(),
+  BERTH_WORKER_POLL_MS: int(10, 3_600_000).optional(),
+  BERTH_WORKER_MAX_ATTEMPTS: int(1, 1000).optional(),
+  BERTH_WORKER_RETRY_BASE_MS: int(1, 3_600_000).optional(),
+  BERTH_WORKER_RETRY_MAX_MS: int(1, 86_400_000).optional(),
+  BERTH_WORKER_TIMEOUT_MS: int(100, 600_000).optional(),
+  BERTH_WORKER_SHUTDOWN_MS: int(0, 600_000).optional(),
+};
 
 export interface WorkerConfig extends WorkerSettings {
   databaseUrl?: string;
   logLevel: string;
 }
 
+/**
+ * The worker's port when BERTH_WORKER_PORT is unset: next to the tracker's, so a second stack
+ * on other tracker port gets another worker port too; a tracker on any port (0) means any here.
+ */
+export function defaultWorkerPort(trackerPort: number): number {
+  return trackerPort === 0 || trackerPort === 65_535 ? 0 : trackerPort + 1;
+}
+
 /** Read and validate the environment; a bad value throws a ConfigError naming the variable. */
-export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
-  const parsed = envSchema.safeParse(env);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw new ConfigError(`${String(issue.path[0] ?? "environment")}: ${issue.message}`);
-  }
-  const e = parsed.data;
-  const trackerUrl =
-    e.BERTH_TRACKER_URL?.trim() ||
-    `http://127.0.0.1:${e.BERTH_TRACKER_PORT ?? DEFAULT_TRACKER_PORT}`;
+export function loadWorkerConfig(
+  env: Record<string, string | undefined> = process.env,
+): WorkerConfig {
+  const e = loadEnv(workerEnv, env);
+  refuseBuiltInSecrets(e.BERTH_HOST, [
+    embeddedDatabase(e.DATABASE_URL),
+    { variable: "BERTH_TRACKER_KEYS", builtIn: usesBuiltInKey(e.BERTH_TRACKER_KEYS) },
+  ]);
+  const trackerUrl = e.BERTH_TRACKER_URL?.trim() || `http://127.0.0.1:${e.BERTH_TRACKER_PORT}`;
   parseRegionTable("BERTH_TRACKER_URL", trackerUrl, checkHttpUrl);
   let routing = DEFAULT_ROUTING;
   if (e.BERTH_ROUTING?.trim()) {
@@ -111,15 +122,15 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerCo
   const d = WORKER_DEFAULTS;
   const config: WorkerConfig = {
     databaseUrl: e.DATABASE_URL,
-    logLevel: e.LOG_LEVEL,
+    logLevel: e.BERTH_LOG_LEVEL,
     trackerUrl,
     trackerKeys: parseRegionTable(
       "BERTH_TRACKER_KEYS",
       e.BERTH_TRACKER_KEYS ?? DEFAULT_INGESTION_KEY,
     ),
     routing,
-    host: e.BERTH_HOST ?? d.host,
-    port: e.BERTH_WORKER_PORT ?? d.port,
+    host: e.BERTH_HOST,
+    port: e.BERTH_WORKER_PORT ?? defaultWorkerPort(e.BERTH_TRACKER_PORT),
     batchSize: e.BERTH_WORKER_BATCH_SIZE ?? d.batchSize,
     concurrency: e.BERTH_WORKER_CONCURRENCY ?? d.concurrency,
     maxLines: e.BERTH_WORKER_MAX_LINES ?? d.maxLines,

@@ -1,18 +1,11 @@
 import { connect } from "@berth/db";
-import { ConfigError } from "@berth/tracker-client";
+import { configOrExit } from "@berth/service";
 import pino from "pino";
 import { loadWorkerConfig } from "./config";
 import { startWorker } from "./worker";
 
 // Process entry of the outbox worker: env → worker; SIGINT/SIGTERM stop it gracefully.
-let config: ReturnType<typeof loadWorkerConfig>;
-try {
-  config = loadWorkerConfig();
-} catch (error) {
-  if (!(error instanceof ConfigError)) throw error;
-  console.error(`worker: bad configuration: ${error.message}`);
-  process.exit(2);
-}
+const config = configOrExit("worker", () => loadWorkerConfig());
 // Logs go to stderr: stdout carries only the ready line a launcher reads.
 const log = pino({ level: config.logLevel, base: { service: "worker" } }, pino.destination(2));
 

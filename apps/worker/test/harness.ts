@@ -94,7 +94,7 @@ const pkgDir = fileURLToPath(new URL("..", import.meta.url));
 export function runScript(script: string, env: Record<string, string>, args: string[] = []) {
   const child = spawn(process.execPath, ["--import", "tsx", script, ...args], {
     cwd: pkgDir,
-    env: { ...process.env, LOG_LEVEL: "warn", ...env },
+    env: { ...process.env, BERTH_LOG_LEVEL: "warn", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let out = "";

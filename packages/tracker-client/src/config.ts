@@ -1,3 +1,5 @@
+import { ConfigError } from "@berth/service";
+
 /**
  * Configuration shared by the worker (which sends) and the tracker (which receives), so that
  * both read the same variables the same way and the local defaults match.
@@ -25,9 +27,8 @@ export interface RegionTable {
   readonly entries: Readonly<Record<string, string>>;
 }
 
-export class ConfigError extends Error {
-  override readonly name = "ConfigError";
-}
+// One error class for every bad setting, whichever module reads it.
+export { ConfigError };
 
 /**
  * Parse a region table. `single` says how a value without `=` is taken: the value for every
@@ -93,5 +94,23 @@ export function checkHttpUrl(value: string): string | undefined {
     return undefined;
   } catch {
     return `"${value}" is not a URL`;
+  }
+}
+
+/**
+ * Whether a key setting (unset, one key, or a region table) leaves a region with a built-in
+ * key, which anyone can read in Berth's source. A table that does not parse is left to the
+ * parser to report.
+ */
+export function usesBuiltInKey(
+  spec: string | undefined,
+  builtIn: string = DEFAULT_INGESTION_KEY,
+): boolean {
+  if (spec === undefined || spec.trim() === "") return true;
+  try {
+    const t = parseRegionTable("key", spec);
+    return t.fallback === builtIn || Object.values(t.entries).includes(builtIn);
+  } catch {
+    return false;
   }
 }

@@ -184,7 +184,7 @@ export function startTrackerProcess(opts: TrackerProcessOptions): Promise<Servic
       BERTH_TRACKER_PORT: String(opts.port ?? 0),
       BERTH_TRACKER_KEYS: INGESTION_KEY,
       BERTH_TRACKER_QUERY_KEY: QUERY_KEY,
-      LOG_LEVEL: "warn",
+      BERTH_LOG_LEVEL: "warn",
       ...opts.env,
     },
   });
@@ -204,7 +204,7 @@ export function startWorkerProcess(opts: WorkerProcessOptions): Promise<ServiceP
       BERTH_TRACKER_URL: opts.trackerUrl,
       BERTH_TRACKER_KEYS: INGESTION_KEY,
       BERTH_WORKER_PORT: "0",
-      LOG_LEVEL: "warn",
+      BERTH_LOG_LEVEL: "warn",
       ...opts.env,
     },
   });

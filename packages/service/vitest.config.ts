@@ -1,0 +1,3 @@
+import { baseConfig } from "@berth/vitest-config";
+
+export default baseConfig;
