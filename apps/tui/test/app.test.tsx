@@ -11,6 +11,9 @@ import { type Stack, startStack, until } from "./stack";
 
 // The interactive app, screen by screen, with ink-testing-library against a real server,
 // tracker and worker: navigate, create, confirm, see the result and the server's errors.
+// Over 400 lines on purpose: one stack (server, tracker and worker processes in two regions)
+// serves the whole file, and the screens build on each other's state (the events screen shows
+// what the earlier screens did); split, each part would start its own.
 
 let stack: Stack;
 const open: Screen[] = [];
@@ -97,28 +100,45 @@ describe("the app shell", () => {
   });
 });
 
-describe("namespaces", () => {
-  it("creates, refuses with the server's message, filters, and deletes after confirming", async () => {
-    const s = app();
-    await s.waitFor("No namespaces yet");
-    await s.press("n");
-    await s.waitFor("New namespace");
-    await s.type("birds");
-    await s.press(KEY.enter);
-    await s.waitFor("✓ Namespace birds created in us-south");
-    await s.waitFor(/birds\s+0\s+0\s+\d{4}-/);
+/** A list screen (namespaces, exemptions) as one user goes through it. */
+interface ListScreenCase {
+  name: string;
+  props: Partial<AppProps>;
+  empty: string;
+  form: string;
+  /** Fills the open form of `n` with an item and submits it. */
+  fill(s: Screen, item: string): Promise<void>;
+  added: { item: string; notice: string; row: RegExp };
+  /** Items the server refuses, and its message shown in place. */
+  refused: [item: string, message: string | RegExp][];
+  /** Filter or narrow the list; leaves the row to delete selected. */
+  narrow(s: Screen): Promise<void>;
+  confirm: string;
+  kept: RegExp;
+  deleted: string;
+  /** What shows once the row is gone. */
+  gone(s: Screen): Promise<unknown>;
+}
 
-    await s.press("n");
-    await s.waitFor("New namespace");
-    await s.type("birds");
+const namespacesCase: ListScreenCase = {
+  name: "namespaces",
+  props: {},
+  empty: "No namespaces yet",
+  form: "New namespace",
+  fill: async (s, name) => {
+    await s.type(name);
     await s.press(KEY.enter);
-    await s.waitFor('✗ namespace "birds" is already in use in region us-south');
-
-    await s.press("n");
-    await s.type("No");
-    await s.press(KEY.enter);
-    await s.waitFor(/✗ .*namespace/i);
-
+  },
+  added: {
+    item: "birds",
+    notice: "✓ Namespace birds created in us-south",
+    row: /birds\s+0\s+0\s+\d{4}-/,
+  },
+  refused: [
+    ["birds", '✗ namespace "birds" is already in use in region us-south'],
+    ["No", /✗ .*namespace/i],
+  ],
+  narrow: async (s) => {
     await s.press("n");
     await s.type("fish-tank");
     await s.press(KEY.enter);
@@ -130,20 +150,79 @@ describe("namespaces", () => {
     expect(filtered).not.toMatch(/birds\s+0/);
     await s.press("/", KEY.escape);
     await s.waitFor(/birds\s+0/);
+    await s.press(KEY.down);
+  },
+  confirm: "Delete namespace fish-tank and its 0 image(s)?",
+  kept: /fish-tank\s+0/,
+  deleted: "✓ Namespace fish-tank deleted",
+  gone: (s) => s.waitForGone(/fish-tank\s+0/),
+};
+
+const exemptionsCase: ListScreenCase = {
+  name: "exemptions",
+  props: { initialScreen: "exemptions" },
+  empty: "No exemptions",
+  form: "New exemption",
+  fill: async (s, issueId) => {
+    await s.type("aviary");
+    await s.press(KEY.enter, KEY.enter);
+    await s.type(issueId);
+    await s.press(KEY.enter);
+  },
+  added: {
+    item: "CVE-2018-17929",
+    notice: "✓ Exemption of CVE-2018-17929 added for aviary",
+    row: /aviary\s+cve\s+CVE-2018-17929/,
+  },
+  refused: [["CVE-1", /✗ .*CVE ids look like CVE-2018-17929/]],
+  narrow: async (s) => {
+    await s.press("s");
+    await s.type("aviary/robin:1");
+    await s.press(KEY.enter);
+    await s.waitFor("Exemptions that apply to aviary/robin:1");
+    await s.waitFor(/aviary\s+cve\s+CVE-2018-17929/);
+  },
+  confirm: "Remove the exemption of CVE-2018-17929 for aviary?",
+  kept: /aviary\s+cve\s+CVE-2018-17929/,
+  deleted: "✓ Exemption of CVE-2018-17929 removed from aviary",
+  gone: (s) => s.waitFor("No exemptions"),
+};
+
+/** The one walk through a list screen, run for each (in the story's order, below). */
+function walkListScreen(c: ListScreenCase) {
+  it(`${c.name}: creates, refuses with the server's message, narrows, and deletes after confirming`, async () => {
+    const s = app(c.props);
+    await s.waitFor(c.empty);
+    await s.press("n");
+    await s.waitFor(c.form);
+    await c.fill(s, c.added.item);
+    await s.waitFor(c.added.notice);
+    await s.waitFor(c.added.row);
+
+    for (const [item, message] of c.refused) {
+      await s.press("n");
+      await s.waitFor(c.form);
+      await c.fill(s, item);
+      await s.waitFor(message);
+    }
+
+    await c.narrow(s);
 
     // Delete asks first; n keeps it.
-    await s.press(KEY.down, "d");
-    await s.waitFor("Delete namespace fish-tank and its 0 image(s)?");
-    await s.press("n");
-    await s.waitForGone("Delete namespace");
-    expect(s.frame()).toMatch(/fish-tank\s+0/);
     await s.press("d");
-    await s.waitFor("Delete namespace fish-tank");
+    await s.waitFor(c.confirm);
+    await s.press("n");
+    await s.waitForGone(c.confirm);
+    expect(s.frame()).toMatch(c.kept);
+    await s.press("d");
+    await s.waitFor(c.confirm);
     await s.press("y");
-    await s.waitFor("✓ Namespace fish-tank deleted");
-    await s.waitForGone(/fish-tank\s+0/);
+    await s.waitFor(c.deleted);
+    await c.gone(s);
   });
-});
+}
+
+describe("namespaces", () => walkListScreen(namespacesCase));
 
 describe("images", () => {
   it("opens a namespace's images, inspects, tags, and removes marked images", async () => {
@@ -278,39 +357,7 @@ describe("quota and plan", () => {
   });
 });
 
-describe("exemptions", () => {
-  it("creates, refuses a bad issue id in place, lists by scope, deletes after confirming", async () => {
-    const s = app({ initialScreen: "exemptions" });
-    await s.waitFor("No exemptions");
-    await s.press("n");
-    await s.waitFor("New exemption");
-    await s.type("aviary");
-    await s.press(KEY.enter, KEY.enter);
-    await s.type("CVE-2018-17929");
-    await s.press(KEY.enter);
-    await s.waitFor("✓ Exemption of CVE-2018-17929 added for aviary");
-    await s.waitFor(/aviary\s+cve\s+CVE-2018-17929/);
-
-    await s.press("n");
-    await s.type("aviary");
-    await s.press(KEY.enter, KEY.enter);
-    await s.type("CVE-1");
-    await s.press(KEY.enter);
-    await s.waitFor(/✗ .*CVE ids look like CVE-2018-17929/);
-
-    await s.press("s");
-    await s.type("aviary/robin:1");
-    await s.press(KEY.enter);
-    await s.waitFor("Exemptions that apply to aviary/robin:1");
-    await s.waitFor(/aviary\s+cve\s+CVE-2018-17929/);
-
-    await s.press("d");
-    await s.waitFor("Remove the exemption of CVE-2018-17929 for aviary?");
-    await s.press("y");
-    await s.waitFor("✓ Exemption of CVE-2018-17929 removed from aviary");
-    await s.waitFor("No exemptions");
-  });
-});
+describe("exemptions", () => walkListScreen(exemptionsCase));
 
 describe("events", () => {
   it("shows the delivered events, new ones live, one event's JSON, and filters", async () => {

@@ -12,6 +12,9 @@ import { type Stack, startStack, until } from "./stack";
 
 // Command mode, through the built binary: every verb's output and exit code, tables and
 // `--output json` parsed back, errors on stderr.
+// Over 400 lines on purpose: one stack (server, tracker and worker processes in two regions)
+// serves the whole file, and its tests build on each other's state (namespaces made early are
+// imaged, their events queried, removed at the end); split, each part would start its own.
 
 let stack: Stack;
 let env: Record<string, string>;
@@ -65,19 +68,27 @@ describe("login and configuration", () => {
     expect(expectOk(await run("whoami")).stdout).not.toContain(key);
   });
 
-  it("refuses a bad key, a missing URL and unknown usage", async () => {
+  it("refuses a bad key as a failure", async () => {
     expectError(
       await run("login", "--url", stack.url, "--api-key", "not-a-key-at-all"),
       1,
       /the API key is not valid \(UNAUTHORIZED\)/,
     );
+  });
+
+  it.each<[string[], RegExp]>([
+    [["no-such-verb"], /unknown command "no-such-verb"/],
+    [["namespace-list", "--bogus"], /unknown option '--bogus'/],
+    [["namespace-list", "-o", "yaml"], /--output is table or json/],
+    [["namespace-add"], /namespace-add needs NAME/],
+    [["namespace-list", "extra"], /takes no arguments/],
+    [["build"], /build needs the image to build: -t ns\/repo:tag/],
+  ])("refuses bad usage with exit 2: berth %j", async (args, message) => {
+    expectError(await run(...args), 2, message);
+  });
+
+  it("refuses a missing URL, as JSON when asked, and shows help and version", async () => {
     expectError(await berth(["login"], { HOME: env.HOME }), 2, /login needs the server URL/);
-    expectError(await run("no-such-verb"), 2, /unknown command "no-such-verb"/);
-    expectError(await run("namespace-list", "--bogus"), 2, /unknown option '--bogus'/);
-    expectError(await run("namespace-list", "-o", "yaml"), 2, /--output is table or json/);
-    expectError(await run("namespace-add"), 2, /namespace-add needs NAME/);
-    expectError(await run("namespace-list", "extra"), 2, /takes no arguments/);
-    expectError(await run("build"), 2, /build needs the image to build: -t ns\/repo:tag/);
     const json = await run("namespace-add", "-o", "json");
     expect(json.code).toBe(2);
     expect(JSON.parse(json.stderr)).toMatchObject({ error: { code: "USAGE" } });
@@ -299,27 +310,27 @@ describe("build", () => {
     expectError(await run("build", ok, "-t", "Not A Tag"), 1, /BAD_REQUEST/);
   });
 
-  it("refuses bad usage with exit 2 before sending anything", async () => {
-    const dir = contextDir(app);
-    expectError(await run("build", dir), 2, /-t ns\/repo:tag/);
-    expectError(await run("build", dir, "-t", "a/b:1", "-t", "a/b:2"), 2, /one -t/);
-    expectError(await run("build", join(dir, "missing"), "-t", "a/b:1"), 2, /does not exist/);
-    expectError(await run("build", join(dir, "hello.txt"), "-t", "a/b:1"), 2, /not a directory/);
-    expectError(await run("build", join(dir, "bin"), "-t", "a/b:1"), 2, /no Dockerfile in/);
-    expectError(
-      await run("build", join(dir, "bin"), "-f", join(dir, "Dockerfile"), "-t", "a/b:1"),
-      2,
-      /is not inside the build context/,
-    );
-    expectError(await run("build", dir, "-t", "a/b:1", "--build-arg", "=x"), 2, /not NAME=value/);
-    expectError(
-      await run("build", dir, "-t", "a/b:1", "--source-date-epoch", "soon"),
-      2,
-      /seconds since 1970/,
-    );
-    expectError(await run("build", dir, "other", "-t", "a/b:1"), 2, /at most 1/);
-    expectError(await run("build", dir, "-t", "a/b:1", "--bogus"), 2, /unknown option '--bogus'/);
-    const json = await run("build", dir, "-o", "json");
+  // Made when the file is collected: the table below names paths inside it.
+  // Made when the file is collected; CTX in the table below stands for it.
+  const bad = contextDir(app);
+  it.each<[string[], RegExp]>([
+    [["CTX"], /-t ns\/repo:tag/],
+    [["CTX", "-t", "a/b:1", "-t", "a/b:2"], /one -t/],
+    [["CTX/missing", "-t", "a/b:1"], /does not exist/],
+    [["CTX/hello.txt", "-t", "a/b:1"], /not a directory/],
+    [["CTX/bin", "-t", "a/b:1"], /no Dockerfile in/],
+    [["CTX/bin", "-f", "CTX/Dockerfile", "-t", "a/b:1"], /is not inside the build context/],
+    [["CTX", "-t", "a/b:1", "--build-arg", "=x"], /not NAME=value/],
+    [["CTX", "-t", "a/b:1", "--source-date-epoch", "soon"], /seconds since 1970/],
+    [["CTX", "other", "-t", "a/b:1"], /at most 1/],
+    [["CTX", "-t", "a/b:1", "--bogus"], /unknown option '--bogus'/],
+  ])("refuses bad usage with exit 2 before sending anything: build %j", async (args, message) => {
+    const paths = args.map((a) => a.replace(/^CTX/, bad));
+    expectError(await run("build", ...paths), 2, message);
+  });
+
+  it("refuses bad usage as JSON when asked", async () => {
+    const json = await run("build", bad, "-o", "json");
     expect(json.code).toBe(2);
     expect(JSON.parse(json.stderr)).toMatchObject({ error: { code: "USAGE" } });
   });

@@ -3,8 +3,9 @@ import { TRPCClientError } from "@berth/client";
 import { connect, errorCode, errorMessage } from "../api";
 import { ConfigFileError, type GlobalFlags, resolveTarget, type Target } from "../config";
 import { VERSION } from "../version";
-import { COMMANDS, type CommandContext, findCommand, type Io, type OptionSpec } from "./commands";
+import { COMMANDS, findCommand } from "./commands/index";
 import { CommandFailed, EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError } from "./errors";
+import type { CommandContext, Io, OptionSpec } from "./types";
 
 const GLOBAL_OPTIONS: Record<string, OptionSpec> = {
   url: { type: "string", help: "URL of the Berth endpoint (or BERTH_URL)" },

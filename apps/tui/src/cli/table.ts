@@ -1,3 +1,7 @@
+import type { BulkResult } from "../api";
+import { EXIT_FAILED } from "./errors";
+import type { CommandResult } from "./types";
+
 /** Plain-text tables for command mode: aligned columns, no colour, one row a line. */
 
 export interface Column<T> {
@@ -36,4 +40,22 @@ export function renderPairs(pairs: [string, string | number | null | undefined][
   return pairs
     .map(([k, v]) => `${k.padEnd(width)}${GAP}${v === null || v === undefined ? "-" : v}`)
     .join("\n");
+}
+
+/** The outcome of a bulk verb, one row a target; exit 1 when any failed. */
+export function bulkOutput(verb: string, results: BulkResult[], data: unknown): CommandResult {
+  const failed = results.filter((r) => !r.ok);
+  const text = renderTable<BulkResult>(
+    [
+      { header: "TARGET", value: (r) => r.target },
+      { header: "RESULT", value: (r) => (r.ok ? verb : "FAILED") },
+      { header: "REASON", value: (r) => r.error?.message ?? "" },
+    ],
+    results,
+  );
+  return {
+    data,
+    text,
+    ...(failed.length > 0 ? { exitCode: EXIT_FAILED } : {}),
+  };
 }

@@ -2,9 +2,10 @@ import { Box, Text } from "ink";
 import { useEffect, useState } from "react";
 import type { DeadLetter } from "../../api";
 import { formatDuration, formatTime, shortAction } from "../../format";
-import { Confirm, Pairs, Scroller, StatusLine, Table, useList } from "../components";
+import { Confirm, Pairs, Scroller, StatusLine } from "../components";
 import { useAction, useCapture, useHelp, useKeys, useLoad } from "../context";
-import type { ScreenProps } from "./namespaces";
+import { Table, useList } from "../table";
+import type { ScreenProps } from "./types";
 
 type Mode = "list" | "detail" | "redrive" | "redrive-all";
 

@@ -2,9 +2,10 @@ import { Box, Text } from "ink";
 import { useCallback, useEffect, useRef, useState } from "react";
 import { type EventLine, type EventsFilter, errorMessage, type TailMessage } from "../../api";
 import { formatSeconds, fullAction, shortAction } from "../../format";
-import { Form, Scroller, StatusLine, Table, useList } from "../components";
+import { Form, Scroller, StatusLine } from "../components";
 import { useCapture, useHelp, useKeys, useUi } from "../context";
-import type { ScreenProps } from "./namespaces";
+import { Table, useList } from "../table";
+import type { ScreenProps } from "./types";
 
 type Mode = "list" | "filters" | "detail";
 type Filters = EventsFilter;

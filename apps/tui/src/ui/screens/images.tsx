@@ -2,9 +2,10 @@ import { Box, Text } from "ink";
 import { useState } from "react";
 import type { BerthClient, ImageDetails, ImageRow } from "../../api";
 import { formatBytes, formatTime, shortDigest } from "../../format";
-import { Confirm, Form, Pairs, Scroller, StatusLine, Table, useList } from "../components";
+import { Confirm, Form, Pairs, Scroller, StatusLine } from "../components";
 import { useAction, useCapture, useHelp, useKeys, useLoad } from "../context";
-import type { ScreenProps } from "./namespaces";
+import { Table, useList } from "../table";
+import type { ScreenProps } from "./types";
 
 type Mode = "list" | "filter" | "tag" | "untag" | "rm" | "detail";
 

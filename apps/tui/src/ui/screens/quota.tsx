@@ -3,7 +3,7 @@ import { useState } from "react";
 import { formatBytes, formatMb } from "../../format";
 import { Confirm, Form, StatusLine, UsageBar } from "../components";
 import { useAction, useHelp, useKeys, useLoad } from "../context";
-import type { ScreenProps } from "./namespaces";
+import type { ScreenProps } from "./types";
 
 type Mode = "view" | "set" | "upgrade";
 

@@ -2,9 +2,10 @@ import { Box, Text } from "ink";
 import { useState } from "react";
 import type { CreatedToken, TokenRow } from "../../api";
 import { formatTime } from "../../format";
-import { Confirm, Form, Pairs, StatusLine, Table, useList } from "../components";
+import { Confirm, Form, Pairs, StatusLine } from "../components";
 import { useAction, useCapture, useHelp, useKeys, useLoad } from "../context";
-import type { ScreenProps } from "./namespaces";
+import { Table, useList } from "../table";
+import type { ScreenProps } from "./types";
 
 type Mode = "list" | "create" | "delete" | "detail" | "secret";
 

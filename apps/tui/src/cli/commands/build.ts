@@ -1,10 +1,10 @@
 import { BuildContextUploadError } from "@berth/client";
-import { parseBuildArgs } from "../build/args";
-import { BuildInputError, locateBuild, quoteLine } from "../build/context";
-import { BuildCancelled, type BuildEvent, runBuild } from "../build/run";
-import { formatBytes } from "../format";
-import type { Command, CommandContext } from "./commands";
-import { CommandFailed, UsageError } from "./errors";
+import { parseBuildArgs } from "../../build/args";
+import { BuildInputError, locateBuild, quoteLine } from "../../build/context";
+import { BuildCancelled, type BuildEvent, runBuild } from "../../build/run";
+import { formatBytes } from "../../format";
+import { CommandFailed, UsageError } from "../errors";
+import type { Command, CommandContext } from "../types";
 
 /**
  * `berth build [PATH] -t ns/repo:tag`: progress on stderr as it comes (`Step i/N : ...`),

@@ -1,0 +1,80 @@
+import { ISSUE_TYPES } from "@berth/core";
+import { formatTime } from "../../format";
+import { UsageError } from "../errors";
+import { str } from "../input";
+import { renderTable } from "../table";
+import type { Command, CommandContext } from "../types";
+
+export const exemptionCommands: Command[] = [
+  {
+    name: "exemption-add",
+    args: "",
+    summary: "exempt a CVE or configuration issue in a scope",
+    options: {
+      scope: { type: "string", help: "*, ns, ns/repo, ns/repo:tag or ns/repo@digest" },
+      "issue-type": { type: "string", help: ISSUE_TYPES.join(" or ") },
+      "issue-id": { type: "string", help: "e.g. CVE-2018-17929" },
+    },
+    max: 0,
+    async run(ctx) {
+      const e = await ctx.client().exemption.create.mutate(exemptionArgs(ctx));
+      return {
+        data: e,
+        text: `Exemption of ${e.issueId} (${e.issueType}) added for scope ${e.scope}.`,
+      };
+    },
+  },
+  {
+    name: "exemption-list",
+    args: "",
+    summary: "list exemptions (--scope: those applying)",
+    options: { scope: { type: "string", help: "only exemptions that apply to this scope" } },
+    max: 0,
+    async run(ctx) {
+      const scope = str(ctx, "scope");
+      const rows = await ctx.client().exemption.list.query(scope ? { scope } : undefined);
+      return {
+        data: rows,
+        text: renderTable<(typeof rows)[number]>(
+          [
+            { header: "SCOPE", value: (r) => r.scope },
+            { header: "ISSUE TYPE", value: (r) => r.issueType },
+            { header: "ISSUE ID", value: (r) => r.issueId },
+            { header: "CREATED", value: (r) => formatTime(r.createdAt) },
+          ],
+          rows,
+        ),
+      };
+    },
+  },
+  {
+    name: "exemption-rm",
+    args: "",
+    summary: "remove an exemption",
+    options: {
+      scope: { type: "string", help: "the exemption's scope" },
+      "issue-type": { type: "string", help: ISSUE_TYPES.join(" or ") },
+      "issue-id": { type: "string", help: "the exempted issue" },
+    },
+    max: 0,
+    async run(ctx) {
+      const e = await ctx.client().exemption.delete.mutate(exemptionArgs(ctx));
+      return { data: e, text: `Exemption of ${e.issueId} removed from scope ${e.scope}.` };
+    },
+  },
+];
+
+function exemptionArgs(ctx: CommandContext) {
+  const scope = str(ctx, "scope");
+  const issueType = str(ctx, "issue-type");
+  const issueId = str(ctx, "issue-id");
+  if (!scope || !issueType || !issueId) {
+    throw new UsageError("give --scope, --issue-type and --issue-id");
+  }
+  if (!(ISSUE_TYPES as readonly string[]).includes(issueType)) {
+    throw new UsageError(`--issue-type is ${ISSUE_TYPES.join(" or ")}`);
+  }
+  return { scope, issueType, issueId } as
+    | { scope: string; issueType: "cve"; issueId: string }
+    | { scope: string; issueType: "configuration"; issueId: string };
+}
