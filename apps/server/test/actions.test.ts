@@ -1,8 +1,17 @@
+// Every tRPC action: a success and failures, each with its exact event in the outbox. Most
+// cases are one call and one event: rows of a table (`it.each`), run in order, since later
+// rows use what earlier ones made. Calls that write several events are tests of their own.
+// Over 400 lines: every action shares one server and its state (the rows build on each
+// other), so they stay in one file rather than a file per router.
+
+import type { AtEvent } from "@berth/core";
+import type { CreatedAccount } from "@berth/registry";
 import { createTestImage, type TestImage } from "@berth/registry/testing";
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   checkEvent,
+  type ExpectedEvent,
   errorInfo,
   expectOneEvent,
   rejects,
@@ -10,8 +19,6 @@ import {
   startTestServer,
   type TestServer,
 } from "./helpers";
-
-// Every tRPC action: a success and failures, each with its exact event in the outbox.
 
 let env: TestServer;
 let robin: TestImage;
@@ -42,309 +49,299 @@ async function withTableGone<T>(table: string, fn: () => Promise<T>): Promise<T>
   }
 }
 
+/** The event's fields a row names; the action is the row's, the caller alice unless `who`. */
+type EventFields = Omit<ExpectedEvent, "action" | "who"> & { who?: CreatedAccount };
+
+/** What a row's checks get: its request id, what its `before` made and the call's answer. */
+interface Got<R, C> {
+  id: string;
+  ctx: C;
+  /** The answer (undefined when the call was refused). */
+  res: R | undefined;
+}
+
+/** One call and its one event. */
+interface Row<R, C> {
+  title: string;
+  /** The tRPC procedure; the event's action is `container-registry.<action>`. */
+  action: string;
+  before?: () => Promise<C>;
+  call: (id: string, ctx: C) => Promise<R>;
+  /** The call must fail with these (its errorInfo matches them). */
+  refused?: Partial<ReturnType<typeof errorInfo>>;
+  /** The refusal's message: equal to a string, or matching a pattern. */
+  message?: string | RegExp;
+  /** Checks of a successful call's answer. */
+  answer?: (res: R, ctx: C) => void | Promise<void>;
+  /** The event's fields (a function: rows are made before the server starts). */
+  event: (got: Got<R, C>) => EventFields | Promise<EventFields>;
+  /** More checks of the event (request/response data, reason, no secret). */
+  andEvent?: (event: AtEvent, got: Got<R, C>) => void;
+  after?: () => Promise<void>;
+}
+
+/** A row as a case of `it.each`: its title (whole in the report) and its run. */
+type Case = [title: string, run: () => Promise<void>];
+
+/** Each row is typed on its own (its answer and context), and run as a case like any other. */
+function row<R, C = undefined>(r: Row<R, C>): Case {
+  return [
+    r.title,
+    async () => {
+      const ctx = (await r.before?.()) as C;
+      const id = rid();
+      let res: R | undefined;
+      if (r.refused) {
+        const error = await rejects(r.call(id, ctx));
+        expect(errorInfo(error)).toMatchObject(r.refused);
+        if (typeof r.message === "string") expect(error.message).toBe(r.message);
+        else if (r.message) expect(error.message).toMatch(r.message);
+      } else {
+        res = await r.call(id, ctx);
+        await r.answer?.(res, ctx);
+      }
+      const got = { id, ctx, res };
+      const event = await expectOneEvent(env, id, {
+        action: `container-registry.${r.action}`,
+        who: env.alice,
+        ...(await r.event(got)),
+      });
+      r.andEvent?.(event, got);
+      await r.after?.();
+    },
+  ];
+}
+
+const runCase = (_title: string, run: () => Promise<void>) => run();
+
+/** Outcome, severity and reason code of an event. */
+const success = (reasonCode: number, severity: "normal" | "warning" | "critical" = "normal") =>
+  ({ outcome: "success", severity, reasonCode }) as const;
+const failure = (reasonCode: number, severity: "warning" | "critical" = "warning") =>
+  ({ outcome: "failure", severity, reasonCode }) as const;
+/** Events of account-wide reads target the account; quota and plan ones name it too. */
+const onAccount = (targetType = "account") => ({
+  targetType,
+  targetName: env.alice.account.id,
+});
+
 describe("namespace.create", () => {
-  it("succeeds with a 201 normal event naming the namespace", async () => {
-    const id = rid();
-    const res = await A().namespace.create.mutate({ name: "parrots" }, on(id));
-    expect(res).toMatchObject({ name: "parrots", region: "us-south" });
-    expect(new Date(res.createdAt).toISOString()).toBe(res.createdAt);
-    await expectOneEvent(env, id, {
-      action: "container-registry.namespace.create",
-      outcome: "success",
-      severity: "normal",
-      reasonCode: 201,
-      who: env.alice,
-      targetType: "namespace",
-      targetName: "parrots",
-      message: "Container Registry: create namespace parrots",
-    });
-  });
-
-  it("fails on an invalid name with a 400 warning event and a clear message", async () => {
-    const id = rid();
-    const error = await rejects(A().namespace.create.mutate({ name: "AB" }, on(id)));
-    expect(errorInfo(error)).toEqual({
-      code: "BAD_REQUEST",
-      httpStatus: 400,
-      berthCode: "BAD_REQUEST",
-    });
-    expect(error.message).toMatch(/too short/);
-    const event = await expectOneEvent(env, id, {
-      action: "container-registry.namespace.create",
-      outcome: "failure",
-      severity: "warning",
-      reasonCode: 400,
-      who: env.alice,
-      targetType: "namespace",
-      targetName: "AB",
-      message: "Container Registry: create namespace AB -failure",
-    });
-    expect(event.reason.reasonForFailure).toMatch(/too short/);
-  });
-
-  it("fails on input that is not even an object, still audited", async () => {
-    const id = rid();
-    const error = await rejects(A().namespace.create.mutate(undefined as never, on(id)));
-    expect(errorInfo(error).code).toBe("BAD_REQUEST");
-    await expectOneEvent(env, id, {
-      action: "container-registry.namespace.create",
-      outcome: "failure",
-      severity: "warning",
-      reasonCode: 400,
-      who: env.alice,
-      targetType: "namespace",
-      targetName: "invalid",
-    });
-  });
-
-  it("fails with 409 when the name is taken in the region, by any account", async () => {
-    const id = rid();
-    const error = await rejects(B().namespace.create.mutate({ name: "birds" }, on(id)));
-    expect(errorInfo(error)).toMatchObject({ code: "CONFLICT", httpStatus: 409 });
-    await expectOneEvent(env, id, {
-      action: "container-registry.namespace.create",
-      outcome: "failure",
-      severity: "warning",
-      reasonCode: 409,
-      who: env.bob,
-      targetType: "namespace",
-      targetName: "birds",
-    });
-  });
+  it.each([
+    row({
+      title: "succeeds with a 201 normal event naming the namespace",
+      action: "namespace.create",
+      call: (id) => A().namespace.create.mutate({ name: "parrots" }, on(id)),
+      answer: (res) => {
+        expect(res).toMatchObject({ name: "parrots", region: "us-south" });
+        expect(new Date(res.createdAt).toISOString()).toBe(res.createdAt);
+      },
+      event: () => ({
+        ...success(201),
+        targetType: "namespace",
+        targetName: "parrots",
+        message: "Container Registry: create namespace parrots",
+      }),
+    }),
+    row({
+      title: "fails on an invalid name with a 400 warning event and a clear message",
+      action: "namespace.create",
+      call: (id) => A().namespace.create.mutate({ name: "AB" }, on(id)),
+      refused: { code: "BAD_REQUEST", httpStatus: 400, berthCode: "BAD_REQUEST" },
+      message: /too short/,
+      event: () => ({
+        ...failure(400),
+        targetType: "namespace",
+        targetName: "AB",
+        message: "Container Registry: create namespace AB -failure",
+      }),
+      andEvent: (event) => expect(event.reason.reasonForFailure).toMatch(/too short/),
+    }),
+    row({
+      title: "fails on input that is not even an object, still audited",
+      action: "namespace.create",
+      call: (id) => A().namespace.create.mutate(undefined as never, on(id)),
+      refused: { code: "BAD_REQUEST" },
+      event: () => ({ ...failure(400), targetType: "namespace", targetName: "invalid" }),
+    }),
+    row({
+      title: "fails with 409 when the name is taken in the region, by any account",
+      action: "namespace.create",
+      call: (id) => B().namespace.create.mutate({ name: "birds" }, on(id)),
+      refused: { code: "CONFLICT", httpStatus: 409 },
+      event: () => ({
+        ...failure(409),
+        who: env.bob,
+        targetType: "namespace",
+        targetName: "birds",
+      }),
+    }),
+  ])("%s", runCase);
 });
 
 describe("namespace.list", () => {
-  it("succeeds with an account-targeted event", async () => {
-    const id = rid();
-    const list = await A().namespace.list.query(undefined, on(id));
-    expect(list.map((n) => n.name)).toEqual(expect.arrayContaining(["birds", "parrots"]));
-    expect(list.find((n) => n.name === "birds")).toMatchObject({ repositories: 1, images: 1 });
-    await expectOneEvent(env, id, {
-      action: "container-registry.namespace.list",
-      outcome: "success",
-      severity: "normal",
-      reasonCode: 200,
-      who: env.alice,
-      targetType: "account",
-      targetName: env.alice.account.id,
-      message: "Container Registry: list namespaces",
-    });
-  });
-
-  it("fails with a 500 event when the database fails, without leaking details", async () => {
-    const id = rid();
-    const error = await withTableGone("namespaces", () =>
-      rejects(A().namespace.list.query(undefined, on(id))),
-    );
-    expect(errorInfo(error)).toMatchObject({ code: "INTERNAL_SERVER_ERROR", httpStatus: 500 });
-    expect(error.message).toBe("internal error");
-    const event = await expectOneEvent(env, id, {
-      action: "container-registry.namespace.list",
-      outcome: "failure",
-      severity: "warning",
-      reasonCode: 500,
-      who: env.alice,
-      targetType: "account",
-      targetName: env.alice.account.id,
-    });
-    expect(event.reason.reasonForFailure).toBe("internal error");
-  });
+  it.each([
+    row({
+      title: "succeeds with an account-targeted event",
+      action: "namespace.list",
+      call: (id) => A().namespace.list.query(undefined, on(id)),
+      answer: (list) => {
+        expect(list.map((n) => n.name)).toEqual(expect.arrayContaining(["birds", "parrots"]));
+        expect(list.find((n) => n.name === "birds")).toMatchObject({ repositories: 1, images: 1 });
+      },
+      event: () => ({
+        ...success(200),
+        ...onAccount(),
+        message: "Container Registry: list namespaces",
+      }),
+    }),
+    row({
+      title: "fails with a 500 event when the database fails, without leaking details",
+      action: "namespace.list",
+      call: (id) => withTableGone("namespaces", () => A().namespace.list.query(undefined, on(id))),
+      refused: { code: "INTERNAL_SERVER_ERROR", httpStatus: 500 },
+      message: "internal error",
+      event: () => ({ ...failure(500), ...onAccount() }),
+      andEvent: (event) => expect(event.reason.reasonForFailure).toBe("internal error"),
+    }),
+  ])("%s", runCase);
 });
 
 describe("namespace.delete", () => {
-  it("succeeds with a critical event", async () => {
-    await A().namespace.create.mutate({ name: "doomed" });
-    const id = rid();
-    const res = await A().namespace.delete.mutate({ name: "doomed" }, on(id));
-    expect(res).toMatchObject({ name: "doomed", repositories: 0, images: 0 });
-    await expectOneEvent(env, id, {
-      action: "container-registry.namespace.delete",
-      outcome: "success",
-      severity: "critical",
-      reasonCode: 200,
-      who: env.alice,
-      targetType: "namespace",
-      targetName: "doomed",
-      message: "Container Registry: delete namespace doomed",
-    });
-  });
-
-  it("fails with 404 for a namespace the caller does not have", async () => {
-    const id = rid();
-    const error = await rejects(A().namespace.delete.mutate({ name: "nowhere" }, on(id)));
-    expect(errorInfo(error)).toMatchObject({ code: "NOT_FOUND", httpStatus: 404 });
-    await expectOneEvent(env, id, {
-      action: "container-registry.namespace.delete",
-      outcome: "failure",
-      severity: "warning",
-      reasonCode: 404,
-      who: env.alice,
-      targetType: "namespace",
-      targetName: "nowhere",
-    });
-  });
+  it.each([
+    row({
+      title: "succeeds with a critical event",
+      action: "namespace.delete",
+      before: async () => {
+        await A().namespace.create.mutate({ name: "doomed" });
+      },
+      call: (id) => A().namespace.delete.mutate({ name: "doomed" }, on(id)),
+      answer: (res) => expect(res).toMatchObject({ name: "doomed", repositories: 0, images: 0 }),
+      event: () => ({
+        ...success(200, "critical"),
+        targetType: "namespace",
+        targetName: "doomed",
+        message: "Container Registry: delete namespace doomed",
+      }),
+    }),
+    row({
+      title: "fails with 404 for a namespace the caller does not have",
+      action: "namespace.delete",
+      call: (id) => A().namespace.delete.mutate({ name: "nowhere" }, on(id)),
+      refused: { code: "NOT_FOUND", httpStatus: 404 },
+      event: () => ({ ...failure(404), targetType: "namespace", targetName: "nowhere" }),
+    }),
+  ])("%s", runCase);
 });
 
 describe("image.list", () => {
-  it("succeeds with the account's tagged images", async () => {
-    const id = rid();
-    const list = await A().image.list.query({ namespace: "birds" }, on(id));
-    expect(list).toContainEqual(
-      expect.objectContaining({
-        image: "birds/robin:1",
-        digest: robin.digest,
-        size: robin.totalSize,
-      }),
-    );
-    const event = await expectOneEvent(env, id, {
-      action: "container-registry.image.list",
-      outcome: "success",
-      severity: "normal",
-      reasonCode: 200,
-      who: env.alice,
-      targetType: "account",
-      targetName: env.alice.account.id,
-    });
-    expect(event.requestData).toEqual({ namespace: "birds" });
-  });
-
-  it("fails with 404 when filtering on a namespace that is not the caller's", async () => {
-    const id = rid();
-    const error = await rejects(A().image.list.query({ namespace: "bobsns" }, on(id)));
-    expect(errorInfo(error).code).toBe("NOT_FOUND");
-    await expectOneEvent(env, id, {
-      action: "container-registry.image.list",
-      outcome: "failure",
-      severity: "warning",
-      reasonCode: 404,
-      who: env.alice,
-      targetType: "account",
-      targetName: env.alice.account.id,
-    });
-  });
-
-  it("fails with 400 on an invalid filter", async () => {
-    const id = rid();
-    const error = await rejects(A().image.list.query({ repository: "no-namespace" }, on(id)));
-    expect(errorInfo(error).code).toBe("BAD_REQUEST");
-    await expectOneEvent(env, id, {
-      action: "container-registry.image.list",
-      outcome: "failure",
-      severity: "warning",
-      reasonCode: 400,
-      who: env.alice,
-      targetType: "account",
-      targetName: env.alice.account.id,
-    });
-  });
+  it.each([
+    row({
+      title: "succeeds with the account's tagged images",
+      action: "image.list",
+      call: (id) => A().image.list.query({ namespace: "birds" }, on(id)),
+      answer: (list) =>
+        expect(list).toContainEqual(
+          expect.objectContaining({
+            image: "birds/robin:1",
+            digest: robin.digest,
+            size: robin.totalSize,
+          }),
+        ),
+      event: () => ({ ...success(200), ...onAccount() }),
+      andEvent: (event) => expect(event.requestData).toEqual({ namespace: "birds" }),
+    }),
+    row({
+      title: "fails with 404 when filtering on a namespace that is not the caller's",
+      action: "image.list",
+      call: (id) => A().image.list.query({ namespace: "bobsns" }, on(id)),
+      refused: { code: "NOT_FOUND" },
+      event: () => ({ ...failure(404), ...onAccount() }),
+    }),
+    row({
+      title: "fails with 400 on an invalid filter",
+      action: "image.list",
+      call: (id) => A().image.list.query({ repository: "no-namespace" }, on(id)),
+      refused: { code: "BAD_REQUEST" },
+      event: () => ({ ...failure(400), ...onAccount() }),
+    }),
+  ])("%s", runCase);
 });
 
 describe("image.inspect", () => {
-  it("succeeds; the target names the image as requested and by digest in its CRN", async () => {
-    const id = rid();
-    const details = await A().image.inspect.query({ image: "birds/robin:1" }, on(id));
-    expect(details).toMatchObject({ digest: robin.digest, tags: ["1"], config: robin.config });
-    await expectOneEvent(env, id, {
-      action: "container-registry.image.inspect",
-      outcome: "success",
-      severity: "normal",
-      reasonCode: 200,
-      who: env.alice,
-      targetType: "image",
-      targetName: "birds/robin:1",
-      crnResource: `birds/robin@${robin.digest}`,
-      message: "Container Registry: inspect image birds/robin:1",
-    });
-  });
-
-  it("fails with 404 for a missing tag, and 400 for a bad reference", async () => {
-    const id = rid();
-    expect(
-      errorInfo(await rejects(A().image.inspect.query({ image: "birds/robin:nope" }, on(id)))).code,
-    ).toBe("NOT_FOUND");
-    await expectOneEvent(env, id, {
-      action: "container-registry.image.inspect",
-      outcome: "failure",
-      severity: "warning",
-      reasonCode: 404,
-      who: env.alice,
-      targetType: "image",
-      targetName: "birds/robin:nope",
-    });
-    const bad = rid();
-    expect(
-      errorInfo(await rejects(A().image.inspect.query({ image: "Birds/Robin" }, on(bad)))).code,
-    ).toBe("BAD_REQUEST");
-    await expectOneEvent(env, bad, {
-      action: "container-registry.image.inspect",
-      outcome: "failure",
-      severity: "warning",
-      reasonCode: 400,
-      who: env.alice,
-      targetType: "image",
-      targetName: "Birds/Robin",
-    });
-  });
+  it.each([
+    row({
+      title: "succeeds; the target names the image as requested and by digest in its CRN",
+      action: "image.inspect",
+      call: (id) => A().image.inspect.query({ image: "birds/robin:1" }, on(id)),
+      answer: (details) =>
+        expect(details).toMatchObject({ digest: robin.digest, tags: ["1"], config: robin.config }),
+      event: () => ({
+        ...success(200),
+        targetType: "image",
+        targetName: "birds/robin:1",
+        crnResource: `birds/robin@${robin.digest}`,
+        message: "Container Registry: inspect image birds/robin:1",
+      }),
+    }),
+    row({
+      title: "fails with 404 for a missing tag",
+      action: "image.inspect",
+      call: (id) => A().image.inspect.query({ image: "birds/robin:nope" }, on(id)),
+      refused: { code: "NOT_FOUND" },
+      event: () => ({ ...failure(404), targetType: "image", targetName: "birds/robin:nope" }),
+    }),
+    row({
+      title: "fails with 400 for a bad reference",
+      action: "image.inspect",
+      call: (id) => A().image.inspect.query({ image: "Birds/Robin" }, on(id)),
+      refused: { code: "BAD_REQUEST" },
+      event: () => ({ ...failure(400), targetType: "image", targetName: "Birds/Robin" }),
+    }),
+  ])("%s", runCase);
 });
 
 describe("image.tag", () => {
-  it("succeeds across repositories; the event names the new tag", async () => {
-    const id = rid();
-    const res = await A().image.tag.mutate(
-      { source: "birds/robin:1", target: "parrots/robin:copy" },
-      on(id),
-    );
-    expect(res).toEqual({
-      source: "birds/robin:1",
-      target: "parrots/robin:copy",
-      digest: robin.digest,
-    });
-    const event = await expectOneEvent(env, id, {
-      action: "container-registry.image.tag",
-      outcome: "success",
-      severity: "normal",
-      reasonCode: 200,
-      who: env.alice,
-      targetType: "image",
-      targetName: "parrots/robin:copy",
-      crnResource: `parrots/robin@${robin.digest}`,
-    });
-    expect(event.requestData).toEqual({ source: "birds/robin:1", target: "parrots/robin:copy" });
-  });
-
-  it("fails with 404 when the source does not exist", async () => {
-    const id = rid();
-    const error = await rejects(
-      A().image.tag.mutate({ source: "birds/robin:ghost", target: "birds/robin:new" }, on(id)),
-    );
-    expect(errorInfo(error).code).toBe("NOT_FOUND");
-    await expectOneEvent(env, id, {
-      action: "container-registry.image.tag",
-      outcome: "failure",
-      severity: "warning",
-      reasonCode: 404,
-      who: env.alice,
-      targetType: "image",
-      targetName: "birds/robin:new",
-    });
-  });
-
-  it("fails with 400 when the new tag is missing", async () => {
-    const id = rid();
-    const error = await rejects(
-      A().image.tag.mutate({ source: "birds/robin:1", target: "birds/other" }, on(id)),
-    );
-    expect(errorInfo(error).code).toBe("BAD_REQUEST");
-    await expectOneEvent(env, id, {
-      action: "container-registry.image.tag",
-      outcome: "failure",
-      severity: "warning",
-      reasonCode: 400,
-      who: env.alice,
-      targetType: "image",
-      targetName: "birds/other",
-    });
-  });
+  it.each([
+    row({
+      title: "succeeds across repositories; the event names the new tag",
+      action: "image.tag",
+      call: (id) =>
+        A().image.tag.mutate({ source: "birds/robin:1", target: "parrots/robin:copy" }, on(id)),
+      answer: (res) =>
+        expect(res).toEqual({
+          source: "birds/robin:1",
+          target: "parrots/robin:copy",
+          digest: robin.digest,
+        }),
+      event: () => ({
+        ...success(200),
+        targetType: "image",
+        targetName: "parrots/robin:copy",
+        crnResource: `parrots/robin@${robin.digest}`,
+      }),
+      andEvent: (event) =>
+        expect(event.requestData).toEqual({
+          source: "birds/robin:1",
+          target: "parrots/robin:copy",
+        }),
+    }),
+    row({
+      title: "fails with 404 when the source does not exist",
+      action: "image.tag",
+      call: (id) =>
+        A().image.tag.mutate({ source: "birds/robin:ghost", target: "birds/robin:new" }, on(id)),
+      refused: { code: "NOT_FOUND" },
+      event: () => ({ ...failure(404), targetType: "image", targetName: "birds/robin:new" }),
+    }),
+    row({
+      title: "fails with 400 when the new tag is missing",
+      action: "image.tag",
+      call: (id) =>
+        A().image.tag.mutate({ source: "birds/robin:1", target: "birds/other" }, on(id)),
+      refused: { code: "BAD_REQUEST" },
+      event: () => ({ ...failure(400), targetType: "image", targetName: "birds/other" }),
+    }),
+  ])("%s", runCase);
 });
 
 describe("image.untag", () => {
@@ -362,9 +359,7 @@ describe("image.untag", () => {
     for (const [i, tag] of ["a", "b"].entries()) {
       checkEvent(events[i], id, {
         action: "container-registry.image.untag",
-        outcome: "success",
-        severity: "warning",
-        reasonCode: 200,
+        ...success(200, "warning"),
         who: env.alice,
         targetType: "image",
         targetName: `birds/robin:${tag}`,
@@ -373,35 +368,22 @@ describe("image.untag", () => {
     }
   });
 
-  it("fails with 400 without an explicit tag, and 404 for a missing one", async () => {
-    const id = rid();
-    expect(
-      errorInfo(await rejects(A().image.untag.mutate({ images: ["birds/robin"] }, on(id)))).code,
-    ).toBe("BAD_REQUEST");
-    await expectOneEvent(env, id, {
-      action: "container-registry.image.untag",
-      outcome: "failure",
-      severity: "warning",
-      reasonCode: 400,
-      who: env.alice,
-      targetType: "image",
-      targetName: "birds/robin",
-    });
-    const missing = rid();
-    expect(
-      errorInfo(await rejects(A().image.untag.mutate({ images: ["birds/robin:zzz"] }, on(missing))))
-        .code,
-    ).toBe("NOT_FOUND");
-    await expectOneEvent(env, missing, {
-      action: "container-registry.image.untag",
-      outcome: "failure",
-      severity: "warning",
-      reasonCode: 404,
-      who: env.alice,
-      targetType: "image",
-      targetName: "birds/robin:zzz",
-    });
-  });
+  it.each([
+    row({
+      title: "fails with 400 without an explicit tag",
+      action: "image.untag",
+      call: (id) => A().image.untag.mutate({ images: ["birds/robin"] }, on(id)),
+      refused: { code: "BAD_REQUEST" },
+      event: () => ({ ...failure(400), targetType: "image", targetName: "birds/robin" }),
+    }),
+    row({
+      title: "fails with 404 for a missing tag",
+      action: "image.untag",
+      call: (id) => A().image.untag.mutate({ images: ["birds/robin:zzz"] }, on(id)),
+      refused: { code: "NOT_FOUND" },
+      event: () => ({ ...failure(404), targetType: "image", targetName: "birds/robin:zzz" }),
+    }),
+  ])("%s", runCase);
 });
 
 describe("image.rm", () => {
@@ -423,9 +405,7 @@ describe("image.rm", () => {
     expect(events).toHaveLength(2);
     checkEvent(events[0], id, {
       action: "container-registry.image.rm",
-      outcome: "success",
-      severity: "critical",
-      reasonCode: 200,
+      ...success(200, "critical"),
       who: env.alice,
       targetType: "image",
       targetName: "birds/gone:1",
@@ -434,279 +414,179 @@ describe("image.rm", () => {
     });
     checkEvent(events[1], id, {
       action: "container-registry.image.rm",
-      outcome: "failure",
-      severity: "warning",
-      reasonCode: 404,
+      ...failure(404),
       who: env.alice,
       targetType: "image",
       targetName: "birds/gone:2",
     });
   });
 
-  it("fails with 404 when no image exists; no tag means latest", async () => {
-    const id = rid();
-    const error = await rejects(A().image.rm.mutate({ images: ["birds/robin"] }, on(id)));
-    expect(errorInfo(error).code).toBe("NOT_FOUND");
-    await expectOneEvent(env, id, {
-      action: "container-registry.image.rm",
-      outcome: "failure",
-      severity: "warning",
-      reasonCode: 404,
-      who: env.alice,
-      targetType: "image",
-      targetName: "birds/robin:latest",
-    });
-    // The image under its real tag is untouched.
-    expect((await A().image.inspect.query({ image: "birds/robin:1" })).digest).toBe(robin.digest);
-  });
-
-  it("fails with 400 for an empty list", async () => {
-    const id = rid();
-    expect(errorInfo(await rejects(A().image.rm.mutate({ images: [] }, on(id)))).code).toBe(
-      "BAD_REQUEST",
-    );
-    await expectOneEvent(env, id, {
-      action: "container-registry.image.rm",
-      outcome: "failure",
-      severity: "warning",
-      reasonCode: 400,
-      who: env.alice,
-      targetType: "image",
-      targetName: "invalid",
-    });
-  });
+  it.each([
+    row({
+      title: "fails with 404 when no image exists; no tag means latest",
+      action: "image.rm",
+      call: (id) => A().image.rm.mutate({ images: ["birds/robin"] }, on(id)),
+      refused: { code: "NOT_FOUND" },
+      event: () => ({ ...failure(404), targetType: "image", targetName: "birds/robin:latest" }),
+      // The image under its real tag is untouched.
+      after: async () =>
+        expect((await A().image.inspect.query({ image: "birds/robin:1" })).digest).toBe(
+          robin.digest,
+        ),
+    }),
+    row({
+      title: "fails with 400 for an empty list",
+      action: "image.rm",
+      call: (id) => A().image.rm.mutate({ images: [] }, on(id)),
+      refused: { code: "BAD_REQUEST" },
+      event: () => ({ ...failure(400), targetType: "image", targetName: "invalid" }),
+    }),
+  ])("%s", runCase);
 });
 
 describe("quota.get and quota.set", () => {
-  it("quota.get succeeds with usage and limits", async () => {
-    const id = rid();
-    const quota = await A().quota.get.query(undefined, on(id));
-    expect(quota.plan).toBe("lite");
-    expect(quota.usage.storageBytes).toBeGreaterThanOrEqual(robin.totalSize);
-    expect(quota.limits.storageBytes).toBe(512 * 1024 * 1024);
-    await expectOneEvent(env, id, {
-      action: "container-registry.quota.get",
-      outcome: "success",
-      severity: "normal",
-      reasonCode: 200,
-      who: env.alice,
-      targetType: "quota",
-      targetName: env.alice.account.id,
-    });
-  });
-
-  it("quota.get fails with a 500 event when the database fails", async () => {
-    const id = rid();
-    const error = await withTableGone("quotas", () =>
-      rejects(A().quota.get.query(undefined, on(id))),
-    );
-    expect(errorInfo(error).code).toBe("INTERNAL_SERVER_ERROR");
-    await expectOneEvent(env, id, {
-      action: "container-registry.quota.get",
-      outcome: "failure",
-      severity: "warning",
-      reasonCode: 500,
-      who: env.alice,
-      targetType: "quota",
-      targetName: env.alice.account.id,
-    });
-  });
-
-  it("quota.set succeeds in MB with a warning event", async () => {
-    const id = rid();
-    const res = await A().quota.set.mutate({ storageMb: 200, trafficMb: 1000 }, on(id));
-    expect(res.quotas).toEqual({ storageMb: 200, trafficMb: 1000 });
-    const event = await expectOneEvent(env, id, {
-      action: "container-registry.quota.set",
-      outcome: "success",
-      severity: "warning",
-      reasonCode: 200,
-      who: env.alice,
-      targetType: "quota",
-      targetName: env.alice.account.id,
-    });
-    expect(event.requestData).toEqual({ storageMb: 200, trafficMb: 1000 });
-  });
-
-  it("quota.set fails above the lite cap (403 critical) and on bad values (400)", async () => {
-    const id = rid();
-    const error = await rejects(A().quota.set.mutate({ storageMb: 600 }, on(id)));
-    expect(errorInfo(error)).toEqual({
-      code: "FORBIDDEN",
-      httpStatus: 403,
-      berthCode: "PLAN_LIMIT",
-    });
-    expect(error.message).toMatch(/512 MB/);
-    await expectOneEvent(env, id, {
-      action: "container-registry.quota.set",
-      outcome: "failure",
-      severity: "critical",
-      reasonCode: 403,
-      who: env.alice,
-      targetType: "quota",
-      targetName: env.alice.account.id,
-    });
-    const bad = rid();
-    expect(errorInfo(await rejects(A().quota.set.mutate({ storageMb: -5 }, on(bad)))).code).toBe(
-      "BAD_REQUEST",
-    );
-    await expectOneEvent(env, bad, {
-      action: "container-registry.quota.set",
-      outcome: "failure",
-      severity: "warning",
-      reasonCode: 400,
-      who: env.alice,
-      targetType: "quota",
-      targetName: env.alice.account.id,
-    });
-    expect((await A().quota.get.query()).quotas).toEqual({ storageMb: 200, trafficMb: 1000 });
-  });
+  it.each([
+    row({
+      title: "quota.get succeeds with usage and limits",
+      action: "quota.get",
+      call: (id) => A().quota.get.query(undefined, on(id)),
+      answer: (quota) => {
+        expect(quota.plan).toBe("lite");
+        expect(quota.usage.storageBytes).toBeGreaterThanOrEqual(robin.totalSize);
+        expect(quota.limits.storageBytes).toBe(512 * 1024 * 1024);
+      },
+      event: () => ({ ...success(200), ...onAccount("quota") }),
+    }),
+    row({
+      title: "quota.get fails with a 500 event when the database fails",
+      action: "quota.get",
+      call: (id) => withTableGone("quotas", () => A().quota.get.query(undefined, on(id))),
+      refused: { code: "INTERNAL_SERVER_ERROR" },
+      event: () => ({ ...failure(500), ...onAccount("quota") }),
+    }),
+    row({
+      title: "quota.set succeeds in MB with a warning event",
+      action: "quota.set",
+      call: (id) => A().quota.set.mutate({ storageMb: 200, trafficMb: 1000 }, on(id)),
+      answer: (res) => expect(res.quotas).toEqual({ storageMb: 200, trafficMb: 1000 }),
+      event: () => ({ ...success(200, "warning"), ...onAccount("quota") }),
+      andEvent: (event) => expect(event.requestData).toEqual({ storageMb: 200, trafficMb: 1000 }),
+    }),
+    row({
+      title: "quota.set fails above the lite cap (403 critical)",
+      action: "quota.set",
+      call: (id) => A().quota.set.mutate({ storageMb: 600 }, on(id)),
+      refused: { code: "FORBIDDEN", httpStatus: 403, berthCode: "PLAN_LIMIT" },
+      message: /512 MB/,
+      event: () => ({ ...failure(403, "critical"), ...onAccount("quota") }),
+    }),
+    row({
+      title: "quota.set fails on bad values (400), and the quotas stay as they were",
+      action: "quota.set",
+      call: (id) => A().quota.set.mutate({ storageMb: -5 }, on(id)),
+      refused: { code: "BAD_REQUEST" },
+      event: () => ({ ...failure(400), ...onAccount("quota") }),
+      after: async () =>
+        expect((await A().quota.get.query()).quotas).toEqual({ storageMb: 200, trafficMb: 1000 }),
+    }),
+  ])("%s", runCase);
 });
 
 describe("registry tokens", () => {
-  it("registrytoken.create succeeds with a critical 201 event that holds no secret", async () => {
-    const id = rid();
-    const token = await A().registrytoken.create.mutate({ description: "ci" }, on(id));
-    expect(token).toMatchObject({ access: "read", username: "token", description: "ci" });
-    expect(token.secret.length).toBeGreaterThan(30);
-    const event = await expectOneEvent(env, id, {
-      action: "container-registry.registrytoken.create",
-      outcome: "success",
-      severity: "critical",
-      reasonCode: 201,
-      who: env.alice,
-      targetType: "registrytoken",
-      targetName: token.id,
-    });
-    expect(event.responseData).toEqual({ tokenId: token.id, expiresAt: token.expiresAt });
-    expect(JSON.stringify(event)).not.toContain(token.secret);
-  });
+  const unknownId = "0190a5c4-0000-7000-8000-000000000000";
+  const newToken = () => A().registrytoken.create.mutate({});
+  const onToken = (targetName: string) => ({ targetType: "registrytoken", targetName });
 
-  it("registrytoken.create fails with 400 on an unknown access level", async () => {
-    const id = rid();
-    const error = await rejects(
-      A().registrytoken.create.mutate({ access: "admin" as never }, on(id)),
-    );
-    expect(errorInfo(error).code).toBe("BAD_REQUEST");
-    const [found] = await env.events(id);
-    expect(found?.event.target.name).toMatch(/^[0-9a-f-]{36}$/);
-    await expectOneEvent(env, id, {
-      action: "container-registry.registrytoken.create",
-      outcome: "failure",
-      severity: "warning",
-      reasonCode: 400,
-      who: env.alice,
-      targetType: "registrytoken",
-      targetName: found!.event.target.name,
-    });
-  });
-
-  it("registrytoken.get and list succeed; get fails with 404 and 400", async () => {
-    const token = await A().registrytoken.create.mutate({ access: "readwrite", nonExpiring: true });
-    const id = rid();
-    const got = await A().registrytoken.get.query({ id: token.id }, on(id));
-    expect(got).toMatchObject({ id: token.id, access: "readwrite", expiresAt: null });
-    await expectOneEvent(env, id, {
-      action: "container-registry.registrytoken.get",
-      outcome: "success",
-      severity: "normal",
-      reasonCode: 200,
-      who: env.alice,
-      targetType: "registrytoken",
-      targetName: token.id,
-    });
-    const listId = rid();
-    expect((await A().registrytoken.list.query(undefined, on(listId))).map((t) => t.id)).toContain(
-      token.id,
-    );
-    await expectOneEvent(env, listId, {
-      action: "container-registry.registrytoken.list",
-      outcome: "success",
-      severity: "normal",
-      reasonCode: 200,
-      who: env.alice,
-      targetType: "account",
-      targetName: env.alice.account.id,
-    });
-    const missing = "0190a5c4-0000-7000-8000-000000000000";
-    const notFound = rid();
-    expect(
-      errorInfo(await rejects(A().registrytoken.get.query({ id: missing }, on(notFound)))).code,
-    ).toBe("NOT_FOUND");
-    await expectOneEvent(env, notFound, {
-      action: "container-registry.registrytoken.get",
-      outcome: "failure",
-      severity: "warning",
-      reasonCode: 404,
-      who: env.alice,
-      targetType: "registrytoken",
-      targetName: missing,
-    });
-    const bad = rid();
-    expect(
-      errorInfo(await rejects(A().registrytoken.get.query({ id: "not-a-uuid" }, on(bad)))).code,
-    ).toBe("BAD_REQUEST");
-    await expectOneEvent(env, bad, {
-      action: "container-registry.registrytoken.get",
-      outcome: "failure",
-      severity: "warning",
-      reasonCode: 400,
-      who: env.alice,
-      targetType: "registrytoken",
-      targetName: "not-a-uuid",
-    });
-  });
-
-  it("registrytoken.list fails with a 500 event when the database fails", async () => {
-    const id = rid();
-    const error = await withTableGone("registry_tokens", () =>
-      rejects(A().registrytoken.list.query(undefined, on(id))),
-    );
-    expect(errorInfo(error).code).toBe("INTERNAL_SERVER_ERROR");
-    await expectOneEvent(env, id, {
-      action: "container-registry.registrytoken.list",
-      outcome: "failure",
-      severity: "warning",
-      reasonCode: 500,
-      who: env.alice,
-      targetType: "account",
-      targetName: env.alice.account.id,
-    });
-  });
-
-  it("registrytoken.delete succeeds (critical) and fails with 404 once gone", async () => {
-    const token = await A().registrytoken.create.mutate({});
-    const id = rid();
-    expect(await A().registrytoken.delete.mutate({ id: token.id }, on(id))).toEqual({
-      id: token.id,
-    });
-    await expectOneEvent(env, id, {
-      action: "container-registry.registrytoken.delete",
-      outcome: "success",
-      severity: "critical",
-      reasonCode: 200,
-      who: env.alice,
-      targetType: "registrytoken",
-      targetName: token.id,
-    });
-    const again = rid();
-    expect(
-      errorInfo(await rejects(A().registrytoken.delete.mutate({ id: token.id }, on(again)))).code,
-    ).toBe("NOT_FOUND");
-    await expectOneEvent(env, again, {
-      action: "container-registry.registrytoken.delete",
-      outcome: "failure",
-      severity: "warning",
-      reasonCode: 404,
-      who: env.alice,
-      targetType: "registrytoken",
-      targetName: token.id,
-    });
-  });
+  it.each([
+    row({
+      title: "registrytoken.create succeeds with a critical 201 event that holds no secret",
+      action: "registrytoken.create",
+      call: (id) => A().registrytoken.create.mutate({ description: "ci" }, on(id)),
+      answer: (token) => {
+        expect(token).toMatchObject({ access: "read", username: "token", description: "ci" });
+        expect(token.secret.length).toBeGreaterThan(30);
+      },
+      event: ({ res }) => ({ ...success(201, "critical"), ...onToken(res!.id) }),
+      andEvent: (event, { res }) => {
+        expect(event.responseData).toEqual({ tokenId: res!.id, expiresAt: res!.expiresAt });
+        expect(JSON.stringify(event)).not.toContain(res!.secret);
+      },
+    }),
+    row({
+      title: "registrytoken.create fails with 400 on an unknown access level",
+      action: "registrytoken.create",
+      call: (id) => A().registrytoken.create.mutate({ access: "admin" as never }, on(id)),
+      refused: { code: "BAD_REQUEST" },
+      event: async ({ id }) => {
+        const [found] = await env.events(id);
+        expect(found?.event.target.name).toMatch(/^[0-9a-f-]{36}$/);
+        return { ...failure(400), ...onToken(found!.event.target.name) };
+      },
+    }),
+    row({
+      title: "registrytoken.get succeeds",
+      action: "registrytoken.get",
+      before: () => A().registrytoken.create.mutate({ access: "readwrite", nonExpiring: true }),
+      call: (id, token) => A().registrytoken.get.query({ id: token.id }, on(id)),
+      answer: (got, token) =>
+        expect(got).toMatchObject({ id: token.id, access: "readwrite", expiresAt: null }),
+      event: ({ ctx: token }) => ({ ...success(200), ...onToken(token.id) }),
+    }),
+    row({
+      title: "registrytoken.list succeeds with the account's tokens",
+      action: "registrytoken.list",
+      before: newToken,
+      call: (id) => A().registrytoken.list.query(undefined, on(id)),
+      answer: (list, token) => expect(list.map((t) => t.id)).toContain(token.id),
+      event: () => ({ ...success(200), ...onAccount() }),
+    }),
+    row({
+      title: "registrytoken.get fails with 404 for a token that does not exist",
+      action: "registrytoken.get",
+      call: (id) => A().registrytoken.get.query({ id: unknownId }, on(id)),
+      refused: { code: "NOT_FOUND" },
+      event: () => ({ ...failure(404), ...onToken(unknownId) }),
+    }),
+    row({
+      title: "registrytoken.get fails with 400 for an id that is not one",
+      action: "registrytoken.get",
+      call: (id) => A().registrytoken.get.query({ id: "not-a-uuid" }, on(id)),
+      refused: { code: "BAD_REQUEST" },
+      event: () => ({ ...failure(400), ...onToken("not-a-uuid") }),
+    }),
+    row({
+      title: "registrytoken.list fails with a 500 event when the database fails",
+      action: "registrytoken.list",
+      call: (id) =>
+        withTableGone("registry_tokens", () => A().registrytoken.list.query(undefined, on(id))),
+      refused: { code: "INTERNAL_SERVER_ERROR" },
+      event: () => ({ ...failure(500), ...onAccount() }),
+    }),
+    row({
+      title: "registrytoken.delete succeeds (critical)",
+      action: "registrytoken.delete",
+      before: newToken,
+      call: (id, token) => A().registrytoken.delete.mutate({ id: token.id }, on(id)),
+      answer: (res, token) => expect(res).toEqual({ id: token.id }),
+      event: ({ ctx: token }) => ({ ...success(200, "critical"), ...onToken(token.id) }),
+    }),
+    row({
+      title: "registrytoken.delete fails with 404 once gone",
+      action: "registrytoken.delete",
+      before: async () => {
+        const token = await newToken();
+        await A().registrytoken.delete.mutate({ id: token.id });
+        return token;
+      },
+      call: (id, token) => A().registrytoken.delete.mutate({ id: token.id }, on(id)),
+      refused: { code: "NOT_FOUND" },
+      event: ({ ctx: token }) => ({ ...failure(404), ...onToken(token.id) }),
+    }),
+  ])("%s", runCase);
 
   it("registrytokens.delete writes one event per token; all missing fails", async () => {
-    const t1 = await A().registrytoken.create.mutate({});
-    const t2 = await A().registrytoken.create.mutate({});
+    const t1 = await newToken();
+    const t2 = await newToken();
     const missing = "0190a5c4-0000-7000-8000-00000000abcd";
     const id = rid();
     const res = await A().registrytokens.delete.mutate({ ids: [t1.id, missing, t2.id] }, on(id));
@@ -721,12 +601,9 @@ describe("registry tokens", () => {
       const failed = name === missing;
       checkEvent(events[i], id, {
         action: "container-registry.registrytokens.delete",
-        outcome: failed ? "failure" : "success",
-        severity: failed ? "warning" : "critical",
-        reasonCode: failed ? 404 : 200,
+        ...(failed ? failure(404) : success(200, "critical")),
         who: env.alice,
-        targetType: "registrytoken",
-        targetName: name,
+        ...onToken(name),
       });
     }
     expect((await A().registrytoken.list.query()).map((t) => t.id)).not.toContain(t1.id);
@@ -746,66 +623,50 @@ describe("registry tokens", () => {
 
 describe("exemptions", () => {
   const cve = { scope: "birds/robin", issueType: "cve", issueId: "CVE-2018-17929" } as const;
+  const onExemption = (targetName: string) => ({ targetType: "exemption", targetName });
 
-  it("exemption.create succeeds with a 201 warning event", async () => {
-    const id = rid();
-    const res = await A().exemption.create.mutate(cve, on(id));
-    expect(res).toMatchObject(cve);
-    await expectOneEvent(env, id, {
-      action: "container-registry.exemption.create",
-      outcome: "success",
-      severity: "warning",
-      reasonCode: 201,
-      who: env.alice,
-      targetType: "exemption",
-      targetName: "birds/robin/cve/CVE-2018-17929",
-      message: "Container Registry: create exemption CVE-2018-17929 for birds/robin",
-    });
-  });
-
-  it("exemption.create fails with 409 when it exists, 400 on a bad issue, 404 on another's namespace", async () => {
-    const dup = rid();
-    expect(errorInfo(await rejects(A().exemption.create.mutate(cve, on(dup)))).code).toBe(
-      "CONFLICT",
-    );
-    await expectOneEvent(env, dup, {
-      action: "container-registry.exemption.create",
-      outcome: "failure",
-      severity: "warning",
-      reasonCode: 409,
-      who: env.alice,
-      targetType: "exemption",
-      targetName: "birds/robin/cve/CVE-2018-17929",
-    });
-    const bad = rid();
-    const badInput = { scope: "birds", issueType: "cve", issueId: "NOT-A-CVE" } as const;
-    expect(errorInfo(await rejects(A().exemption.create.mutate(badInput, on(bad)))).code).toBe(
-      "BAD_REQUEST",
-    );
-    await expectOneEvent(env, bad, {
-      action: "container-registry.exemption.create",
-      outcome: "failure",
-      severity: "warning",
-      reasonCode: 400,
-      who: env.alice,
-      targetType: "exemption",
-      targetName: "birds/cve/NOT-A-CVE",
-    });
-    const foreign = rid();
-    const foreignInput = { scope: "bobsns", issueType: "cve", issueId: "CVE-2019-1000" } as const;
-    expect(
-      errorInfo(await rejects(A().exemption.create.mutate(foreignInput, on(foreign)))).code,
-    ).toBe("NOT_FOUND");
-    await expectOneEvent(env, foreign, {
-      action: "container-registry.exemption.create",
-      outcome: "failure",
-      severity: "warning",
-      reasonCode: 404,
-      who: env.alice,
-      targetType: "exemption",
-      targetName: "bobsns/cve/CVE-2019-1000",
-    });
-  });
+  it.each([
+    row({
+      title: "exemption.create succeeds with a 201 warning event",
+      action: "exemption.create",
+      call: (id) => A().exemption.create.mutate(cve, on(id)),
+      answer: (res) => expect(res).toMatchObject(cve),
+      event: () => ({
+        ...success(201, "warning"),
+        ...onExemption("birds/robin/cve/CVE-2018-17929"),
+        message: "Container Registry: create exemption CVE-2018-17929 for birds/robin",
+      }),
+    }),
+    row({
+      title: "exemption.create fails with 409 when it exists",
+      action: "exemption.create",
+      call: (id) => A().exemption.create.mutate(cve, on(id)),
+      refused: { code: "CONFLICT" },
+      event: () => ({ ...failure(409), ...onExemption("birds/robin/cve/CVE-2018-17929") }),
+    }),
+    row({
+      title: "exemption.create fails with 400 on a bad issue",
+      action: "exemption.create",
+      call: (id) =>
+        A().exemption.create.mutate(
+          { scope: "birds", issueType: "cve", issueId: "NOT-A-CVE" },
+          on(id),
+        ),
+      refused: { code: "BAD_REQUEST" },
+      event: () => ({ ...failure(400), ...onExemption("birds/cve/NOT-A-CVE") }),
+    }),
+    row({
+      title: "exemption.create fails with 404 on another's namespace",
+      action: "exemption.create",
+      call: (id) =>
+        A().exemption.create.mutate(
+          { scope: "bobsns", issueType: "cve", issueId: "CVE-2019-1000" },
+          on(id),
+        ),
+      refused: { code: "NOT_FOUND" },
+      event: () => ({ ...failure(404), ...onExemption("bobsns/cve/CVE-2019-1000") }),
+    }),
+  ])("%s", runCase);
 
   it("exemption.list is not audited and filters by scope", async () => {
     const id = rid();
@@ -815,98 +676,64 @@ describe("exemptions", () => {
     expect(await env.events(id)).toEqual([]);
   });
 
-  it("exemption.delete succeeds with a warning event and fails with 404 once gone", async () => {
-    const id = rid();
-    await A().exemption.delete.mutate(cve, on(id));
-    await expectOneEvent(env, id, {
-      action: "container-registry.exemption.delete",
-      outcome: "success",
-      severity: "warning",
-      reasonCode: 200,
-      who: env.alice,
-      targetType: "exemption",
-      targetName: "birds/robin/cve/CVE-2018-17929",
-    });
-    const again = rid();
-    expect(errorInfo(await rejects(A().exemption.delete.mutate(cve, on(again)))).code).toBe(
-      "NOT_FOUND",
-    );
-    await expectOneEvent(env, again, {
-      action: "container-registry.exemption.delete",
-      outcome: "failure",
-      severity: "warning",
-      reasonCode: 404,
-      who: env.alice,
-      targetType: "exemption",
-      targetName: "birds/robin/cve/CVE-2018-17929",
-    });
-  });
+  it.each([
+    row({
+      title: "exemption.delete succeeds with a warning event",
+      action: "exemption.delete",
+      call: (id) => A().exemption.delete.mutate(cve, on(id)),
+      event: () => ({
+        ...success(200, "warning"),
+        ...onExemption("birds/robin/cve/CVE-2018-17929"),
+      }),
+    }),
+    row({
+      title: "exemption.delete fails with 404 once gone",
+      action: "exemption.delete",
+      call: (id) => A().exemption.delete.mutate(cve, on(id)),
+      refused: { code: "NOT_FOUND" },
+      event: () => ({ ...failure(404), ...onExemption("birds/robin/cve/CVE-2018-17929") }),
+    }),
+  ])("%s", runCase);
 });
 
 describe("plan.get and plan.set", () => {
-  it("plan.get succeeds, and fails with a 500 event when the database fails", async () => {
-    const id = rid();
-    expect(await A().plan.get.query(undefined, on(id))).toMatchObject({
-      plan: "lite",
-      region: "us-south",
-    });
-    await expectOneEvent(env, id, {
-      action: "container-registry.plan.get",
-      outcome: "success",
-      severity: "normal",
-      reasonCode: 200,
-      who: env.alice,
-      targetType: "plan",
-      targetName: env.alice.account.id,
-    });
-    const broken = rid();
-    const error = await withTableGone("plans", () =>
-      rejects(A().plan.get.query(undefined, on(broken))),
-    );
-    expect(errorInfo(error).code).toBe("INTERNAL_SERVER_ERROR");
-    await expectOneEvent(env, broken, {
-      action: "container-registry.plan.get",
-      outcome: "failure",
-      severity: "warning",
-      reasonCode: 500,
-      who: env.alice,
-      targetType: "plan",
-      targetName: env.alice.account.id,
-    });
-  });
-
-  it("plan.set upgrades with a warning event, then refuses to downgrade (400)", async () => {
-    const id = rid();
-    expect(await A().plan.set.mutate({ plan: "standard" }, on(id))).toMatchObject({
-      plan: "standard",
-      changed: true,
-    });
-    await expectOneEvent(env, id, {
-      action: "container-registry.plan.set",
-      outcome: "success",
-      severity: "warning",
-      reasonCode: 200,
-      who: env.alice,
-      targetType: "plan",
-      targetName: env.alice.account.id,
-      message: "Container Registry: set plan standard",
-    });
-    const down = rid();
-    const error = await rejects(A().plan.set.mutate({ plan: "lite" }, on(down)));
-    expect(errorInfo(error).code).toBe("BAD_REQUEST");
-    expect(error.message).toMatch(/only be upgraded/);
-    await expectOneEvent(env, down, {
-      action: "container-registry.plan.set",
-      outcome: "failure",
-      severity: "warning",
-      reasonCode: 400,
-      who: env.alice,
-      targetType: "plan",
-      targetName: env.alice.account.id,
-    });
-    // Now above the old cap is fine.
-    expect((await A().quota.set.mutate({ storageMb: 600 })).quotas.storageMb).toBe(600);
-  });
+  it.each([
+    row({
+      title: "plan.get succeeds",
+      action: "plan.get",
+      call: (id) => A().plan.get.query(undefined, on(id)),
+      answer: (plan) => expect(plan).toMatchObject({ plan: "lite", region: "us-south" }),
+      event: () => ({ ...success(200), ...onAccount("plan") }),
+    }),
+    row({
+      title: "plan.get fails with a 500 event when the database fails",
+      action: "plan.get",
+      call: (id) => withTableGone("plans", () => A().plan.get.query(undefined, on(id))),
+      refused: { code: "INTERNAL_SERVER_ERROR" },
+      event: () => ({ ...failure(500), ...onAccount("plan") }),
+    }),
+    row({
+      title: "plan.set upgrades with a warning event",
+      action: "plan.set",
+      call: (id) => A().plan.set.mutate({ plan: "standard" }, on(id)),
+      answer: (res) => expect(res).toMatchObject({ plan: "standard", changed: true }),
+      event: () => ({
+        ...success(200, "warning"),
+        ...onAccount("plan"),
+        message: "Container Registry: set plan standard",
+      }),
+    }),
+    row({
+      title: "plan.set refuses to downgrade (400); above the old cap is fine now",
+      action: "plan.set",
+      call: (id) => A().plan.set.mutate({ plan: "lite" }, on(id)),
+      refused: { code: "BAD_REQUEST" },
+      message: /only be upgraded/,
+      event: () => ({ ...failure(400), ...onAccount("plan") }),
+      after: async () =>
+        expect((await A().quota.set.mutate({ storageMb: 600 })).quotas.storageMb).toBe(600),
+    }),
+  ])("%s", runCase);
 });
 
 describe("unauthenticated calls", () => {
