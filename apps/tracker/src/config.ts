@@ -1,3 +1,4 @@
+import { join } from "node:path";
 import { embeddedDatabase, loadEnv, port, refuseBuiltInSecrets } from "@berth/service";
 import {
   DEFAULT_INGESTION_KEY,
@@ -14,6 +15,9 @@ const trackerEnv = {
   /** One ingestion key for every region, or `region=key,...` (then only those regions exist). */
   BERTH_TRACKER_KEYS: z.string().min(1).optional(),
   BERTH_TRACKER_QUERY_KEY: z.string().min(8, "must be at least 8 characters").optional(),
+  BERTH_DATA_DIR: z.string().min(1).default(".berth"),
+  /** The checkpoint signing key (note key text); else one is made once under the data dir. */
+  BERTH_TRACKER_SIGNING_KEY: z.string().startsWith("PRIVATE+KEY+").optional(),
 };
 
 export interface TrackerConfig {
@@ -23,6 +27,8 @@ export interface TrackerConfig {
   ingestionKeys: RegionTable;
   queryKey: string;
   logLevel: string;
+  signingKey?: string;
+  signingKeyFile: string;
 }
 
 /** Read and validate the environment; a bad value throws a ConfigError naming the variable. */
@@ -48,5 +54,7 @@ export function loadTrackerConfig(
     ),
     queryKey: e.BERTH_TRACKER_QUERY_KEY ?? DEFAULT_QUERY_KEY,
     logLevel: e.BERTH_LOG_LEVEL,
+    signingKey: e.BERTH_TRACKER_SIGNING_KEY,
+    signingKeyFile: join(e.BERTH_DATA_DIR, "tracker", "log-signing-key"),
   };
 }

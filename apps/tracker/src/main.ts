@@ -19,9 +19,13 @@ const tracker = await startTracker({
   port: config.port,
   ingestionKeys: config.ingestionKeys,
   queryKey: config.queryKey,
+  signingKey: config.signingKey,
+  signingKeyFile: config.signingKeyFile,
   logger: log,
 });
 console.log(`tracker   ${tracker.url}`);
+// Users pin this key to verify checkpoints (berth events-verify --key).
+console.log(`log key   ${tracker.verifierKey}`);
 
 let stopping = false;
 async function stop(signal: string): Promise<void> {

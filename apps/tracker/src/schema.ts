@@ -1,5 +1,19 @@
 import { sql } from "drizzle-orm";
-import { bigint, index, jsonb, pgSchema, text, timestamp, uuid } from "drizzle-orm/pg-core";
+import {
+  bigint,
+  customType,
+  index,
+  jsonb,
+  pgSchema,
+  primaryKey,
+  smallint,
+  text,
+  timestamp,
+  uniqueIndex,
+  uuid,
+} from "drizzle-orm/pg-core";
+
+const bytea = customType<{ data: Buffer }>({ dataType: () => "bytea" });
 
 /** The tracker keeps its own schema so it can run as a separate service on any Postgres. */
 export const trackerSchema = pgSchema("tracker");
@@ -28,6 +42,8 @@ export const events = trackerSchema.table(
     targetName: text("target_name").notNull(),
     message: text("message").notNull(),
     payload: jsonb("payload").notNull(),
+    /** Position in its account domain's Merkle log (docs/verifiable-log.md). */
+    logIndex: bigint("log_index", { mode: "number" }),
   },
   (t) => [
     // Every query is one account domain in one region, newest first.
@@ -38,5 +54,58 @@ export const events = trackerSchema.table(
       sql`${t.id} desc`,
     ),
     index("events_seq_idx").on(t.seq),
+    // Never two events at one index of a log.
+    uniqueIndex("events_log_index_idx").on(t.accountId, t.region, t.logIndex),
   ],
+);
+
+/**
+ * One append-only Merkle log per account domain and tracker region. `frontier` is the right
+ * edge of the tree (one 32-byte hash per set bit of `size`, largest subtree first), so an
+ * append needs this row alone; ingestion locks it, which orders the log across processes.
+ */
+export const logs = trackerSchema.table(
+  "logs",
+  {
+    accountId: text("account_id").notNull(),
+    region: text("region").notNull(),
+    size: bigint("size", { mode: "number" }).notNull().default(0),
+    frontier: bytea("frontier").notNull(),
+    checkpointSize: bigint("checkpoint_size", { mode: "number" }).notNull().default(0),
+    checkpointAt: timestamp("checkpoint_at", { withTimezone: true }),
+  },
+  (t) => [
+    primaryKey({ columns: [t.accountId, t.region] }),
+    index("logs_grown_idx").on(t.checkpointAt).where(sql`${t.checkpointSize} < ${t.size}`),
+  ],
+);
+
+/**
+ * Complete subtrees of the logs at every 4th level, the leaves (level 0) included. The leaves are
+ * kept apart from the events on purpose: an event row changed, moved to another index or
+ * replaced no longer matches the leaf the tree holds for its index, which names it.
+ */
+export const logNodes = trackerSchema.table(
+  "log_nodes",
+  {
+    accountId: text("account_id").notNull(),
+    region: text("region").notNull(),
+    level: smallint("level").notNull(),
+    idx: bigint("idx", { mode: "number" }).notNull(),
+    hash: bytea("hash").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.accountId, t.region, t.level, t.idx] })],
+);
+
+/** Signed checkpoints (C2SP tlog-checkpoint notes), at most one a second per log. */
+export const checkpoints = trackerSchema.table(
+  "checkpoints",
+  {
+    accountId: text("account_id").notNull(),
+    region: text("region").notNull(),
+    size: bigint("size", { mode: "number" }).notNull(),
+    note: text("note").notNull(),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.accountId, t.region, t.size] })],
 );

@@ -2,6 +2,7 @@ import type { AtEvent } from "@berth/core";
 import type { ParsedEventFilter, ParsedExportQuery, TrackerLine } from "@berth/tracker-client";
 import { levelOf } from "@berth/tracker-client";
 import type postgres from "postgres";
+import { placeInLogs } from "./log/append";
 
 /** Notified at commit of each ingested batch: `{r, lo, hi, a}` (region, seq range, accounts). */
 export const TRACKER_CHANNEL = "berth_tracker_events";
@@ -18,52 +19,80 @@ export interface BatchNote {
 type Sql = postgres.Sql;
 
 /**
- * Store a batch in one statement: insert with ON CONFLICT DO NOTHING (the event id is the
- * idempotency key) and notify tails, all in one commit. Returns the ids that were already
- * stored (usually none, so the answer stays small).
+ * Store a batch in one transaction: place the new events in their account domains' Merkle logs
+ * (`placeInLogs` locks each domain's log row, so indexes are gap-free and in one order across
+ * tracker processes), insert them with their index and leaf hash, write the new tree nodes and
+ * frontiers, and notify tails, all in one commit. Returns the ids that were already stored
+ * (usually none): the event id is the idempotency key, so a redelivery never enters a log twice.
  *
  * Postgres reads the events from the request body itself when it has it (no second
- * serialisation in JS), picking the lines that passed validation, and extracts the filter
- * columns. The events are validated, so the account is the `a/<account>` segment of the
- * target CRN (core's `eventAccount`, in SQL).
+ * serialisation in JS). `stored` is each event exactly as it will be stored (the line's raw
+ * `meta` on that path), which is what its leaf hash commits to.
  */
 export async function insertEvents(
   sql: Sql,
   region: string,
   host: string,
-  events: { index: number; event: AtEvent }[],
+  events: { index: number; event: AtEvent; stored: unknown }[],
   rawBody?: string,
 ): Promise<Set<string>> {
   if (events.length === 0) return new Set();
-  const input = rawBody
-    ? sql`select l.value->'meta' as e
-            from jsonb_array_elements(${rawBody}::text::jsonb->'lines') with ordinality as l(value, n)
-           where l.n - 1 = any(${`{${events.map((e) => e.index).join(",")}}`}::int[])`
-    : sql`select e from jsonb_array_elements(${JSON.stringify(events.map((e) => e.event))}::text::jsonb) as e`;
-  const [result] = await sql<{ duplicates: string[] }[]>`
-    with input as (${input}
-    ), ins as (
-      insert into tracker.events (id, account_id, region, event_time, host, action, outcome,
-                                  severity, initiator_id, initiator_name, target_id, target_name,
-                                  message, payload)
-      select (e->>'id')::uuid, substr(split_part(e->'target'->>'id', ':', 7), 3), ${region},
-             (left(e->>'eventTime', 22) || '0Z')::timestamptz, ${host}, e->>'action',
-             e->>'outcome', e->>'severity', e->'initiator'->>'id', e->'initiator'->>'name',
-             e->'target'->>'id', e->'target'->>'name', e->>'message', e
-        from input
-      on conflict (id) do nothing
-      returning id, seq, account_id
-    ), note as (
-      select pg_notify(${TRACKER_CHANNEL}, json_build_object(
-               'r', ${region}::text, 'lo', min(seq), 'hi', max(seq),
-               'a', case when count(distinct account_id) <= ${MAX_NOTIFIED_ACCOUNTS}
-                         then json_agg(distinct account_id) end)::text)
-        from ins having count(*) > 0
-    )
-    select coalesce((select array_agg((e->>'id')) from input
-                      where (e->>'id')::uuid not in (select id from ins)), '{}') as duplicates,
-           (select count(*) from note) as notified`;
-  return new Set(result?.duplicates ?? []);
+  return sql.begin(async (tx) => {
+    const placed = await placeInLogs(tx, region, events);
+    const fresh = events.filter((e) => !placed.duplicates.has(e.event.id));
+    if (fresh.length === 0) return placed.duplicates;
+    const logIndexes = fresh.map((e) => placed.indexes.get(e.event.id) as number);
+    const input = rawBody
+      ? tx`select l.value->'meta' as e, p.log_index
+             from jsonb_array_elements(${rawBody}::text::jsonb->'lines') with ordinality as l(value, n)
+             join unnest(${fresh.map((e) => e.index)}::int[], ${logIndexes}::bigint[])
+                  as p(line, log_index) on p.line = l.n - 1`
+      : tx`select j.e, p.log_index
+             from jsonb_array_elements(${JSON.stringify(fresh.map((e) => e.stored))}::text::jsonb)
+                  with ordinality as j(e, n)
+             join unnest(${logIndexes}::bigint[]) with ordinality as p(log_index, k) on p.k = j.n`;
+    const { nodes, logs } = placed;
+    const [result] = await tx<{ inserted: number }[]>`
+      with input as (${input}
+      ), ins as (
+        insert into tracker.events (id, account_id, region, event_time, host, action, outcome,
+                                    severity, initiator_id, initiator_name, target_id, target_name,
+                                    message, payload, log_index)
+        select (e->>'id')::uuid, substr(split_part(e->'target'->>'id', ':', 7), 3), ${region},
+               (left(e->>'eventTime', 22) || '0Z')::timestamptz, ${host}, e->>'action',
+               e->>'outcome', e->>'severity', e->'initiator'->>'id', e->'initiator'->>'name',
+               e->'target'->>'id', e->'target'->>'name', e->>'message', e,
+               log_index
+          from input
+        on conflict (id) do nothing
+        returning id, seq, account_id
+      ), nodes as (
+        insert into tracker.log_nodes (account_id, region, level, idx, hash)
+        select a, ${region}, l, i, decode(h, 'hex')
+          from unnest(${nodes.account}::text[], ${nodes.level}::smallint[], ${nodes.idx}::bigint[],
+                      ${nodes.hash}::text[]) as n(a, l, i, h)
+      ), grown as (
+        update tracker.logs g set size = u.size, frontier = decode(u.f, 'hex')
+          from unnest(${logs.account}::text[], ${logs.size}::bigint[], ${logs.frontier}::text[])
+               as u(a, size, f)
+         where g.account_id = u.a and g.region = ${region}
+      ), note as (
+        select pg_notify(${TRACKER_CHANNEL}, json_build_object(
+                 'r', ${region}::text, 'lo', min(seq), 'hi', max(seq),
+                 'a', case when count(distinct account_id) <= ${MAX_NOTIFIED_ACCOUNTS}
+                           then json_agg(distinct account_id) end)::text)
+          from ins having count(*) > 0
+      )
+      select (select count(*)::int from ins) as inserted, (select count(*) from note) as notified`;
+    // The domain locks make a concurrent insert of the same id impossible; if one ever got in,
+    // committing would leave a hole in a log, so the batch fails instead (the worker retries).
+    if (result?.inserted !== fresh.length) {
+      throw new Error(
+        `stored ${result?.inserted} of ${fresh.length} new events; the batch is rolled back`,
+      );
+    }
+    return placed.duplicates;
+  });
 }
 
 interface StoredRow {
@@ -76,9 +105,11 @@ interface StoredRow {
   severity: string;
   message: string;
   payload: TrackerLine["event"];
+  log_index: number | string | bigint | null;
 }
 
-const COLUMNS = "id, seq, account_id, region, event_time, host, severity, message, payload";
+const COLUMNS =
+  "id, seq, account_id, region, event_time, host, severity, message, payload, log_index";
 
 export function toLine(r: StoredRow): TrackerLine {
   return {
@@ -91,6 +122,7 @@ export function toLine(r: StoredRow): TrackerLine {
     _account: r.account_id,
     _region: r.region,
     event: r.payload,
+    _logIndex: r.log_index === null ? null : Number(r.log_index),
   };
 }
 

@@ -18,6 +18,9 @@ import postgres from "postgres";
 import { z } from "zod";
 import { keyMatches, presentedKey } from "./auth";
 import { checkLines, ingestBodySchema, ingestParamsSchema, MAX_BODY_BYTES } from "./ingest";
+import { startCheckpointer } from "./log/checkpointer";
+import { registerLogRoutes } from "./log/routes";
+import { loadSigningKey, verifierKeyOf } from "./log/signing-key";
 import { trackerMetrics } from "./metrics";
 import { migrateTracker } from "./migrate";
 import { BadCursorError, exportEvents, insertEvents, rowsAfter, type TailRow } from "./store";
@@ -36,6 +39,9 @@ export interface TrackerOptions {
   migrate?: boolean;
   /** Connections of the tracker's pool. */
   poolMax?: number;
+  /** The checkpoint signing key (note signing-key text); else kept in `signingKeyFile`, made once. */
+  signingKey?: string;
+  signingKeyFile?: string;
 }
 
 export interface TrackerStats {
@@ -51,6 +57,10 @@ export interface TrackerStats {
 export interface RunningTracker {
   url: string;
   port: number;
+  /** The verifier key of its checkpoints (C2SP note verifier key). */
+  verifierKey: string;
+  /** Signs checkpoints for grown logs now (tests; it also runs on its own). */
+  checkpointNow(): Promise<number>;
   stats(): TrackerStats;
   metrics(): Promise<string>;
   stop(): Promise<void>;
@@ -81,6 +91,9 @@ export async function startTracker(opts: TrackerOptions): Promise<RunningTracker
   const queryKey = opts.queryKey ?? DEFAULT_QUERY_KEY;
   const hub = new TailHub(sql, log);
   await hub.start();
+  const signingKey = await loadSigningKey({ key: opts.signingKey, file: opts.signingKeyFile });
+  const verifierKey = verifierKeyOf(signingKey);
+  const checkpointer = startCheckpointer(sql, signingKey, log);
   const metrics = trackerMetrics(() => hub.size);
   const stats: TrackerStats = { batches: 0, received: 0, accepted: 0, duplicates: 0, rejected: 0 };
   const openTails = new Set<() => void>();
@@ -148,7 +161,12 @@ export async function startTracker(opts: TrackerOptions): Promise<RunningTracker
     // Postgres refuses \u0000 in JSON; a body holding one goes the slower, per-event way.
     const clean = raw !== undefined && !raw.includes("\\u0000");
     const { events, results } = checkLines(body.data.lines, !clean);
-    const duplicates = await insertEvents(sql, region, host, events, clean ? raw : undefined);
+    // What is stored (and hashed into the log) is the line's own meta on the raw path.
+    const stored = events.map((e) => ({
+      ...e,
+      stored: clean ? (body.data.lines[e.index] as { meta: unknown }).meta : e.event,
+    }));
+    const duplicates = await insertEvents(sql, region, host, stored, clean ? raw : undefined);
     for (const { index, event } of events) {
       if (duplicates.has(event.id)) results[index] = { index, id: event.id, status: "duplicate" };
     }
@@ -240,6 +258,8 @@ export async function startTracker(opts: TrackerOptions): Promise<RunningTracker
     }
   });
 
+  registerLogRoutes(app, { sql, verifierKey, regionOf, queryAuth });
+
   await app.listen({ host: opts.host ?? "127.0.0.1", port: opts.port ?? 0 });
   const port = (app.server.address() as AddressInfo).port;
   const url = `http://${opts.host ?? "127.0.0.1"}:${port}`;
@@ -247,6 +267,8 @@ export async function startTracker(opts: TrackerOptions): Promise<RunningTracker
   return {
     url,
     port,
+    verifierKey,
+    checkpointNow: () => checkpointer.runOnce(),
     stats: () => ({ ...stats }),
     metrics: () => metrics.registry.metrics(),
     stop() {
@@ -257,6 +279,7 @@ export async function startTracker(opts: TrackerOptions): Promise<RunningTracker
         const force = setTimeout(() => app.server.closeAllConnections(), 1000);
         await app.close();
         clearTimeout(force);
+        await checkpointer.stop();
         await hub.stop();
         await sql.end({ timeout: 5 });
       })();

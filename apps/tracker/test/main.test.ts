@@ -1,4 +1,7 @@
 import { spawn } from "node:child_process";
+import { mkdtemp, rm, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createTestDatabase, type TestDatabase } from "@berth/db/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -41,13 +44,30 @@ function run(env: Record<string, string>) {
 }
 
 describe("tracker process", () => {
-  it("prints its URL when ready and stops cleanly on SIGTERM", async () => {
-    const p = run({ DATABASE_URL: t.url, BERTH_TRACKER_PORT: "0", BERTH_LOG_LEVEL: "warn" });
+  it("prints its URL and its log key when ready, keeps the key across restarts, and stops cleanly on SIGTERM", async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), "berth-tracker-"));
+    const env = {
+      DATABASE_URL: t.url,
+      BERTH_TRACKER_PORT: "0",
+      BERTH_LOG_LEVEL: "warn",
+      BERTH_DATA_DIR: dataDir,
+    };
+    const p = run(env);
     const [, url] = await p.line(/^tracker +(http:\/\/\S+)$/m);
+    const [, key] = await p.line(/^log key +(berth\.tracker\+[0-9a-f]{8}\+\S+)$/m);
     expect((await fetch(`${url}/readyz`)).status).toBe(200);
+    expect((await fetch(`${url}/regions/us-south/v2/log/key`)).status).toBe(200);
     p.child.kill("SIGTERM");
     expect(await p.exited).toBe(0);
-    expect(p.output().out.trim().split("\n")).toHaveLength(1);
+    expect(p.output().out.trim().split("\n")).toHaveLength(2);
+    // The private key is the operator's alone.
+    expect((await stat(join(dataDir, "tracker", "log-signing-key"))).mode & 0o777).toBe(0o600);
+    const again = run(env);
+    const [, keyAgain] = await again.line(/^log key +(\S+)$/m);
+    expect(keyAgain).toBe(key);
+    again.child.kill("SIGTERM");
+    expect(await again.exited).toBe(0);
+    await rm(dataDir, { recursive: true, force: true });
   });
 
   it("refuses a bad variable and names it", async () => {

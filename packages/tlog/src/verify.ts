@@ -58,7 +58,6 @@ export function verifyEntries(input: {
 }): Problem[] {
   const { checkpoint, start, end, proof } = input;
   const problems: Problem[] = [];
-  const covered: LogEntry[] = [];
   const byIndex = new Map<number, LogEntry[]>();
   let previous = -1;
   for (const entry of input.entries) {
@@ -70,24 +69,53 @@ export function verifyEntries(input: {
       problems.push({ kind: "reordered", index: entry.index, id: entry.id });
     previous = Math.max(previous, entry.index);
     byIndex.set(entry.index, [...(byIndex.get(entry.index) ?? []), entry]);
-    covered.push(entry);
   }
-  const leaves: Hash[] = [];
-  const recomputed: (Hash | undefined)[] = [];
+  // Where several entries claim one index, the one the log's tree holds is the real one: try
+  // each in turn (rare, so the extra root computations do not matter).
+  const chosen = new Map<number, LogEntry>();
   for (let index = start; index < end; index++) {
     const at = byIndex.get(index) ?? [];
     if (at.length === 0) problems.push({ kind: "missing", index });
-    for (const extra of at.slice(1)) problems.push({ kind: "inserted", index, id: extra.id });
-    const first = at[0];
-    const mine = first ? eventLeafHash(first.event) : undefined;
-    recomputed.push(mine);
-    leaves.push(first?.leaf ?? mine ?? Buffer.alloc(HASH_SIZE));
+    // Prefer the entry whose content gives the leaf the log holds for this index.
+    else
+      chosen.set(
+        index,
+        at.find((e) => e.leaf?.equals(eventLeafHash(e.event))) ?? (at[0] as LogEntry),
+      );
   }
+  const leafOf = (entry: LogEntry | undefined) =>
+    entry ? (entry.leaf ?? eventLeafHash(entry.event)) : Buffer.alloc(HASH_SIZE);
+  const leavesNow = () =>
+    Array.from({ length: end - start }, (_, i) => leafOf(chosen.get(start + i)));
+  const rootNow = () =>
+    start < end ? rootFromRangeProof(start, leavesNow(), checkpoint.size, proof) : null;
+  let root = rootNow();
+  for (const [index, at] of byIndex) {
+    if (at.length < 2 || root?.equals(checkpoint.root)) continue;
+    for (const candidate of at.slice(1)) {
+      const before = chosen.get(index) as LogEntry;
+      chosen.set(index, candidate);
+      const tried = rootNow();
+      if (tried?.equals(checkpoint.root)) {
+        root = tried;
+        break;
+      }
+      chosen.set(index, before);
+    }
+  }
+  for (const [index, at] of byIndex) {
+    for (const entry of at)
+      if (entry !== chosen.get(index)) problems.push({ kind: "inserted", index, id: entry.id });
+  }
+  const leaves = leavesNow();
+  const recomputed = Array.from({ length: end - start }, (_, i) => {
+    const entry = chosen.get(start + i);
+    return entry ? eventLeafHash(entry.event) : undefined;
+  });
   if (start >= end) return problems;
-  const root = rootFromRangeProof(start, leaves, checkpoint.size, proof);
   const treeMatches = root?.equals(checkpoint.root) ?? false;
   for (let i = 0; i < leaves.length; i++) {
-    const entry = byIndex.get(start + i)?.[0];
+    const entry = chosen.get(start + i);
     const mine = recomputed[i];
     if (!entry || !mine) continue;
     // With authenticated leaf hashes each event is checked on its own; without them only the whole run can be.

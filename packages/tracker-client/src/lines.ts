@@ -56,6 +56,8 @@ export interface TrackerLine {
   /** The tracker region that holds it. */
   _region: string;
   event: AtEvent;
+  /** Its index in the account domain's verifiable log (null for events stored before the log existed). */
+  _logIndex?: number | null;
 }
 
 export interface ExportResponse {

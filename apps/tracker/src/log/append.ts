@@ -1,0 +1,77 @@
+import { type AtEvent, eventAccount } from "@berth/core";
+import { appendLeaves, eventLeafHash, type Hash, nodesToStore } from "@berth/tlog";
+import type postgres from "postgres";
+import { decodeFrontier, encodeFrontier } from "./frontier";
+
+export interface LogAppend {
+  /** Event id → its index in its account domain's log. */
+  indexes: Map<string, number>;
+  leaves: Map<string, Hash>;
+  /** Ids already stored before this batch (never entered twice). */
+  duplicates: Set<string>;
+  /** Writes the new nodes and frontiers; runs in the same transaction as the events' insert. */
+  nodes: { account: string[]; level: number[]; idx: number[]; hash: string[] };
+  logs: { account: string[]; size: number[]; frontier: string[] };
+}
+
+/**
+ * Places a batch's new events in their account domains' logs, in batch order. Locks each
+ * domain's log row first (in account order, so two processes never deadlock), then reads which
+ * ids are already stored: a duplicate committed by another process while this one waited for
+ * the lock is seen, because the check is a later statement than the lock.
+ */
+export async function placeInLogs(
+  tx: postgres.TransactionSql,
+  region: string,
+  events: readonly { event: AtEvent; stored: unknown }[],
+): Promise<LogAppend> {
+  const accounts = [...new Set(events.map((e) => eventAccount(e.event)))].sort();
+  const rows = await tx<{ account_id: string; size: number | bigint; frontier: Buffer }[]>`
+    insert into tracker.logs (account_id, region, frontier)
+    select a, ${region}, '\\x'::bytea from unnest(${accounts}::text[]) as a order by a
+    on conflict (account_id, region) do update set size = tracker.logs.size
+    returning account_id, size, frontier`;
+  const found = await tx<{ id: string }[]>`
+    select id::text from tracker.events where id = any(${events.map((e) => e.event.id)}::uuid[])`;
+  const duplicates = new Set(found.map((r) => r.id));
+  const byAccount = new Map<string, { event: AtEvent; leaf: Hash }[]>();
+  for (const e of events) {
+    if (duplicates.has(e.event.id)) continue;
+    const account = eventAccount(e.event);
+    byAccount.set(account, [
+      ...(byAccount.get(account) ?? []),
+      { event: e.event, leaf: eventLeafHash(e.stored) },
+    ]);
+  }
+  const out: LogAppend = {
+    indexes: new Map(),
+    leaves: new Map(),
+    duplicates,
+    nodes: { account: [], level: [], idx: [], hash: [] },
+    logs: { account: [], size: [], frontier: [] },
+  };
+  for (const row of rows) {
+    const added = byAccount.get(row.account_id);
+    if (!added) continue;
+    const size = Number(row.size);
+    const appended = appendLeaves(
+      decodeFrontier(size, row.frontier),
+      size,
+      added.map((a) => a.leaf),
+    );
+    added.forEach((a, i) => {
+      out.indexes.set(a.event.id, size + i);
+      out.leaves.set(a.event.id, a.leaf);
+    });
+    for (const node of nodesToStore(appended.created)) {
+      out.nodes.account.push(row.account_id);
+      out.nodes.level.push(node.level);
+      out.nodes.idx.push(node.index);
+      out.nodes.hash.push(node.hash.toString("hex"));
+    }
+    out.logs.account.push(row.account_id);
+    out.logs.size.push(appended.size);
+    out.logs.frontier.push(encodeFrontier(appended.frontier).toString("hex"));
+  }
+  return out;
+}
