@@ -17,6 +17,12 @@ export interface BuildAppOptions extends RegionAppDeps {
   logger: Logger;
   /** Plugins registered after the built-in ones (tests, experiments). */
   plugins?: BerthPlugin[];
+  /**
+   * Proxies (addresses, CIDR ranges) whose X-Forwarded-For is believed: the client address
+   * (`req.ip`, the auth limit's source, events' initiator address) is then the right-most
+   * address of it that is not one of them. Absent: the TCP peer, whatever the headers say.
+   */
+  trustedProxies?: string[];
 }
 
 /**
@@ -70,7 +76,7 @@ function answerError(
 
 /** The fastify app of one region's listener. */
 export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> {
-  const { logger, plugins = [], ...deps } = opts;
+  const { logger, plugins = [], trustedProxies, ...deps } = opts;
   const timeouts = deps.timeouts ?? CLIENT_TIMEOUT_DEFAULTS;
   const app = Fastify({
     loggerInstance: logger.child({ region: deps.region }),
@@ -79,6 +85,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
     connectionTimeout: timeouts.idleMs,
     genReqId: requestIdOf,
     requestIdHeader: false,
+    ...(trustedProxies?.length ? { trustProxy: trustedProxies } : {}),
     // tRPC batches put several procedure names in one path segment.
     routerOptions: { maxParamLength: 5000 },
   }) as unknown as FastifyInstance;

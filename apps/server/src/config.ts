@@ -17,6 +17,7 @@ import {
   usesBuiltInKey,
 } from "@berth/tracker-client";
 import { z } from "zod";
+import { parseTrustedProxies } from "./auth-limit";
 import { MIN_TOKEN_SECRET_LENGTH } from "./token-secret";
 
 export interface RegionListener {
@@ -35,6 +36,8 @@ export interface ServerConfig {
   tokenSecret?: string;
   /** Failed authentications allowed per client address and window; 0 disables the limit. */
   authLimit: { maxFailures: number; windowMs: number };
+  /** Proxies (addresses, CIDR ranges) whose X-Forwarded-For names the client; absent: none. */
+  trustedProxies?: string[];
   /** Idle connections and slow request bodies. */
   timeouts: { idleMs: number; minBodyBytesPerSecond: number; bodyWindowMs: number };
   /** Largest blob a push may upload; absent: DEFAULT_MAX_BLOB_BYTES (10 GiB). */
@@ -63,6 +66,17 @@ const serverEnv = {
     .min(1, "must be at least 1")
     .max(86_400, "must be at most a day")
     .default(60),
+  BERTH_TRUSTED_PROXIES: z
+    .string()
+    .optional()
+    .transform((spec, ctx) => {
+      try {
+        return parseTrustedProxies(spec);
+      } catch (error) {
+        ctx.addIssue({ code: "custom", message: (error as Error).message });
+        return z.NEVER;
+      }
+    }),
   BERTH_IDLE_TIMEOUT_SECONDS: z.coerce
     .number({ message: "must be a number of seconds" })
     .int("must be a whole number")
@@ -104,6 +118,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       maxFailures: e.BERTH_AUTH_FAILURE_LIMIT,
       windowMs: e.BERTH_AUTH_FAILURE_WINDOW_SECONDS * 1000,
     },
+    ...(e.BERTH_TRUSTED_PROXIES.length ? { trustedProxies: e.BERTH_TRUSTED_PROXIES } : {}),
     timeouts: {
       idleMs: e.BERTH_IDLE_TIMEOUT_SECONDS * 1000,
       minBodyBytesPerSecond: e.BERTH_MIN_UPLOAD_BYTES_PER_SECOND,

@@ -47,6 +47,7 @@ const server = await startServer({
   routing: events.routing,
   tokenSecret: tokenSecret.secret,
   authLimit: config.authLimit,
+  ...(config.trustedProxies ? { trustedProxies: config.trustedProxies } : {}),
   timeouts: config.timeouts,
   ...(config.maxBlobBytes ? { maxBlobBytes: config.maxBlobBytes } : {}),
 });

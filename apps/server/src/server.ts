@@ -33,6 +33,8 @@ export interface StartServerOptions {
   closeGraceMs?: number;
   /** Failed authentications allowed per source and window (default 30 a minute; 0: off). */
   authLimit?: Partial<AuthLimitOptions>;
+  /** Proxies whose X-Forwarded-For names the client (addresses, CIDR ranges); default none. */
+  trustedProxies?: string[];
   /** Idle connections and slow request bodies (default CLIENT_TIMEOUT_DEFAULTS). */
   timeouts?: Partial<ClientTimeouts>;
   /** Largest blob a push may upload (default DEFAULT_MAX_BLOB_BYTES). */
@@ -106,6 +108,7 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
         ...(opts.routing ? { routing: opts.routing } : {}),
         ...(opts.tokenSecret ? { tokenSecret: opts.tokenSecret } : {}),
         authLimit,
+        ...(opts.trustedProxies?.length ? { trustedProxies: opts.trustedProxies } : {}),
         timeouts: { ...CLIENT_TIMEOUT_DEFAULTS, ...opts.timeouts },
         ...(opts.maxBlobBytes ? { maxBlobBytes: opts.maxBlobBytes } : {}),
       });
