@@ -1,3 +1,5 @@
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { type Connection, connect } from "@berth/db";
 import { ensureDevAccount } from "@berth/registry";
 import { type Running, type Service, spawnService, stopAll, waitReady } from "./children";
@@ -12,6 +14,12 @@ function fail(message: string): never {
   console.error(`pnpm start: ${message}`);
   process.exit(1);
 }
+
+// The optional .env at the repository root is read here, before anything else, so the ports
+// this launcher waits on and every service it starts see the same settings (the environment
+// wins over the file).
+const dotEnv = fileURLToPath(new URL("../../../.env", import.meta.url));
+if (existsSync(dotEnv)) process.loadEnvFile(dotEnv);
 
 const host = process.env.BERTH_HOST || "127.0.0.1";
 let ports: StackPorts;

@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { lstatSync, mkdtempSync, readlinkSync, rmSync, statSync } from "node:fs";
+import { lstatSync, mkdtempSync, readlinkSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -37,8 +37,10 @@ describe("a fresh clone in a mode-700 folder", () => {
       timeout: 600_000,
     });
 
-    // Ports 0: the launcher chooses free ones and prints them (other stacks may run here).
-    started = launch(checkout, cleanEnv({ BERTH_PORT: "0", BERTH_TRACKER_PORT: "0" }));
+    // Ports 0, from the optional .env: the launcher reads it, chooses free ports and prints
+    // them (other stacks may run on this machine's default ports).
+    writeFileSync(join(checkout, ".env"), "BERTH_PORT=0\nBERTH_TRACKER_PORT=0\n");
+    started = launch(checkout, cleanEnv({}));
     await waitForSummary(started);
     const out = started.output();
     const link = join(checkout, ".berth", "pg");
