@@ -37,13 +37,10 @@ try {
 }
 
 // Every service is handed the ports chosen here and the database this launcher opened, so
-// they listen where the launcher waits and reach the tracker it starts. The tracker and the
-// worker read LOG_LEVEL, the server BERTH_LOG_LEVEL: one setting quiets all three.
-const level = process.env.BERTH_LOG_LEVEL || "warn";
+// they listen where the launcher waits and reach the tracker it starts.
 const shared = {
   DATABASE_URL: conn.url,
-  BERTH_LOG_LEVEL: level,
-  LOG_LEVEL: process.env.LOG_LEVEL || level,
+  BERTH_LOG_LEVEL: process.env.BERTH_LOG_LEVEL || "warn",
   ...portEnv(ports),
 };
 const services: Service[] = [
