@@ -1,6 +1,6 @@
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { type Connection, connect } from "@berth/db";
+import { type Connection, connect, dataRoot } from "@berth/db";
 import { ensureDevAccount } from "@berth/registry";
 import { type Running, type Service, spawnService, stopAll, waitReady } from "./children";
 import { choosePorts, portEnv, type StackPorts, stackPorts } from "./ports";
@@ -36,10 +36,12 @@ try {
   fail((error as Error).message);
 }
 
-// Every service is handed the ports chosen here and the database this launcher opened, so
-// they listen where the launcher waits and reach the tracker it starts.
+// Every service is handed the ports chosen here, the database this launcher opened and the
+// data directory as an absolute path, so they listen where the launcher waits, reach the
+// tracker it starts, and keep their files in one place whatever their working directory.
 const shared = {
   DATABASE_URL: conn.url,
+  BERTH_DATA_DIR: dataRoot(),
   BERTH_LOG_LEVEL: process.env.BERTH_LOG_LEVEL || "warn",
   ...portEnv(ports),
 };
