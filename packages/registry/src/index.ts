@@ -13,8 +13,12 @@ export * from "./auth/index";
 export * from "./build/index";
 export * from "./bulk";
 export * from "./context";
-export * from "./errors";
 // Exemptions
+export * from "./delivery/dead";
+export type { DeadLetter, DeliveryStatus } from "./delivery/model";
+export * from "./delivery/redrive";
+export * from "./delivery/status";
+export * from "./errors";
 export * from "./exemptions/create";
 export * from "./exemptions/delete";
 export * from "./exemptions/list";
