@@ -92,6 +92,20 @@ export function clusterHome(dataDir: string, root = PLACE_ROOT): string {
   return join(root, hash);
 }
 
+/**
+ * The place root holds binaries root runs (as postgres) and folders root hands to postgres
+ * (chown): anyone else able to write there could plant either, or swap a cluster folder for
+ * a link to one of root's. So it must be root's own folder, writable by root alone.
+ */
+function assertRootOwned(root: string): void {
+  const st = lstatSync(root);
+  if (!st.isDirectory() || st.uid !== 0 || (st.mode & 0o022) !== 0) {
+    throw new Error(
+      `${root} holds the embedded Postgres's binaries and clusters, so it must be a folder owned by root and writable by root alone; it is not (${st.isSymbolicLink() ? "a symlink" : `owner ${st.uid}, mode ${(st.mode & 0o777).toString(8)}`}): remove it or set DATABASE_URL.`,
+    );
+  }
+}
+
 function assertReachable(dir: string, ids: UserIds, what: string): void {
   const blocked = firstBlocked(dir, ids);
   if (blocked) {
@@ -139,10 +153,11 @@ export function placeCluster(
   } else if (link) {
     throw new Error(`${dataDir} is neither a folder nor a link to the embedded cluster`);
   }
+  mkdirSync(dirname(home), { recursive: true, mode: 0o755 });
+  assertRootOwned(dirname(home));
   // A cluster left here without a link belongs to a data directory that was removed (a reset):
   // it goes too, as it would have gone with the data directory.
   rmSync(home, { recursive: true, force: true });
-  mkdirSync(dirname(home), { recursive: true, mode: 0o755 });
   assertReachable(dirname(home), ids, "the cluster");
   mkdirSync(dirname(dataDir), { recursive: true });
   symlinkSync(home, dataDir);
@@ -199,8 +214,9 @@ export function placeBinaries(
     postgres: join(target, "bin", "postgres"),
     initdb: join(target, "bin", "initdb"),
   };
-  if (existsSync(join(target, ".complete"))) return binaries;
   mkdirSync(root, { recursive: true, mode: 0o755 });
+  assertRootOwned(root);
+  if (existsSync(join(target, ".complete"))) return binaries;
   assertReachable(root, ids, "its binaries");
   // Copied beside the target and renamed into place: a copy cut short is never used.
   const partial = `${target}.partial-${process.pid}`;

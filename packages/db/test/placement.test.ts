@@ -19,7 +19,13 @@ import { dirname, join } from "node:path";
 import { sql } from "drizzle-orm";
 import { afterAll, describe, expect, it } from "vitest";
 import { connect } from "../src/connect";
-import { clusterHome, firstBlocked, placeBinaries, postgresIds } from "../src/placement";
+import {
+  clusterHome,
+  firstBlocked,
+  placeBinaries,
+  placeCluster,
+  postgresIds,
+} from "../src/placement";
 
 // As root, Postgres runs as the postgres user; these are about where it can and cannot go,
 // so they need root (the environment the issue is about: a checkout in root's home).
@@ -159,4 +165,43 @@ describe.runIf(isRoot)("placeBinaries", () => {
     chmodSync(closed, 0o755);
     expect(placeBinaries({ root, native, version: "test" })).toBeUndefined();
   }, 120_000);
+});
+
+describe.runIf(isRoot)("the place root (/var/lib/berth) belongs to root alone", () => {
+  // What another local user could do with a place root they can write: plant a "binaries"
+  // folder root would run, or a cluster folder root would chown to postgres.
+  it("is refused when another user owns it or may write to it, before anything is run or removed", () => {
+    const ids = postgresIds();
+    const closed = mkdtempSync(join(tmpdir(), "berth-700-"));
+    made.push(closed);
+    const native = join(closed, "native");
+    mkdirSync(join(native, "bin"), { recursive: true });
+    const dataDir = join(closed, ".berth", "pg");
+    for (const [what, prepare] of [
+      ["owned by another user", (root: string) => chownSync(root, ids.uid, ids.gid)],
+      ["writable by others", (root: string) => chmodSync(root, 0o777)],
+      ["writable by its group", (root: string) => chmodSync(root, 0o775)],
+    ] as const) {
+      const root = openDir("berth-place-");
+      prepare(root);
+      // A planted copy, complete with its marker, and a planted cluster folder.
+      const planted = join(root, "postgres-test");
+      mkdirSync(join(planted, "bin"), { recursive: true });
+      writeFileSync(join(planted, ".complete"), "planted\n");
+      const home = clusterHome(dataDir, root);
+      mkdirSync(home);
+      writeFileSync(join(home, "mine"), "a file of the other user\n");
+      expect(() => placeBinaries({ root, native, version: "test" }), what).toThrow(
+        /must be a folder owned by root and writable by root alone/,
+      );
+      expect(() => placeCluster(dataDir, { root, ids }), what).toThrow(
+        /must be a folder owned by root and writable by root alone/,
+      );
+      expect(existsSync(join(home, "mine")), `${what}: nothing removed`).toBe(true);
+      expect(
+        lstatSync(dataDir, { throwIfNoEntry: false }),
+        `${what}: no link made`,
+      ).toBeUndefined();
+    }
+  });
 });
