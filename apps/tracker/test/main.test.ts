@@ -70,6 +70,20 @@ describe("tracker process", () => {
     await rm(dataDir, { recursive: true, force: true });
   });
 
+  it("takes its log level from BERTH_LOG_LEVEL, as the server does, and ignores LOG_LEVEL", async () => {
+    const started = async (env: Record<string, string>) => {
+      const p = run({ DATABASE_URL: t.url, BERTH_TRACKER_PORT: "0", ...env });
+      await p.line(/^tracker +http:\/\/\S+$/m);
+      p.child.kill("SIGTERM");
+      expect(await p.exited).toBe(0);
+      return p.output().err;
+    };
+    expect(await started({ BERTH_LOG_LEVEL: "info" })).toMatch(/Server listening/);
+    expect(await started({ BERTH_LOG_LEVEL: "error", LOG_LEVEL: "info" })).not.toMatch(
+      /Server listening/,
+    );
+  });
+
   it("refuses a bad variable and names it", async () => {
     const p = run({ DATABASE_URL: t.url, BERTH_TRACKER_PORT: "seventy" });
     expect(await p.exited).toBe(2);

@@ -1,0 +1,61 @@
+import { createTestDatabase, type TestDatabase } from "@berth/db/testing";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { defaultWorkerPort, loadWorkerConfig } from "../src/config";
+import { runScript } from "./harness";
+
+// Issue 13: one name for one setting in every process, and no fixed port.
+
+let t: TestDatabase;
+beforeAll(async () => {
+  t = await createTestDatabase();
+});
+afterAll(async () => t?.drop());
+
+const env = (extra: Record<string, string>) => ({
+  DATABASE_URL: t.url,
+  BERTH_TRACKER_URL: "http://127.0.0.1:9",
+  BERTH_TRACKER_KEYS: "test-ingest",
+  BERTH_WORKER_PORT: "0",
+  ...extra,
+});
+
+async function startedLog(extra: Record<string, string>): Promise<string> {
+  const w = runScript("src/main.ts", env(extra));
+  try {
+    await w.line(/^worker +http:\/\/\S+\/metrics/m);
+    w.child.kill("SIGTERM");
+    expect(await w.exited).toBe(0);
+  } finally {
+    w.child.kill("SIGKILL");
+  }
+  return w.output().err;
+}
+
+describe("worker settings", () => {
+  it("takes its log level from BERTH_LOG_LEVEL, as the server does, and ignores LOG_LEVEL", async () => {
+    expect(await startedLog({ BERTH_LOG_LEVEL: "info" })).toMatch(/"msg":"worker started"/);
+    const quiet = await startedLog({ BERTH_LOG_LEVEL: "error", LOG_LEVEL: "info" });
+    expect(quiet).not.toMatch(/worker started/);
+  });
+
+  it("puts its metrics port next to the tracker's, so two stacks do not collide", () => {
+    expect(loadWorkerConfig({}).port).toBe(7401);
+    expect(loadWorkerConfig({ BERTH_TRACKER_PORT: "7500" }).port).toBe(7501);
+    expect(loadWorkerConfig({ BERTH_TRACKER_PORT: "0" }).port).toBe(0);
+    expect(loadWorkerConfig({ BERTH_TRACKER_PORT: "7500", BERTH_WORKER_PORT: "9000" }).port).toBe(
+      9000,
+    );
+    expect(defaultWorkerPort(65_535)).toBe(0);
+  });
+
+  it("prints the port it chose when given 0", async () => {
+    const w = runScript("src/main.ts", env({}));
+    try {
+      const [, port] = await w.line(/^worker +http:\/\/127\.0\.0\.1:(\d+)\/metrics/m);
+      expect(Number(port)).toBeGreaterThan(0);
+      expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
+    } finally {
+      w.child.kill("SIGKILL");
+    }
+  });
+});
