@@ -1,3 +1,4 @@
+import { sql } from "drizzle-orm";
 import { index, pgTable, text, timestamp, uuid } from "drizzle-orm/pg-core";
 
 export const accounts = pgTable("accounts", {
@@ -23,7 +24,14 @@ export const users = pgTable(
   (t) => [index("users_account_idx").on(t.accountId)],
 );
 
-/** API keys are stored only as a SHA-256 hash; the key itself is shown once. */
+/**
+ * API keys are stored only hashed; the key itself is shown once. `hash_scheme` says how:
+ * `sha256` for keys Berth generated (256 random bits: nothing to guess, and found by their
+ * hash on every request), `scrypt` (salted, slow) for keys an operator chose
+ * (BERTH_DEV_API_KEY), which may be guessable. A scrypt row is found by `fingerprint`, a few
+ * bits of the key's SHA-256, so a lookup tries few rows (accounts/secrets.ts says what that
+ * costs).
+ */
 export const apiKeys = pgTable(
   "api_keys",
   {
@@ -36,8 +44,15 @@ export const apiKeys = pgTable(
       .references(() => users.id, { onDelete: "cascade" }),
     description: text("description").notNull().default(""),
     keyHash: text("key_hash").notNull().unique(),
+    hashScheme: text("hash_scheme", { enum: ["sha256", "scrypt"] })
+      .notNull()
+      .default("sha256"),
+    fingerprint: text("fingerprint"),
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
     lastUsedAt: timestamp("last_used_at", { withTimezone: true }),
   },
-  (t) => [index("api_keys_account_idx").on(t.accountId)],
+  (t) => [
+    index("api_keys_account_idx").on(t.accountId),
+    index("api_keys_fingerprint_idx").on(t.fingerprint).where(sql`${t.hashScheme} = 'scrypt'`),
+  ],
 );

@@ -3,7 +3,19 @@ import { and, eq, isNull, lt, or, type SQL, sql } from "drizzle-orm";
 import type { PgColumn } from "drizzle-orm/pg-core";
 import { v7 as uuidv7 } from "uuid";
 import type { Principal } from "../context";
-import { API_KEY_PREFIX, generateSecret, hashSecret, randomId, secretMatches } from "./secrets";
+import {
+  API_KEY_PREFIX,
+  chosenSecretMatches,
+  fingerprintOf,
+  GENERATED_API_KEY,
+  generateSecret,
+  hashChosenSecret,
+  hashSecret,
+  randomId,
+  rememberChosen,
+  rememberedChosen,
+  secretMatches,
+} from "./secrets";
 
 export interface CreatedAccount {
   account: { id: string; name: string };
@@ -34,6 +46,8 @@ export async function createAccount(db: Db, input: CreateAccountInput): Promise<
   if (name === "") throw new Error("account name must not be empty");
   const apiKey = input.apiKey ?? generateSecret(API_KEY_PREFIX);
   checkApiKey(apiKey);
+  if (input.apiKey !== undefined) await checkChosenKeyUnused(db, apiKey);
+  const stored = await storedKey(apiKey, input.apiKey !== undefined);
   const account = { id: input.id ?? randomId(16), name };
   const user = { id: `user-${randomId(8)}`, name: input.userName?.trim() || name };
   await db.transaction(async (tx) => {
@@ -44,7 +58,7 @@ export async function createAccount(db: Db, input: CreateAccountInput): Promise<
       accountId: account.id,
       userId: user.id,
       description: "created with the account",
-      keyHash: hashSecret(apiKey),
+      ...stored,
     });
   });
   return { account, user, apiKey };
@@ -57,14 +71,36 @@ export async function createApiKey(
 ): Promise<string> {
   const apiKey = input.apiKey ?? generateSecret(API_KEY_PREFIX);
   checkApiKey(apiKey);
+  if (input.apiKey !== undefined) await checkChosenKeyUnused(db, apiKey);
   await db.insert(apiKeys).values({
     id: uuidv7(),
     accountId: input.accountId,
     userId: input.userId,
     description: input.description ?? "",
-    keyHash: hashSecret(apiKey),
+    ...(await storedKey(apiKey, input.apiKey !== undefined)),
   });
   return apiKey;
+}
+
+/**
+ * A chosen key must not be another's: salted hashes never collide, so the unique index on
+ * the hash (which keeps generated keys apart) cannot tell.
+ */
+async function checkChosenKeyUnused(db: Db, apiKey: string): Promise<void> {
+  if (await verifyApiKey(db, apiKey)) throw new Error("that API key is already in use");
+}
+
+/** The columns that store a key: SHA-256 for generated keys, scrypt for chosen ones. */
+async function storedKey(
+  apiKey: string,
+  chosen: boolean,
+): Promise<Pick<typeof apiKeys.$inferInsert, "keyHash" | "hashScheme" | "fingerprint">> {
+  if (!chosen) return { keyHash: hashSecret(apiKey), hashScheme: "sha256", fingerprint: null };
+  return {
+    keyHash: await hashChosenSecret(apiKey),
+    hashScheme: "scrypt",
+    fingerprint: fingerprintOf(apiKey),
+  };
 }
 
 function checkApiKey(apiKey: string): void {
@@ -87,10 +123,13 @@ export async function verifyApiKey(
 ): Promise<{ keyId: string; principal: Principal } | null> {
   if (typeof apiKey !== "string" || apiKey === "" || apiKey.length > 512) return null;
   const hash = hashSecret(apiKey);
+  // A generated key's row by its hash (an index lookup, the common case), and the chosen
+  // keys' rows of its fingerprint's bucket, in one query.
   const rows = await db
     .select({
       keyId: apiKeys.id,
       keyHash: apiKeys.keyHash,
+      hashScheme: apiKeys.hashScheme,
       accountId: accounts.id,
       accountName: accounts.name,
       userId: users.id,
@@ -100,10 +139,26 @@ export async function verifyApiKey(
     .from(apiKeys)
     .innerJoin(accounts, eq(accounts.id, apiKeys.accountId))
     .innerJoin(users, eq(users.id, apiKeys.userId))
-    .where(eq(apiKeys.keyHash, hash))
-    .limit(1);
-  const row = rows[0];
-  if (!row || !secretMatches(apiKey, row.keyHash)) return null;
+    .where(
+      or(
+        eq(apiKeys.keyHash, hash),
+        and(eq(apiKeys.hashScheme, "scrypt"), eq(apiKeys.fingerprint, fingerprintOf(apiKey))),
+      ),
+    );
+  // The generated key's row first: it costs no scrypt.
+  rows.sort((a, b) => Number(a.hashScheme === "scrypt") - Number(b.hashScheme === "scrypt"));
+  let row: (typeof rows)[number] | undefined;
+  for (const candidate of rows) {
+    if (await keyMatches(apiKey, candidate)) {
+      row = candidate;
+      break;
+    }
+  }
+  if (!row) return null;
+  if (row.hashScheme === "sha256" && !GENERATED_API_KEY.test(apiKey)) {
+    // A chosen key stored before keys were told apart: rehashed now that it is at hand.
+    void upgradeChosenKey(db, row.keyId, row.keyHash, apiKey).catch(() => {});
+  }
   // Last use is informational: written at most once a minute per key, off the request path.
   void db
     .update(apiKeys)
@@ -118,6 +173,24 @@ export async function verifyApiKey(
       credentialType: "apikey",
     },
   };
+}
+
+async function keyMatches(
+  apiKey: string,
+  row: { keyHash: string; hashScheme: "sha256" | "scrypt" },
+): Promise<boolean> {
+  if (row.hashScheme === "sha256") return secretMatches(apiKey, row.keyHash);
+  if (rememberedChosen(apiKey, row.keyHash)) return true;
+  const ok = await chosenSecretMatches(apiKey, row.keyHash);
+  if (ok) rememberChosen(apiKey, row.keyHash);
+  return ok;
+}
+
+async function upgradeChosenKey(db: Db, id: string, oldHash: string, apiKey: string) {
+  await db
+    .update(apiKeys)
+    .set(await storedKey(apiKey, true))
+    .where(and(eq(apiKeys.id, id), eq(apiKeys.keyHash, oldHash)));
 }
 
 /**
