@@ -352,7 +352,7 @@ describe("isolation matrix", () => {
       ["GET", `/v2/${a}/referrers/${aliceImage.digest}`, {}],
       ["PUT", `/v2/${a}/manifests/evil`, { body: manifest, audited: true }],
       ["DELETE", `/v2/${a}/manifests/${aliceImage.digest}`, { audited: true }],
-      ["DELETE", `/v2/${a}/blobs/${aliceLayer}`, {}],
+      ["DELETE", `/v2/${a}/blobs/${aliceLayer}`, { audited: true }],
       ["POST", `/v2/${a}/blobs/uploads/`, { audited: true }],
       ["POST", `/v2/${a}/blobs/uploads/?digest=${aliceLayer}`, { body: "x", audited: true }],
       ["GET", `/v2/${a}/blobs/uploads/${aliceUpload}`, {}],

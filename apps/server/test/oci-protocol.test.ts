@@ -562,16 +562,21 @@ describe("manifests", () => {
     );
   });
 
-  it("deletes by digest (with its tags), refuses deleting by tag, and audits both", async () => {
+  it("deletes by digest (with its tags), deletes only the tag by tag, and audits both", async () => {
     const pushed = await alice.pushImage("alicens/del", "v1");
     await alice.putManifest("alicens/del", "v2", pushed.bytes.toString(), MEDIA.ociManifest);
+    await alice.putManifest("alicens/del", "v3", pushed.bytes.toString(), MEDIA.ociManifest);
+    // By tag (distribution spec 1.1): the tag goes, audited as image.untag.
     const tagId = rid("deltag");
-    await expectError(
-      await alice.withRequestId(tagId).request("DELETE", "/v2/alicens/del/manifests/v1"),
-      405,
-      "UNSUPPORTED",
-    );
-    expect((await env.events(tagId))[0]?.event.outcome).toBe("failure");
+    const untag = await alice
+      .withRequestId(tagId)
+      .request("DELETE", "/v2/alicens/del/manifests/v3");
+    expect(untag.status).toBe(202);
+    const [untagged] = await env.events(tagId);
+    expect([untagged?.event.action, untagged?.event.outcome]).toEqual([
+      "container-registry.image.untag",
+      "success",
+    ]);
     const id = rid("delete");
     const r = await alice
       .withRequestId(id)

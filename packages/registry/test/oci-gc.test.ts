@@ -6,7 +6,8 @@ import { eq, inArray, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RegistryContext } from "../src/context";
 import { createNamespace } from "../src/namespaces/create";
-import { deleteManifestByDigest, pushManifest } from "../src/oci/manifests";
+import { deleteManifestByDigest } from "../src/oci/delete-manifest";
+import { pushManifest } from "../src/oci/manifests";
 import { appendUpload, finishUpload, startUpload } from "../src/oci/uploads";
 import { uploadsOf } from "../src/storage/fs-uploads";
 import { collectBlobs } from "../src/storage/gc";
@@ -85,6 +86,12 @@ describe("collectBlobs", () => {
     await push("alicens/two", "v1", [shared]);
     await deleteManifestByDigest(ctx(), { repository: "alicens/one", reference: first.digest });
     const configBytes = await configSize(first.config);
+    // The deleted manifest's blobs stay linked to its repository (as distribution keeps
+    // them) until the links are older than the link TTL.
+    await env.t.db
+      .update(repositoryBlobs)
+      .set({ createdAt: new Date(Date.now() - 8 * 86_400_000) })
+      .where(inArray(repositoryBlobs.digest, [first.config, first.layers[0]!, sha256(shared)]));
     const early = await collectBlobs(env.t.db, env.store, { graceMs: 3_600_000 });
     expect(early.removed).toEqual([]);
     const report = await collectBlobs(env.t.db, env.store, { graceMs: 0 });

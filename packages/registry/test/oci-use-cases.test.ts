@@ -7,8 +7,9 @@ import { createAccount } from "../src/accounts/accounts";
 import type { RegistryContext } from "../src/context";
 import { RegistryError } from "../src/errors";
 import { createNamespace } from "../src/namespaces/create";
+import { deleteManifestByDigest } from "../src/oci/delete-manifest";
 import { OciFailure, ociErrorInfo } from "../src/oci/errors";
-import { deleteManifestByDigest, pullManifest, pushManifest } from "../src/oci/manifests";
+import { pullManifest, pushManifest } from "../src/oci/manifests";
 import { PENDING_GRACE_MS, pushUsage } from "../src/oci/quota";
 import { appendUpload, finishUpload, startUpload } from "../src/oci/uploads";
 import { setQuota } from "../src/quota/set";
@@ -112,7 +113,7 @@ describe("push, pull and delete", () => {
       repository: "alicens/fresh",
       reference: pulled.digest,
     });
-    expect(deleted).toEqual({ digest: pulled.digest, tags: ["v1"] });
+    expect(deleted).toEqual({ digest: pulled.digest, tags: ["v1"], children: [] });
     const [event] = await env.events(c.requestId);
     expect([event?.severity, event?.reason.reasonCode]).toEqual(["critical", 202]);
   });

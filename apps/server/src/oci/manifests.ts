@@ -1,5 +1,11 @@
-import { MAX_MANIFEST_BYTES } from "@berth/core";
-import { deleteManifestByDigest, pullManifest, pushManifest, statManifest } from "@berth/registry";
+import { acceptedMediaRanges, MAX_MANIFEST_BYTES } from "@berth/core";
+import {
+  deleteManifestByDigest,
+  deleteTag,
+  pullManifest,
+  pushManifest,
+  statManifest,
+} from "@berth/registry";
 import type { FastifyReply } from "fastify";
 import { type OciCall, readLimited } from "./call";
 
@@ -14,15 +20,28 @@ function manifestHeaders(m: { digest: string; mediaType: string; size: number })
   };
 }
 
+/**
+ * What GET and HEAD ask for: the manifest, in a type the `Accept` header allows (none, or
+ * `*∕*`: any). One of another type is MANIFEST_UNKNOWN, as distribution answers.
+ */
+function readOf(call: ManifestCall) {
+  const accept = acceptedMediaRanges(call.req.headers.accept);
+  return {
+    repository: call.name,
+    reference: call.reference,
+    ...(accept !== undefined ? { accept } : {}),
+  };
+}
+
 /** GET: the manifest's bytes as stored, one `image.pull` event, its bytes counted as traffic. */
 export async function getManifest(call: ManifestCall): Promise<FastifyReply> {
-  const m = await pullManifest(call.ctx, { repository: call.name, reference: call.reference });
+  const m = await pullManifest(call.ctx, readOf(call));
   return call.reply.code(200).headers(manifestHeaders(m)).send(m.content);
 }
 
-/** HEAD: existence, digest, type and size; no event, no traffic. */
+/** HEAD: the headers GET would send (same negotiation); no event, no traffic. */
 export async function headManifest(call: ManifestCall): Promise<FastifyReply> {
-  const m = await statManifest(call.ctx, { repository: call.name, reference: call.reference });
+  const m = await statManifest(call.ctx, readOf(call));
   return call.reply.code(200).headers(manifestHeaders(m)).send();
 }
 
@@ -50,8 +69,13 @@ export async function putManifest(call: ManifestCall): Promise<FastifyReply> {
     .send();
 }
 
-/** DELETE by digest (one `image.delete` event). */
+/**
+ * DELETE by digest: the manifest (one `image.delete` event per manifest removed, children
+ * of an index included); by tag: only the tag (one `image.untag` event).
+ */
 export async function removeManifest(call: ManifestCall): Promise<FastifyReply> {
-  await deleteManifestByDigest(call.ctx, { repository: call.name, reference: call.reference });
+  const request = { repository: call.name, reference: call.reference };
+  if (call.reference.includes(":")) await deleteManifestByDigest(call.ctx, request);
+  else await deleteTag(call.ctx, request);
   return call.reply.code(202).header("content-length", "0").send();
 }

@@ -21,7 +21,7 @@ import {
   refuseUnauthenticated,
 } from "./auth";
 import { getBlob, headBlob, removeBlob } from "./blobs";
-import type { OciCall } from "./call";
+import { type OciCall, queryParam } from "./call";
 import { getCatalog, getReferrers, getTags } from "./listing";
 import { getManifest, headManifest, putManifest, removeManifest } from "./manifests";
 import { API_VERSION, API_VERSION_HEADER, sendError, sendErrorInfo } from "./reply";
@@ -157,7 +157,7 @@ async function handle(
   const name = "name" in route ? route.name : undefined;
   const scope =
     needs && name !== undefined
-      ? scopeFor(name, needs.action)
+      ? withMountSource(scopeFor(name, needs.action), route, req)
       : route.kind === "catalog"
         ? "registry:catalog:*"
         : undefined;
@@ -230,6 +230,19 @@ async function handle(
     }
     return sendError(req, reply, error);
   }
+}
+
+/**
+ * A cross-repository mount needs pull on its source too: its challenge names both scopes,
+ * space-separated as distribution writes them, so the client's token covers the mount.
+ * Only a valid repository name is added (it goes into a header).
+ */
+function withMountSource(scope: string, route: OciRoute, req: FastifyRequest): string {
+  if (route.kind !== "uploads" || req.method !== "POST") return scope;
+  const mount = queryParam(req, "mount");
+  const from = queryParam(req, "from");
+  if (mount === undefined || from === undefined || repositoryNameProblem(from)) return scope;
+  return `${scope} ${scopeFor(from, "pull")}`;
 }
 
 async function dispatch(route: OciRoute, method: string, call: OciCall): Promise<FastifyReply> {

@@ -72,12 +72,20 @@ export function requirementOf(
     case "manifest":
       if (method === "PUT") return { action: "push", audit: "container-registry.image.push" };
       if (method === "DELETE") {
-        return { action: "delete", audit: "container-registry.image.delete" };
+        // By tag it removes the tag (spec 1.1), by digest the manifest.
+        return {
+          action: "delete",
+          audit: route.reference.includes(":")
+            ? "container-registry.image.delete"
+            : "container-registry.image.untag",
+        };
       }
       if (method === "GET") return { action: "pull", audit: "container-registry.image.pull" };
       return { action: "pull" };
     case "blob":
-      return { action: method === "DELETE" ? "delete" : "pull" };
+      return method === "DELETE"
+        ? { action: "delete", audit: "container-registry.image.delete" }
+        : { action: "pull" };
     case "uploads":
       return { action: "push", audit: "container-registry.image.push" };
     case "upload":

@@ -1,3 +1,4 @@
+export * from "./accept";
 export * from "./errors";
 export * from "./limits";
 export * from "./manifest";

@@ -43,7 +43,8 @@ export function removeImages(ctx: RegistryContext, raw: unknown): Promise<Remove
           let tagNames: string[] = [];
           if (!deleted.has(manifest.id)) {
             await refuseIfReferenced(tx, repositoryId, manifest.id, manifest.digest);
-            tagNames = await deleteManifest(tx, repositoryId, manifest.id);
+            tagNames = (await deleteManifest(tx, repositoryId, manifest.id, { unlinkBlobs: true }))
+              .tags;
             deleted.add(manifest.id);
           }
           removed.push({ image: ref.text, digest: manifest.digest, tags: tagNames });
@@ -80,17 +81,27 @@ async function refuseIfReferenced(
   }
 }
 
+export interface DeletedManifestRows {
+  /** Tags that pointed at the manifest. */
+  tags: string[];
+  /** Digests of the untagged child manifests deleted with an index. */
+  children: string[];
+}
+
 /**
  * Delete a manifest (its tags and references cascade), then its untagged children that
- * nothing else in the repository references, then the repository's links to blobs that no
- * remaining manifest there references. Only blobs of the deleted manifests are unlinked,
- * so blobs uploaded for a push in progress keep their links. Returns the removed tags.
+ * nothing else in the repository references. With `unlinkBlobs` (image.rm, which frees
+ * storage) the repository's links to blobs of the deleted manifests that no remaining
+ * manifest references go too, so blobs uploaded for a push in progress keep theirs;
+ * without (the OCI DELETE, as distribution) every link stays until the blob is deleted or
+ * collected.
  */
 export async function deleteManifest(
   tx: DbOrTx,
   repositoryId: string,
   manifestId: string,
-): Promise<string[]> {
+  opts: { unlinkBlobs: boolean },
+): Promise<DeletedManifestRows> {
   const tagRows = await tx
     .select({ name: tags.name })
     .from(tags)
@@ -101,6 +112,7 @@ export async function deleteManifest(
     .where(eq(manifestReferences.manifestId, manifestId));
   await tx.delete(manifests).where(eq(manifests.id, manifestId));
   const blobDigests = new Set(refs.filter((r) => r.kind !== "manifest").map((r) => r.digest));
+  const children: string[] = [];
   for (const child of refs.filter((r) => r.kind === "manifest")) {
     // Another index of the repository still lists the child: it stays.
     const listed = await manifestsReferencing(tx, repositoryId, [child.digest], {
@@ -125,9 +137,10 @@ export async function deleteManifest(
         .where(eq(manifestReferences.manifestId, row.id));
       for (const r of childRefs) if (r.kind !== "manifest") blobDigests.add(r.digest);
       await tx.delete(manifests).where(eq(manifests.id, row.id));
+      children.push(child.digest);
     }
   }
-  if (blobDigests.size > 0) {
+  if (opts.unlinkBlobs && blobDigests.size > 0) {
     const stillUsed = await manifestsReferencing(tx, repositoryId, [...blobDigests]);
     const used = stillUsed.map((u) => u.referenced);
     await tx
@@ -140,5 +153,5 @@ export async function deleteManifest(
         ),
       );
   }
-  return tagRows.map((t) => t.name);
+  return { tags: tagRows.map((t) => t.name), children };
 }

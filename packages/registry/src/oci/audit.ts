@@ -11,6 +11,7 @@ export type OciAction = Extract<
   | "container-registry.image.push"
   | "container-registry.image.pull"
   | "container-registry.image.delete"
+  | "container-registry.image.untag"
 >;
 
 /**

@@ -3,8 +3,10 @@ import type { Readable } from "node:stream";
 import type { DbOrTx } from "@berth/db";
 import { blobs, namespaces, repositories, repositoryBlobs } from "@berth/db";
 import { and, eq } from "drizzle-orm";
+import { runAudited, safeName } from "../audit";
 import { accountId, type RegistryContext } from "../context";
 import { manifestsReferencing } from "../images/records";
+import { imageTarget } from "../images/resolve";
 import type { BlobInfo } from "../storage/blob-store";
 import { streamBlob } from "../storage/read";
 import { OciFailure, ociFailureOf } from "./errors";
@@ -133,40 +135,56 @@ export async function countServedBytes(ctx: RegistryContext, bytes: number): Pro
 }
 
 /**
- * Unlink a blob from a repository (the blob itself goes at the next garbage collection if
- * nothing else uses it). Refused while a manifest of the repository references it.
+ * Unlink a blob from a repository (DELETE /v2/<name>/blobs/<digest>); the blob itself goes
+ * at the next garbage collection if nothing else uses it. Refused (409) while a manifest of
+ * the repository references it. Audited as container-registry.image.delete whose target is
+ * the blob's digest in the repository (`requestData.kind` "blob").
  */
-export async function deleteBlob(ctx: RegistryContext, input: BlobRequest): Promise<void> {
-  try {
-    const name = ociRepositoryName(input.repository);
-    ociDigest(input.digest);
-    await ctx.db.transaction(async (tx) => {
-      const { repositoryId } = await readableRepository(tx, ctx, name);
-      const blob = await linkedBlob(tx, repositoryId, input.digest);
-      if (!blob) {
-        throw new OciFailure(
-          "BLOB_UNKNOWN",
-          `blob ${input.digest} is not known in repository ${name.name}`,
-        );
+export function deleteBlob(ctx: RegistryContext, input: BlobRequest): Promise<void> {
+  const targetName = safeName(`${input.repository}@${input.digest}`);
+  return runAudited(ctx, {
+    action: "container-registry.image.delete",
+    failure: () => [{ target: imageTarget(targetName), messageDetail: `blob ${targetName}` }],
+    execute: async (tx) => {
+      try {
+        const name = ociRepositoryName(input.repository);
+        const digest = ociDigest(input.digest);
+        const { repositoryId } = await readableRepository(tx, ctx, name);
+        const blob = await linkedBlob(tx, repositoryId, digest);
+        if (!blob) {
+          throw new OciFailure(
+            "BLOB_UNKNOWN",
+            `blob ${digest} is not known in repository ${name.name}`,
+          );
+        }
+        const [user] = await manifestsReferencing(tx, repositoryId, [digest], { limit: 1 });
+        if (user) {
+          throw new OciFailure(
+            "DENIED",
+            `blob ${digest} is used by manifest ${user.manifest}; delete the manifest first`,
+            409,
+          );
+        }
+        await tx
+          .delete(repositoryBlobs)
+          .where(
+            and(eq(repositoryBlobs.repositoryId, repositoryId), eq(repositoryBlobs.digest, digest)),
+          );
+        return {
+          result: undefined,
+          records: [
+            {
+              target: imageTarget(targetName, name.name, digest),
+              messageDetail: `blob ${targetName}`,
+              status: 202,
+              requestData: { kind: "blob" },
+              responseData: { digest, size: blob.size },
+            },
+          ],
+        };
+      } catch (error) {
+        throw ociFailureOf(error);
       }
-      const [user] = await manifestsReferencing(tx, repositoryId, [input.digest], { limit: 1 });
-      if (user) {
-        throw new OciFailure(
-          "DENIED",
-          `blob ${input.digest} is used by manifest ${user.manifest}; delete the manifest first`,
-          409,
-        );
-      }
-      await tx
-        .delete(repositoryBlobs)
-        .where(
-          and(
-            eq(repositoryBlobs.repositoryId, repositoryId),
-            eq(repositoryBlobs.digest, input.digest),
-          ),
-        );
-    });
-  } catch (error) {
-    throw ociFailureOf(error);
-  }
+    },
+  });
 }

@@ -1,5 +1,7 @@
 export * from "./audit";
 export * from "./blobs";
+export * from "./delete-manifest";
+export * from "./delete-tag";
 export * from "./errors";
 export * from "./listing";
 export * from "./manifests";

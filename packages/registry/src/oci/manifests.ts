@@ -2,6 +2,7 @@ import {
   DEFAULT_PLAN,
   effectiveLimits,
   MAX_MANIFEST_BYTES,
+  mediaTypeAccepted,
   type PlanName,
   parseManifest as parseOciManifest,
   quotaAllows,
@@ -15,14 +16,8 @@ import { and, eq, sql } from "drizzle-orm";
 import { runAudited } from "../audit";
 import { accountId, nowOf, type RegistryContext } from "../context";
 import { RegistryError } from "../errors";
-import {
-  ensureRepository,
-  holdBlobsAgainstGc,
-  manifestsReferencing,
-  writeManifestRows,
-} from "../images/records";
+import { ensureRepository, holdBlobsAgainstGc, writeManifestRows } from "../images/records";
 import { imageTarget } from "../images/resolve";
-import { deleteManifest } from "../images/rm";
 import { OciFailure, ociFailureOf } from "./errors";
 import { checkStorageQuota, countPullTraffic } from "./quota";
 import {
@@ -39,6 +34,28 @@ export interface ManifestRequest {
   repository: string;
   /** Tag or digest as in the URL. */
   reference: string;
+}
+
+export interface ManifestRead extends ManifestRequest {
+  /** Media ranges the client accepts (`acceptedMediaRanges`); absent: any type. */
+  accept?: readonly string[];
+}
+
+/**
+ * A manifest of a type the client does not accept is, to that client, no manifest: 404
+ * MANIFEST_UNKNOWN as distribution answers, saying what was found and what was asked.
+ */
+function refuseUnaccepted(
+  repository: string,
+  reference: string,
+  mediaType: string,
+  accept: readonly string[] | undefined,
+): void {
+  if (mediaTypeAccepted(mediaType, accept)) return;
+  throw new OciFailure(
+    "MANIFEST_UNKNOWN",
+    `manifest ${reference} in ${repository} is ${mediaType}, which the Accept header (${accept?.join(", ") || "nothing"}) does not include`,
+  );
 }
 
 export interface PushManifestInput extends ManifestRequest {
@@ -131,7 +148,7 @@ interface ManifestRow {
 }
 
 /** The manifest a tag or digest names in a repository, with its bytes when asked. */
-async function findManifest(
+export async function findManifest(
   tx: DbOrTx,
   repositoryId: string,
   ref: ManifestRef,
@@ -159,11 +176,26 @@ async function findManifest(
   return rows[0];
 }
 
-function unknownManifest(repository: string, reference: string): OciFailure {
+export function unknownManifest(repository: string, reference: string): OciFailure {
   return new OciFailure(
     "MANIFEST_UNKNOWN",
     `manifest ${reference} is not known in repository ${repository}`,
   );
+}
+
+/**
+ * The reference of a read or delete: a string that is no valid tag names no manifest
+ * (404 MANIFEST_UNKNOWN, as distribution answers), where a push of it is MANIFEST_INVALID.
+ */
+export function existingRef(repository: string, raw: string): ManifestRef {
+  try {
+    return ociManifestRef(raw);
+  } catch (error) {
+    if (error instanceof OciFailure && error.ociCode === "MANIFEST_INVALID") {
+      throw unknownManifest(repository, raw);
+    }
+    throw error;
+  }
 }
 
 export interface PulledManifest extends ManifestInfo {
@@ -174,10 +206,7 @@ export interface PulledManifest extends ManifestInfo {
  * container-registry.image.pull, one per manifest GET: the pull-traffic quota is checked
  * first, then the manifest's bytes are counted as traffic and the event written, together.
  */
-export function pullManifest(
-  ctx: RegistryContext,
-  input: ManifestRequest,
-): Promise<PulledManifest> {
+export function pullManifest(ctx: RegistryContext, input: ManifestRead): Promise<PulledManifest> {
   const targetName = requestedImageName(input.repository, input.reference);
   return runAudited(ctx, {
     action: "container-registry.image.pull",
@@ -185,7 +214,7 @@ export function pullManifest(
     execute: async (tx) => {
       try {
         const name = ociRepositoryName(input.repository);
-        const ref = ociManifestRef(input.reference);
+        const ref = existingRef(name.name, input.reference);
         const found = await pullLookup(tx, ctx, name, ref);
         if (!found) {
           throw new OciFailure(
@@ -201,6 +230,7 @@ export function pullManifest(
           throw new RegistryError("QUOTA_EXCEEDED", TRAFFIC_QUOTA_MESSAGE);
         }
         if (!found.manifest) throw unknownManifest(name.name, input.reference);
+        refuseUnaccepted(name.name, input.reference, found.manifest.mediaType, input.accept);
         await countPullTraffic(tx, ctx, found.manifest.size);
         const m = found.manifest;
         return {
@@ -287,79 +317,17 @@ async function pullLookup(
 /** A manifest's digest, type and size (HEAD): neither audited nor counted as traffic. */
 export async function statManifest(
   ctx: RegistryContext,
-  input: ManifestRequest,
+  input: ManifestRead,
 ): Promise<ManifestInfo> {
   try {
     const name = ociRepositoryName(input.repository);
-    const ref = ociManifestRef(input.reference);
+    const ref = existingRef(name.name, input.reference);
     const { repositoryId } = await readableRepository(ctx.db, ctx, name);
     const found = await findManifest(ctx.db, repositoryId, ref);
     if (!found) throw unknownManifest(name.name, input.reference);
+    refuseUnaccepted(name.name, input.reference, found.mediaType, input.accept);
     return { digest: found.digest, mediaType: found.mediaType, size: found.size };
   } catch (error) {
     throw ociFailureOf(error);
   }
-}
-
-export interface DeletedManifest {
-  digest: string;
-  tags: string[];
-}
-
-/**
- * container-registry.image.delete, one per manifest DELETE (by digest): the manifest goes
- * with its tags and references; blobs no manifest of the repository still uses become
- * collectable. A manifest that an index of the repository lists is refused (409).
- */
-export function deleteManifestByDigest(
-  ctx: RegistryContext,
-  input: ManifestRequest,
-): Promise<DeletedManifest> {
-  const targetName = requestedImageName(input.repository, input.reference);
-  return runAudited(ctx, {
-    action: "container-registry.image.delete",
-    failure: () => [{ target: imageTarget(targetName), messageDetail: targetName }],
-    execute: async (tx) => {
-      try {
-        const name = ociRepositoryName(input.repository);
-        const ref = ociManifestRef(input.reference);
-        if (!ref.digest) {
-          throw new OciFailure(
-            "UNSUPPORTED",
-            "deleting a tag is not supported: delete the manifest by digest (its tags go with it), or untag with the management API",
-            405,
-          );
-        }
-        const { repositoryId } = await readableRepository(tx, ctx, name);
-        const found = await findManifest(tx, repositoryId, ref);
-        if (!found) throw unknownManifest(name.name, input.reference);
-        const [parent] = await manifestsReferencing(tx, repositoryId, [found.digest], {
-          kind: "manifest",
-          except: found.id,
-          limit: 1,
-        });
-        if (parent) {
-          throw new OciFailure(
-            "DENIED",
-            `manifest ${found.digest} is listed by the index ${parent.manifest}; delete that first`,
-            409,
-          );
-        }
-        const removedTags = await deleteManifest(tx, repositoryId, found.id);
-        return {
-          result: { digest: found.digest, tags: removedTags },
-          records: [
-            {
-              target: imageTarget(targetName, name.name, found.digest),
-              messageDetail: targetName,
-              status: 202,
-              responseData: { digest: found.digest, tags: removedTags },
-            },
-          ],
-        };
-      } catch (error) {
-        throw ociFailureOf(error);
-      }
-    },
-  });
 }
