@@ -24,7 +24,8 @@ export interface RemoveResult {
 
 /**
  * container-registry.image.rm: delete each image's manifest from its repository, with all
- * of its tags there; copies in other repositories stay. One event per image.
+ * of its tags there; copies in other repositories stay. One event per image, and one per
+ * untagged platform manifest an index takes with it.
  */
 export function removeImages(ctx: RegistryContext, raw: unknown): Promise<RemoveResult> {
   return runAudited(ctx, {
@@ -41,10 +42,12 @@ export function removeImages(ctx: RegistryContext, raw: unknown): Promise<Remove
           const ref = parseImageReference(given);
           const { manifest, repositoryId } = await resolveImage(tx, ctx, ref);
           let tagNames: string[] = [];
+          let children: string[] = [];
           if (!deleted.has(manifest.id)) {
             await refuseIfReferenced(tx, repositoryId, manifest.id, manifest.digest);
-            tagNames = (await deleteManifest(tx, repositoryId, manifest.id, { unlinkBlobs: true }))
-              .tags;
+            const rows = await deleteManifest(tx, repositoryId, manifest.id, { unlinkBlobs: true });
+            tagNames = rows.tags;
+            children = rows.children;
             deleted.add(manifest.id);
           }
           removed.push({ image: ref.text, digest: manifest.digest, tags: tagNames });
@@ -53,6 +56,15 @@ export function removeImages(ctx: RegistryContext, raw: unknown): Promise<Remove
             messageDetail: ref.text,
             responseData: { digest: manifest.digest, tags: tagNames },
           });
+          // An index's untagged platform manifests go with it: one event each.
+          for (const child of children) {
+            const childName = `${ref.repository}@${child}`;
+            bulk.records.push({
+              target: imageTarget(childName, ref.repository, child),
+              messageDetail: childName,
+              responseData: { digest: child, index: manifest.digest },
+            });
+          }
         } catch (thrown) {
           bulk.fail(given, { name }, thrown, name);
         }
