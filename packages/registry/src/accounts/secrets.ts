@@ -49,10 +49,30 @@ export const GENERATED_API_KEY = /^berth_ak_[A-Za-z0-9_-]{43}$/;
  */
 const SCRYPT = { log2N: 15, r: 8, p: 1, keyLength: 32, saltBytes: 16 };
 
-function scryptAsync(secret: string, salt: Buffer, keyLength: number, opts: ScryptOptions) {
-  return new Promise<Buffer>((resolve, reject) =>
-    scrypt(secret, salt, keyLength, opts, (error, key) => (error ? reject(error) : resolve(key))),
+/**
+ * One scrypt at a time. They run on libuv's thread pool (4 threads), which file I/O shares:
+ * wrong keys that happen to fall in a chosen key's bucket, sent from many addresses, would
+ * otherwise take every thread (and 32 MiB each) and stall blob reads and writes. Chosen keys
+ * are verified once per process (see rememberChosen), so honest clients rarely wait here.
+ */
+let scryptTail: Promise<unknown> = Promise.resolve();
+
+function scryptAsync(
+  secret: string,
+  salt: Buffer,
+  keyLength: number,
+  opts: ScryptOptions,
+): Promise<Buffer> {
+  const run = scryptTail.then(
+    () =>
+      new Promise<Buffer>((resolve, reject) =>
+        scrypt(secret, salt, keyLength, opts, (error, key) =>
+          error ? reject(error) : resolve(key),
+        ),
+      ),
   );
+  scryptTail = run.catch(() => {});
+  return run;
 }
 
 const options = (log2N: number, r: number, p: number): ScryptOptions => ({
