@@ -1,4 +1,5 @@
-import { Counter, collectDefaultMetrics, Histogram, Registry } from "prom-client";
+import { processMetrics } from "@berth/service";
+import { Counter, Histogram, Registry } from "prom-client";
 
 export interface ServerMetrics {
   registry: Registry;
@@ -12,7 +13,7 @@ export interface ServerMetrics {
 /** One registry per server (not prom-client's global), so servers in one process never clash. */
 export function createMetrics(): ServerMetrics {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: "berth_server_" });
+  processMetrics(registry, "berth_server_");
   return {
     registry,
     requests: new Counter({

@@ -1,8 +1,9 @@
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import { processMetrics } from "@berth/service";
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
 
 export function trackerMetrics(tailSubscribers: () => number) {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry });
+  processMetrics(registry);
   return {
     registry,
     lines: new Counter({

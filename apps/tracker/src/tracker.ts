@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { AddressInfo } from "node:net";
-import { healthRoutes } from "@berth/service";
+import { healthRoutes, refuseBuiltInSecrets } from "@berth/service";
 import {
   DEFAULT_INGESTION_KEY,
   DEFAULT_QUERY_KEY,
@@ -76,6 +76,21 @@ function problem(reply: FastifyReply, status: number, error: string) {
 
 /** Start the local Activity Tracker: ingestion, export, live tail, health and metrics. */
 export async function startTracker(opts: TrackerOptions): Promise<RunningTracker> {
+  const keys =
+    typeof opts.ingestionKeys === "object"
+      ? opts.ingestionKeys
+      : parseRegionTable("BERTH_TRACKER_KEYS", opts.ingestionKeys ?? DEFAULT_INGESTION_KEY);
+  const queryKey = opts.queryKey ?? DEFAULT_QUERY_KEY;
+  const host = opts.host ?? "127.0.0.1";
+  refuseBuiltInSecrets(host, [
+    {
+      variable: "BERTH_TRACKER_KEYS",
+      builtIn:
+        keys.fallback === DEFAULT_INGESTION_KEY ||
+        Object.values(keys.entries).includes(DEFAULT_INGESTION_KEY),
+    },
+    { variable: "BERTH_TRACKER_QUERY_KEY", builtIn: queryKey === DEFAULT_QUERY_KEY },
+  ]);
   const log = opts.logger ?? pino({ level: "info" });
   if (opts.migrate !== false) await migrateTracker(opts.databaseUrl);
   const sql = postgres(opts.databaseUrl, {
@@ -84,11 +99,6 @@ export async function startTracker(opts: TrackerOptions): Promise<RunningTracker
     types: { bigint: postgres.BigInt },
     connection: { application_name: "berth-tracker" },
   });
-  const keys =
-    typeof opts.ingestionKeys === "object"
-      ? opts.ingestionKeys
-      : parseRegionTable("BERTH_TRACKER_KEYS", opts.ingestionKeys ?? DEFAULT_INGESTION_KEY);
-  const queryKey = opts.queryKey ?? DEFAULT_QUERY_KEY;
   const hub = new TailHub(sql, log);
   await hub.start();
   const signingKey = await loadSigningKey({ key: opts.signingKey, file: opts.signingKeyFile });
@@ -120,10 +130,13 @@ export async function startTracker(opts: TrackerOptions): Promise<RunningTracker
       done(error, undefined);
     }
   });
-  app.setErrorHandler((error: { statusCode?: number; message: string }, _req, reply) => {
+  app.setErrorHandler((error: { statusCode?: number; message: string }, req, reply) => {
     const status = error.statusCode && error.statusCode >= 400 ? error.statusCode : 500;
-    if (status >= 500) log.error({ err: error }, "request failed");
-    return problem(reply, status, error.message);
+    if (status < 500) return problem(reply, status, error.message);
+    // The cause (a database error naming tables, addresses, statements) is the operator's:
+    // the client gets the request id to quote.
+    log.error({ err: error, requestId: req.id }, "request failed");
+    return problem(reply, status, `internal error (request ${req.id})`);
   });
 
   /** The region of the path, when this tracker serves it (a key table lists its regions). */
@@ -142,14 +155,29 @@ export async function startTracker(opts: TrackerOptions): Promise<RunningTracker
     return metrics.registry.metrics();
   });
 
-  app.post("/regions/:region/logs/ingest", async (req, reply) => {
+  /**
+   * Region and key are checked when the headers arrive, before a byte of the body is read:
+   * an unauthenticated client cannot make the tracker buffer and parse 10 MB of JSON. The
+   * connection is closed after the refusal, so the rest of such a body is not read either.
+   */
+  async function ingestAuth(req: FastifyRequest, reply: FastifyReply) {
+    const p = regionParams.safeParse(req.params);
+    const expected = p.success ? lookupRegion(keys, p.data.region) : undefined;
+    if (expected === undefined) {
+      reply.header("connection", "close");
+      return problem(reply, 404, "this tracker does not serve that region");
+    }
+    if (!keyMatches(presentedKey(req.headers), expected)) {
+      metrics.batches.inc({ status: "401" });
+      reply.header("connection", "close");
+      return problem(reply, 401, "missing or wrong ingestion key for this region");
+    }
+  }
+
+  app.post("/regions/:region/logs/ingest", { onRequest: ingestAuth }, async (req, reply) => {
     const started = performance.now();
     const region = regionOf(req, reply);
     if (!region) return reply;
-    if (!keyMatches(presentedKey(req.headers), lookupRegion(keys, region)!)) {
-      metrics.batches.inc({ status: "401" });
-      return problem(reply, 401, "missing or wrong ingestion key for this region");
-    }
     const body = ingestBodySchema.safeParse(req.body);
     if (!body.success) {
       metrics.batches.inc({ status: "400" });
@@ -260,9 +288,9 @@ export async function startTracker(opts: TrackerOptions): Promise<RunningTracker
 
   registerLogRoutes(app, { sql, verifierKey, regionOf, queryAuth });
 
-  await app.listen({ host: opts.host ?? "127.0.0.1", port: opts.port ?? 0 });
+  await app.listen({ host, port: opts.port ?? 0 });
   const port = (app.server.address() as AddressInfo).port;
-  const url = `http://${opts.host ?? "127.0.0.1"}:${port}`;
+  const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
   let stopped: Promise<void> | undefined;
   return {
     url,

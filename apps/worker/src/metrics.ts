@@ -1,9 +1,10 @@
 import { type DbOrTx, outboxStats } from "@berth/db";
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import { processMetrics } from "@berth/service";
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
 
 export function workerMetrics(db: DbOrTx) {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry });
+  processMetrics(registry);
   // One query per scrape feeds the three outbox gauges.
   let pendingStats: Promise<Awaited<ReturnType<typeof outboxStats>>> | undefined;
   const stats = () => {

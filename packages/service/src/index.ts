@@ -3,3 +3,4 @@
 export * from "./env";
 export * from "./exposure";
 export * from "./health";
+export * from "./metrics";
