@@ -8,6 +8,7 @@ import {
   type RegionName,
   type RoutingTable,
 } from "@berth/core";
+import type { BuildLimits } from "@berth/registry";
 import { ConfigError, embeddedDatabase, loadEnv, port, refuseBuiltInSecrets } from "@berth/service";
 import {
   checkHttpUrl,
@@ -42,6 +43,8 @@ export interface ServerConfig {
   timeouts: { idleMs: number; minBodyBytesPerSecond: number; bodyWindowMs: number };
   /** Largest blob a push may upload; absent: DEFAULT_MAX_BLOB_BYTES (10 GiB). */
   maxBlobBytes?: number;
+  /** Staged build contexts per account, and builds running at once (BERTH_BUILD*); absent: defaults. */
+  builds?: Partial<BuildLimits>;
 }
 
 export { ConfigError };
@@ -50,6 +53,14 @@ export { ConfigError };
  * The server's own settings, on top of the common ones (DATABASE_URL, BERTH_HOST,
  * BERTH_LOG_LEVEL). A new setting is one line here and one field in `loadConfig`.
  */
+function atLeastOne(what: string) {
+  return z.coerce
+    .number({ message: `must be ${what}` })
+    .int("must be a whole number")
+    .min(1, "must be at least 1")
+    .optional();
+}
+
 const serverEnv = {
   BERTH_DATA_DIR: z.string().default(".berth"),
   BERTH_PORT: port.default(5000),
@@ -93,6 +104,10 @@ const serverEnv = {
     .int("must be a whole number")
     .min(1, "must be at least 1")
     .optional(),
+  BERTH_BUILD_CONTEXTS_PER_ACCOUNT: atLeastOne("a number of contexts"),
+  BERTH_BUILD_CONTEXT_BYTES_PER_ACCOUNT: atLeastOne("a number of bytes"),
+  BERTH_BUILDS_AT_ONCE: atLeastOne("a number of builds"),
+  BERTH_BUILDS_AT_ONCE_PER_ACCOUNT: atLeastOne("a number of builds"),
   BERTH_TOKEN_SECRET: z
     .string()
     .min(MIN_TOKEN_SECRET_LENGTH, `must be at least ${MIN_TOKEN_SECRET_LENGTH} characters`)
@@ -125,7 +140,29 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       bodyWindowMs: 30_000,
     },
     ...(e.BERTH_MAX_BLOB_BYTES ? { maxBlobBytes: e.BERTH_MAX_BLOB_BYTES } : {}),
+    ...buildsConfig(e),
   };
+}
+
+function buildsConfig(e: {
+  BERTH_BUILD_CONTEXTS_PER_ACCOUNT?: number | undefined;
+  BERTH_BUILD_CONTEXT_BYTES_PER_ACCOUNT?: number | undefined;
+  BERTH_BUILDS_AT_ONCE?: number | undefined;
+  BERTH_BUILDS_AT_ONCE_PER_ACCOUNT?: number | undefined;
+}): { builds?: Partial<BuildLimits> } {
+  const builds: Partial<BuildLimits> = {
+    ...(e.BERTH_BUILD_CONTEXTS_PER_ACCOUNT !== undefined
+      ? { contextsPerAccount: e.BERTH_BUILD_CONTEXTS_PER_ACCOUNT }
+      : {}),
+    ...(e.BERTH_BUILD_CONTEXT_BYTES_PER_ACCOUNT !== undefined
+      ? { contextBytesPerAccount: e.BERTH_BUILD_CONTEXT_BYTES_PER_ACCOUNT }
+      : {}),
+    ...(e.BERTH_BUILDS_AT_ONCE !== undefined ? { concurrentBuilds: e.BERTH_BUILDS_AT_ONCE } : {}),
+    ...(e.BERTH_BUILDS_AT_ONCE_PER_ACCOUNT !== undefined
+      ? { concurrentBuildsPerAccount: e.BERTH_BUILDS_AT_ONCE_PER_ACCOUNT }
+      : {}),
+  };
+  return Object.keys(builds).length > 0 ? { builds } : {};
 }
 
 /** Where `events.query` and `events.tail` read the caller's events. */

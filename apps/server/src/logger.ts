@@ -46,6 +46,33 @@ export function serializeError(error: unknown): unknown {
   return out;
 }
 
+/**
+ * A URL as logs may show it: the path alone. Query strings carry inputs, and some inputs are
+ * secrets (a build subscription's `buildArgs` travel in its URL as server-sent events do).
+ */
+export function pathOnly(url: string | undefined): string | undefined {
+  if (url === undefined) return undefined;
+  const cut = url.search(/[?#]/);
+  return cut < 0 ? url : url.slice(0, cut);
+}
+
+/** fastify's request serializer, with the URL's path only. */
+function serializeRequest(req: {
+  method?: string;
+  url?: string;
+  host?: string;
+  ip?: string;
+  socket?: { remotePort?: number };
+}): Record<string, unknown> {
+  return {
+    method: req.method,
+    url: pathOnly(req.url),
+    host: req.host,
+    remoteAddress: req.ip,
+    remotePort: req.socket?.remotePort,
+  };
+}
+
 export function createLogger(
   opts: { level?: string; destination?: DestinationStream } = {},
 ): Logger {
@@ -54,7 +81,7 @@ export function createLogger(
       level: opts.level ?? "info",
       base: { service: "berth-server" },
       redact: { paths: REDACT_PATHS, censor: "[redacted]" },
-      serializers: { err: serializeError },
+      serializers: { err: serializeError, req: serializeRequest },
     },
     opts.destination ?? pino.destination(1),
   );

@@ -50,6 +50,7 @@ const server = await startServer({
   ...(config.trustedProxies ? { trustedProxies: config.trustedProxies } : {}),
   timeouts: config.timeouts,
   ...(config.maxBlobBytes ? { maxBlobBytes: config.maxBlobBytes } : {}),
+  ...(config.builds ? { builds: config.builds } : {}),
 });
 for (const [region, url] of Object.entries(server.urls)) {
   logger.info({ region, url }, `region ${region} listening on ${url}`);

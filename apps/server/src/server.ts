@@ -1,6 +1,6 @@
 import type { RegionName, RoutingTable } from "@berth/core";
 import type { Db } from "@berth/db";
-import type { BlobStore } from "@berth/registry";
+import { type BlobStore, type BuildLimits, setBuildLimits } from "@berth/registry";
 import type { FastifyInstance } from "fastify";
 import type { DestinationStream, Logger } from "pino";
 import { buildApp } from "./app";
@@ -39,6 +39,8 @@ export interface StartServerOptions {
   timeouts?: Partial<ClientTimeouts>;
   /** Largest blob a push may upload (default DEFAULT_MAX_BLOB_BYTES). */
   maxBlobBytes?: number;
+  /** Staged build contexts and concurrent builds (the process's; default BUILD_LIMIT_DEFAULTS). */
+  builds?: Partial<BuildLimits>;
 }
 
 export interface RunningServer {
@@ -89,6 +91,7 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
       ...(opts.logLevel ? { level: opts.logLevel } : {}),
       ...(opts.logDestination ? { destination: opts.logDestination } : {}),
     });
+  if (opts.builds) setBuildLimits(opts.builds);
   const metrics = createMetrics();
   const authLimit = new AuthFailureLimiter({ ...AUTH_LIMIT_DEFAULTS, ...opts.authLimit });
   const urls: RunningServer["urls"] = {};

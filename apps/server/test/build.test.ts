@@ -308,7 +308,7 @@ describe("POST /build/context", () => {
     });
     expect(good.status).toBe(201);
     expect(await good.json()).toEqual({
-      context: expect.stringMatching(/^sha256:[0-9a-f]{64}$/),
+      context: expect.stringMatching(/^ctx_[0-9a-f]{48}$/),
       size: tar.length,
     });
     // tRPC, beside it, still parses its JSON bodies.

@@ -151,4 +151,10 @@ function sha256(bytes: Uint8Array): string {
   return `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
 }
 
-export { type ContextSpec, contextTar, type LayerFile, readLayer } from "./build/testing";
+export {
+  type ContextSpec,
+  contextTar,
+  gzipBomb,
+  type LayerFile,
+  readLayer,
+} from "./build/testing";

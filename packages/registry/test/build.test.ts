@@ -15,6 +15,7 @@ import {
   createNamespace,
   RegistryError,
   readBlob,
+  setBuildLimits,
   setQuota,
   stageBuildContext,
   storageUsage,
@@ -24,14 +25,22 @@ import { type Env, setup } from "./helpers";
 
 let env: Env;
 beforeAll(async () => {
+  // These tests stage a context for each build: far more than an account's default budget.
+  setBuildLimits({ contextsPerAccount: 100_000 });
   env = await setup();
   for (const name of ["birds", "bases"]) await createNamespace(env.ctx(env.alice), { name });
   await createNamespace(env.ctx(env.bob), { name: "bobs" });
 });
 afterAll(async () => env?.drop());
 
-async function stage(spec: ContextSpec, gzip = false): Promise<string> {
-  const staged = await stageBuildContext({ store: env.store }, await contextTar(spec, { gzip }));
+const owner = (who = env.alice) => ({
+  store: env.store,
+  accountId: who.account.id,
+  region: "us-south" as const,
+});
+
+async function stage(spec: ContextSpec, gzip = false, who = env.alice): Promise<string> {
+  const staged = await stageBuildContext(owner(who), await contextTar(spec, { gzip }));
   return staged.context;
 }
 
@@ -42,7 +51,7 @@ async function build(
   const { files, ...rest } = input;
   const ctx = env.ctx(who);
   const progress: BuildProgress[] = [];
-  const context = await stage(files);
+  const context = await stage(files, false, who);
   const result = await buildImage(ctx, { ...rest, context }, (p) => progress.push(p));
   return { result, progress, ctx, context };
 }
@@ -548,7 +557,7 @@ describe("image.build failures", () => {
       [{ target: "bobs/x:1", context }, "NOT_FOUND", /namespace "bobs" was not found/],
       [{ target: "Birds/x", context }, "BAD_REQUEST", /invalid/],
       [{ target: "birds/x:1", context: `sha256:${"0".repeat(64)}` }, "NOT_FOUND", /upload it/],
-      [{ target: "birds/x:1", context: "nonsense" }, "BAD_REQUEST", /not a build context id/],
+      [{ target: "birds/x:1", context: "nonsense" }, "NOT_FOUND", /upload it/],
       [
         { target: "birds/x:1", context, buildArgs: { "bad name": "x" } },
         "BAD_REQUEST",
@@ -566,8 +575,7 @@ describe("image.build failures", () => {
       expect(error.code, JSON.stringify(input)).toBe(code);
       expect(error.message, JSON.stringify(input)).toMatch(message);
     }
-    const notTar = (await stageBuildContext({ store: env.store }, Buffer.from("not a tar at all")))
-      .context;
+    const notTar = (await stageBuildContext(owner(), Buffer.from("not a tar at all"))).context;
     const { error } = await buildFails({ target: "birds/x:1", context: notTar });
     expect(error.message).toMatch(/the build context cannot be read/);
   });
@@ -581,7 +589,11 @@ describe("image.build failures", () => {
     // stores the image, and the blobs it wrote count for nothing.
     const big = randomBytes(1024 * 1024 + 10);
     const usageOf = () => storageUsage(env.t.db, env.bob.account.id, "us-south");
-    const contextId = await stage({ Dockerfile: "FROM scratch\nCOPY f /f\n", f: "bob's file\n" });
+    const contextId = await stage(
+      { Dockerfile: "FROM scratch\nCOPY f /f\n", f: "bob's file\n" },
+      false,
+      env.bob,
+    );
     let filled = false;
     const store = Object.create(env.store) as typeof env.store;
     store.put = async (source, opts) => {
@@ -689,19 +701,15 @@ describe("layers and contexts", () => {
 
   it("refuses a context larger than the limit, from bytes or a stream", async () => {
     const bytes = await contextTar({ Dockerfile: "FROM scratch\n" });
-    await expect(stageBuildContext({ store: env.store }, bytes, { maxBytes: 100 })).rejects.toThrow(
+    await expect(stageBuildContext(owner(), bytes, { maxBytes: 100 })).rejects.toThrow(
       ContextTooLargeError,
     );
     await expect(
-      stageBuildContext(
-        { store: env.store },
-        Readable.from([bytes.subarray(0, 600), bytes.subarray(600)]),
-        {
-          maxBytes: 1000,
-        },
-      ),
+      stageBuildContext(owner(), Readable.from([bytes.subarray(0, 600), bytes.subarray(600)]), {
+        maxBytes: 1000,
+      }),
     ).rejects.toThrow(/larger than 1000 bytes/);
-    const staged = await stageBuildContext({ store: env.store }, Readable.from([bytes]), {
+    const staged = await stageBuildContext(owner(), Readable.from([bytes]), {
       maxBytes: bytes.length,
     });
     expect(staged.size).toBe(bytes.length);

@@ -1,8 +1,9 @@
 import type { Readable } from "node:stream";
 import { apiKeyFrom } from "@berth/api";
 import {
+  buildLimits,
+  ContextBudgetError,
   ContextTooLargeError,
-  MAX_CONTEXT_BYTES,
   resolveApiKey,
   stageBuildContext,
 } from "@berth/registry";
@@ -14,7 +15,9 @@ import type { BerthPlugin } from "../berth-plugin";
  * (gzip-compressed or not) as raw bytes, with the API key as for `/trpc`
  * (`Authorization: Bearer <key>`). Answers 201 `{ context, size }`; `context` is what
  * `image.build` takes. Uploading is not the audited action: the build that uses the context
- * is, and it fails with its event if the context turns out not to be a tar.
+ * is, and it fails with its event if the context turns out not to be a tar. A context is the
+ * uploading account's alone (in this region), and an account holds a bounded number and size
+ * of them: past either, 429 (too many) or 413 (too many bytes) saying which.
  */
 export const buildContextRoutes: BerthPlugin = async (app, deps) => {
   app.removeAllContentTypeParsers();
@@ -45,9 +48,11 @@ export const buildContextRoutes: BerthPlugin = async (app, deps) => {
             : "an API key is required: send Authorization: Bearer <API key>",
       });
     }
+    const maxBytes = buildLimits().contextMaxBytes;
     const declared = Number(req.headers["content-length"]);
-    if (Number.isFinite(declared) && declared > MAX_CONTEXT_BYTES) {
-      return reply.code(413).send({ error: new ContextTooLargeError(MAX_CONTEXT_BYTES).message });
+    if (Number.isFinite(declared) && declared > maxBytes) {
+      reply.header("connection", "close");
+      return reply.code(413).send({ error: new ContextTooLargeError(maxBytes).message });
     }
     if (!req.body) {
       return reply
@@ -55,17 +60,25 @@ export const buildContextRoutes: BerthPlugin = async (app, deps) => {
         .send({ error: "the request body is the build context: a tar archive" });
     }
     try {
-      const staged = await stageBuildContext({ store: deps.store }, req.body as Readable);
+      const staged = await stageBuildContext(
+        { store: deps.store, accountId: principal.account.id, region: deps.region },
+        req.body as Readable,
+      );
       req.log.info(
         { account: principal.account.id, context: staged.context, size: staged.size },
         "build context staged",
       );
       return reply.code(201).send(staged);
     } catch (error) {
-      if (error instanceof ContextTooLargeError) {
+      if (error instanceof ContextTooLargeError || error instanceof ContextBudgetError) {
+        const status = error instanceof ContextBudgetError && error.kind === "count" ? 429 : 413;
+        req.log.info(
+          { account: principal.account.id, status, reason: error.message },
+          "build context refused",
+        );
         // Stop reading what the client still sends.
         reply.header("connection", "close");
-        return reply.code(413).send({ error: error.message });
+        return reply.code(status).send({ error: error.message });
       }
       throw error;
     }

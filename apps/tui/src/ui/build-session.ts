@@ -133,6 +133,9 @@ export class BuildSession {
             case "start":
               this.set({ phase: "building", total: e.steps, target: e.target });
               break;
+            case "queued":
+              this.set({ notes: [...v.notes, e.message] });
+              break;
             case "step":
               this.set({
                 steps: [

@@ -1,3 +1,4 @@
+import { RE2JS } from "re2js";
 import { DockerfileError } from "./errors";
 
 /*
@@ -38,8 +39,26 @@ export function hasGlob(pattern: string): boolean {
   return /[*?[\\]/.test(pattern);
 }
 
-/** A compiled pattern: does a (clean, relative) path match it? */
-export function compilePattern(pattern: string): RegExp {
+/** A compiled pattern. */
+export interface PathMatcher {
+  /** Does a (clean, relative) path match it? */
+  test(path: string): boolean;
+}
+
+/** Longest pattern accepted (a path is at most a few kilobytes anyway). */
+export const MAX_PATTERN_LENGTH = 4096;
+
+/**
+ * A compiled pattern: does a (clean, relative) path match it? Matched by RE2 (re2js), in time
+ * linear in the path whatever the pattern: `*a*a*a…b` against a long name cannot backtrack
+ * for ever the way a JavaScript RegExp does.
+ */
+export function compilePattern(pattern: string): PathMatcher {
+  if (pattern.length > MAX_PATTERN_LENGTH) {
+    throw new PatternError(
+      `pattern "${pattern.slice(0, 100)}…" is longer than ${MAX_PATTERN_LENGTH} characters`,
+    );
+  }
   let re = "^";
   const chars = Array.from(pattern);
   for (let i = 0; i < chars.length; i++) {
@@ -84,11 +103,13 @@ export function compilePattern(pattern: string): RegExp {
     } else re += escapeRegex(ch);
   }
   re += "$";
+  let compiled: RE2JS;
   try {
-    return new RegExp(re, "u");
+    compiled = RE2JS.compile(re);
   } catch {
     throw new PatternError(`pattern "${pattern}" is not a valid pattern`);
   }
+  return { test: (path) => compiled.matches(path) };
 }
 
 export class PatternError extends Error {
@@ -112,8 +133,11 @@ function escapeRegex(ch: string): string {
 
 interface IgnoreRule {
   exclusion: boolean;
-  regex: RegExp;
+  regex: PathMatcher;
 }
+
+/** Rules a .dockerignore may hold: each is tried against every path of the context. */
+export const MAX_IGNORE_PATTERNS = 1000;
 
 /** The rules of a .dockerignore file. */
 export interface IgnoreMatcher {
@@ -142,10 +166,17 @@ export function parseDockerignore(text: string): IgnoreMatcher {
     if (clean === null || clean === "") {
       // `..` above the root matches nothing in the context; "." or "/" would mean everything.
       if (clean === "") {
-        rules.push({ exclusion, regex: /^.*$/u });
+        rules.push({ exclusion, regex: { test: () => true } });
         patterns.push(exclusion ? "!." : ".");
       }
       return;
+    }
+    if (rules.length >= MAX_IGNORE_PATTERNS) {
+      throw new DockerfileError(
+        `more than ${MAX_IGNORE_PATTERNS} patterns: each is tried against every path of the context`,
+        index + 1,
+        ".dockerignore",
+      );
     }
     try {
       rules.push({ exclusion, regex: compilePattern(clean) });

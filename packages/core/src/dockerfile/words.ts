@@ -76,6 +76,12 @@ export function expandWords(text: string, lookup: Lookup, esc: EscapeChar = "\\"
   return new Expander(text, lookup, esc, true).run();
 }
 
+/**
+ * Longest text one word may expand to. `ENV A=$A$A` doubles A at every line: without a cap a
+ * few dozen lines would take the server's memory.
+ */
+export const MAX_EXPANDED_LENGTH = 64 * 1024;
+
 const NAME_CHAR = /[A-Za-z0-9_]/;
 const UNCLOSED = `missing } to close a \${...} variable`;
 
@@ -86,6 +92,8 @@ class Expander {
   private current = "";
   /** The current word exists even if empty (it had quotes: `""`). */
   private started = false;
+  /** Characters produced so far, in all words and defaults. */
+  private produced = 0;
 
   constructor(
     text: string,
@@ -107,7 +115,15 @@ class Expander {
     return this.chars[this.pos];
   }
 
+  private grow(n: number): void {
+    this.produced += n;
+    if (this.produced > MAX_EXPANDED_LENGTH) {
+      throw new WordError(`expands to more than ${MAX_EXPANDED_LENGTH} characters`);
+    }
+  }
+
   private emit(text: string, splittable: boolean): void {
+    this.grow(text.length);
     if (!this.split || !splittable) {
       this.current += text;
       this.started = true;
@@ -208,8 +224,11 @@ class Expander {
         this.pos++;
         return out;
       }
-      if (ch === "$") out += this.dollar();
-      else if (ch === "'" || ch === '"') {
+      if (ch === "$") {
+        const value = this.dollar();
+        this.grow(value.length);
+        out += value;
+      } else if (ch === "'" || ch === '"') {
         // Quotes inside a default group its text and are removed.
         this.pos++;
         for (;;) {
@@ -221,7 +240,9 @@ class Expander {
           if (q === ch) break;
           if (q === "$" && ch === '"') {
             this.pos--;
-            out += this.dollar();
+            const value = this.dollar();
+            this.grow(value.length);
+            out += value;
             continue;
           }
           out += q;

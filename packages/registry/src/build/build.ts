@@ -23,10 +23,13 @@ import { imageTarget, rawImageName } from "../images/resolve";
 import { requireNamespace } from "../namespaces/lookup";
 import { checkStorageQuota } from "../oci/quota";
 import { resolveBase } from "./base";
+import { BudgetExceededError, BuildBudget } from "./budget";
 import { applyIgnore } from "./context";
 import { evaluate } from "./evaluate";
+import { buildLimits } from "./limits";
 import type { ProgressListener } from "./progress";
-import { loadStagedContext } from "./stage";
+import { inBuildSlot } from "./queue";
+import { loadStagedContext } from "./staged";
 import { sha256 } from "./tar-io";
 
 const ACTION = "container-registry.image.build";
@@ -108,9 +111,26 @@ export async function buildImage(
   ];
   let prepared: Prepared;
   try {
-    prepared = await prepare(ctx, raw, onProgress, opts);
+    prepared = await inBuildSlot(
+      ctx.principal.account.id,
+      () => prepare(ctx, raw, onProgress, opts),
+      {
+        ...(opts.signal ? { signal: opts.signal } : {}),
+        onQueued: (q) => {
+          const limits = buildLimits();
+          onProgress({
+            kind: "queued",
+            ahead: q.ahead,
+            message: `queued: ${q.runningForAccount >= limits.concurrentBuildsPerAccount ? `your account already runs ${q.runningForAccount} build${q.runningForAccount === 1 ? "" : "s"} (at most ${limits.concurrentBuildsPerAccount} at once)` : `the server runs ${q.running} builds (at most ${limits.concurrentBuilds} at once)`}, ${q.ahead} waiting before this one`,
+          });
+        },
+      },
+    ).catch((thrown: unknown) => {
+      if (opts.signal?.aborted) throw canceled();
+      throw thrown;
+    });
   } catch (thrown) {
-    const error = asBuildError(thrown);
+    const error = asBuildError(thrown, raw);
     await writeFailureEvents(ctx, ACTION, failure(), error);
     throw error;
   }
@@ -138,7 +158,7 @@ export async function buildImage(
       };
     },
   }).catch((thrown: unknown) => {
-    throw asBuildError(thrown);
+    throw asBuildError(thrown, raw);
   });
   onProgress({ kind: "stored", digest: result.digest, target: result.target });
   return result;
@@ -164,9 +184,7 @@ async function prepare(
   opts: BuildOptions,
 ): Promise<Prepared> {
   const checkCanceled = () => {
-    if (opts.signal?.aborted) {
-      throw new RegistryError("BAD_REQUEST", "the build was canceled: the client went away");
-    }
+    if (opts.signal?.aborted) throw canceled();
   };
   const input = buildImageInput.parse(raw);
   const ref = parseImageReference(input.target, { defaultTag: "latest" });
@@ -185,7 +203,9 @@ async function prepare(
       `dockerfile "${input.dockerfile}" is not a path inside the build context`,
     );
   }
-  const files = await loadStagedContext(ctx, input.context);
+  // One budget for everything the build unpacks: the context, ADDed archives, base layers.
+  const budget = new BuildBudget();
+  const files = await loadStagedContext(ctx, input.context, budget);
   checkCanceled();
   const dockerfileEntry = files.entries.get(dockerfilePath);
   if (dockerfileEntry?.type !== "file") {
@@ -198,7 +218,13 @@ async function prepare(
   const ignoreEntry = files.entries.get(".dockerignore");
   const ignore: IgnoreMatcher | null =
     ignoreEntry?.type === "file" ? parseDockerignore(ignoreEntry.content!.toString("utf8")) : null;
-  const context = applyIgnore(files, ignore);
+  let context: Awaited<ReturnType<typeof applyIgnore>>;
+  try {
+    context = await applyIgnore(files, ignore, budget);
+  } catch (error) {
+    if (error instanceof BudgetExceededError) throw new RegistryError("BAD_REQUEST", error.message);
+    throw error;
+  }
   const total = decoded.globalArgs.length + 1 + decoded.steps.length;
   onProgress({
     kind: "start",
@@ -219,6 +245,7 @@ async function prepare(
     ignored: (path) => ignore?.ignores(path) ?? false,
     epoch,
     store: ctx.store,
+    budget,
     resolveBase: (reference, platform, line) =>
       resolveBase(ctx, dockerfilePath, reference, platform, line),
     onProgress,
@@ -318,12 +345,39 @@ async function commit(tx: DbOrTx, ctx: RegistryContext, p: Prepared): Promise<Bu
   };
 }
 
-/** Dockerfile problems are the caller's: BAD_REQUEST with the message that names the line. */
-function asBuildError(thrown: unknown): RegistryError {
-  if (thrown instanceof DockerfileError) {
-    return new RegistryError("BAD_REQUEST", thrown.message, undefined, { cause: thrown });
-  }
-  return toRegistryError(thrown);
+function canceled(): RegistryError {
+  return new RegistryError("BAD_REQUEST", "the build was canceled: the client went away");
+}
+
+/**
+ * Dockerfile problems are the caller's: BAD_REQUEST with the message that names the line.
+ * A message quotes expanded words (`COPY $TOKEN /x`: "<value> was not found"), and it becomes
+ * the failure event's reason: every build-arg value in it is replaced by the arg's name.
+ */
+function asBuildError(thrown: unknown, raw: unknown): RegistryError {
+  const error =
+    thrown instanceof DockerfileError
+      ? new RegistryError("BAD_REQUEST", thrown.message, undefined, { cause: thrown })
+      : toRegistryError(thrown);
+  const redacted = redactBuildArgs(error.message, field(raw, "buildArgs"));
+  if (redacted === error.message) return error;
+  return new RegistryError(error.code, redacted, error.detail, { cause: error.cause ?? thrown });
+}
+
+/** Values shorter than this are left in messages: they say nothing (`1`, `yes`). */
+const MIN_REDACTED_LENGTH = 4;
+
+function redactBuildArgs(message: string, args: unknown): string {
+  if (args === null || typeof args !== "object") return message;
+  const values = Object.entries(args as Record<string, unknown>)
+    .filter((e): e is [string, string] => typeof e[1] === "string")
+    .filter(([, v]) => v.length >= MIN_REDACTED_LENGTH)
+    // Longest first: a value containing another is replaced whole.
+    .sort((a, b) => b[1].length - a[1].length);
+  let out = message;
+  for (const [name, value] of values)
+    out = out.split(value).join(`[build arg ${name.slice(0, 100)}]`);
+  return out;
 }
 
 /** What the event may say about the request: names, never build-arg values. */

@@ -1,5 +1,7 @@
 import type { Readable } from "node:stream";
 import { cleanContextPath, type IgnoreMatcher } from "@berth/core";
+import { BudgetExceededError, BuildBudget, MAX_BUILD_CONTENT_BYTES } from "./budget";
+import { BUILD_LIMIT_DEFAULTS } from "./limits";
 import { readTar, TarFormatError } from "./tar-io";
 
 /*
@@ -21,18 +23,24 @@ export interface BuildContextFiles {
   bytes: number;
 }
 
-/** Largest upload of a build context (the tar as sent, compressed or not). */
-export const MAX_CONTEXT_BYTES = 50 * 1024 * 1024;
-/** Largest file content a context may unpack to (a gzip-compressed context can expand). */
-export const MAX_CONTEXT_CONTENT_BYTES = 200 * 1024 * 1024;
+/** Largest upload of a build context by default (the tar as sent, compressed or not). */
+export const MAX_CONTEXT_BYTES = BUILD_LIMIT_DEFAULTS.contextMaxBytes;
+/** Largest file content a context may unpack to: the whole build's budget. */
+export const MAX_CONTEXT_CONTENT_BYTES = MAX_BUILD_CONTENT_BYTES;
 export const MAX_CONTEXT_ENTRIES = 100_000;
 
 export class ContextError extends Error {
   override readonly name = "ContextError";
 }
 
-/** Read a context tar. Hard links become copies of their target; devices and fifos are refused. */
-export async function readContext(source: Readable | Uint8Array): Promise<BuildContextFiles> {
+/**
+ * Read a context tar, drawing on the build's unpack budget. Hard links become copies of their
+ * target; devices and fifos are refused.
+ */
+export async function readContext(
+  source: Readable | Uint8Array,
+  budget: BuildBudget = new BuildBudget(),
+): Promise<BuildContextFiles> {
   const entries = new Map<string, ContextEntry>();
   let count = 0;
   let bytes = 0;
@@ -80,10 +88,11 @@ export async function readContext(source: Readable | Uint8Array): Promise<BuildC
             );
         }
       },
-      { maxBytes: MAX_CONTEXT_CONTENT_BYTES },
+      { budget, what: "the build context" },
     );
   } catch (error) {
     if (error instanceof ContextError) throw error;
+    if (error instanceof BudgetExceededError) throw new ContextError(error.message);
     if (error instanceof TarFormatError) {
       throw new ContextError(`the build context cannot be read: ${error.message}`);
     }
@@ -100,21 +109,32 @@ export async function readContext(source: Readable | Uint8Array): Promise<BuildC
   return { entries, bytes };
 }
 
+const YIELD_EVERY = 2000;
+
+export function yieldToOthers(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
 function clipName(name: string): string {
   return name.length > 200 ? `${name.slice(0, 200)}…` : name;
 }
 
 /**
  * The context as COPY sees it: what .dockerignore leaves out is gone, except directories that
- * still hold a re-included file.
+ * still hold a re-included file. Matching draws on the build's budget and lets other requests
+ * run every few thousand paths.
  */
-export function applyIgnore(
+export async function applyIgnore(
   files: BuildContextFiles,
   ignore: IgnoreMatcher | null,
-): Map<string, ContextEntry> {
+  budget: BuildBudget = new BuildBudget(),
+): Promise<Map<string, ContextEntry>> {
   if (!ignore) return files.entries;
+  budget.takePatternTests(ignore.patterns.length * files.entries.size, ".dockerignore");
   const kept = new Map<string, ContextEntry>();
+  let n = 0;
   for (const [path, entry] of files.entries) {
+    if (++n % YIELD_EVERY === 0) await yieldToOthers();
     if (!ignore.ignores(path)) kept.set(path, entry);
   }
   for (const path of [...kept.keys()]) {

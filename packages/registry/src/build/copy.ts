@@ -1,13 +1,15 @@
 import { posix } from "node:path";
-import { gunzipSync, constants as zlibConstants } from "node:zlib";
+import { createGunzip, constants as zlibConstants } from "node:zlib";
 import {
   cleanContextPath,
   cleanImagePath,
   compilePattern,
   hasGlob,
+  type PathMatcher,
   PatternError,
 } from "@berth/core";
-import type { ContextEntry } from "./context";
+import { BudgetExceededError, type BuildBudget } from "./budget";
+import { type ContextEntry, yieldToOthers } from "./context";
 import { FsError, type ImageFs } from "./filesystem";
 import { type LayerEntry, looksLikeTar, readTar, TarFormatError } from "./tar-io";
 
@@ -35,6 +37,8 @@ export interface CopyRequest {
   /** Whether .dockerignore left a path out (for the error message). */
   ignored: (path: string) => boolean;
   fs: ImageFs;
+  /** What the build may still unpack: ADDed archives draw on it. */
+  budget: BuildBudget;
 }
 
 export class CopyError extends Error {
@@ -55,7 +59,7 @@ export async function copyEntries(req: CopyRequest): Promise<LayerEntry[]> {
           : `COPY copies files of the build context, not URLs (${source})`,
       );
     }
-    matches.push(...matchSource(req, source));
+    matches.push(...(await matchSource(req, source)));
   }
   const destWritten = req.dest;
   const destAbs = cleanImagePath(
@@ -112,7 +116,7 @@ export async function copyEntries(req: CopyRequest): Promise<LayerEntry[]> {
       req.keyword === "ADD" &&
       entry.type === "file" &&
       entry.content &&
-      isArchive(entry.content)
+      (await isArchive(entry.content))
     ) {
       await unpackInto(entry, destReal, req, put);
       continue;
@@ -167,21 +171,32 @@ function contentOf(
 }
 
 /** The context entries a source names: a path, or a pattern matching several. */
-function matchSource(req: CopyRequest, source: string): { entry: ContextEntry; name: string }[] {
+async function matchSource(
+  req: CopyRequest,
+  source: string,
+): Promise<{ entry: ContextEntry; name: string }[]> {
   const clean = cleanContextPath(source.replace(/^\/+/, ""));
   if (clean === null) {
     throw new CopyError(`${source} is outside the build context: sources are relative to its root`);
   }
   if (hasGlob(clean)) {
-    let regex: RegExp;
+    let regex: PathMatcher;
     try {
       regex = compilePattern(clean);
+      req.budget.takePatternTests(req.context.size, `${req.keyword} ${source}`);
     } catch (error) {
-      if (error instanceof PatternError) throw new CopyError(error.message);
+      if (error instanceof PatternError || error instanceof BudgetExceededError) {
+        throw new CopyError(error.message);
+      }
       throw error;
     }
-    const found = [...req.context.keys()]
-      .filter((path) => regex.test(path))
+    const matched: string[] = [];
+    let n = 0;
+    for (const path of req.context.keys()) {
+      if (++n % 2000 === 0) await yieldToOthers();
+      if (regex.test(path)) matched.push(path);
+    }
+    const found = matched
       .sort()
       .map((path) => ({ entry: follow(req, req.context.get(path)!, source), name: path }));
     if (found.length === 0) {
@@ -232,18 +247,33 @@ function joinPath(dir: string, rest: string): string {
   return dir === "" ? rest : `${dir}/${rest}`;
 }
 
-function isArchive(content: Buffer): boolean {
+async function isArchive(content: Buffer): Promise<boolean> {
   if (looksLikeTar(content)) return true;
   if (content.length < 2 || content[0] !== 0x1f || content[1] !== 0x8b) return false;
-  // A gzip file is unpacked only when what it holds is a tar.
-  try {
-    const head = gunzipSync(content.subarray(0, Math.min(content.length, 64 * 1024)), {
-      finishFlush: zlibConstants.Z_SYNC_FLUSH,
+  // A gzip file is unpacked only when what it holds is a tar: its first block tells.
+  return looksLikeTar(await gunzipHead(content, 512));
+}
+
+/** The first `want` bytes a gzip stream decompresses to (fewer when it ends or breaks). */
+function gunzipHead(content: Buffer, want: number): Promise<Buffer> {
+  return new Promise((resolve) => {
+    const gunzip = createGunzip({ finishFlush: zlibConstants.Z_SYNC_FLUSH });
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const done = () => {
+      gunzip.destroy();
+      resolve(Buffer.concat(chunks));
+    };
+    gunzip.on("data", (chunk: Buffer) => {
+      chunks.push(chunk);
+      size += chunk.length;
+      // Stop decompressing as soon as the head is there: a bomb is never inflated here.
+      if (size >= want) done();
     });
-    return looksLikeTar(head);
-  } catch {
-    return false;
-  }
+    gunzip.on("error", done);
+    gunzip.on("end", done);
+    gunzip.end(content);
+  });
 }
 
 /** ADD of a local archive: its entries under the destination, ownership kept unless --chown. */
@@ -255,48 +285,53 @@ async function unpackInto(
 ): Promise<void> {
   const files = new Map<string, Buffer>();
   try {
-    await readTar(archive.content!, async (header, read) => {
-      const rel = cleanContextPath(header.name.replace(/^\/+/, ""));
-      if (rel === null) {
-        throw new CopyError(
-          `archive ${archive.path} has an entry outside its root: ${header.name}`,
-        );
-      }
-      if (rel === "") return;
-      const path = joinPath(destReal, rel);
-      const owner = req.owner ?? { uid: header.uid, gid: header.gid };
-      const mode = req.chmod ?? header.mode;
-      switch (header.type) {
-        case "file": {
-          const content = await read();
-          files.set(rel, content);
-          put(path, { type: "file", mode, ...owner, content });
-          break;
-        }
-        case "dir":
-          put(path, { type: "dir", mode, ...owner });
-          break;
-        case "symlink":
-          put(path, { type: "symlink", mode: 0o777, ...owner, linkname: header.linkname });
-          break;
-        case "hardlink": {
-          const target = cleanContextPath(header.linkname.replace(/^\/+/, ""));
-          const content = target === null ? undefined : files.get(target);
-          if (!content) {
-            throw new CopyError(
-              `archive ${archive.path} has a hard link to ${header.linkname}, which it does not hold before it`,
-            );
-          }
-          put(path, { type: "file", mode, ...owner, content });
-          break;
-        }
-        default:
+    await readTar(
+      archive.content!,
+      async (header, read) => {
+        const rel = cleanContextPath(header.name.replace(/^\/+/, ""));
+        if (rel === null) {
           throw new CopyError(
-            `archive ${archive.path} holds ${header.name}, which is neither a file, a directory nor a symbolic link`,
+            `archive ${archive.path} has an entry outside its root: ${header.name}`,
           );
-      }
-    });
+        }
+        if (rel === "") return;
+        const path = joinPath(destReal, rel);
+        const owner = req.owner ?? { uid: header.uid, gid: header.gid };
+        const mode = req.chmod ?? header.mode;
+        switch (header.type) {
+          case "file": {
+            const content = await read();
+            files.set(rel, content);
+            put(path, { type: "file", mode, ...owner, content });
+            break;
+          }
+          case "dir":
+            put(path, { type: "dir", mode, ...owner });
+            break;
+          case "symlink":
+            put(path, { type: "symlink", mode: 0o777, ...owner, linkname: header.linkname });
+            break;
+          case "hardlink": {
+            const target = cleanContextPath(header.linkname.replace(/^\/+/, ""));
+            const content = target === null ? undefined : files.get(target);
+            if (!content) {
+              throw new CopyError(
+                `archive ${archive.path} has a hard link to ${header.linkname}, which it does not hold before it`,
+              );
+            }
+            put(path, { type: "file", mode, ...owner, content });
+            break;
+          }
+          default:
+            throw new CopyError(
+              `archive ${archive.path} holds ${header.name}, which is neither a file, a directory nor a symbolic link`,
+            );
+        }
+      },
+      { budget: req.budget, what: `ADD ${archive.path}` },
+    );
   } catch (error) {
+    if (error instanceof BudgetExceededError) throw new CopyError(error.message);
     if (error instanceof TarFormatError) {
       throw new CopyError(`archive ${archive.path} cannot be unpacked: ${error.message}`);
     }

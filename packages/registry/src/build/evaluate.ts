@@ -10,6 +10,7 @@ import {
   WordError,
 } from "@berth/core";
 import type { BlobStore } from "../storage/blob-store";
+import type { BuildBudget } from "./budget";
 import type { ContextEntry } from "./context";
 import { CopyError, copyEntries, parseChmod, parseChown } from "./copy";
 import { FsError, ImageFs } from "./filesystem";
@@ -48,6 +49,8 @@ export interface EvaluateInput {
   /** Timestamp of every file and of the config (seconds since the epoch). */
   epoch: number;
   store: BlobStore;
+  /** What the build may still unpack (shared with the context it read). */
+  budget: BuildBudget;
   resolveBase: (
     reference: string,
     platform: string | undefined,
@@ -68,11 +71,19 @@ export function lineError(file: string, line: number, problem: string): Dockerfi
   return new DockerfileError(problem, line, file);
 }
 
+/** Instructions a Dockerfile may have. */
+export const MAX_INSTRUCTIONS = 10_000;
+/** Characters of ENV and LABEL text the image config may hold, all together. */
+export const MAX_ENV_AND_LABEL_CHARS = 1024 * 1024;
+
 const DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 export async function evaluate(input: EvaluateInput): Promise<EvaluatedImage> {
   const { dockerfile, file } = input;
   const total = dockerfile.globalArgs.length + 1 + dockerfile.steps.length;
+  if (total > MAX_INSTRUCTIONS) {
+    throw lineError(file, 1, `more than ${MAX_INSTRUCTIONS} instructions`);
+  }
   let stepNo = 0;
   const announce = (line: number, instruction: string) => {
     input.checkCanceled();
@@ -121,7 +132,7 @@ export async function evaluate(input: EvaluateInput): Promise<EvaluatedImage> {
   const imageFs = async (line: number): Promise<ImageFs> => {
     if (fs) return fs;
     try {
-      fs = base ? await ImageFs.fromLayers(input.store, base.layers) : new ImageFs();
+      fs = base ? await ImageFs.fromLayers(input.store, base.layers, input.budget) : new ImageFs();
     } catch (error) {
       if (error instanceof FsError) fail(line, error.message);
       throw error;
@@ -146,6 +157,19 @@ export async function evaluate(input: EvaluateInput): Promise<EvaluatedImage> {
   };
   const word = (line: number, what: string, text: string) =>
     expanding(line, what, () => expandWord(text, lookupNow(), dockerfile.escape));
+
+  const checkConfigSize = (line: number) => {
+    const labels = (cfg.Labels as Record<string, string> | null | undefined) ?? {};
+    let chars = 0;
+    for (const e of env()) chars += e.length;
+    for (const [k, v] of Object.entries(labels)) chars += k.length + v.length;
+    if (chars > MAX_ENV_AND_LABEL_CHARS) {
+      fail(
+        line,
+        `ENV and LABEL values take more than ${MAX_ENV_AND_LABEL_CHARS} characters in all`,
+      );
+    }
+  };
 
   for (const step of dockerfile.steps) {
     announce(step.line, step.original);
@@ -176,6 +200,7 @@ export async function evaluate(input: EvaluateInput): Promise<EvaluatedImage> {
           list.push(`${name}=${value}`);
           cfg.Env = list;
         }
+        checkConfigSize(step.line);
         break;
       }
       case "LABEL": {
@@ -191,6 +216,7 @@ export async function evaluate(input: EvaluateInput): Promise<EvaluatedImage> {
           );
         }
         cfg.Labels = labels;
+        checkConfigSize(step.line);
         break;
       }
       case "WORKDIR": {
@@ -270,6 +296,7 @@ export async function evaluate(input: EvaluateInput): Promise<EvaluatedImage> {
         context: input.context,
         ignored: input.ignored,
         fs: fsNow,
+        budget: input.budget,
       });
       const layer = await writeLayer(entries, input.epoch);
       fsNow.apply(entries);

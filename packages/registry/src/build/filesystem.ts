@@ -1,5 +1,6 @@
 import { cleanImagePath } from "@berth/core";
 import type { BlobStore } from "../storage/blob-store";
+import { BudgetExceededError, type BuildBudget } from "./budget";
 import type { LayerEntry } from "./tar-io";
 import { readTar, TarFormatError } from "./tar-io";
 
@@ -36,10 +37,11 @@ export class ImageFs {
     this.nodes.set("", { type: "dir", mode: 0o755, uid: 0, gid: 0 });
   }
 
-  /** The filesystem of stored layers, read in order. */
+  /** The filesystem of stored layers, read in order, their entries taken from `budget`. */
   static async fromLayers(
     store: BlobStore,
     layers: { digest: string; mediaType: string }[],
+    budget?: BuildBudget,
   ): Promise<ImageFs> {
     const fs = new ImageFs();
     for (const layer of layers) {
@@ -88,9 +90,10 @@ export class ImageFs {
               ...(header.type === "hardlink" ? { hardlink: cleanImagePath(header.linkname) } : {}),
             });
           },
-          { lenientEnd: true },
+          { lenientEnd: true, ...(budget ? { budget } : {}), what: `base layer ${layer.digest}` },
         );
       } catch (error) {
+        if (error instanceof BudgetExceededError) throw new FsError(error.message);
         if (error instanceof TarFormatError) {
           throw new FsError(`base layer ${layer.digest} cannot be read: ${error.message}`);
         }

@@ -1,10 +1,18 @@
 /**
- * What a build reports while it runs, in order: `start`, then for each instruction a `step`
+ * What a build reports while it runs, in order: `queued` when it waits for a free build slot,
+ * `start`, then for each instruction a `step`
  * (with `info` lines and, for COPY and ADD, a `layer`), then `stored` once the image is in the
  * registry. The caller of `buildImage` gets the result or the error; the tRPC subscription
  * turns them into a final `done` or `failed` message.
  */
 export type BuildProgress =
+  | {
+      kind: "queued";
+      /** Builds waiting before this one. */
+      ahead: number;
+      /** Why it waits, for a person: "queued: ...". */
+      message: string;
+    }
   | {
       kind: "start";
       /** `ns/repo:tag` being built. */

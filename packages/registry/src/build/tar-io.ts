@@ -2,8 +2,9 @@ import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGunzip } from "node:zlib";
-import { gzipSync } from "fflate";
+import { type AsyncGzipOptions, gzip } from "fflate";
 import { extract, type Header, pack } from "tar-stream";
+import { BudgetExceededError, type BuildBudget } from "./budget";
 
 /*
  * Tar archives in and out of a build: reading the build context, base layers and ADDed
@@ -56,23 +57,26 @@ function typeOf(type: Header["type"]): TarHeader["type"] {
 }
 
 /**
- * Walk a tar stream (gzip-compressed or not, detected from its first bytes). Entries whose
- * content is not read are skipped. `maxContentBytes` bounds what decompression may produce.
+ * Walk a tar stream (gzip-compressed or not, detected from its first bytes), decompressing as
+ * it goes (zlib's thread pool, not the event loop). Entries whose content is not read are
+ * skipped. Every entry, and every byte of content read, is taken from `budget`; past it the
+ * walk stops at once with `BudgetExceededError`, having held no more than the budget.
  */
 export async function readTar(
   source: Readable | Uint8Array,
   visit: TarVisitor,
-  opts: { maxBytes?: number; lenientEnd?: boolean } = {},
+  opts: { budget?: BuildBudget; what?: string; lenientEnd?: boolean } = {},
 ): Promise<void> {
   const input = source instanceof Uint8Array ? Readable.from([Buffer.from(source)]) : source;
   const sniffed = await sniff(input);
   const stages: NodeJS.ReadWriteStream[] = sniffed.gzip ? [createGunzip()] : [];
   const ex = extract();
-  let total = 0;
-  const limit = opts.maxBytes;
+  const { budget } = opts;
+  const what = opts.what ?? "the archive";
   const consume = (async () => {
     for await (const entry of ex) {
       const h = entry.header;
+      budget?.takeEntry(what);
       const header: TarHeader = {
         name: h.name,
         type: typeOf(h.type),
@@ -88,10 +92,7 @@ export async function readTar(
         const chunks: Buffer[] = [];
         for await (const data of entry) {
           const chunk = data as Buffer;
-          total += chunk.length;
-          if (limit !== undefined && total > limit) {
-            throw new TarFormatError(`the archive holds more than ${limit} bytes of content`);
-          }
+          budget?.takeBytes(chunk.length, what);
           chunks.push(chunk);
         }
         return Buffer.concat(chunks);
@@ -106,7 +107,7 @@ export async function readTar(
   } catch (error) {
     ex.destroy();
     input.destroy();
-    if (error instanceof TarFormatError) throw error;
+    if (error instanceof TarFormatError || error instanceof BudgetExceededError) throw error;
     const message = error instanceof Error ? error.message : String(error);
     // Some tools (umoci among them) end layers without the last entry's padding and the
     // end-of-archive blocks; every entry was read by then, as Docker's readers accept.
@@ -161,7 +162,8 @@ export interface BuiltLayer {
 /**
  * A layer from entries: sorted by path, every timestamp `mtime` (seconds), no user or group
  * names, and compressed with a pure-JavaScript deflate so that the bytes do not depend on the
- * zlib that Node was built with. Same entries, same digest.
+ * zlib that Node was built with. Same entries, same digest. The deflate runs in a worker
+ * thread (fflate's async gzip), so a large layer does not stall the server's event loop.
  */
 export async function writeLayer(entries: LayerEntry[], mtime: number): Promise<BuiltLayer> {
   const sorted = [...entries].sort((a, b) => compareBytes(a.path, b.path));
@@ -195,8 +197,31 @@ export async function writeLayer(entries: LayerEntry[], mtime: number): Promise<
   p.finalize();
   await ended;
   const tar = Buffer.concat(chunks);
-  const gz = Buffer.from(gzipSync(tar, { level: 6, mtime: 0 }));
-  return { gz, diffId: sha256(tar), digest: sha256(gz), entries: sorted.length };
+  const gz = await gzipOffThread(tar, { level: 6, mtime: 0 });
+  return {
+    gz,
+    diffId: await sha256Yielding(tar),
+    digest: await sha256Yielding(gz),
+    entries: sorted.length,
+  };
+}
+
+function gzipOffThread(data: Uint8Array, opts: AsyncGzipOptions): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    gzip(data, opts, (error, out) => (error ? reject(error) : resolve(Buffer.from(out))));
+  });
+}
+
+const HASH_SLICE = 4 * 1024 * 1024;
+
+/** sha256 of a large buffer, a slice at a time, letting other requests run in between. */
+async function sha256Yielding(bytes: Uint8Array): Promise<string> {
+  const hash = createHash("sha256");
+  for (let at = 0; at < bytes.length; at += HASH_SLICE) {
+    if (at > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+    hash.update(bytes.subarray(at, at + HASH_SLICE));
+  }
+  return `sha256:${hash.digest("hex")}`;
 }
 
 export function sha256(bytes: Uint8Array): string {

@@ -1,4 +1,4 @@
-import { gzipSync } from "node:zlib";
+import { createGzip, gzipSync } from "node:zlib";
 import { pack } from "tar-stream";
 import type { BlobStore } from "../storage/blob-store";
 import { readTar, type TarHeader } from "./tar-io";
@@ -70,4 +70,39 @@ export async function readLayer(store: BlobStore, digest: string): Promise<Layer
     );
   });
   return out;
+}
+
+/**
+ * A decompression bomb for ADD and contexts: a gzip-compressed tar holding `files` files of
+ * `bytesEach` zero bytes (about a thousandth of that compressed), made as a stream.
+ */
+export async function gzipBomb(opts: { bytesEach: number; files?: number }): Promise<Buffer> {
+  const p = pack();
+  const gz = createGzip({ level: 9 });
+  const out: Buffer[] = [];
+  gz.on("data", (c: Buffer) => out.push(c));
+  const ended = new Promise<void>((resolve, reject) => {
+    gz.on("end", () => resolve());
+    gz.on("error", reject);
+  });
+  p.pipe(gz);
+  const zeros = Buffer.alloc(1024 * 1024);
+  for (let i = 0; i < (opts.files ?? 1); i++) {
+    await new Promise<void>((resolve, reject) => {
+      const entry = p.entry({ name: `zeros-${i}`, size: opts.bytesEach, mode: 0o644 }, (err) =>
+        err ? reject(err) : resolve(),
+      ) as unknown as NodeJS.WritableStream;
+      const write = async () => {
+        for (let left = opts.bytesEach; left > 0; left -= zeros.length) {
+          const chunk = left >= zeros.length ? zeros : zeros.subarray(0, left);
+          if (!entry.write(chunk)) await new Promise<void>((r) => entry.once("drain", () => r()));
+        }
+        entry.end();
+      };
+      write().catch(reject);
+    });
+  }
+  p.finalize();
+  await ended;
+  return Buffer.concat(out);
 }

@@ -23,6 +23,7 @@ export function progressLine(e: BuildEvent): string | undefined {
     case "step":
       return `Step ${e.step}/${e.steps} : ${e.instruction}`;
     case "info":
+    case "queued":
       return ` ---> ${e.message}`;
     default:
       // The upload's id, layers (their info line says it) and the stored image (the end says it).
