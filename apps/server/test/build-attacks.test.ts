@@ -3,10 +3,10 @@ import { monitorEventLoopDelay } from "node:perf_hooks";
 import type { BuildMessage } from "@berth/api";
 import type { BerthClient } from "@berth/client";
 import { BuildContextUploadError, uploadBuildContext } from "@berth/client";
+import { STATE_TABLES } from "@berth/db/testing";
 import { BUILD_LIMIT_DEFAULTS, inBuildSlot, setBuildLimits } from "@berth/registry";
 import { contextTar, gzipBomb } from "@berth/registry/testing";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { STATE_TABLES } from "../../../scripts/lib/invariants";
 import { followBuild, outcome, upload } from "./build-helpers";
 import { rid, startTestServer, type TestServer, USER_AGENT } from "./helpers";
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { progressLine } from "../src/cli/build";
+import { progressLine } from "../src/cli/commands/build";
 
 describe("berth build progress", () => {
   it("shows a build waiting for a slot as queued", () => {
