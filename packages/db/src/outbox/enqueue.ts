@@ -1,6 +1,5 @@
 import { sql } from "drizzle-orm";
 import type { DbOrTx } from "../client";
-import { outbox } from "../schema/outbox";
 
 /** Channel notified (at commit) whenever events are enqueued. */
 export const OUTBOX_CHANNEL = "berth_outbox";
@@ -16,19 +15,42 @@ export interface OutboxEventInput {
 /**
  * Insert events in the caller's transaction, in one statement, and notify listeners.
  * NOTIFY inside a transaction is delivered only if it commits.
+ *
+ * The same statement fans each event out to the registered destinations whose filter it
+ * matches (a list absent from the filter matches everything): one row per event and
+ * destination in `deliveries`, so every destination's ledger is written with the change or not
+ * at all. With no destination registered the join finds nothing and costs an empty scan.
  */
 export async function enqueueEvents(tx: DbOrTx, events: OutboxEventInput[]): Promise<void> {
   if (events.length === 0) return;
-  await tx.insert(outbox).values(
-    events.map((e) => ({
-      id: e.event.id,
-      accountId: e.accountId,
-      region: e.region,
-      action: e.event.action,
-      payload: e.event,
-    })),
-  );
-  await tx.execute(sql`select pg_notify(${OUTBOX_CHANNEL}, '')`);
+  const rows = events.map((e) => ({
+    id: e.event.id,
+    account_id: e.accountId,
+    region: e.region,
+    action: e.event.action,
+    payload: e.event,
+  }));
+  await tx.execute(sql`
+    with ev as (
+      select * from rows from (
+        jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
+          as (id uuid, account_id text, region text, action text, payload jsonb)
+      ) with ordinality as r(id, account_id, region, action, payload, n)
+    ), outboxed as (
+      insert into outbox (id, account_id, region, action, payload)
+      select id, account_id, region, action, payload from ev order by n
+    ), fanned as (
+      insert into deliveries (destination, event_id, account_id, region, action, payload)
+      select d.name, ev.id, ev.account_id, ev.region, ev.action, ev.payload
+        from ev join delivery_destinations d
+          on (not d.filter ? 'actions' or d.filter->'actions' ? ev.action)
+         and (not d.filter ? 'outcomes' or d.filter->'outcomes' ? (ev.payload->>'outcome'))
+         and (not d.filter ? 'severities' or d.filter->'severities' ? (ev.payload->>'severity'))
+         and (not d.filter ? 'accounts' or d.filter->'accounts' ? ev.account_id)
+         and (not d.filter ? 'regions' or d.filter->'regions' ? ev.region)
+       order by ev.n, d.name
+    )
+    select pg_notify(${OUTBOX_CHANNEL}, '')`);
 }
 
 export async function enqueueEvent(tx: DbOrTx, event: OutboxEventInput): Promise<void> {
