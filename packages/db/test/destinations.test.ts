@@ -56,8 +56,8 @@ describe("fan-out at enqueue", () => {
     expect(await ledger("failures")).toEqual([b.event.id]);
     expect(await ledger("acct2-eu")).toEqual([c.event.id]);
     expect(await ledger("pulls")).toEqual([]);
-    const [{ n }] = await t.sql<{ n: number }[]>`select count(*)::int as n from outbox`;
-    expect(n).toBe(4);
+    const [row] = await t.sql<{ n: number }[]>`select count(*)::int as n from outbox`;
+    expect(row?.n).toBe(4);
   });
 
   it("writes nothing anywhere when the transaction rolls back", async () => {
