@@ -1,4 +1,6 @@
 /* biome-ignore-all lint/suspicious/noTemplateCurlyInString: Dockerfiles write variables as ${VAR} */
+import { readdirSync } from "node:fs";
+import { join } from "node:path";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import type { BuildMessage } from "@berth/api";
 import type { BerthClient } from "@berth/client";
@@ -214,6 +216,28 @@ describe("staged contexts per account", () => {
     // What was staged before still builds.
     const last = outcome(await followBuild(bob, { target: "bobns/ok:1", context: first }));
     expect(last.kind, JSON.stringify(last)).toBe("done");
+  });
+});
+
+describe("staged contexts that expire", () => {
+  /** Paths of staged context files named `id`, under the store's contexts folder. */
+  function filesNamed(id: string): string[] {
+    const root = join(env.store.root, "contexts");
+    return readdirSync(root, { recursive: true, encoding: "utf8" }).filter((p) => p.endsWith(id));
+  }
+
+  it("are not found once their time is up, and the next upload of any account removes them", async () => {
+    const context = await upload(env, env.alice, { Dockerfile: "FROM scratch\n" });
+    expect(filesNamed(context)).toHaveLength(1);
+    setBuildLimits({ contextTtlMs: 1 });
+    const last = outcome(await followBuild(alice, { target: "alicens/late:1", context }));
+    expect(last).toMatchObject({ kind: "failed", error: { code: "NOT_FOUND" } });
+    // Bob's upload sweeps every account's expired contexts (in the background: poll, bounded).
+    await upload(env, env.bob, { Dockerfile: "FROM scratch\n" });
+    for (let i = 0; i < 100 && filesNamed(context).length > 0; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(filesNamed(context)).toEqual([]);
   });
 });
 

@@ -92,11 +92,16 @@ interface Usage {
 const inflight = new Map<string, Usage>();
 
 /** What an account's staged contexts take, expired ones removed on the way. */
-async function usageOf(root: string, accountId: string, ttlMs: number): Promise<Usage> {
-  const dir = join(root, accountDir(accountId));
+function usageOf(root: string, accountId: string, ttlMs: number): Promise<Usage> {
+  return usageOfDir(join(root, accountDir(accountId)), ttlMs);
+}
+
+async function usageOfDir(dir: string, ttlMs: number): Promise<Usage> {
   const usage: Usage = { count: 0, bytes: 0 };
   for (const region of await readdirOrEmpty(dir)) {
-    if (region.startsWith(".")) continue;
+    // Uploads cut by a crash leave their temporary file: gone once it is as old as a context.
+    const uploads = region === ".uploads";
+    if (region.startsWith(".") && !uploads) continue;
     for (const name of await readdirOrEmpty(join(dir, region))) {
       const path = join(dir, region, name);
       const info = await stat(path).catch(() => null);
@@ -105,11 +110,28 @@ async function usageOf(root: string, accountId: string, ttlMs: number): Promise<
         await rm(path, { force: true });
         continue;
       }
+      if (uploads) continue;
       usage.count++;
       usage.bytes += info.size;
     }
   }
   return usage;
+}
+
+const SWEEP_EVERY_MS = 10 * 60 * 1000;
+const lastSweep = new Map<string, number>();
+
+/**
+ * Expired contexts of every account, removed at most every ten minutes per process (an account
+ * that never uploads again does not keep its contexts on disk for ever).
+ */
+async function sweepExpired(root: string, ttlMs: number): Promise<void> {
+  const last = lastSweep.get(root) ?? 0;
+  if (Date.now() - last < Math.min(SWEEP_EVERY_MS, ttlMs)) return;
+  lastSweep.set(root, Date.now());
+  for (const account of await readdirOrEmpty(root)) {
+    await usageOfDir(join(root, account), ttlMs);
+  }
 }
 
 /**
@@ -124,6 +146,9 @@ export async function stageBuildContext(
   const limits = buildLimits();
   const limit = opts.maxBytes ?? limits.contextMaxBytes;
   const root = rootOf(owner.store);
+  void sweepExpired(root, limits.contextTtlMs).catch(() => {
+    // A sweep that fails is tried again at a later upload; the upload does not depend on it.
+  });
   const key = accountDir(owner.accountId);
   const pending = inflight.get(key) ?? { count: 0, bytes: 0 };
   inflight.set(key, pending);
