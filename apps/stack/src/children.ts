@@ -28,7 +28,8 @@ export function spawnService(service: Service, onExit: (code: number | null) => 
   return { service, child };
 }
 
-export async function waitReady(r: Running, timeoutMs = 60_000): Promise<void> {
+// Bounded, but for a machine busy enough to take minutes to compile and start a service.
+export async function waitReady(r: Running, timeoutMs = 180_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (r.child.exitCode !== null)

@@ -27,7 +27,9 @@ let conn: Connection;
 let dev: Awaited<ReturnType<typeof ensureDevAccount>>;
 try {
   ports = await choosePorts(stackPorts(process.env));
-  conn = await connect({ max: 2 });
+  // Postgres in its own process group: Ctrl-C reaches the services (which stop themselves)
+  // and this launcher, which stops Postgres once they are gone, not under them.
+  conn = await connect({ max: 2, ownProcessGroup: true });
   dev = await ensureDevAccount(conn.db, {
     apiKey: process.env.BERTH_DEV_API_KEY || undefined,
   });
@@ -101,10 +103,11 @@ try {
   await stop((error as Error).message, 1);
 }
 
-const key = dev.apiKey
-  ? `${dev.apiKey}   (shown once; stored only as a hash)`
-  : process.env.BERTH_DEV_API_KEY
-    ? `${maskKey(process.env.BERTH_DEV_API_KEY)}   (from BERTH_DEV_API_KEY)`
+// A key from the environment is the caller's already: shown masked, never in full.
+const key = process.env.BERTH_DEV_API_KEY
+  ? `${maskKey(process.env.BERTH_DEV_API_KEY)}   (from BERTH_DEV_API_KEY)`
+  : dev.apiKey
+    ? `${dev.apiKey}   (shown once; stored only as a hash)`
     : "(printed when the account was first created; set BERTH_DEV_API_KEY to choose one)";
 for (const line of serviceLines({
   host,

@@ -4,7 +4,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
-import { cleanEnv, type Launched, launch, waitForSummary, waitGroupGone } from "./launch";
+import {
+  cleanEnv,
+  type Launched,
+  launch,
+  postmasterPid,
+  waitForSummary,
+  waitGroupGone,
+} from "./launch";
 
 const REPO = fileURLToPath(new URL("../../../", import.meta.url));
 const isRoot = process.getuid?.() === 0;
@@ -40,7 +47,7 @@ describe("a fresh clone in a mode-700 folder", () => {
     // Ports 0, from the optional .env: the launcher reads it, chooses free ports and prints
     // them (other stacks may run on this machine's default ports).
     writeFileSync(join(checkout, ".env"), "BERTH_PORT=0\nBERTH_TRACKER_PORT=0\n");
-    started = launch(checkout, cleanEnv({}));
+    started = launch(checkout, cleanEnv({}), join(checkout, ".berth", "pg"));
     await waitForSummary(started);
     const out = started.output();
     const link = join(checkout, ".berth", "pg");
@@ -66,5 +73,6 @@ describe("a fresh clone in a mode-700 folder", () => {
     expect(code, started.output()).toBe(0);
     expect(started.output()).not.toContain("ELIFECYCLE");
     expect(await waitGroupGone(started.child.pid!), "processes left running").toEqual([]);
+    expect(postmasterPid(join(checkout, ".berth", "pg")), "Postgres left running").toBeUndefined();
   }, 900_000);
 });

