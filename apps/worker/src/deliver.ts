@@ -113,12 +113,21 @@ export class BatchDelivery {
         out.released.push(...c.rows.map((r) => r.id));
         return;
       }
-      const message = error instanceof TransientError ? error.message : String(error);
       metrics.batchSeconds.observe(
         { region: d.region, outcome: "error" },
         (performance.now() - started) / 1000,
       );
-      this.retryOrBury(out, d, c.rows, message);
+      const reason =
+        error instanceof TransientError && error.kind === "timeout"
+          ? "tracker did not answer in time"
+          : "tracker unreachable";
+      this.retryOrBury(
+        out,
+        d,
+        c.rows,
+        reason,
+        `${d.url.origin}${d.url.pathname}: ${String(error)}`,
+      );
       return;
     }
     const seconds = (performance.now() - started) / 1000;
@@ -128,6 +137,8 @@ export class BatchDelivery {
       return;
     }
     metrics.batchSeconds.observe({ region: d.region, outcome: String(res.status) }, seconds);
+    // The tracker's address and answer are the operator's (logged); the tenant is told which
+    // kind of failure it was (stored as the reason, shown by delivery.dead).
     const detail = `${d.url.origin}${d.url.pathname} answered ${res.status}: ${res.body.slice(0, 300)}`;
     if (BATCH_REJECTIONS.has(res.status)) {
       if (c.rows.length > 1) {
@@ -136,25 +147,34 @@ export class BatchDelivery {
         return;
       }
       const row = c.rows[0]!;
-      out.dead.push({ id: row.id, reason: detail });
+      out.dead.push({ id: row.id, reason: `tracker rejected the event (${res.status})` });
       metrics.deadLettered.inc({ region: d.region });
       stats.deadLettered++;
       log.error(
-        { region: d.region, id: row.id, status: res.status },
+        { region: d.region, id: row.id, status: res.status, detail },
         "event rejected, dead-lettered",
       );
       return;
     }
     // 401/403/404 are configuration problems and 408/429/5xx passing ones: neither is the
     // events' fault, so they wait (and dead-letter only after maxAttempts).
-    this.retryOrBury(out, d, c.rows, detail, retryAfterMs(res.retryAfter));
+    this.retryOrBury(
+      out,
+      d,
+      c.rows,
+      answerReason(res.status),
+      detail,
+      retryAfterMs(res.retryAfter),
+    );
   }
 
+  /** `reason` is stored for the tenant to read; `detail` goes to the log only. */
   private retryOrBury(
     out: Outcome,
     d: Destination,
     rows: DeliveryRow[],
-    error: string,
+    reason: string,
+    detail: string,
     minDelayMs = 0,
   ) {
     const { settings: s, metrics, stats, log } = this.d;
@@ -168,10 +188,10 @@ export class BatchDelivery {
     let buried = 0;
     for (const r of rows) {
       if (r.attempts >= s.maxAttempts) {
-        out.dead.push({ id: r.id, reason: `gave up after ${r.attempts} attempts: ${error}` });
+        out.dead.push({ id: r.id, reason: `gave up after ${r.attempts} attempts: ${reason}` });
         buried++;
       } else {
-        out.retries.push({ id: r.id, delayMs, error });
+        out.retries.push({ id: r.id, delayMs, error: reason });
         retried++;
       }
     }
@@ -180,8 +200,8 @@ export class BatchDelivery {
     stats.retried += retried;
     stats.deadLettered += buried;
     log.warn(
-      { region: d.region, events: rows.length, attempts, delayMs, error },
-      "delivery failed, will retry",
+      { region: d.region, events: rows.length, attempts, delayMs, error: detail },
+      buried > 0 ? "delivery failed, gave up on some events" : "delivery failed, will retry",
     );
   }
 
@@ -206,7 +226,7 @@ export class BatchDelivery {
     c.rows.forEach((row, i) => {
       const reason = rejected.get(i);
       if (reason !== undefined) {
-        out.dead.push({ id: row.id, reason: `rejected by the ${d.region} tracker: ${reason}` });
+        out.dead.push({ id: row.id, reason: "tracker rejected the event" });
       } else {
         out.delivered.push(row.id);
         metrics.latencySeconds.observe((now - row.createdAt.getTime()) / 1000);
@@ -219,9 +239,20 @@ export class BatchDelivery {
       metrics.deadLettered.inc({ region: d.region }, rejected.size);
       stats.deadLettered += rejected.size;
       log.error(
-        { region: d.region, rejected: [...rejected.values()].slice(0, 3) },
+        {
+          region: d.region,
+          rejected: [...rejected].slice(0, 5).map(([i, why]) => ({ id: c.rows[i]?.id, why })),
+        },
         `${rejected.size} events rejected, dead-lettered`,
       );
     }
   }
+}
+
+/** What a tenant is told about an answer that is neither a success nor a rejection of the events. */
+function answerReason(status: number): string {
+  if (status === 401 || status === 403) return `tracker refused the ingestion key (${status})`;
+  if (status === 404) return "tracker does not serve the region (404)";
+  if (status === 408 || status === 429 || status >= 500) return `tracker unavailable (${status})`;
+  return `tracker answered ${status}`;
 }

@@ -10,6 +10,13 @@ export interface SendResult {
 /** A failure that says nothing about the events: the receiver may well take them later. */
 export class TransientError extends Error {
   override readonly name = "TransientError";
+  constructor(
+    message: string,
+    /** What a tenant is told: the tracker could not be reached, or did not answer in time. */
+    readonly kind: "unreachable" | "timeout" = "unreachable",
+  ) {
+    super(message);
+  }
 }
 
 export class AbortedError extends Error {
@@ -67,7 +74,7 @@ export class Sender {
         },
       );
       const timer = setTimeout(() => {
-        req.destroy(new TransientError(`no answer within ${opts.timeoutMs} ms`));
+        req.destroy(new TransientError(`no answer within ${opts.timeoutMs} ms`, "timeout"));
       }, opts.timeoutMs);
       const onAbort = () => req.destroy(new AbortedError("shutting down"));
       opts.signal.addEventListener("abort", onAbort, { once: true });
