@@ -114,9 +114,10 @@ describe("patterns and variables that blow up", () => {
     }
   }
 
-  // `*a*a…*b` against a name of 40 a's: a backtracking RegExp tries every way of placing
-  // ten a's among forty (minutes of one core, the server frozen); RE2 reads the name once.
-  const name = "a".repeat(40);
+  // `*a*a…*b` against a name of 44 a's: a backtracking RegExp tries every way of placing
+  // ten a's among them (5 s for 30 a's measured here, each further a about 1.3 times more:
+  // several minutes of one core, the server frozen); RE2 reads the name once.
+  const name = "a".repeat(44);
   const pattern = `${"*a".repeat(10)}*b`;
 
   it("matches a COPY glob in linear time: the server never stalls", async () => {
@@ -125,8 +126,8 @@ describe("patterns and variables that blow up", () => {
     );
     const error = failed(result);
     expect(error.message).toMatch(/no file in the build context matches/);
-    // Seconds of margin for a busy machine; the backtracking matcher stood still for minutes.
-    expect(stallMs).toBeLessThan(3000);
+    // Ten seconds of margin for a busy machine; the backtracking matcher stands still for minutes.
+    expect(stallMs).toBeLessThan(10_000);
   }, 120_000);
 
   it("matches .dockerignore rules in linear time too", async () => {
@@ -138,7 +139,7 @@ describe("patterns and variables that blow up", () => {
       }),
     );
     expect(outcome(result).kind).toBe("done");
-    expect(stallMs).toBeLessThan(3000);
+    expect(stallMs).toBeLessThan(10_000);
   }, 120_000);
 
   it("refuses a .dockerignore with more patterns than it may hold", async () => {
