@@ -59,3 +59,34 @@ describe("worker settings", () => {
     }
   });
 });
+
+describe("built-in secrets on a reachable address (issue 12)", () => {
+  it("the worker refuses the built-in ingestion key and the embedded database there", () => {
+    const reachable = { BERTH_HOST: "0.0.0.0", DATABASE_URL: "postgres://u:p@db/x" };
+    expect(() => loadWorkerConfig(reachable)).toThrow(/^BERTH_TRACKER_KEYS: must be set/);
+    expect(() =>
+      loadWorkerConfig({
+        ...reachable,
+        BERTH_TRACKER_KEYS: "us-south=k1,*=berth-local-ingestion-key",
+      }),
+    ).toThrow(/BERTH_TRACKER_KEYS/);
+    expect(() => loadWorkerConfig({ BERTH_HOST: "0.0.0.0", BERTH_TRACKER_KEYS: "k1" })).toThrow(
+      /DATABASE_URL: must name a Postgres/,
+    );
+    expect(loadWorkerConfig({ ...reachable, BERTH_TRACKER_KEYS: "k1" }).host).toBe("0.0.0.0");
+    expect(loadWorkerConfig({}).trackerKeys.fallback).toBe("berth-local-ingestion-key");
+  });
+
+  it("/metrics names no versions, addresses or keys", async () => {
+    const w = runScript("src/main.ts", env({}));
+    try {
+      const [, url] = await w.line(/^worker +(http:\/\/\S+)\/metrics/m);
+      const text = await (await fetch(`${url}/metrics`)).text();
+      expect(text).toMatch(/berth_delivery_/);
+      expect(text).not.toMatch(/version/i);
+      expect(text).not.toMatch(/postgres:|test-ingest|127\.0\.0\.1:9/);
+    } finally {
+      w.child.kill("SIGKILL");
+    }
+  });
+});
