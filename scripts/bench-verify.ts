@@ -7,8 +7,10 @@
  * check every index, rebuild the root from the bundle's leaves, and recompute every event's
  * canonical leaf hash. Prints each run, the median and range, and the machine's load.
  */
+import { randomBytes, randomUUID } from "node:crypto";
 import { cpus, loadavg } from "node:os";
 import { parseArgs } from "node:util";
+import { buildEvent, uuidV7 } from "@berth/core";
 import {
   appendLeaves,
   decodeVerifierKey,
@@ -21,7 +23,6 @@ import {
   signCheckpoint,
   verifyEntries,
 } from "@berth/tlog";
-import { makeEvent } from "@berth/tracker-client/testing";
 
 const { values } = parseArgs({
   options: {
@@ -38,13 +39,29 @@ console.log(
     .join(" ")}`,
 );
 const made = performance.now();
+const start = Date.now();
 const entries: LogEntry[] = [];
 const leaves: Buffer[] = [];
 for (let i = 0; i < n; i++) {
-  const event = makeEvent({
-    account: "bench-account",
+  const time = new Date(start + i);
+  const event = buildEvent({
+    id: uuidV7(time.getTime(), randomBytes(10)),
+    time,
     action: "container-registry.image.pull",
-    target: `birds/robin:${i % 100}`,
+    outcome: "success",
+    region: "us-south",
+    account: "bench-account",
+    initiator: {
+      id: "IBMid-bench",
+      name: "bench@example.com",
+      typeURI: "service/security/account/user",
+      credential: { type: "apikey" },
+      host: { address: "127.0.0.1", addressType: "IPv4", agent: "bench" },
+    },
+    target: { name: `birds/robin:${i % 100}` },
+    reasonCode: 200,
+    messageDetail: `birds/robin:${i % 100}`,
+    correlationId: randomUUID(),
   });
   const leaf = eventLeafHash(event);
   leaves.push(leaf);

@@ -1,7 +1,8 @@
+import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { connect, dataRoot } from "@berth/db";
-import { collectBlobs, openBlobStore } from "@berth/registry";
-import { loadConfig, loadDotEnv } from "./config";
+import { collectBlobs, FsBlobStore } from "@berth/registry";
+import { loadDotEnv } from "./config";
 
 const USAGE = `usage: pnpm --filter @berth/server gc [options]
 
@@ -16,8 +17,7 @@ options:
   --keep-unreferenced      never unlink such blobs
 
 The database is DATABASE_URL, or the embedded one under BERTH_DATA_DIR (stop \`pnpm start\`
-first: the embedded PostgreSQL serves one process); blobs are where BERTH_STORAGE says
-(default BERTH_DATA_DIR/blobs; s3://bucket/prefix with the AWS_* variables).`;
+first: the embedded PostgreSQL serves one process); blobs are under BERTH_DATA_DIR/blobs.`;
 
 function number(value: string | undefined, fallback: number, name: string): number {
   if (value === undefined) return fallback;
@@ -47,10 +47,9 @@ async function main(argv: string[]): Promise<number> {
   const linkTtlMs = values["keep-unreferenced"]
     ? null
     : number(values["link-ttl-days"], 7, "link-ttl-days") * 86_400_000;
-  const config = loadConfig();
-  const store = await openBlobStore({ spec: config.storage, dataDir: dataRoot() });
   const conn = await connect();
   try {
+    const store = new FsBlobStore(join(dataRoot(), "blobs"));
     const report = await collectBlobs(conn.db, store, {
       graceMs,
       uploadTtlMs,

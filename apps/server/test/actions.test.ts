@@ -185,8 +185,11 @@ describe("namespace.list", () => {
       action: "namespace.list",
       call: (id) => A().namespace.list.query(undefined, on(id)),
       answer: (list) => {
-        expect(list.map((n) => n.name)).toEqual(expect.arrayContaining(["birds", "parrots"]));
-        expect(list.find((n) => n.name === "birds")).toMatchObject({ repositories: 1, images: 1 });
+        expect(list.items.map((n) => n.name)).toEqual(expect.arrayContaining(["birds", "parrots"]));
+        expect(list.items.find((n) => n.name === "birds")).toMatchObject({
+          repositories: 1,
+          images: 1,
+        });
       },
       event: () => ({
         ...success(200),
@@ -240,7 +243,7 @@ describe("image.list", () => {
       action: "image.list",
       call: (id) => A().image.list.query({ namespace: "birds" }, on(id)),
       answer: (list) =>
-        expect(list).toContainEqual(
+        expect(list.items).toContainEqual(
           expect.objectContaining({
             image: "birds/robin:1",
             digest: robin.digest,
@@ -537,7 +540,7 @@ describe("registry tokens", () => {
       action: "registrytoken.list",
       before: newToken,
       call: (id) => A().registrytoken.list.query(undefined, on(id)),
-      answer: (list, token) => expect(list.map((t) => t.id)).toContain(token.id),
+      answer: (list, token) => expect(list.items.map((t) => t.id)).toContain(token.id),
       event: () => ({ ...success(200), ...onAccount() }),
     }),
     row({
@@ -606,7 +609,7 @@ describe("registry tokens", () => {
         ...onToken(name),
       });
     }
-    expect((await A().registrytoken.list.query()).map((t) => t.id)).not.toContain(t1.id);
+    expect((await A().registrytoken.list.query()).items.map((t) => t.id)).not.toContain(t1.id);
     const none = rid();
     const error = await rejects(
       A().registrytokens.delete.mutate({ ids: [t1.id, t2.id] }, on(none)),
@@ -670,9 +673,9 @@ describe("exemptions", () => {
 
   it("exemption.list is not audited and filters by scope", async () => {
     const id = rid();
-    const list = await A().exemption.list.query({ scope: "birds/robin:1" }, on(id));
+    const list = (await A().exemption.list.query({ scope: "birds/robin:1" }, on(id))).items;
     expect(list.map((e) => e.issueId)).toEqual(["CVE-2018-17929"]);
-    expect(await A().exemption.list.query({ scope: "birds/wren:1" })).toEqual([]);
+    expect((await A().exemption.list.query({ scope: "birds/wren:1" })).items).toEqual([]);
     expect(await env.events(id)).toEqual([]);
   });
 

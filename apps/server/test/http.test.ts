@@ -122,10 +122,10 @@ describe("regions", () => {
       crn("ap-north", env.alice.account.id, "namespace", "tokyo-birds"),
     );
     expect(found!.event.target.id).toContain(":jp-tok:");
-    expect((await north.namespace.list.query()).map((n) => n.name)).toEqual(["tokyo-birds"]);
-    expect((await env.client(env.alice).namespace.list.query()).map((n) => n.name)).not.toContain(
-      "tokyo-birds",
-    );
+    expect((await north.namespace.list.query()).items.map((n) => n.name)).toEqual(["tokyo-birds"]);
+    expect(
+      (await env.client(env.alice).namespace.list.query()).items.map((n) => n.name),
+    ).not.toContain("tokyo-birds");
     // Unique per region: the same name is free in us-south, even for another account.
     await env.client(env.bob).namespace.create.mutate({ name: "tokyo-birds" });
     const taken = await rejects(

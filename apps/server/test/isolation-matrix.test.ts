@@ -236,12 +236,12 @@ describe("isolation matrix", () => {
     }
     // Reads scoped to the caller show nothing of A's.
     const client = createBerthClient({ url, apiKey: bob.apiKey });
-    expect((await client.namespace.list.query()).map((n) => n.name)).toEqual(["bobns"]);
-    expect((await client.image.list.query()).map((i) => i.image)).toEqual(["bobns/tool:1"]);
-    expect(await client.registrytoken.list.query()).not.toContainEqual(
+    expect((await client.namespace.list.query()).items.map((n) => n.name)).toEqual(["bobns"]);
+    expect((await client.image.list.query()).items.map((i) => i.image)).toEqual(["bobns/tool:1"]);
+    expect((await client.registrytoken.list.query()).items).not.toContainEqual(
       expect.objectContaining({ id: aliceTokenId }),
     );
-    expect(await client.exemption.list.query({ scope: "alicens/app:1" })).toEqual([]);
+    expect((await client.exemption.list.query({ scope: "alicens/app:1" })).items).toEqual([]);
     expect(await client.delivery.dead.query()).toEqual([]);
     expect(await client.delivery.redrive.mutate({ ids: [aliceDeadId] })).toEqual({ redriven: 0 });
     // B's usage is B's image alone.

@@ -74,12 +74,12 @@ async function sameAsMissing(
 
 describe("two accounts", () => {
   it("cannot see each other's namespaces, images, tokens or exemptions in lists", async () => {
-    expect((await B().namespace.list.query()).map((n) => n.name)).toEqual(["bobns"]);
-    expect(await B().image.list.query()).toEqual([]);
-    expect(await B().registrytoken.list.query()).toEqual([]);
-    expect(await B().exemption.list.query()).toEqual([]);
-    expect(await B().exemption.list.query({ scope: "alicens/app:1" })).toEqual([]);
-    expect((await A().namespace.list.query()).map((n) => n.name)).toEqual(["alicens"]);
+    expect((await B().namespace.list.query()).items.map((n) => n.name)).toEqual(["bobns"]);
+    expect((await B().image.list.query()).items).toEqual([]);
+    expect((await B().registrytoken.list.query()).items).toEqual([]);
+    expect((await B().exemption.list.query()).items).toEqual([]);
+    expect((await B().exemption.list.query({ scope: "alicens/app:1" })).items).toEqual([]);
+    expect((await A().namespace.list.query()).items.map((n) => n.name)).toEqual(["alicens"]);
   });
 
   it("namespaces: delete and image list of another's namespace look like missing ones", async () => {
@@ -129,7 +129,7 @@ describe("two accounts", () => {
         B().image.tag.mutate({ source: "bobns/tool:1", target: `${ns}/planted:1` }, on(id)),
       "container-registry.image.tag",
     );
-    expect((await A().image.list.query()).map((i) => i.image)).toEqual(["alicens/app:1"]);
+    expect((await A().image.list.query()).items.map((i) => i.image)).toEqual(["alicens/app:1"]);
     expect(bobImage.digest).not.toBe(digest);
     bobImageSize = bobImage.totalSize;
   });
@@ -192,13 +192,15 @@ describe("two accounts", () => {
         ),
       "container-registry.exemption.create",
     );
-    expect((await A().exemption.list.query()).map((e) => e.issueId)).toEqual(["CVE-2018-17929"]);
+    expect((await A().exemption.list.query()).items.map((e) => e.issueId)).toEqual([
+      "CVE-2018-17929",
+    ]);
   });
 
   it("leaves every resource of the first account intact", async () => {
-    expect((await A().namespace.list.query()).map((n) => n.name)).toEqual(["alicens"]);
+    expect((await A().namespace.list.query()).items.map((n) => n.name)).toEqual(["alicens"]);
     expect((await A().image.inspect.query({ image: "alicens/app:1" })).digest).toBe(digest);
-    expect((await A().registrytoken.list.query()).map((t) => t.id)).toEqual([tokenId]);
-    expect(await A().exemption.list.query()).toHaveLength(1);
+    expect((await A().registrytoken.list.query()).items.map((t) => t.id)).toEqual([tokenId]);
+    expect((await A().exemption.list.query()).items).toHaveLength(1);
   });
 });

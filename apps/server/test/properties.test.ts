@@ -465,6 +465,7 @@ describe("hostile input", () => {
           "plan",
           "size",
           "limit",
+          "cursor",
           "access",
           "description",
           "nonExpiring",

@@ -12,14 +12,14 @@ export type { BerthClient, BuildMessage, BuildProgress };
 /** What a procedure resolves to. */
 export type Out<F> = F extends (...args: never[]) => Promise<infer R> ? R : never;
 
-export type NamespaceRow = Out<BerthClient["namespace"]["list"]["query"]>[number];
-export type ImageRow = Out<BerthClient["image"]["list"]["query"]>[number];
+export type NamespaceRow = Out<BerthClient["namespace"]["list"]["query"]>["items"][number];
+export type ImageRow = Out<BerthClient["image"]["list"]["query"]>["items"][number];
 export type ImageDetails = Out<BerthClient["image"]["inspect"]["query"]>;
-export type TokenRow = Out<BerthClient["registrytoken"]["list"]["query"]>[number];
+export type TokenRow = Out<BerthClient["registrytoken"]["list"]["query"]>["items"][number];
 export type CreatedToken = Out<BerthClient["registrytoken"]["create"]["mutate"]>;
 export type QuotaInfo = Out<BerthClient["quota"]["get"]["query"]>;
 export type PlanInfo = Out<BerthClient["plan"]["get"]["query"]>;
-export type ExemptionRow = Out<BerthClient["exemption"]["list"]["query"]>[number];
+export type ExemptionRow = Out<BerthClient["exemption"]["list"]["query"]>["items"][number];
 export type EventsPage = Out<BerthClient["events"]["query"]["query"]>;
 export type EventLine = EventsPage["lines"][number];
 export type DeliveryStatus = Out<BerthClient["delivery"]["status"]["query"]>;

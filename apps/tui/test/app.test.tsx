@@ -306,7 +306,7 @@ describe("registry tokens", () => {
     await s.waitFor("[never]");
     await s.press(KEY.enter);
     const shown = await s.waitFor("Copy the secret now: it is shown only this once.");
-    const tokens = await alice().registrytoken.list.query();
+    const tokens = (await alice().registrytoken.list.query()).items;
     expect(tokens).toHaveLength(1);
     expect(tokens[0]).toMatchObject({
       description: "ci pipeline",

@@ -6,6 +6,7 @@ export * from "./event-time";
 export * from "./exemption";
 export * from "./names";
 export * from "./oci/index";
+export * from "./paging";
 export * from "./plans";
 export * from "./quota";
 export * from "./reference";

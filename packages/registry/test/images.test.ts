@@ -68,18 +68,18 @@ describe("images", () => {
   it("lists tagged images, filtered by namespace or repository", async () => {
     await image("birds/robin", "v1");
     await image("birds/wren", "v1");
-    const all = await listImages(env.ctx(env.alice), {});
+    const all = (await listImages(env.ctx(env.alice), {})).items;
     expect(all.map((i) => i.image)).toEqual(
       expect.arrayContaining(["birds/robin:v1", "birds/wren:v1", "fish/app:1", "fish/app:2"]),
     );
-    const birds = await listImages(env.ctx(env.alice), { namespace: "birds" });
+    const birds = (await listImages(env.ctx(env.alice), { namespace: "birds" })).items;
     expect(birds.map((i) => i.image)).toEqual(["birds/robin:v1", "birds/wren:v1"]);
-    const robin = await listImages(env.ctx(env.alice), { repository: "birds/robin" });
+    const robin = (await listImages(env.ctx(env.alice), { repository: "birds/robin" })).items;
     expect(robin).toHaveLength(1);
     expect(robin[0]).toMatchObject({ namespace: "birds", repository: "birds/robin", tag: "v1" });
     expect(robin[0]!.size).toBeGreaterThan(0);
     await expectRegistryError(listImages(env.ctx(env.alice), { namespace: "bobs" }), "NOT_FOUND");
-    expect(await listImages(env.ctx(env.bob), {})).toEqual([]);
+    expect((await listImages(env.ctx(env.bob), {})).items).toEqual([]);
   });
 
   it("inspects config and manifest from the stored blobs", async () => {
@@ -152,7 +152,7 @@ describe("images", () => {
     expect(
       (await inspectImage(env.ctx(env.alice), { image: `birds/gull@${img.digest}` })).tags,
     ).toEqual([]);
-    expect((await listImages(env.ctx(env.alice), { repository: "birds/gull" })).length).toBe(0);
+    expect((await listImages(env.ctx(env.alice), { repository: "birds/gull" })).items).toEqual([]);
     await expectRegistryError(
       untagImages(env.ctx(env.alice), { images: ["birds/gull"] }),
       "BAD_REQUEST",

@@ -108,7 +108,7 @@ describe("multi-platform images", () => {
       const gone = await inspectImage(env.ctx(env.alice), { image: ref }).catch((e) => e);
       expect((gone as RegistryError).code).toBe("NOT_FOUND");
     }
-    expect(await listImages(env.ctx(env.alice), { repository: "multi/tool" })).toEqual([]);
+    expect((await listImages(env.ctx(env.alice), { repository: "multi/tool" })).items).toEqual([]);
     expect(await storageUsage(env.t.db, env.alice.account.id, "us-south")).toBeLessThan(before);
   });
 

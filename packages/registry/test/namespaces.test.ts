@@ -47,12 +47,12 @@ describe("namespaces", () => {
     await expect(
       createNamespace(env.ctx(env.bob, "eu-central"), { name: "shared-name" }),
     ).resolves.toMatchObject({ region: "eu-central" });
-    expect((await listNamespaces(env.ctx(env.bob))).map((n) => n.name)).not.toContain(
+    expect((await listNamespaces(env.ctx(env.bob))).items.map((n) => n.name)).not.toContain(
       "shared-name",
     );
-    expect((await listNamespaces(env.ctx(env.bob, "eu-central"))).map((n) => n.name)).toEqual([
-      "shared-name",
-    ]);
+    expect((await listNamespaces(env.ctx(env.bob, "eu-central"))).items.map((n) => n.name)).toEqual(
+      ["shared-name"],
+    );
   });
 
   it("refuses namespaces in the global registry", async () => {
@@ -81,7 +81,7 @@ describe("namespaces", () => {
       severity: "critical",
       reason: { reasonCode: 403 },
     });
-    expect(await listNamespaces(env.ctx(env.alice, region))).toHaveLength(
+    expect((await listNamespaces(env.ctx(env.alice, region))).items).toHaveLength(
       MAX_NAMESPACES_PER_REGION,
     );
     // Other accounts and regions are not affected.
@@ -104,7 +104,7 @@ describe("namespaces", () => {
       ),
     );
     expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(3);
-    expect(await listNamespaces(env.ctx(env.alice, region))).toHaveLength(
+    expect((await listNamespaces(env.ctx(env.alice, region))).items).toHaveLength(
       MAX_NAMESPACES_PER_REGION,
     );
   });
@@ -116,7 +116,7 @@ describe("namespaces", () => {
     const missing = await failure(deleteNamespace(env.ctx(env.bob), { name: "nowhere" }));
     expect(e.code).toBe("NOT_FOUND");
     expect(e.message.replace("alices", "X")).toBe(missing.message.replace("nowhere", "X"));
-    expect((await listNamespaces(env.ctx(env.alice))).map((n) => n.name)).toContain("alices");
+    expect((await listNamespaces(env.ctx(env.alice))).items.map((n) => n.name)).toContain("alices");
   });
 });
 

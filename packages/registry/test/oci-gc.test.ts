@@ -9,6 +9,7 @@ import { createNamespace } from "../src/namespaces/create";
 import { deleteManifestByDigest } from "../src/oci/delete-manifest";
 import { pushManifest } from "../src/oci/manifests";
 import { appendUpload, finishUpload, startUpload } from "../src/oci/uploads";
+import { uploadsOf } from "../src/storage/fs-uploads";
 import { collectBlobs } from "../src/storage/gc";
 import { type Env, setup } from "./helpers";
 
@@ -122,7 +123,7 @@ describe("collectBlobs", () => {
   });
 
   it("removes abandoned uploads and files that have no record", async () => {
-    const uploads = env.store.uploads();
+    const uploads = uploadsOf(env.store);
     const stale = await startUpload(ctx(), { repository: "alicens/up" });
     await appendUpload(ctx(), { repository: "alicens/up", id: stale.id, source: randomBytes(100) });
     const fresh = await startUpload(ctx(), { repository: "alicens/up" });

@@ -134,7 +134,9 @@ describe("registry tokens", () => {
   it("of one account are invisible to another", async () => {
     const token = await createRegistryToken(env.ctx(env.alice), {});
     expect(await code(getRegistryToken(env.ctx(env.bob), { id: token.id }))).toBe("NOT_FOUND");
-    expect((await listRegistryTokens(env.ctx(env.bob))).map((t) => t.id)).not.toContain(token.id);
+    expect((await listRegistryTokens(env.ctx(env.bob))).items.map((t) => t.id)).not.toContain(
+      token.id,
+    );
   });
 });
 
@@ -156,7 +158,7 @@ describe("exemptions", () => {
     ] as const;
     for (const e of made) await createExemption(ctx(), e);
     const ids = async (scope?: string) =>
-      (await listExemptions(ctx(), scope === undefined ? {} : { scope }))
+      (await listExemptions(ctx(), scope === undefined ? {} : { scope })).items
         .map((e) => e.issueId)
         .sort();
     expect(await ids()).toHaveLength(6);
@@ -196,7 +198,7 @@ describe("exemptions", () => {
         createExemption(ctx(), { scope: "bobs", issueType: "cve", issueId: "CVE-2019-0005" }),
       ),
     ).toBe("NOT_FOUND");
-    expect(await listExemptions(env.ctx(env.bob), {})).toEqual([]);
+    expect((await listExemptions(env.ctx(env.bob), {})).items).toEqual([]);
     expect(await code(deleteExemption(env.ctx(env.bob), made[0]))).toBe("NOT_FOUND");
     await deleteExemption(ctx(), made[0]);
     expect(await code(deleteExemption(ctx(), made[0]))).toBe("NOT_FOUND");

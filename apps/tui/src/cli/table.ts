@@ -13,25 +13,48 @@ export interface Column<T> {
 const GAP = "   ";
 
 export function renderTable<T>(columns: Column<T>[], rows: T[]): string {
-  const cells = rows.map((row) =>
+  const widths = columnWidths(columns, rows);
+  return [headerLine(columns, widths), ...rowLines(columns, rows, widths)].join("\n");
+}
+
+function cellsOf<T>(columns: Column<T>[], rows: T[]): string[][] {
+  return rows.map((row) =>
     columns.map((c) => {
       const v = c.value(row);
       return v === null || v === undefined || v === "" ? "-" : String(v);
     }),
   );
-  const widths = columns.map((c, i) =>
-    Math.max(c.header.length, ...cells.map((r) => r[i]!.length)),
+}
+
+/** Widths that fit the headers, `rows` and at least `min` (a table printed in parts). */
+export function columnWidths<T>(columns: Column<T>[], rows: T[], min?: number[]): number[] {
+  const cells = cellsOf(columns, rows);
+  return columns.map((c, i) =>
+    Math.max(min?.[i] ?? 0, c.header.length, ...cells.map((r) => r[i]!.length)),
   );
-  const line = (values: string[]) =>
-    values
-      .map((v, i) => {
-        const last = i === values.length - 1;
-        if (columns[i]!.align === "right") return v.padStart(widths[i]!);
-        return last ? v : v.padEnd(widths[i]!);
-      })
-      .join(GAP)
-      .trimEnd();
-  return [line(columns.map((c) => c.header)), ...cells.map(line)].join("\n");
+}
+
+function line<T>(columns: Column<T>[], values: string[], widths: number[]): string {
+  return values
+    .map((v, i) => {
+      const last = i === values.length - 1;
+      if (columns[i]!.align === "right") return v.padStart(widths[i]!);
+      return last ? v : v.padEnd(widths[i]!);
+    })
+    .join(GAP)
+    .trimEnd();
+}
+
+export function headerLine<T>(columns: Column<T>[], widths: number[]): string {
+  return line(
+    columns,
+    columns.map((c) => c.header),
+    widths,
+  );
+}
+
+export function rowLines<T>(columns: Column<T>[], rows: T[], widths: number[]): string[] {
+  return cellsOf(columns, rows).map((cells) => line(columns, cells, widths));
 }
 
 /** `Label   value` pairs, labels aligned. */

@@ -50,6 +50,8 @@ export interface AppProps {
   save?(change: { region: string; url: string; apiKey?: string }): void;
   connect?(url: string, apiKey: string | undefined): BerthClient;
   initialScreen?: ScreenId;
+  /** Items a list screen fetches at a time; the server's default when absent. */
+  pageSize?: number;
   /** Called when the user quits, before the app unmounts. */
   onQuit?(): void;
 }
@@ -104,8 +106,9 @@ export function App(props: AppProps) {
       capture,
       setHelp,
       ...(connection.url ? { url: connection.url } : {}),
+      ...(props.pageSize ? { pageSize: props.pageSize } : {}),
     }),
-    [props.interactive, capture, connection.url],
+    [props.interactive, capture, connection.url, props.pageSize],
   );
   const connKey = `${connection.url}|${connection.apiKey}`;
   const info = useLoad(async () => {

@@ -10,6 +10,8 @@ export interface UiEnv {
   /** The help bar's keys for the current screen. */
   setHelp(items: HelpItem[]): void;
   url?: string;
+  /** Items a list screen fetches at a time (see pages.ts). */
+  pageSize?: number;
 }
 
 export type HelpItem = [key: string, what: string];

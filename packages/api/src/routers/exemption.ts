@@ -14,7 +14,10 @@ export const exemptionRouter = router({
   delete: authedProcedure
     .input(typed<ExemptionInput>())
     .mutation(({ ctx, input }) => deleteExemption(ctx.registry, input)),
-  /** Not an audited action: the catalog names no event for listing exemptions. */
+  /**
+   * Not an audited action: the catalog names no event for listing exemptions. A page at a
+   * time: `{ limit?, cursor? }` gives `{ items, nextCursor }`.
+   */
   list: authedProcedure
     .input(typed<ListExemptionsInput | undefined>())
     .query(({ ctx, input }) => listExemptions(ctx.registry, input)),

@@ -14,6 +14,7 @@ import { authedProcedure, router, typed } from "../trpc";
 import { buildProcedure } from "./build";
 
 export const imageRouter = router({
+  /** A page at a time: `{ limit?, cursor? }` gives `{ items, nextCursor }`. */
   list: authedProcedure
     .input(typed<ListImagesInput | undefined>())
     .query(({ ctx, input }) => listImages(ctx.registry, input)),

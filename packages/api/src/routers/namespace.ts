@@ -3,6 +3,7 @@ import {
   createNamespace,
   type DeleteNamespaceInput,
   deleteNamespace,
+  type ListNamespacesInput,
   listNamespaces,
 } from "@berth/registry";
 import { authedProcedure, router, typed } from "../trpc";
@@ -14,5 +15,8 @@ export const namespaceRouter = router({
   delete: authedProcedure
     .input(typed<DeleteNamespaceInput>())
     .mutation(({ ctx, input }) => deleteNamespace(ctx.registry, input)),
-  list: authedProcedure.query(({ ctx }) => listNamespaces(ctx.registry)),
+  /** A page at a time: `{ limit?, cursor? }` gives `{ items, nextCursor }`. */
+  list: authedProcedure
+    .input(typed<ListNamespacesInput | undefined>())
+    .query(({ ctx, input }) => listNamespaces(ctx.registry, input)),
 });

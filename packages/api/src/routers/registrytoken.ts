@@ -7,6 +7,7 @@ import {
   deleteRegistryTokens,
   type GetRegistryTokenInput,
   getRegistryToken,
+  type ListRegistryTokensInput,
   listRegistryTokens,
 } from "@berth/registry";
 import { authedProcedure, router, typed } from "../trpc";
@@ -19,7 +20,10 @@ export const registryTokenRouter = router({
   get: authedProcedure
     .input(typed<GetRegistryTokenInput>())
     .query(({ ctx, input }) => getRegistryToken(ctx.registry, input)),
-  list: authedProcedure.query(({ ctx }) => listRegistryTokens(ctx.registry)),
+  /** A page at a time: `{ limit?, cursor? }` gives `{ items, nextCursor }`. */
+  list: authedProcedure
+    .input(typed<ListRegistryTokensInput | undefined>())
+    .query(({ ctx, input }) => listRegistryTokens(ctx.registry, input)),
   delete: authedProcedure
     .input(typed<DeleteRegistryTokenInput>())
     .mutation(({ ctx, input }) => deleteRegistryToken(ctx.registry, input)),

@@ -1,11 +1,22 @@
-import { namespaceNameSchema, repositoryNameSchema } from "@berth/core";
+import {
+  cursorCodec,
+  namespaceNameSchema,
+  type Page,
+  pageInput,
+  pageOf,
+  repositoryNameSchema,
+} from "@berth/core";
 import { manifestReferences, manifests, namespaces, repositories, tags } from "@berth/db";
-import { and, asc, eq, sql } from "drizzle-orm";
+import { and, eq, sql } from "drizzle-orm";
 import { z } from "zod";
 import { accountTarget, runAudited } from "../audit";
 import { accountId, type RegistryContext } from "../context";
 import { badRequest } from "../errors";
 import { requireNamespace } from "../namespaces/lookup";
+import { after, bytewise } from "../paging";
+
+/** Images are listed by repository, then tag: the pair names one tag of the account. */
+const cursor = cursorCodec("image.list", z.tuple([z.string().max(256), z.string().max(128)]));
 
 export const listImagesInput = z
   .object({
@@ -13,8 +24,9 @@ export const listImagesInput = z
     namespace: namespaceNameSchema.optional(),
     /** Only images in this repository ("ns/repo"). */
     repository: repositoryNameSchema.optional(),
+    ...pageInput(cursor),
   })
-  .default({});
+  .prefault({});
 export type ListImagesInput = z.input<typeof listImagesInput>;
 
 export interface ImageSummary {
@@ -30,8 +42,8 @@ export interface ImageSummary {
   pushedAt: string;
 }
 
-/** container-registry.image.list: the tagged images of the account in the region. */
-export function listImages(ctx: RegistryContext, raw: unknown): Promise<ImageSummary[]> {
+/** container-registry.image.list: the tagged images of the account in the region, a page at a time. */
+export function listImages(ctx: RegistryContext, raw: unknown): Promise<Page<ImageSummary>> {
   return runAudited(ctx, {
     action: "container-registry.image.list",
     failure: () => [{ target: accountTarget(ctx) }],
@@ -46,6 +58,7 @@ export function listImages(ctx: RegistryContext, raw: unknown): Promise<ImageSum
         throw badRequest(`repository ${input.repository} is not in namespace ${input.namespace}`);
       }
       if (nsFilter) await requireNamespace(tx, ctx, nsFilter);
+      const order = [bytewise(repositories.name), bytewise(tags.name)];
       const refSize = sql<string>`coalesce((select sum(${manifestReferences.size}) from ${manifestReferences} where ${manifestReferences.manifestId} = ${manifests.id}), 0)`;
       const rows = await tx
         .select({
@@ -68,19 +81,32 @@ export function listImages(ctx: RegistryContext, raw: unknown): Promise<ImageSum
             eq(namespaces.region, ctx.region),
             nsFilter ? eq(namespaces.name, nsFilter) : undefined,
             input.repository ? eq(repositories.name, input.repository) : undefined,
+            input.cursor
+              ? after(
+                  order,
+                  input.cursor.map((k) => sql`${k}`),
+                )
+              : undefined,
           ),
         )
-        .orderBy(asc(repositories.name), asc(tags.name));
-      const result = rows.map((r) => ({
-        image: `${r.repository}:${r.tag}`,
-        namespace: r.namespace,
-        repository: r.repository,
-        tag: r.tag,
-        digest: r.digest,
-        mediaType: r.mediaType,
-        size: r.size + Number(r.refSize),
-        pushedAt: r.pushedAt.toISOString(),
-      }));
+        .orderBy(...order)
+        .limit(input.limit + 1);
+      const result = pageOf(
+        rows,
+        input.limit,
+        (r) => ({
+          image: `${r.repository}:${r.tag}`,
+          namespace: r.namespace,
+          repository: r.repository,
+          tag: r.tag,
+          digest: r.digest,
+          mediaType: r.mediaType,
+          size: r.size + Number(r.refSize),
+          pushedAt: r.pushedAt.toISOString(),
+        }),
+        (r) => [r.repository, r.tag] as [string, string],
+        cursor,
+      );
       const filters = {
         ...(input.namespace ? { namespace: input.namespace } : {}),
         ...(input.repository ? { repository: input.repository } : {}),
@@ -91,7 +117,7 @@ export function listImages(ctx: RegistryContext, raw: unknown): Promise<ImageSum
           {
             target: accountTarget(ctx),
             ...(Object.keys(filters).length > 0 ? { requestData: filters } : {}),
-            responseData: { count: result.length },
+            responseData: { count: result.items.length },
           },
         ],
       };

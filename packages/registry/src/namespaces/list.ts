@@ -1,7 +1,16 @@
+import { cursorCodec, type Page, pageInput, pageOf } from "@berth/core";
 import { manifests, namespaces, repositories } from "@berth/db";
-import { and, asc, countDistinct, eq } from "drizzle-orm";
+import { and, countDistinct, eq, sql } from "drizzle-orm";
+import { z } from "zod";
 import { accountTarget, runAudited } from "../audit";
 import { accountId, type RegistryContext } from "../context";
+import { after, bytewise } from "../paging";
+
+/** Namespaces are listed by name, unique in the region. */
+const cursor = cursorCodec("namespace.list", z.tuple([z.string().max(64)]));
+
+export const listNamespacesInput = z.object({ ...pageInput(cursor) }).prefault({});
+export type ListNamespacesInput = z.input<typeof listNamespacesInput>;
 
 export interface NamespaceSummary {
   name: string;
@@ -11,12 +20,17 @@ export interface NamespaceSummary {
   images: number;
 }
 
-/** container-registry.namespace.list */
-export function listNamespaces(ctx: RegistryContext): Promise<NamespaceSummary[]> {
+/** container-registry.namespace.list, a page at a time. */
+export function listNamespaces(
+  ctx: RegistryContext,
+  raw?: unknown,
+): Promise<Page<NamespaceSummary>> {
   return runAudited(ctx, {
     action: "container-registry.namespace.list",
     failure: () => [{ target: accountTarget(ctx) }],
     execute: async (tx) => {
+      const input = listNamespacesInput.parse(raw ?? {});
+      const order = [bytewise(namespaces.name)];
       const rows = await tx
         .select({
           name: namespaces.name,
@@ -28,19 +42,32 @@ export function listNamespaces(ctx: RegistryContext): Promise<NamespaceSummary[]
         .from(namespaces)
         .leftJoin(repositories, eq(repositories.namespaceId, namespaces.id))
         .leftJoin(manifests, eq(manifests.repositoryId, repositories.id))
-        .where(and(eq(namespaces.accountId, accountId(ctx)), eq(namespaces.region, ctx.region)))
+        .where(
+          and(
+            eq(namespaces.accountId, accountId(ctx)),
+            eq(namespaces.region, ctx.region),
+            input.cursor ? after(order, [sql`${input.cursor[0]}`]) : undefined,
+          ),
+        )
         .groupBy(namespaces.id)
-        .orderBy(asc(namespaces.name));
-      const result = rows.map((r) => ({
-        name: r.name,
-        region: r.region,
-        createdAt: r.createdAt.toISOString(),
-        repositories: Number(r.repositories),
-        images: Number(r.images),
-      }));
+        .orderBy(...order)
+        .limit(input.limit + 1);
+      const result = pageOf(
+        rows,
+        input.limit,
+        (r) => ({
+          name: r.name,
+          region: r.region,
+          createdAt: r.createdAt.toISOString(),
+          repositories: Number(r.repositories),
+          images: Number(r.images),
+        }),
+        (r) => [r.name] as [string],
+        cursor,
+      );
       return {
         result,
-        records: [{ target: accountTarget(ctx), responseData: { count: result.length } }],
+        records: [{ target: accountTarget(ctx), responseData: { count: result.items.length } }],
       };
     },
   });

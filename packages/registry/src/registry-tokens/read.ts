@@ -1,10 +1,12 @@
+import { cursorCodec, type Page, pageInput, pageOf } from "@berth/core";
 import type { DbOrTx } from "@berth/db";
 import { registryTokens } from "@berth/db";
-import { and, asc, eq } from "drizzle-orm";
+import { and, eq, getTableColumns, sql } from "drizzle-orm";
 import { z } from "zod";
 import { accountTarget, field, runAudited, safeName } from "../audit";
 import { accountId, nowOf, type RegistryContext } from "../context";
 import { notFound } from "../errors";
+import { after } from "../paging";
 import { type RegistryTokenInfo, type RegistryTokenRow, tokenInfo } from "./model";
 
 export const tokenIdSchema = z.uuid({ message: "a registry token id is a UUID" });
@@ -48,23 +50,61 @@ export function getRegistryToken(ctx: RegistryContext, raw: unknown): Promise<Re
   });
 }
 
-/** container-registry.registrytoken.list */
-export function listRegistryTokens(ctx: RegistryContext): Promise<RegistryTokenInfo[]> {
+/**
+ * Tokens are listed oldest first, the id breaking ties. The cursor keeps the creation time
+ * in microseconds, as Postgres stores it: a time cut to milliseconds would put the last
+ * token of a page after its own key and list it again.
+ */
+const cursor = cursorCodec(
+  "registrytoken.list",
+  z.tuple([z.string().regex(/^\d{1,18}$/), tokenIdSchema]),
+);
+
+export const listRegistryTokensInput = z.object({ ...pageInput(cursor) }).prefault({});
+export type ListRegistryTokensInput = z.input<typeof listRegistryTokensInput>;
+
+/** container-registry.registrytoken.list, a page at a time. */
+export function listRegistryTokens(
+  ctx: RegistryContext,
+  raw?: unknown,
+): Promise<Page<RegistryTokenInfo>> {
   return runAudited(ctx, {
     action: "container-registry.registrytoken.list",
     failure: () => [{ target: accountTarget(ctx) }],
     execute: async (tx) => {
+      const input = listRegistryTokensInput.parse(raw ?? {});
+      const order = [sql`${registryTokens.createdAt}`, sql`${registryTokens.id}`];
       const rows = await tx
-        .select()
+        .select({
+          ...getTableColumns(registryTokens),
+          createdMicros: sql<string>`floor(extract(epoch from ${registryTokens.createdAt}) * 1000000)::bigint::text`,
+        })
         .from(registryTokens)
         .where(
-          and(eq(registryTokens.accountId, accountId(ctx)), eq(registryTokens.region, ctx.region)),
+          and(
+            eq(registryTokens.accountId, accountId(ctx)),
+            eq(registryTokens.region, ctx.region),
+            input.cursor
+              ? after(order, [
+                  sql`timestamptz 'epoch' + ${input.cursor[0]}::bigint * interval '1 microsecond'`,
+                  sql`${input.cursor[1]}::uuid`,
+                ])
+              : undefined,
+          ),
         )
-        .orderBy(asc(registryTokens.createdAt), asc(registryTokens.id));
+        .orderBy(...order)
+        .limit(input.limit + 1);
       const now = nowOf(ctx);
+      const result = pageOf(
+        rows,
+        input.limit,
+        ({ createdMicros: _, ...r }) => tokenInfo(r, now),
+        (r) => [r.createdMicros, r.id] as [string, string],
+        cursor,
+      );
       return {
-        result: rows.map((r) => tokenInfo(r, now)),
-        records: [{ target: accountTarget(ctx), responseData: { count: rows.length } }],
+        result,
+        records: [{ target: accountTarget(ctx), responseData: { count: result.items.length } }],
       };
     },
   });

@@ -2,7 +2,7 @@ import { ISSUE_TYPES } from "@berth/core";
 import { formatTime } from "../../format";
 import { UsageError } from "../errors";
 import { str } from "../input";
-import { renderTable } from "../table";
+import { PAGE_SIZE_OPTION, printPages } from "../pages";
 import type { Command, CommandContext } from "../types";
 
 export const exemptionCommands: Command[] = [
@@ -28,23 +28,26 @@ export const exemptionCommands: Command[] = [
     name: "exemption-list",
     args: "",
     summary: "list exemptions (--scope: those applying)",
-    options: { scope: { type: "string", help: "only exemptions that apply to this scope" } },
+    options: {
+      scope: { type: "string", help: "only exemptions that apply to this scope" },
+      ...PAGE_SIZE_OPTION,
+    },
     max: 0,
-    async run(ctx) {
+    run(ctx) {
       const scope = str(ctx, "scope");
-      const rows = await ctx.client().exemption.list.query(scope ? { scope } : undefined);
-      return {
-        data: rows,
-        text: renderTable<(typeof rows)[number]>(
-          [
+      const client = ctx.client();
+      return printPages(
+        ctx,
+        (page) => client.exemption.list.query({ ...(scope ? { scope } : {}), ...page }),
+        {
+          columns: [
             { header: "SCOPE", value: (r) => r.scope },
             { header: "ISSUE TYPE", value: (r) => r.issueType },
             { header: "ISSUE ID", value: (r) => r.issueId },
             { header: "CREATED", value: (r) => formatTime(r.createdAt) },
           ],
-          rows,
-        ),
-      };
+        },
+      );
     },
   },
   {

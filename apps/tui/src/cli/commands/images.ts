@@ -1,5 +1,6 @@
 import { formatBytes, formatTime, shortDigest } from "../../format";
 import { flag, str } from "../input";
+import { PAGE_SIZE_OPTION, printPages } from "../pages";
 import { bulkOutput, renderPairs, renderTable } from "../table";
 import type { Command } from "../types";
 
@@ -12,31 +13,32 @@ export const imageCommands: Command[] = [
       namespace: { type: "string", help: "only this namespace" },
       repository: { type: "string", help: "only this repository (ns/repo)" },
       quiet: { type: "boolean", short: "q", help: "image names only" },
+      ...PAGE_SIZE_OPTION,
     },
     max: 0,
-    async run(ctx) {
+    run(ctx) {
       const namespace = str(ctx, "namespace");
       const repository = str(ctx, "repository");
-      const rows = await ctx.client().image.list.query({
-        ...(namespace ? { namespace } : {}),
-        ...(repository ? { repository } : {}),
+      const client = ctx.client();
+      const fetch = (page: { limit?: number; cursor?: string }) =>
+        client.image.list.query({
+          ...(namespace ? { namespace } : {}),
+          ...(repository ? { repository } : {}),
+          ...page,
+        });
+      if (flag(ctx, "quiet")) {
+        return printPages(ctx, fetch, { line: (r) => r.image, json: (r) => r.image });
+      }
+      return printPages(ctx, fetch, {
+        columns: [
+          { header: "REPOSITORY", value: (r) => r.repository },
+          { header: "TAG", value: (r) => r.tag },
+          { header: "DIGEST", value: (r) => shortDigest(r.digest) },
+          { header: "NAMESPACE", value: (r) => r.namespace },
+          { header: "SIZE", value: (r) => formatBytes(r.size), align: "right" },
+          { header: "PUSHED", value: (r) => formatTime(r.pushedAt) },
+        ],
       });
-      if (flag(ctx, "quiet"))
-        return { data: rows.map((r) => r.image), text: rows.map((r) => r.image).join("\n") };
-      return {
-        data: rows,
-        text: renderTable<(typeof rows)[number]>(
-          [
-            { header: "REPOSITORY", value: (r) => r.repository },
-            { header: "TAG", value: (r) => r.tag },
-            { header: "DIGEST", value: (r) => shortDigest(r.digest) },
-            { header: "NAMESPACE", value: (r) => r.namespace },
-            { header: "SIZE", value: (r) => formatBytes(r.size), align: "right" },
-            { header: "PUSHED", value: (r) => formatTime(r.pushedAt) },
-          ],
-          rows,
-        ),
-      };
     },
   },
   {

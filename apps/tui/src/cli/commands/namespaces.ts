@@ -1,6 +1,6 @@
 import { formatBytes, formatTime } from "../../format";
 import { confirm } from "../input";
-import { renderTable } from "../table";
+import { PAGE_SIZE_OPTION, printPages } from "../pages";
 import type { Command } from "../types";
 
 export const namespaceCommands: Command[] = [
@@ -19,21 +19,18 @@ export const namespaceCommands: Command[] = [
     name: "namespace-list",
     args: "",
     summary: "list the namespaces of the region",
+    options: PAGE_SIZE_OPTION,
     max: 0,
-    async run(ctx) {
-      const rows = await ctx.client().namespace.list.query();
-      return {
-        data: rows,
-        text: renderTable<(typeof rows)[number]>(
-          [
-            { header: "NAMESPACE", value: (r) => r.name },
-            { header: "REPOSITORIES", value: (r) => r.repositories, align: "right" },
-            { header: "IMAGES", value: (r) => r.images, align: "right" },
-            { header: "CREATED", value: (r) => formatTime(r.createdAt) },
-          ],
-          rows,
-        ),
-      };
+    run(ctx) {
+      const client = ctx.client();
+      return printPages(ctx, (page) => client.namespace.list.query(page), {
+        columns: [
+          { header: "NAMESPACE", value: (r) => r.name },
+          { header: "REPOSITORIES", value: (r) => r.repositories, align: "right" },
+          { header: "IMAGES", value: (r) => r.images, align: "right" },
+          { header: "CREATED", value: (r) => formatTime(r.createdAt) },
+        ],
+      });
     },
   },
   {

@@ -1,6 +1,7 @@
 import { formatTime } from "../../format";
 import { confirm, flag, str } from "../input";
-import { bulkOutput, renderPairs, renderTable } from "../table";
+import { PAGE_SIZE_OPTION, printPages } from "../pages";
+import { bulkOutput, renderPairs } from "../table";
 import type { Command } from "../types";
 
 /** Registry tokens (the credentials of skopeo, podman and docker). */
@@ -39,26 +40,22 @@ export const tokenCommands: Command[] = [
     name: "token-list",
     args: "",
     summary: "list registry tokens",
+    options: PAGE_SIZE_OPTION,
     max: 0,
-    async run(ctx) {
-      const rows = await ctx.client().registrytoken.list.query();
-      return {
-        data: rows,
-        text: renderTable<(typeof rows)[number]>(
-          [
-            { header: "TOKEN ID", value: (r) => r.id },
-            { header: "ACCESS", value: (r) => r.access },
-            {
-              header: "EXPIRES",
-              value: (r) =>
-                r.expired ? "expired" : r.expiresAt ? formatTime(r.expiresAt) : "never",
-            },
-            { header: "LAST USED", value: (r) => formatTime(r.lastUsedAt) },
-            { header: "DESCRIPTION", value: (r) => r.description },
-          ],
-          rows,
-        ),
-      };
+    run(ctx) {
+      const client = ctx.client();
+      return printPages(ctx, (page) => client.registrytoken.list.query(page), {
+        columns: [
+          { header: "TOKEN ID", value: (r) => r.id },
+          { header: "ACCESS", value: (r) => r.access },
+          {
+            header: "EXPIRES",
+            value: (r) => (r.expired ? "expired" : r.expiresAt ? formatTime(r.expiresAt) : "never"),
+          },
+          { header: "LAST USED", value: (r) => formatTime(r.lastUsedAt) },
+          { header: "DESCRIPTION", value: (r) => r.description },
+        ],
+      });
     },
   },
   {

@@ -17,7 +17,7 @@ export function ExemptionsScreen({ client, ...screen }: ScreenProps) {
         </Text>
       }
       noun="exemptions"
-      load={() => client.exemption.list.query(scope ? { scope } : undefined)}
+      load={(page) => client.exemption.list.query({ ...(scope ? { scope } : {}), ...page })}
       loadKey={`exemptions:${scope}`}
       columns={[
         { header: "SCOPE", value: (r) => r.scope },

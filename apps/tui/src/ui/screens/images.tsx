@@ -4,6 +4,7 @@ import type { BerthClient, ImageDetails, ImageRow } from "../../api";
 import { formatBytes, formatTime, shortDigest } from "../../format";
 import { Confirm, Form, Pairs, Scroller, StatusLine } from "../components";
 import { useAction, useCapture, useHelp, useKeys, useLoad } from "../context";
+import { useLoadNearEnd, usePages } from "../pages";
 import { Table, useList } from "../table";
 import type { ScreenProps } from "./types";
 
@@ -23,7 +24,10 @@ export function ImagesScreen({
   onFilter,
 }: ScreenProps & { filter: ImageFilter; onFilter(f: ImageFilter): void }) {
   const [mode, setMode] = useState<Mode>("list");
-  const load = useLoad(() => client.image.list.query(filter), `images:${JSON.stringify(filter)}`);
+  const load = usePages(
+    (page) => client.image.list.query({ ...filter, ...page }),
+    `images:${JSON.stringify(filter)}`,
+  );
   const action = useAction();
   const list = useList<ImageRow>(load.data ?? [], {
     active: active && mode === "list",
@@ -32,6 +36,7 @@ export function ImagesScreen({
     page: height - 4,
     multi: true,
   });
+  useLoadNearEnd(load, list, height - 4);
   const listKeys = active && mode === "list" && !list.filtering;
   useHelp(
     mode === "list"

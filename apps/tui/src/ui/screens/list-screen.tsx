@@ -1,7 +1,8 @@
 import { Box } from "ink";
 import { type ReactNode, useState } from "react";
 import { Confirm, type Field, Form, StatusLine } from "../components";
-import { type ActionState, type HelpItem, useAction, useHelp, useKeys, useLoad } from "../context";
+import { type ActionState, type HelpItem, useAction, useHelp, useKeys } from "../context";
+import { type PageFetch, useLoadNearEnd, usePages } from "../pages";
 import { Table, type TableColumn, useList } from "../table";
 
 /** What a list screen's form or confirmation gets to act with. */
@@ -37,7 +38,8 @@ export interface ListScreenProps<Row> {
   title?: ReactNode;
   /** Plural of the rows, for "Loading …". */
   noun: string;
-  load(): Promise<Row[]>;
+  /** A page of the rows: the next is fetched as the selection nears the last row loaded. */
+  load: PageFetch<Row>;
   /** Reloads when it changes. */
   loadKey: string;
   columns: TableColumn<Row>[];
@@ -61,7 +63,7 @@ export function ListScreen<Row>(props: ListScreenProps<Row>) {
   const { width, height, active, keys } = props;
   // The key whose form or confirmation is open; undefined while the list has the keyboard.
   const [open, setOpen] = useState<string | undefined>(undefined);
-  const load = useLoad(props.load, props.loadKey);
+  const load = usePages(props.load, props.loadKey);
   const action = useAction();
   const listing = open === undefined;
   const list = useList<Row>(load.data ?? [], {
@@ -70,6 +72,7 @@ export function ListScreen<Row>(props: ListScreenProps<Row>) {
     key: props.rowKey,
     page: height - 4,
   });
+  useLoadNearEnd(load, list, height - 4);
   const act: ListActions = { action, reload: load.reload };
   useHelp(
     listing

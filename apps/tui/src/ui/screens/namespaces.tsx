@@ -12,7 +12,7 @@ export function NamespacesScreen({
     <ListScreen<NamespaceRow>
       {...screen}
       noun="namespaces"
-      load={() => client.namespace.list.query()}
+      load={(page) => client.namespace.list.query(page)}
       loadKey="namespaces"
       columns={[
         { header: "NAMESPACE", value: (r) => r.name },

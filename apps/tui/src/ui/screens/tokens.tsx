@@ -4,6 +4,7 @@ import type { CreatedToken, TokenRow } from "../../api";
 import { formatTime } from "../../format";
 import { Confirm, Form, Pairs, StatusLine } from "../components";
 import { useAction, useCapture, useHelp, useKeys, useLoad } from "../context";
+import { useLoadNearEnd, usePages } from "../pages";
 import { Table, useList } from "../table";
 import type { ScreenProps } from "./types";
 
@@ -15,7 +16,7 @@ const expires = (t: TokenRow) =>
 export function TokensScreen({ client, width, height, active }: ScreenProps) {
   const [mode, setMode] = useState<Mode>("list");
   const [created, setCreated] = useState<CreatedToken>();
-  const load = useLoad(() => client.registrytoken.list.query(), "tokens");
+  const load = usePages((page) => client.registrytoken.list.query(page), "tokens");
   const action = useAction();
   const list = useList<TokenRow>(load.data ?? [], {
     active: active && mode === "list",
@@ -24,6 +25,7 @@ export function TokensScreen({ client, width, height, active }: ScreenProps) {
     page: height - 4,
     multi: true,
   });
+  useLoadNearEnd(load, list, height - 4);
   useHelp(
     mode === "list"
       ? [
