@@ -1,3 +1,5 @@
+// Over 400 lines: one table (account B's every credential against every action and endpoint of
+// A's) run against one server, so A's state is built once and checked unchanged at the end.
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";

@@ -1,3 +1,5 @@
+// Over 400 lines: the distribution spec's conformance walk (base, uploads, manifests, names,
+// listing) against one server, in the spec's order; each describe block is one part of it.
 import { randomBytes } from "node:crypto";
 import { MAX_MANIFEST_BYTES } from "@berth/core";
 import { uploadSessions } from "@berth/db";

@@ -1,3 +1,5 @@
+// Over 400 lines: one fast-check property per boundary (names, references, digests, paths,
+// manifests, ranges, every tRPC procedure), sharing one server and one state fingerprint.
 import { MEDIA_TYPES, OCI_ERRORS } from "@berth/core";
 import { stateFingerprint } from "@berth/db/testing";
 import {

@@ -1,4 +1,6 @@
 /* biome-ignore-all lint/suspicious/noTemplateCurlyInString: Dockerfiles write variables as ${VAR} */
+// Over 400 lines: every Dockerfile instruction the builder supports, each against the same
+// staged contexts and base images, so the fixtures are built once for the file.
 import { randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
 import { blobs, manifests, repositoryBlobs, tags } from "@berth/db";

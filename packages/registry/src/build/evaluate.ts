@@ -1,3 +1,6 @@
+// Over 400 lines: the Dockerfile evaluator is one state machine (stages, variables, the
+// filesystem in progress) whose instructions read and write the same state; split by
+// instruction it would pass that state through every file.
 import {
   type BuildStep,
   cleanImagePath,
