@@ -9,6 +9,8 @@ export interface ClaimLoopOptions {
   leaseMs: number;
   pollMs: number;
   concurrency: number;
+  /** Lease a batch (default: the tracker's, from the outbox). */
+  claim?: () => Promise<DeliveryRow[]>;
   /** Deliver a claimed batch and settle it. */
   handle: (rows: DeliveryRow[]) => Promise<void>;
   /** Give back what was claimed while stopping. */
@@ -87,11 +89,13 @@ export class ClaimLoops {
       this.dirty = false;
       this.claiming++;
       try {
-        rows = await claimForDelivery(o.sql, {
-          limit: o.batchSize,
-          leaseMs: o.leaseMs,
-          workerId: o.workerId,
-        });
+        rows = o.claim
+          ? await o.claim()
+          : await claimForDelivery(o.sql, {
+              limit: o.batchSize,
+              leaseMs: o.leaseMs,
+              workerId: o.workerId,
+            });
       } catch (error) {
         this.claiming--;
         if (this.stopping) break;

@@ -17,6 +17,7 @@ import {
   usesBuiltInKey,
 } from "@berth/tracker-client";
 import { z } from "zod";
+import { type DestinationSpec, loadDestinationsFile } from "./destination-config";
 
 /** Everything the worker needs; `startWorker` fills the rest with these defaults. */
 export interface WorkerSettings {
@@ -72,6 +73,8 @@ const workerEnv = {
   BERTH_TRACKER_URL: z.string().optional(),
   BERTH_TRACKER_KEYS: z.string().min(1).optional(),
   BERTH_ROUTING: z.string().optional(),
+  /** A file (JSON, or YAML by its extension) listing the destinations beside the tracker. */
+  BERTH_DESTINATIONS: z.string().optional(),
   /** Unset: the tracker's port + 1, so stacks on different tracker ports never collide. */
   BERTH_WORKER_PORT: port.optional(),
   BERTH_WORKER_BATCH_SIZE: int(1, 10_000).optional(),
@@ -89,6 +92,7 @@ const workerEnv = {
 
 export interface WorkerConfig extends WorkerSettings {
   databaseUrl?: string;
+  destinations: DestinationSpec[];
   logLevel: string;
 }
 
@@ -122,6 +126,7 @@ export function loadWorkerConfig(
   const d = WORKER_DEFAULTS;
   const config: WorkerConfig = {
     databaseUrl: e.DATABASE_URL,
+    destinations: e.BERTH_DESTINATIONS?.trim() ? loadDestinationsFile(e.BERTH_DESTINATIONS) : [],
     logLevel: e.BERTH_LOG_LEVEL,
     trackerUrl,
     trackerKeys: parseRegionTable(

@@ -1,4 +1,4 @@
-import { type DbOrTx, outboxStats } from "@berth/db";
+import { type DbOrTx, destinationStats, outboxStats } from "@berth/db";
 import { processMetrics } from "@berth/service";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 
@@ -15,8 +15,84 @@ export function workerMetrics(db: DbOrTx) {
     });
     return pendingStats;
   };
+  // And one more for every destination's ledger (the tracker's is the outbox).
+  let pendingDestinations: Promise<Awaited<ReturnType<typeof destinationStats>>> | undefined;
+  const perDestination = () => {
+    pendingDestinations ??= destinationStats(db).finally(() => {
+      setTimeout(() => {
+        pendingDestinations = undefined;
+      }, 100);
+    });
+    return pendingDestinations;
+  };
+  const byDestination = async (
+    gauge: Gauge<"destination">,
+    value: (s: { pending: number; dead: number; oldestPendingAgeMs: number }) => number,
+  ) => {
+    const [tracker, others] = await Promise.all([stats(), perDestination()]);
+    gauge.set({ destination: "tracker" }, value(tracker));
+    for (const d of others) gauge.set({ destination: d.destination }, value(d));
+  };
   return {
     registry,
+    destinationPending: new Gauge({
+      name: "berth_destination_pending",
+      help: "Events waiting for delivery to a destination (including those being retried)",
+      labelNames: ["destination"] as const,
+      registers: [registry],
+      async collect() {
+        await byDestination(this, (s) => s.pending);
+      },
+    }),
+    destinationDead: new Gauge({
+      name: "berth_destination_dead",
+      help: "Events parked in a destination's dead letters",
+      labelNames: ["destination"] as const,
+      registers: [registry],
+      async collect() {
+        await byDestination(this, (s) => s.dead);
+      },
+    }),
+    destinationLag: new Gauge({
+      name: "berth_destination_lag_seconds",
+      help: "Age of a destination's oldest pending event",
+      labelNames: ["destination"] as const,
+      registers: [registry],
+      async collect() {
+        await byDestination(this, (s) => s.oldestPendingAgeMs / 1000);
+      },
+    }),
+    destinationDelivered: new Counter({
+      name: "berth_destination_delivered_total",
+      help: "Events a destination took, by destination",
+      labelNames: ["destination"] as const,
+      registers: [registry],
+    }),
+    destinationRetried: new Counter({
+      name: "berth_destination_retried_total",
+      help: "Events scheduled for another attempt, by destination",
+      labelNames: ["destination"] as const,
+      registers: [registry],
+    }),
+    destinationDeadLettered: new Counter({
+      name: "berth_destination_dead_lettered_total",
+      help: "Events parked in the dead-letter state, by destination",
+      labelNames: ["destination"] as const,
+      registers: [registry],
+    }),
+    destinationRedelivered: new Counter({
+      name: "berth_destination_redelivered_total",
+      help: "Events sent again after an attempt whose fate was unknown: duplicates at a destination that cannot dedupe (syslog)",
+      labelNames: ["destination"] as const,
+      registers: [registry],
+    }),
+    destinationBatchSeconds: new Histogram({
+      name: "berth_destination_batch_duration_seconds",
+      help: "Time to send one batch to a destination, by destination and outcome",
+      labelNames: ["destination", "outcome"] as const,
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    }),
     pending: new Gauge({
       name: "berth_outbox_pending",
       help: "Events waiting for delivery (including those being retried)",

@@ -1,4 +1,4 @@
-import { type Settlement, type Sql, settleDeliveries } from "@berth/db";
+import { type Settlement, type Sql, settleDeliveries, settleDestination } from "@berth/db";
 import type { Logger } from "pino";
 
 /**
@@ -6,10 +6,17 @@ import type { Logger } from "pino";
  * batch would be sent again after its lease; retry briefly, then let the lease do its job.
  * Resolves whether it was recorded.
  */
-export async function settle(sql: Sql, out: Settlement, log: Logger): Promise<boolean> {
+export async function settle(
+  sql: Sql,
+  out: Settlement,
+  log: Logger,
+  /** A destination beside the tracker: its own ledger. */
+  destination?: string,
+): Promise<boolean> {
   for (let attempt = 1; ; attempt++) {
     try {
-      await settleDeliveries(sql, out);
+      if (destination) await settleDestination(sql, destination, out);
+      else await settleDeliveries(sql, out);
       return true;
     } catch (error) {
       if (attempt >= 5) {

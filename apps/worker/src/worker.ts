@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { setMaxListeners } from "node:events";
 import { DEFAULT_ROUTING, parseRoutingTable, type RoutingTable } from "@berth/core";
-import { type Db, OUTBOX_CHANNEL } from "@berth/db";
+import { type Db, OUTBOX_CHANNEL, registerDestinations } from "@berth/db";
 import {
   checkHttpUrl,
   DEFAULT_INGESTION_KEY,
@@ -14,7 +14,9 @@ import postgres from "postgres";
 import { ClaimLoops } from "./claim-loop";
 import { WORKER_DEFAULTS, type WorkerSettings } from "./config";
 import { BatchDelivery, type WorkerStats } from "./deliver";
+import { type DestinationSpec, describe, isOrdered } from "./destination-config";
 import { destinationsOf } from "./destinations";
+import { DestinationDelivery, type DestinationStatsCounters } from "./fanout";
 import { workerMetrics } from "./metrics";
 import { Sender } from "./send";
 import { settle } from "./settle";
@@ -28,6 +30,11 @@ export interface WorkerOptions extends Partial<Omit<WorkerSettings, "trackerKeys
   trackerKeys?: string | RegionTable;
   /** A routing table, or its spec (a built-in name, inline list or JSON). */
   routing?: RoutingTable | string;
+  /**
+   * The destinations beside the tracker (BERTH_DESTINATIONS). They are registered at start,
+   * replacing what was registered before: every worker must be given the same list.
+   */
+  destinations?: DestinationSpec[];
   /** Serve /metrics, /healthz and /readyz (default true). */
   serveMetrics?: boolean;
   workerId?: string;
@@ -39,6 +46,8 @@ export interface RunningWorker {
   /** Base URL of the metrics/health server (undefined when not served). */
   url?: string;
   stats(): WorkerStats;
+  /** Per destination beside the tracker: what this worker delivered, retried, dead-lettered. */
+  destinationStats(): Record<string, DestinationStatsCounters>;
   metrics(): Promise<string>;
   /** Stop claiming, finish in-flight requests (or give their leases back), close. */
   stop(): Promise<void>;
@@ -134,12 +143,35 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
     log,
   });
 
+  const specs = opts.destinations ?? [];
+  await registerDestinations(
+    drizzle(sql) as unknown as Db,
+    specs.map((d) => ({ name: d.name, filter: d.filter ?? {}, ordered: isOrdered(d) })),
+  );
+  const fanout = specs.map(
+    (spec) =>
+      new DestinationDelivery(spec, {
+        sql,
+        workerId,
+        settings: s,
+        sender,
+        signal: abort.signal,
+        metrics,
+        log,
+      }),
+  );
+  const allLoops = [loops, ...fanout.map((f) => f.loops)];
+
   const listener = await sql.listen(
     OUTBOX_CHANNEL,
-    () => loops.notified(),
-    () => loops.wakeAll(),
+    () => {
+      for (const l of allLoops) l.notified();
+    },
+    () => {
+      for (const l of allLoops) l.wakeAll();
+    },
   );
-  loops.start();
+  for (const l of allLoops) l.start();
 
   let status: StatusServer | undefined;
   if (opts.serveMetrics !== false) {
@@ -152,7 +184,13 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
     });
   }
   log.info(
-    { workerId, routing: s.routing.name, concurrency: s.concurrency, batchSize: s.batchSize },
+    {
+      workerId,
+      routing: s.routing.name,
+      concurrency: s.concurrency,
+      batchSize: s.batchSize,
+      destinations: specs.map(describe),
+    },
     "worker started",
   );
 
@@ -161,14 +199,16 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
     workerId,
     url: status?.url,
     stats: () => ({ ...stats }),
+    destinationStats: () => Object.fromEntries(fanout.map((f) => [f.spec.name, { ...f.counters }])),
     metrics: () => metrics.registry.metrics(),
     stop() {
       stopped ??= (async () => {
         // In-flight requests may finish; past the grace period they are cut and their
         // events released (sent again by whoever claims them next).
         const grace = setTimeout(() => abort.abort(), s.shutdownGraceMs);
-        await loops.stop();
+        await Promise.all(allLoops.map((l) => l.stop()));
         clearTimeout(grace);
+        await Promise.all(fanout.map((f) => f.transport.close()));
         await listener.unlisten().catch(() => {});
         await status?.close();
         sender.close();
