@@ -525,10 +525,18 @@ describe("events and delivery", () => {
       pending: number;
       dead: number;
       lagMs: number;
+      destinations: { destination: string; pending: number; dead: number; lagMs: number }[];
     }>();
-    expect(status).toEqual({ pending: expect.any(Number), dead: 0, lagMs: expect.any(Number) });
+    expect(status).toEqual({
+      pending: expect.any(Number),
+      dead: 0,
+      lagMs: expect.any(Number),
+      destinations: [
+        { destination: "tracker", pending: status.pending, dead: 0, lagMs: status.lagMs },
+      ],
+    });
     expect(expectOk(await run("delivery-status")).stdout).toMatch(
-      /^Pending\s+\d+\nDead\s+0\nLag\s+/,
+      /^DESTINATION\s+PENDING\s+DEAD\s+LAG\s*\ntracker\s+\d+\s+0\s+/,
     );
     expect(expectOk(await run("delivery-dead", "-o", "json")).json()).toEqual([]);
     expect(expectOk(await run("delivery-dead")).stdout).toMatch(/^EVENT ID\s+ACTION\s+ATTEMPTS/);

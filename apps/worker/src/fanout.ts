@@ -7,11 +7,7 @@ import { type DestinationSpec, describe, isOrdered } from "./destination-config"
 import type { WorkerMetrics } from "./metrics";
 import type { Sender } from "./send";
 import { settle } from "./settle";
-import { CloudEventsTransport } from "./transports/cloudevents";
-import { JetStreamTransport } from "./transports/jetstream";
-import { SyslogTransport } from "./transports/syslog";
 import type { Transport, TransportResult } from "./transports/transport";
-import { WebhookTransport } from "./transports/webhook";
 
 export interface FanoutDeps {
   sql: Sql;
@@ -34,17 +30,26 @@ export interface FanoutDeps {
   log: Logger;
 }
 
-export function transportOf(spec: DestinationSpec, deps: FanoutDeps): Transport {
+/**
+ * A destination's transport. Each is imported only when a destination of its type is
+ * configured: the CloudEvents SDK and the NATS client cost a worker that delivers only to the
+ * tracker a noticeable part of its start-up.
+ */
+export async function transportOf(spec: DestinationSpec, deps: FanoutDeps): Promise<Transport> {
   const o = { requestTimeoutMs: deps.settings.requestTimeoutMs, hostname: deps.settings.hostname };
   switch (spec.type) {
     case "syslog":
-      return new SyslogTransport(spec, o);
+      return new (await import("./transports/syslog")).SyslogTransport(spec, o);
     case "webhook":
-      return new WebhookTransport(spec, deps.sender, o);
+      return new (await import("./transports/webhook")).WebhookTransport(spec, deps.sender, o);
     case "cloudevents":
-      return new CloudEventsTransport(spec, deps.sender, o);
+      return new (await import("./transports/cloudevents")).CloudEventsTransport(
+        spec,
+        deps.sender,
+        o,
+      );
     case "jetstream":
-      return new JetStreamTransport(spec, o);
+      return new (await import("./transports/jetstream")).JetStreamTransport(spec, o);
   }
 }
 
@@ -63,7 +68,6 @@ export interface DestinationStatsCounters {
  */
 export class DestinationDelivery {
   readonly loops: ClaimLoops;
-  readonly transport: Transport;
   readonly counters: DestinationStatsCounters = {
     delivered: 0,
     retried: 0,
@@ -71,14 +75,18 @@ export class DestinationDelivery {
     redelivered: 0,
   };
 
-  constructor(
+  static async create(spec: DestinationSpec, deps: FanoutDeps): Promise<DestinationDelivery> {
+    return new DestinationDelivery(spec, deps, await transportOf(spec, deps));
+  }
+
+  private constructor(
     readonly spec: DestinationSpec,
     private readonly deps: FanoutDeps,
+    readonly transport: Transport,
   ) {
     const s = deps.settings;
     const ordered = isOrdered(spec);
     const batchSize = spec.batchSize ?? s.batchSize;
-    this.transport = transportOf(spec, deps);
     this.loops = new ClaimLoops({
       sql: deps.sql,
       workerId: deps.workerId,

@@ -148,9 +148,9 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
     drizzle(sql) as unknown as Db,
     specs.map((d) => ({ name: d.name, filter: d.filter ?? {}, ordered: isOrdered(d) })),
   );
-  const fanout = specs.map(
-    (spec) =>
-      new DestinationDelivery(spec, {
+  const fanout = await Promise.all(
+    specs.map((spec) =>
+      DestinationDelivery.create(spec, {
         sql,
         workerId,
         settings: s,
@@ -159,6 +159,7 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
         metrics,
         log,
       }),
+    ),
   );
   const allLoops = [loops, ...fanout.map((f) => f.loops)];
 

@@ -66,7 +66,8 @@ export function DeliveryScreen({ client, width, height, active }: ScreenProps) {
   const s = status.data;
   const ids = list.targets.map((d) => d.id);
   const filterBar = list.filterBar(width);
-  const bodyHeight = height - 3 - (filterBar ? 1 : 0);
+  // One more line when destinations beside the tracker are listed (pending/dead per destination).
+  const bodyHeight = height - 3 - (filterBar ? 1 : 0) - ((s?.destinations.length ?? 0) > 1 ? 1 : 0);
   return (
     <Box flexDirection="column" height={height}>
       <Text wrap="truncate">
@@ -82,6 +83,19 @@ export function DeliveryScreen({ client, width, height, active }: ScreenProps) {
           </Text>
         ) : null}
       </Text>
+      {s && s.destinations.length > 1 ? (
+        <Text wrap="truncate">
+          {s.destinations.map((d) => (
+            <Text key={d.destination}>
+              <Text dimColor>{d.destination} </Text>
+              <Text color={d.dead > 0 ? "red" : d.pending > 0 ? "yellow" : "green"}>
+                {d.pending}/{d.dead}
+              </Text>
+              <Text dimColor>{d.pending > 0 ? ` ${formatDuration(d.lagMs)}` : ""} · </Text>
+            </Text>
+          ))}
+        </Text>
+      ) : null}
       <StatusLine
         action={action}
         loading={(dead.loading || status.loading) && !dead.data && "Loading delivery status"}
