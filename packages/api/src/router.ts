@@ -3,6 +3,7 @@ import { eventsRouter } from "./routers/events";
 import { exemptionRouter } from "./routers/exemption";
 import { imageRouter } from "./routers/image";
 import { region, whoami } from "./routers/info";
+import { logRouter } from "./routers/log";
 import { namespaceRouter } from "./routers/namespace";
 import { planRouter } from "./routers/plan";
 import { quotaRouter } from "./routers/quota";
@@ -12,7 +13,7 @@ import { router } from "./trpc";
 /**
  * The management API. A procedure's path is its action's name without the service
  * prefix (`namespace.create` audits `container-registry.namespace.create`); operations
- * no action names (`exemption.list`, `whoami`, `region`, `events.*`, `delivery.*`) sit
+ * no action names (`exemption.list`, `whoami`, `region`, `events.*`, `log.*`, `delivery.*`) sit
  * beside them unaudited.
  */
 export const appRouter = router({
@@ -24,6 +25,7 @@ export const appRouter = router({
   registrytokens: registryTokensRouter,
   exemption: exemptionRouter,
   events: eventsRouter,
+  log: logRouter,
   delivery: deliveryRouter,
   whoami,
   region,

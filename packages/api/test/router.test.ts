@@ -19,6 +19,12 @@ describe("the router mirrors the action catalog", () => {
       "events.query",
       "events.tail",
       "exemption.list",
+      "log.checkpoint",
+      "log.consistency",
+      "log.entries",
+      "log.inclusion",
+      "log.key",
+      "log.range",
       "region",
       "whoami",
     ]);

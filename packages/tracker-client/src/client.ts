@@ -1,5 +1,7 @@
 import { checkHttpUrl, lookupRegion, parseRegionTable, regionEndpoint } from "./config";
+import { TrackerRequestError } from "./errors";
 import type { ExportResponse, TrackerLine } from "./lines";
+import { createLogClient, type TrackerLogClient } from "./log";
 import type { ExportQuery, TailQuery } from "./query";
 import { parseSse } from "./sse";
 
@@ -14,15 +16,7 @@ export interface TrackerClientOptions {
   fetch?: typeof fetch;
 }
 
-export class TrackerRequestError extends Error {
-  override readonly name = "TrackerRequestError";
-  constructor(
-    readonly status: number,
-    readonly body: string,
-  ) {
-    super(`tracker answered ${status}: ${body.slice(0, 500)}`);
-  }
-}
+export { TrackerRequestError } from "./errors";
 
 export interface TailStream extends AsyncIterable<TrackerLine> {
   /** Stop the tail; the iteration ends. */
@@ -40,6 +34,8 @@ export interface TrackerClient {
   export(region: string, query: ExportQuery): Promise<ExportResponse>;
   /** Live events of an account in a tracker region; resolves once the tail is subscribed. */
   tail(region: string, query: TailQuery, opts?: TailOptions): Promise<TailStream>;
+  /** The verifiable log of an account domain: key, checkpoints, proofs and entries. */
+  log: TrackerLogClient;
 }
 
 /** Resolve the endpoint of a tracker region from BERTH_TRACKER_URL's value. */
@@ -72,6 +68,12 @@ export function createTrackerClient(opts: TrackerClientOptions): TrackerClient {
   };
 
   return {
+    log: createLogClient((region, path, params) =>
+      doFetch(`${endpoint(region)}${path}?${toParams(params)}`, {
+        headers: { authorization: auth },
+      }),
+    ),
+
     async export(region, query) {
       const res = await doFetch(`${endpoint(region)}/v2/export?${toParams(query)}`, {
         headers: { authorization: auth },
