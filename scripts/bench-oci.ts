@@ -1,5 +1,5 @@
 /**
- * OCI benchmark (issue 5): `pnpm bench:oci [--mb 50] [--layers 5] [--runs 3] [--log file]`.
+ * OCI benchmark (issues 5, 15): `pnpm bench:oci [--mb 50] [--layers 5] [--runs 5] [--log file]`.
  *
  * Builds OCI image layouts of about `mb` MB in `layers` layers of incompressible data
  * (gzip streams of stored blocks, so skopeo neither recompresses nor shrinks them), then
@@ -47,7 +47,7 @@ const { values: args } = parseArgs({
   options: {
     mb: { type: "string", default: "50" },
     layers: { type: "string", default: "5" },
-    runs: { type: "string", default: "3" },
+    runs: { type: "string", default: "5" },
     /** Write Berth's request log (info level) to this file, to see where the time goes. */
     log: { type: "string" },
     /** Write a CPU profile of the Berth server process into this folder. */
@@ -58,7 +58,7 @@ const TOTAL_MB = Number(args.mb);
 const LAYERS = Number(args.layers);
 const RUNS = Number(args.runs);
 if (!(TOTAL_MB > 0 && LAYERS > 0 && RUNS > 0)) {
-  console.error("usage: pnpm bench:oci [--mb 50] [--layers 5] [--runs 3]");
+  console.error("usage: pnpm bench:oci [--mb 50] [--layers 5] [--runs 5]");
   process.exit(2);
 }
 
@@ -402,15 +402,20 @@ async function main(): Promise<void> {
     }
     rmSync(layout, { recursive: true, force: true });
   }
+  const range = (xs: number[], digits: number) =>
+    `${Math.min(...xs).toFixed(digits)}–${Math.max(...xs).toFixed(digits)}`;
   const row = (what: "push" | "pull") => {
     const b = median(times.berth[what]);
     const r = median(times.reference[what]);
     const bc = median(times.berth[`${what}Cpu`]);
     const rc = median(times.reference[`${what}Cpu`]);
-    return `${what}  berth ${b.toFixed(3)} s  reference ${r.toFixed(3)} s  ratio ${(b / r).toFixed(2)}×   (registry cpu: berth ${bc.toFixed(2)} s, reference ${rc.toFixed(2)} s)`;
+    // On a shared machine the time ratio measures the neighbours too; the cpu ratio less so.
+    return `${what}  berth ${b.toFixed(3)} s (${range(times.berth[what], 3)})  reference ${r.toFixed(3)} s (${range(times.reference[what], 3)})  time ratio ${(b / r).toFixed(2)}×  cpu ratio ${(bc / rc).toFixed(2)}×   (registry cpu: berth ${bc.toFixed(2)} s, reference ${rc.toFixed(2)} s)`;
   };
   console.log(
-    `median of ${RUNS} (time from skopeo's start to its exit; cpu of the registry process, and of its database for Berth):`,
+    `median of ${RUNS} interleaved runs, (range) (time from skopeo's start to its exit; cpu of the registry process, and of its database for Berth), load ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(" ")}:`,
   );
   console.log(`  ${row("push")}`);
   console.log(`  ${row("pull")}`);
