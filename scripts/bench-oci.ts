@@ -413,7 +413,7 @@ async function main(): Promise<void> {
     return `${what}  berth ${b.toFixed(3)} s (${range(times.berth[what], 3)})  reference ${r.toFixed(3)} s (${range(times.reference[what], 3)})  time ratio ${(b / r).toFixed(2)}×  cpu ratio ${(bc / rc).toFixed(2)}×   (registry cpu: berth ${bc.toFixed(2)} s, reference ${rc.toFixed(2)} s)`;
   };
   console.log(
-    `median of ${RUNS} interleaved runs, (range) (time from skopeo's start to its exit; cpu of the registry process, and of its database for Berth), load ${loadavg()
+    `median of ${RUNS} interleaved runs, range in brackets (time from skopeo's start to its exit; cpu of the registry process, and of its database for Berth), load ${loadavg()
       .map((l) => l.toFixed(2))
       .join(" ")}:`,
   );
