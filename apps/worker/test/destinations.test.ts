@@ -1,10 +1,13 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { createTestDatabase, type TestDatabase } from "@berth/db/testing";
 import type { RunningTracker } from "@berth/tracker/tracker";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DestinationSpec } from "../src/destination-config";
 import type { RunningWorker } from "../src/worker";
 import { enqueue, makeEvent } from "./events";
-import { storedCount, trackerOn, waitFor, workerOn } from "./harness";
+import { runScript, storedCount, trackerOn, waitFor, workerOn } from "./harness";
 import { startNats, startReceiver, startRsyslog } from "./receivers";
 
 const SECRET = `whsec_${Buffer.from("berth-test-webhook-secret-0123456789").toString("base64")}`;
@@ -146,6 +149,88 @@ describe("fan-out to real receivers under faults", () => {
       await nats.stop();
       await hook.close();
       await ce.close();
+    }
+  }, 180_000);
+
+  it("loses nothing when the worker process is killed -9 mid-batch: a new worker delivers the rest to every destination", async () => {
+    await t.sql`delete from deliveries`;
+    await t.sql`delete from outbox`;
+    const rsyslog = await startRsyslog();
+    const nats = await startNats();
+    const hook = await startReceiver("webhook", { secret: SECRET });
+    // Slow answers keep webhook batches in flight when the worker dies.
+    hook.state.delayMs = 200;
+    const tracker = await trackerOn(t);
+    const dir = mkdtempSync(join(tmpdir(), "berth-dest-"));
+    const file = join(dir, "destinations.yaml");
+    writeFileSync(
+      file,
+      `- name: siem\n  type: syslog\n  url: ${rsyslog.url}\n  batchSize: 50\n` +
+        `- name: bus\n  type: jetstream\n  url: ${nats.url}\n  subject: ${nats.subject}\n  batchSize: 50\n` +
+        `- name: hooks\n  type: webhook\n  url: ${hook.url}\n  secret: ${SECRET}\n  batchSize: 50\n`,
+    );
+    const env = {
+      DATABASE_URL: t.url,
+      BERTH_TRACKER_URL: tracker.url,
+      BERTH_TRACKER_KEYS: "test-ingest",
+      BERTH_WORKER_PORT: "0",
+      BERTH_WORKER_LEASE_MS: "3000",
+      BERTH_WORKER_TIMEOUT_MS: "2000",
+      BERTH_WORKER_POLL_MS: "200",
+      BERTH_WORKER_RETRY_BASE_MS: "50",
+      BERTH_WORKER_RETRY_MAX_MS: "400",
+      BERTH_DESTINATIONS: file,
+    };
+    const events = Array.from({ length: 600 }, (_, i) =>
+      makeEvent({ account: i % 3 ? "acct1" : "acct2" }),
+    );
+    const ids = events.map((e) => e.id);
+    const first = runScript("src/main.ts", env);
+    let second: ReturnType<typeof runScript> | undefined;
+    try {
+      await first.line(/^worker +http/m);
+      await enqueue(t.db, events);
+      // Every destination has taken some, and webhook requests are in flight: kill it.
+      await waitFor(
+        "some delivered everywhere",
+        async () => ({ hooks: hook.state.taken.size, bus: (await nats.ids()).length }),
+        (v) => v.hooks >= 20 && v.bus >= 50,
+      );
+      first.child.kill("SIGKILL");
+      expect(await first.exited).toBeNull();
+      second = runScript("src/main.ts", env);
+      await second.line(/^worker +http/m);
+      const final = await waitFor(
+        "every ledger empty",
+        ledgers,
+        (l) => Object.values(l).every((x) => x.pending === 0),
+        90_000,
+      );
+      expect(final).toEqual({
+        tracker: { pending: 0, dead: 0 },
+        siem: { pending: 0, dead: 0 },
+        bus: { pending: 0, dead: 0 },
+        hooks: { pending: 0, dead: 0 },
+      });
+      expect(await storedCount(t, ids)).toBe(ids.length);
+      expect(await nats.ids()).toEqual(ids);
+      expect(hook.state.badSignatures).toBe(0);
+      expect(new Set(hook.state.taken.keys())).toEqual(new Set(ids));
+      const seen = rsyslog.lines().map((l) => l.event.id);
+      expect(new Set(seen)).toEqual(new Set(ids));
+      expect([...new Set(seen)]).toEqual(ids);
+      console.log(
+        `worker kill -9: ${ids.length} events; syslog lines ${seen.length} (${seen.length - ids.length} repeated); ` +
+          `webhook requests taken ${[...hook.state.taken.values()].reduce((a, b) => a + b, 0)} for ${ids.length} ids`,
+      );
+    } finally {
+      first.child.kill("SIGKILL");
+      second?.child.kill("SIGTERM");
+      await second?.exited;
+      await tracker.stop();
+      await rsyslog.stop();
+      await nats.stop();
+      await hook.close();
     }
   }, 180_000);
 });
