@@ -1,13 +1,13 @@
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { connect, dataRoot } from "@berth/db";
-import { collectBlobs, FsBlobStore } from "@berth/registry";
+import { collectBlobs, FsBlobStore, purgeExpiredTrash } from "@berth/registry";
 import { loadDotEnv } from "./config";
 
 const USAGE = `usage: pnpm --filter @berth/server gc [options]
 
 Garbage-collects blob storage, safely while pushes run (the server also does it hourly):
-abandoned uploads, blobs that no image uses any more, files left without a record.
+expired trash entries (one event each), abandoned uploads, blobs that no image uses any more, files left without a record.
 
 options:
   --grace-minutes <n>      never collect anything younger than this (default 60)
@@ -50,6 +50,9 @@ async function main(argv: string[]): Promise<number> {
   const conn = await connect();
   try {
     const store = new FsBlobStore(join(dataRoot(), "blobs"));
+    // Expired trash first, each with its event, so its blobs are collected in this run.
+    const trash = await purgeExpiredTrash(conn.db, store);
+    console.log(`expired trash purged       ${trash.purged}`);
     const report = await collectBlobs(conn.db, store, {
       graceMs,
       uploadTtlMs,

@@ -8,6 +8,7 @@ import { namespaceRouter } from "./routers/namespace";
 import { planRouter } from "./routers/plan";
 import { quotaRouter } from "./routers/quota";
 import { registryTokenRouter, registryTokensRouter } from "./routers/registrytoken";
+import { trashRouter } from "./routers/trash";
 import { router } from "./trpc";
 
 /**
@@ -24,6 +25,7 @@ export const appRouter = router({
   registrytoken: registryTokenRouter,
   registrytokens: registryTokensRouter,
   exemption: exemptionRouter,
+  trash: trashRouter,
   events: eventsRouter,
   log: logRouter,
   delivery: deliveryRouter,

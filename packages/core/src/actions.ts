@@ -257,6 +257,38 @@ const CATALOG = {
     extension: true,
     description: "create a registry token",
   },
+  // Lifecycle (issue 19): a trash deleted images go to, restore and purge.
+  "container-registry.image.restore": {
+    verb: "restore",
+    object: "image",
+    successSeverity: "warning",
+    dataEvent: true,
+    targetType: "container-registry/image",
+    surface: "trpc",
+    extension: true,
+    description: "put a deleted image back from the trash, by digest or by the tag it had",
+  },
+  "container-registry.trash.list": {
+    verb: "list",
+    object: "trash",
+    successSeverity: "normal",
+    dataEvent: false,
+    targetType: "container-registry/account",
+    surface: "trpc",
+    extension: true,
+    description: "list the deleted images in the trash and until when they stay",
+  },
+  "container-registry.trash.purge": {
+    verb: "purge",
+    object: "image",
+    successSeverity: "critical",
+    dataEvent: true,
+    // One event per purged image; the GC purges expired entries as the service.
+    targetType: "container-registry/image",
+    surface: "trpc",
+    extension: true,
+    description: "delete images from the trash for good (emptied, or expired by the GC)",
+  },
 } as const satisfies Record<string, ActionSpec>;
 
 export type ActionName = keyof typeof CATALOG;

@@ -32,12 +32,30 @@ const DESIGN_ACTIONS = [
   "container-registry.plan.set",
 ];
 
+/** Issue 19's lifecycle actions: extensions with their severity and data-event flag. */
+const LIFECYCLE_ACTIONS = {
+  "container-registry.image.restore": ["warning", true],
+  "container-registry.trash.list": ["normal", false],
+  "container-registry.trash.purge": ["critical", true],
+} as const;
+
 describe("action catalog", () => {
-  it("holds the 22 actions of the design plus the registrytoken.create extension", () => {
-    expect(ACTION_NAMES).toHaveLength(23);
+  it("holds the 22 actions of the design plus the registrytoken.create and lifecycle extensions", () => {
     expect([...ACTION_NAMES].sort()).toEqual(
-      [...DESIGN_ACTIONS, "container-registry.registrytoken.create"].sort(),
+      [
+        ...DESIGN_ACTIONS,
+        "container-registry.registrytoken.create",
+        ...Object.keys(LIFECYCLE_ACTIONS),
+      ].sort(),
     );
+    for (const [name, [severity, data]] of Object.entries(LIFECYCLE_ACTIONS)) {
+      expect(isActionName(name) && ACTIONS[name]).toMatchObject({
+        extension: true,
+        successSeverity: severity,
+        dataEvent: data,
+        surface: "trpc",
+      });
+    }
     for (const name of DESIGN_ACTIONS) {
       expect(isActionName(name) && ACTIONS[name].extension).toBe(false);
     }
@@ -67,7 +85,9 @@ describe("action catalog", () => {
 
   it("assigns success severity by kind of change", () => {
     const bySeverity = (severity: string) =>
-      ACTION_NAMES.filter((n) => ACTIONS[n].successSeverity === severity)
+      ACTION_NAMES.filter(
+        (n) => ACTIONS[n].successSeverity === severity && !(n in LIFECYCLE_ACTIONS),
+      )
         .map((n) => ACTIONS[n].procedure)
         .sort();
     expect(bySeverity("critical")).toEqual([
@@ -91,7 +111,7 @@ describe("action catalog", () => {
   });
 
   it("marks exactly the actions on image data as data events", () => {
-    const data = ACTION_NAMES.filter((n) => ACTIONS[n].dataEvent)
+    const data = ACTION_NAMES.filter((n) => ACTIONS[n].dataEvent && !(n in LIFECYCLE_ACTIONS))
       .map((n) => ACTIONS[n].procedure)
       .sort();
     expect(data).toEqual(["image.build", "image.delete", "image.pull", "image.push", "image.rm"]);

@@ -20,6 +20,10 @@ export const STATE_TABLES = [
   "exemptions",
   "plans",
   "quotas",
+  "trash_entries",
+  "trash_blobs",
+  "retention_policies",
+  "tag_immutability",
 ] as const;
 
 /** Columns that change on reads (last use of a credential): not state. */

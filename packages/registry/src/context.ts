@@ -23,6 +23,8 @@ export interface RegistryContext {
   clientIp: string;
   userAgent: string;
   now?: () => Date;
+  /** Days a deleted image stays in the trash (default 30). */
+  trashDays?: number;
 }
 
 export function nowOf(ctx: Pick<RegistryContext, "now">): Date {

@@ -34,6 +34,7 @@ export * from "./images/rm";
 export * from "./images/tag";
 export * from "./images/tar";
 export * from "./images/untag";
+export * from "./lifecycle/service";
 // Namespaces
 export * from "./namespaces/create";
 export * from "./namespaces/delete";
@@ -61,3 +62,7 @@ export * from "./storage/fs-uploads";
 export * from "./storage/gc";
 export * from "./storage/read";
 export * from "./storage/uploads";
+export * from "./trash/list";
+export * from "./trash/purge";
+export * from "./trash/restore";
+export * from "./trash/store";

@@ -15,6 +15,7 @@ import {
   untagImages,
 } from "../src/index";
 import { createTestImage } from "../src/testing";
+import { purgeTrash } from "../src/trash/purge";
 import { type Env, setup } from "./helpers";
 
 let env: Env;
@@ -190,6 +191,10 @@ describe("images", () => {
     // The copy in fish/heron still holds the blobs: storage unchanged.
     expect(await storageUsage(env.t.db, env.alice.account.id, "us-south")).toBe(before);
     await removeImages(env.ctx(env.alice), { images: ["fish/heron:1"] });
+    // Both copies are in the trash now: it keeps their blobs and they still count (issue 19)
+    // until the trash is emptied.
+    expect(await storageUsage(env.t.db, env.alice.account.id, "us-south")).toBe(before);
+    await purgeTrash(env.ctx(env.alice), {});
     expect(await storageUsage(env.t.db, env.alice.account.id, "us-south")).toBe(
       before - img.totalSize,
     );
@@ -222,11 +227,15 @@ describe("images", () => {
     await image("doomed/two", "1", [{ "unique/doomed2": "only here too" }]);
     const before = await storageUsage(env.t.db, env.alice.account.id, "us-south");
     const res = await deleteNamespace(env.ctx(env.alice), { name: "doomed" });
-    expect(res).toMatchObject({ name: "doomed", repositories: 2, images: 2, tags: 2 });
-    expect(res.releasedBytes).toBeGreaterThan(0);
-    expect(await storageUsage(env.t.db, env.alice.account.id, "us-south")).toBe(
-      before - res.releasedBytes,
+    expect(res).toMatchObject({ name: "doomed", repositories: 2, images: 2, tags: 2, trashed: 2 });
+    // The images went to the trash, which still counts them (issue 19); emptying it releases.
+    expect(res.releasedBytes).toBe(0);
+    expect(await storageUsage(env.t.db, env.alice.account.id, "us-south")).toBe(before);
+    const purged = await purgeTrash(env.ctx(env.alice), {});
+    expect(purged.map((p) => p.repository)).toEqual(
+      expect.arrayContaining(["doomed/one", "doomed/two"]),
     );
+    expect(await storageUsage(env.t.db, env.alice.account.id, "us-south")).toBeLessThan(before);
     expect(await env.t.db.select().from(manifests).where(eq(manifests.digest, a.digest))).toEqual(
       [],
     );

@@ -11,6 +11,7 @@ import { pushManifest } from "../src/oci/manifests";
 import { appendUpload, finishUpload, startUpload } from "../src/oci/uploads";
 import { uploadsOf } from "../src/storage/fs-uploads";
 import { collectBlobs } from "../src/storage/gc";
+import { purgeTrash } from "../src/trash/purge";
 import { type Env, setup } from "./helpers";
 
 let env: Env;
@@ -94,6 +95,9 @@ describe("collectBlobs", () => {
       .where(inArray(repositoryBlobs.digest, [first.config, first.layers[0]!, sha256(shared)]));
     const early = await collectBlobs(env.t.db, env.store, { graceMs: 3_600_000 });
     expect(early.removed).toEqual([]);
+    // The trash keeps them (issue 19) until it is emptied.
+    expect((await collectBlobs(env.t.db, env.store, { graceMs: 0 })).removed).toEqual([]);
+    await purgeTrash(ctx(), {});
     const report = await collectBlobs(env.t.db, env.store, { graceMs: 0 });
     expect(report.removed.sort()).toEqual([first.config, first.layers[0]!].sort());
     expect(report.bytes).toBe(own.length + configBytes);

@@ -7,6 +7,7 @@ import {
   OciFailure,
   permits,
   permitsCatalog,
+  purgeExpiredTrash,
   recordRefusal,
   requestedImageName,
 } from "@berth/registry";
@@ -117,10 +118,12 @@ function scheduleCollection(app: FastifyInstance, deps: RegionAppDeps, intervalM
   if (intervalMs <= 0 || collecting.has(deps.store)) return;
   collecting.add(deps.store);
   const timer = setInterval(() => {
-    collectBlobs(deps.db, deps.store).then(
-      (report) => app.log.info({ gc: { ...report, removed: report.removed.length } }, "blob GC"),
-      (err: unknown) => app.log.error({ err }, "blob GC failed"),
-    );
+    purgeExpiredTrash(deps.db, deps.store)
+      .then(() => collectBlobs(deps.db, deps.store))
+      .then(
+        (report) => app.log.info({ gc: { ...report, removed: report.removed.length } }, "blob GC"),
+        (err: unknown) => app.log.error({ err }, "blob GC failed"),
+      );
   }, intervalMs);
   timer.unref();
   app.addHook("onClose", async () => {

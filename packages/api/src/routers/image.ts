@@ -4,7 +4,9 @@ import {
   type ListImagesInput,
   listImages,
   type RemoveImagesInput,
+  type RestoreImageInput,
   removeImages,
+  restoreImage,
   type TagImageInput,
   tagImage,
   type UntagImagesInput,
@@ -30,5 +32,8 @@ export const imageRouter = router({
   rm: authedProcedure
     .input(typed<RemoveImagesInput>())
     .mutation(({ ctx, input }) => removeImages(ctx.registry, input)),
+  restore: authedProcedure
+    .input(typed<RestoreImageInput>())
+    .mutation(({ ctx, input }) => restoreImage(ctx.registry, input)),
   build: buildProcedure,
 });

@@ -10,7 +10,7 @@ export interface GcResult {
 }
 
 /**
- * Remove blobs that no repository links and no manifest references, recorded more than
+ * Remove blobs that no repository links, no manifest references and no trash entry keeps, recorded more than
  * `olderThanMs` ago (a fresh upload is not yet linked). Storage usage never counts such
  * blobs, so this frees disk, not quota. Runs under the exclusive GC lock; writers that
  * link existing blobs take it shared (`holdBlobsAgainstGc`), so a blob is never deleted
@@ -29,6 +29,7 @@ export async function collectGarbage(
        where b.created_at < now() - make_interval(secs => ${olderThanMs / 1000})
          and not exists (select 1 from repository_blobs rb where rb.digest = b.digest)
          and not exists (select 1 from manifest_references mr where mr.digest = b.digest)
+         and not exists (select 1 from trash_blobs tb where tb.digest = b.digest)
       returning b.digest, b.size`);
     // Files go after the rows; if the transaction then fails to commit, a row without a
     // file is left, which the OCI layer treats as an unknown blob and re-uploads.

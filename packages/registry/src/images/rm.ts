@@ -5,8 +5,9 @@ import { and, eq, inArray, notInArray, sql } from "drizzle-orm";
 import { z } from "zod";
 import { field, runAudited } from "../audit";
 import { type BulkOutcome, BulkRecorder, MAX_BULK } from "../bulk";
-import type { RegistryContext } from "../context";
+import { nowOf, type RegistryContext } from "../context";
 import { conflict } from "../errors";
+import { moveToTrash, trashPlace } from "../trash/store";
 import { manifestsReferencing } from "./records";
 import { imageTarget, rawImageName, resolveImage } from "./resolve";
 import { bulkImageFailures } from "./untag";
@@ -24,7 +25,8 @@ export interface RemoveResult {
 
 /**
  * container-registry.image.rm: delete each image's manifest from its repository, with all
- * of its tags there; copies in other repositories stay. One event per image, and one per
+ * of its tags there, into the trash (restorable until it expires); copies in other
+ * repositories stay. One event per image, and one per
  * untagged platform manifest an index takes with it.
  */
 export function removeImages(ctx: RegistryContext, raw: unknown): Promise<RemoveResult> {
@@ -43,8 +45,16 @@ export function removeImages(ctx: RegistryContext, raw: unknown): Promise<Remove
           const { manifest, repositoryId } = await resolveImage(tx, ctx, ref);
           let tagNames: string[] = [];
           let children: string[] = [];
+          let trashedUntil: string | undefined;
           if (!deleted.has(manifest.id)) {
             await refuseIfReferenced(tx, repositoryId, manifest.id, manifest.digest);
+            const trashed = await moveToTrash(
+              tx,
+              trashPlace(ctx, ref.repository, repositoryId),
+              manifest.id,
+              { reason: "image.rm", now: nowOf(ctx), days: ctx.trashDays },
+            );
+            trashedUntil = trashed.expiresAt.toISOString();
             const rows = await deleteManifest(tx, repositoryId, manifest.id, { unlinkBlobs: true });
             tagNames = rows.tags;
             children = rows.children;
@@ -54,7 +64,11 @@ export function removeImages(ctx: RegistryContext, raw: unknown): Promise<Remove
           bulk.ok(given, {
             target: imageTarget(ref.text, ref.repository, manifest.digest),
             messageDetail: ref.text,
-            responseData: { digest: manifest.digest, tags: tagNames },
+            responseData: {
+              digest: manifest.digest,
+              tags: tagNames,
+              ...(trashedUntil ? { trashedUntil } : {}),
+            },
           });
           // An index's untagged platform manifests go with it: one event each.
           for (const child of children) {

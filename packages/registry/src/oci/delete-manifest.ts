@@ -1,8 +1,9 @@
 import { runAudited } from "../audit";
-import type { RegistryContext } from "../context";
+import { nowOf, type RegistryContext } from "../context";
 import { manifestsReferencing } from "../images/records";
 import { imageTarget } from "../images/resolve";
 import { deleteManifest } from "../images/rm";
+import { moveToTrash, trashPlace } from "../trash/store";
 import { OciFailure, ociFailureOf } from "./errors";
 import { findManifest, type ManifestRequest, unknownManifest } from "./manifests";
 import { ociDigest, ociRepositoryName, readableRepository, requestedImageName } from "./repository";
@@ -16,7 +17,7 @@ export interface DeletedManifest {
 
 /**
  * container-registry.image.delete, one per manifest a DELETE by digest removes: the
- * manifest with its tags and references, and, for an index, each untagged child manifest
+ * manifest (into the trash, restorable until it expires) with its tags and references, and, for an index, each untagged child manifest
  * nothing else in the repository lists (one event each). Blob links stay until the blobs
  * are deleted or collected, as distribution keeps them. A manifest that an index of the
  * repository lists is refused (409).
@@ -48,6 +49,11 @@ export function deleteManifestByDigest(
             409,
           );
         }
+        const trashed = await moveToTrash(tx, trashPlace(ctx, name.name, repositoryId), found.id, {
+          reason: "image.delete",
+          now: nowOf(ctx),
+          days: ctx.trashDays,
+        });
         const removed = await deleteManifest(tx, repositoryId, found.id, { unlinkBlobs: false });
         return {
           result: { digest: found.digest, tags: removed.tags, children: removed.children },
@@ -56,7 +62,11 @@ export function deleteManifestByDigest(
               target: imageTarget(targetName, name.name, found.digest),
               messageDetail: targetName,
               status: 202,
-              responseData: { digest: found.digest, tags: removed.tags },
+              responseData: {
+                digest: found.digest,
+                tags: removed.tags,
+                trashedUntil: trashed.expiresAt.toISOString(),
+              },
             },
             ...removed.children.map((child) => {
               const childName = `${name.name}@${child}`;

@@ -4,7 +4,7 @@ import { and, eq, sql } from "drizzle-orm";
 
 /**
  * Bytes an account stores in a region: every distinct blob linked to one of its
- * repositories, plus every distinct manifest. A layer shared by several images or
+ * repositories or kept by its trash, plus every distinct manifest, trashed ones included. A layer shared by several images or
  * repositories counts once.
  */
 export async function storageUsage(db: DbOrTx, accountId: string, region: string): Promise<number> {
@@ -22,6 +22,16 @@ export async function storageUsage(db: DbOrTx, accountId: string, region: string
         join repositories r on r.id = m.repository_id
         join namespaces n on n.id = r.namespace_id
        where n.account_id = ${accountId} and n.region = ${region}
+      union
+      select b.digest, b.size
+        from trash_blobs tb
+        join trash_entries te on te.id = tb.entry_id
+        join blobs b on b.digest = tb.digest
+       where te.account_id = ${accountId} and te.region = ${region}
+      union
+      select te.digest, te.size
+        from trash_entries te
+       where te.account_id = ${accountId} and te.region = ${region}
     ) s`);
   return Number(rows[0]?.bytes ?? 0);
 }
