@@ -8,6 +8,7 @@ import { namespaceCommands } from "./namespaces";
 import { quotaCommands } from "./quota";
 import { sessionCommands } from "./session";
 import { tokenCommands } from "./tokens";
+import { verifyCommands } from "./verify";
 
 /** Every verb, in the order `berth --help` lists them. */
 export const COMMANDS: Command[] = [
@@ -19,6 +20,7 @@ export const COMMANDS: Command[] = [
   ...tokenCommands,
   ...exemptionCommands,
   ...eventCommands,
+  ...verifyCommands,
   ...deliveryCommands,
 ];
 
