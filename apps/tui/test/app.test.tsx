@@ -35,7 +35,12 @@ function app(props: Partial<AppProps> = {}): Screen {
       {...props}
     />,
   );
-  const s = screenOf(r.lastFrame, (k) => r.stdin.write(k), r.unmount);
+  const s = screenOf(
+    r.lastFrame,
+    (k) => r.stdin.write(k),
+    r.unmount,
+    () => r.frames.length,
+  );
   open.push(s);
   return s;
 }
@@ -535,10 +540,18 @@ describe("layout", () => {
       // Every screen's number and name, whichever is shown.
       expect(lines[1], `screen ${key}`).toMatch(/^ ?1 Namespaces .*7 Delivery .*8 Build ?$/);
     }
-    await s.press("1", "n");
+    // Each key once the screen it is meant for is drawn: a key that arrives while a screen
+    // still mounts can find no handler yet, on a busy machine.
+    await s.press("1");
+    await s.waitFor(/NAMESPACE\s+REPOS/);
+    await s.press("n");
     await s.waitFor("New namespace");
     for (const line of s.frame().split("\n")) expect(line.length).toBeLessThanOrEqual(80);
-    await s.press(KEY.escape, "8", "n");
+    await s.press(KEY.escape);
+    await s.waitForGone("New namespace");
+    await s.press("8");
+    await s.waitFor("No build yet");
+    await s.press("n");
     await s.waitFor("Build an image");
     const form = s.frame().split("\n");
     expect(form.length).toBeLessThanOrEqual(23);

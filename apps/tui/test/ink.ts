@@ -90,13 +90,38 @@ export function renderSized(tree: ReactElement, columns = 100, rows = 24): Scree
       instance.unmount();
       instance.cleanup();
     },
+    () => stdout.frames.length,
   );
+}
+
+/**
+ * Wait until React is idle: a frame is written at commit, before that render's effects run
+ * (useInput subscribing a newly shown form, a dialog taking the app's keys), and those effects
+ * may render again. Ink in debug mode writes a frame on every render, so a few turns of the
+ * event loop without a new frame mean the effects have run. Bounded: a spinner never idles.
+ */
+async function settle(renders: () => number): Promise<void> {
+  await new Promise((r) => setTimeout(r, 15));
+  const deadline = Date.now() + 2_000;
+  let seen = renders();
+  let quiet = 0;
+  while (quiet < 5 && Date.now() < deadline) {
+    await new Promise((r) => setImmediate(r));
+    const now = renders();
+    if (now === seen) quiet++;
+    else {
+      seen = now;
+      quiet = 0;
+    }
+  }
 }
 
 export function screenOf(
   lastFrame: () => string | undefined,
   write: (s: string) => void,
   unmount: () => void,
+  /** How many frames were written so far (one per render in debug mode). */
+  renders: () => number,
 ): Screen {
   const frame = () => plain(lastFrame());
   const matches = (text: string | RegExp) => (f: string) =>
@@ -110,14 +135,13 @@ export function screenOf(
         // Let Ink handle the key and render before the next one (state updates are async).
         await until(() => lastFrame() !== before, "a frame after a key", 300).catch(() => {});
         // Effects of that render (a newly focused input subscribing to keys) run after the
-        // frame is written: give them a moment before the next key.
-        await new Promise((r) => setTimeout(r, 15));
+        // frame is written: let them run before the next key.
+        await settle(renders);
       }
     },
     async type(text) {
       write(text);
       await screen.waitFor(text);
-      await new Promise((r) => setTimeout(r, 15));
     },
     async waitFor(text, ms = 20_000) {
       const m = matches(text);
@@ -127,7 +151,7 @@ export function screenOf(
         ms,
       );
       // The frame is written before the render's effects (key subscriptions) have run.
-      await new Promise((r) => setTimeout(r, 15));
+      await settle(renders);
       return frame();
     },
     async waitForGone(text, ms = 20_000) {
