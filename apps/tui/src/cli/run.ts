@@ -33,7 +33,13 @@ ${lines.join("\n")}
 options of every command:
 ${globals.join("\n")}
 
-berth <command> --help shows a command's own options.
+examples:
+  berth login --url http://127.0.0.1:5000 --api-key "$KEY"
+  berth namespace-add birds
+  berth image-list -o json
+  berth events --follow
+
+berth <command> --help shows a command's own options and an example.
 Configuration: flags, then BERTH_URL / BERTH_API_KEY / BERTH_REGION, then the
 file berth login writes ($BERTH_CONFIG, default ~/.config/berth/config.json).
 Exit codes: 0 ok; 1 refused or failed by the server, or unreachable; 2 bad usage.`;
@@ -49,7 +55,7 @@ function commandUsage(name: string): string {
   const opts = flags.map(([f, help]) => `  ${f!.padEnd(width)}${help}`);
   return `usage: berth ${c.name} ${c.args}${opts.length ? " [options]" : ""}\n\n${c.summary}${
     opts.length ? `\n\noptions:\n${opts.join("\n")}` : ""
-  }\n\nAnd the options of every command: berth --help.`;
+  }\n\nexample:\n  ${c.example}\n\nAnd the options of every command: berth --help.`;
 }
 
 export interface ParsedCli {

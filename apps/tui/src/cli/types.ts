@@ -42,6 +42,8 @@ export interface Command {
   name: string;
   args: string;
   summary: string;
+  /** One command line that does something useful, shown by `berth <command> --help`. */
+  example: string;
   options?: Record<string, OptionSpec>;
   /** Positional arguments allowed. */
   min?: number;

@@ -55,6 +55,7 @@ export const buildCommand: Command = {
   name: "build",
   args: "[PATH]",
   summary: "build an image from a Dockerfile (-t ns/repo:tag)",
+  example: "berth build . -t birds/robin:1.0 --build-arg VERSION=1",
   options: {
     tag: { type: "string", short: "t", multiple: true, help: "the image to build: ns/repo:tag" },
     file: {

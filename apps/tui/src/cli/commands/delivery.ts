@@ -21,6 +21,7 @@ export const deliveryCommands: Command[] = [
     name: "delivery-status",
     args: "",
     summary: "pending and dead events, delivery lag, per destination",
+    example: "berth delivery-status",
     max: 0,
     async run(ctx) {
       const s = await ctx.client().delivery.status.query();
@@ -43,6 +44,7 @@ export const deliveryCommands: Command[] = [
     name: "delivery-dead",
     args: "",
     summary: "list dead letters with their reasons (--destination: another's than the tracker's)",
+    example: "berth delivery-dead -o json",
     max: 0,
     options: destinationOption,
     async run(ctx) {
@@ -66,6 +68,7 @@ export const deliveryCommands: Command[] = [
     name: "delivery-redrive",
     args: "[EVENT_ID...]",
     summary: "send dead events again (--all: every one)",
+    example: "berth delivery-redrive --all",
     options: {
       all: { type: "boolean", help: "every dead event of the account" },
       ...destinationOption,

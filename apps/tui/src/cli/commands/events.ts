@@ -79,6 +79,7 @@ export const eventCommands: Command[] = [
     name: "events",
     args: "",
     summary: "query the account's events (--follow: live)",
+    example: "berth events --follow --outcome failure",
     options: {
       "tracker-region": {
         type: "string",

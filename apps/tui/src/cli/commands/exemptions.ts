@@ -10,6 +10,7 @@ export const exemptionCommands: Command[] = [
     name: "exemption-add",
     args: "",
     summary: "exempt a CVE or configuration issue in a scope",
+    example: "berth exemption-add --scope birds --issue-type cve --issue-id CVE-2018-17929",
     options: {
       scope: { type: "string", help: "*, ns, ns/repo, ns/repo:tag or ns/repo@digest" },
       "issue-type": { type: "string", help: ISSUE_TYPES.join(" or ") },
@@ -28,6 +29,7 @@ export const exemptionCommands: Command[] = [
     name: "exemption-list",
     args: "",
     summary: "list exemptions (--scope: those applying)",
+    example: "berth exemption-list --scope birds/robin:1.0",
     options: {
       scope: { type: "string", help: "only exemptions that apply to this scope" },
       ...PAGE_SIZE_OPTION,
@@ -54,6 +56,7 @@ export const exemptionCommands: Command[] = [
     name: "exemption-rm",
     args: "",
     summary: "remove an exemption",
+    example: "berth exemption-rm --scope birds --issue-type cve --issue-id CVE-2018-17929",
     options: {
       scope: { type: "string", help: "the exemption's scope" },
       "issue-type": { type: "string", help: ISSUE_TYPES.join(" or ") },

@@ -9,6 +9,7 @@ export const imageCommands: Command[] = [
     name: "image-list",
     args: "",
     summary: "list tagged images",
+    example: "berth image-list --namespace birds",
     options: {
       namespace: { type: "string", help: "only this namespace" },
       repository: { type: "string", help: "only this repository (ns/repo)" },
@@ -45,6 +46,7 @@ export const imageCommands: Command[] = [
     name: "image-inspect",
     args: "IMAGE...",
     summary: "show manifest, config and layers of images",
+    example: "berth image-inspect birds/robin:1.0",
     min: 1,
     async run(ctx) {
       const client = ctx.client();
@@ -87,6 +89,7 @@ export const imageCommands: Command[] = [
     name: "image-tag",
     args: "SOURCE TARGET",
     summary: "add tag TARGET (ns/repo:tag) to image SOURCE",
+    example: "berth image-tag birds/robin:1.0 birds/robin:stable",
     min: 2,
     max: 2,
     async run(ctx) {
@@ -98,6 +101,7 @@ export const imageCommands: Command[] = [
     name: "image-untag",
     args: "IMAGE...",
     summary: "remove tags, keeping the images",
+    example: "berth image-untag birds/robin:stable",
     min: 1,
     async run(ctx) {
       const r = await ctx.client().image.untag.mutate({ images: ctx.args });
@@ -108,6 +112,7 @@ export const imageCommands: Command[] = [
     name: "image-rm",
     args: "IMAGE...",
     summary: "delete images with all their tags",
+    example: "berth image-rm birds/robin:1.0 birds/wren:2",
     min: 1,
     async run(ctx) {
       const r = await ctx.client().image.rm.mutate({ images: ctx.args });

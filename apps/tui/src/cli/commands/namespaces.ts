@@ -8,6 +8,7 @@ export const namespaceCommands: Command[] = [
     name: "namespace-add",
     args: "NAME",
     summary: "add a namespace in the targeted region",
+    example: "berth namespace-add birds",
     min: 1,
     max: 1,
     async run(ctx) {
@@ -19,6 +20,7 @@ export const namespaceCommands: Command[] = [
     name: "namespace-list",
     args: "",
     summary: "list the namespaces of the region",
+    example: "berth namespace-list",
     options: PAGE_SIZE_OPTION,
     max: 0,
     run(ctx) {
@@ -37,6 +39,7 @@ export const namespaceCommands: Command[] = [
     name: "namespace-rm",
     args: "NAME",
     summary: "delete a namespace and every image in it",
+    example: "berth namespace-rm birds --force",
     options: { force: { type: "boolean", short: "f", help: "do not ask for confirmation" } },
     min: 1,
     max: 1,

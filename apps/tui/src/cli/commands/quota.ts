@@ -20,6 +20,7 @@ export const quotaCommands: Command[] = [
     name: "quota",
     args: "",
     summary: "show storage and pull-traffic quotas and usage",
+    example: "berth quota",
     max: 0,
     async run(ctx) {
       const q = await ctx.client().quota.get.query();
@@ -56,6 +57,7 @@ export const quotaCommands: Command[] = [
     name: "quota-set",
     args: "",
     summary: "set quotas in MB (unlimited clears one)",
+    example: "berth quota-set --storage 1024 --traffic unlimited",
     options: {
       storage: { type: "string", help: "storage quota in MB" },
       traffic: { type: "string", help: "monthly pull-traffic quota in MB" },
@@ -81,6 +83,7 @@ export const quotaCommands: Command[] = [
     name: "plan",
     args: "",
     summary: "show the pricing plan of the region",
+    example: "berth plan",
     max: 0,
     async run(ctx) {
       const p = await ctx.client().plan.get.query();
@@ -104,6 +107,7 @@ export const quotaCommands: Command[] = [
     name: "plan-upgrade",
     args: "[PLAN]",
     summary: "upgrade the plan of the region to standard",
+    example: "berth plan-upgrade standard",
     max: 1,
     async run(ctx) {
       const plan = ctx.args[0] ?? "standard";

@@ -12,6 +12,7 @@ export const sessionCommands: Command[] = [
     name: "login",
     args: "",
     summary: "store the server URL and API key",
+    example: 'berth login --url http://127.0.0.1:5000 --api-key "$KEY"',
     options: {},
     max: 0,
     async run(ctx) {
@@ -54,6 +55,7 @@ export const sessionCommands: Command[] = [
     name: "logout",
     args: "",
     summary: "forget the stored API key",
+    example: "berth logout",
     max: 0,
     async run(ctx) {
       const config = ctx.target.config;
@@ -70,6 +72,7 @@ export const sessionCommands: Command[] = [
     name: "region-set",
     args: "REGION",
     summary: "target REGION (--url remembers its endpoint)",
+    example: "berth region-set ap-north --url http://127.0.0.1:5001",
     options: { url: { type: "string", help: "URL of the Berth endpoint of that region" } },
     min: 1,
     max: 1,
@@ -102,6 +105,7 @@ export const sessionCommands: Command[] = [
     name: "region",
     args: "",
     summary: "show the targeted region and known endpoints",
+    example: "berth region",
     max: 0,
     async run(ctx) {
       const { config } = ctx.target;
@@ -131,6 +135,7 @@ export const sessionCommands: Command[] = [
     name: "whoami",
     args: "",
     summary: "show who the API key acts as, and where",
+    example: "berth whoami -o json",
     max: 0,
     async run(ctx) {
       const who = await ctx.client().whoami.query();

@@ -10,6 +10,7 @@ export const tokenCommands: Command[] = [
     name: "token-add",
     args: "",
     summary: "create a registry token (secret shown once)",
+    example: 'berth token-add --readwrite --description "ci pipeline"',
     options: {
       readwrite: { type: "boolean", help: "allow pushes too (default read-only)" },
       "non-expiring": { type: "boolean", help: "never expire (default: 24 hours)" },
@@ -40,6 +41,7 @@ export const tokenCommands: Command[] = [
     name: "token-list",
     args: "",
     summary: "list registry tokens",
+    example: "berth token-list",
     options: PAGE_SIZE_OPTION,
     max: 0,
     run(ctx) {
@@ -62,6 +64,7 @@ export const tokenCommands: Command[] = [
     name: "token-get",
     args: "TOKEN_ID",
     summary: "show one registry token",
+    example: "berth token-get 01a2496b-6c0a-739e-b5fd-261b09f72b57",
     min: 1,
     max: 1,
     async run(ctx) {
@@ -85,6 +88,7 @@ export const tokenCommands: Command[] = [
     name: "token-rm",
     args: "TOKEN_ID...",
     summary: "delete registry tokens",
+    example: "berth token-rm 01a2496b-6c0a-739e-b5fd-261b09f72b57 --force",
     options: { force: { type: "boolean", short: "f", help: "do not ask for confirmation" } },
     min: 1,
     async run(ctx) {
