@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import { embeddedDatabase, loadEnv, port, refuseBuiltInSecrets } from "@berth/service";
+import { embeddedDatabase, int, loadEnv, port, refuseBuiltInSecrets } from "@berth/service";
 import {
   DEFAULT_INGESTION_KEY,
   DEFAULT_QUERY_KEY,
@@ -9,6 +9,7 @@ import {
   usesBuiltInKey,
 } from "@berth/tracker-client";
 import { z } from "zod";
+import { DEFAULT_MAX_TAILS_PER_ACCOUNT } from "./tail";
 
 const trackerEnv = {
   BERTH_TRACKER_PORT: port.default(DEFAULT_TRACKER_PORT),
@@ -18,6 +19,8 @@ const trackerEnv = {
   BERTH_DATA_DIR: z.string().min(1).default(".berth"),
   /** The checkpoint signing key (note key text); else one is made once under the data dir. */
   BERTH_TRACKER_SIGNING_KEY: z.string().startsWith("PRIVATE+KEY+").optional(),
+  /** Open live tails per account on one tracker process. */
+  BERTH_TRACKER_MAX_TAILS_PER_ACCOUNT: int(1, 1000).default(DEFAULT_MAX_TAILS_PER_ACCOUNT),
 };
 
 export interface TrackerConfig {
@@ -26,6 +29,7 @@ export interface TrackerConfig {
   port: number;
   ingestionKeys: RegionTable;
   queryKey: string;
+  maxTailsPerAccount: number;
   logLevel: string;
   signingKey?: string;
   signingKeyFile: string;
@@ -53,6 +57,7 @@ export function loadTrackerConfig(
       e.BERTH_TRACKER_KEYS ?? DEFAULT_INGESTION_KEY,
     ),
     queryKey: e.BERTH_TRACKER_QUERY_KEY ?? DEFAULT_QUERY_KEY,
+    maxTailsPerAccount: e.BERTH_TRACKER_MAX_TAILS_PER_ACCOUNT,
     logLevel: e.BERTH_LOG_LEVEL,
     signingKey: e.BERTH_TRACKER_SIGNING_KEY,
     signingKeyFile: join(e.BERTH_DATA_DIR, "tracker", "log-signing-key"),

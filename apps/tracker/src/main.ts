@@ -21,6 +21,7 @@ const tracker = await startTracker({
   queryKey: config.queryKey,
   signingKey: config.signingKey,
   signingKeyFile: config.signingKeyFile,
+  maxTailsPerAccount: config.maxTailsPerAccount,
   logger: log,
 });
 console.log(`tracker   ${tracker.url}`);

@@ -218,7 +218,16 @@ export async function rowsInRange(
   return rows.map((r) => ({ seq: Number(r.seq), line: toLine(r) }));
 }
 
-/** What a reconnecting tail missed after the id it last saw. */
+/**
+ * How long before the last row a resuming tail saw its rows are read again. Seq is taken at
+ * insert, so two batches ingested at once can commit out of seq order: a row with a lower seq
+ * than the last one sent may commit after it. Rows received in this window are sent again
+ * (readers drop the event ids they already have); no transaction is open this long.
+ */
+export const RESUME_OVERLAP_SECONDS = 30;
+
+/**
+ * What a reconnecting tail missed after the id it last saw: one page in seq order. */
 export async function rowsAfter(
   sql: Sql,
   region: string,
@@ -229,6 +238,23 @@ export async function rowsAfter(
   const rows = await sql<StoredRow[]>`
     select ${sql.unsafe(COLUMNS)} from tracker.events
      where seq > ${afterSeq} and region = ${region} and account_id = ${account}
+     order by seq limit ${limit}`;
+  return rows.map((r) => ({ seq: Number(r.seq), line: toLine(r) }));
+}
+
+/** The rows at or before `lastSeq` received in the overlap window before it. */
+export async function rowsOverlapping(
+  sql: Sql,
+  region: string,
+  account: string,
+  lastSeq: number,
+  limit: number,
+): Promise<TailRow[]> {
+  const rows = await sql<StoredRow[]>`
+    select ${sql.unsafe(COLUMNS)} from tracker.events
+     where seq <= ${lastSeq} and region = ${region} and account_id = ${account}
+       and received_at >= (select received_at from tracker.events where seq = ${lastSeq})
+                          - make_interval(secs => ${RESUME_OVERLAP_SECONDS})
      order by seq limit ${limit}`;
   return rows.map((r) => ({ seq: Number(r.seq), line: toLine(r) }));
 }

@@ -23,8 +23,8 @@ import { registerLogRoutes } from "./log/routes";
 import { loadSigningKey, verifierKeyOf } from "./log/signing-key";
 import { trackerMetrics } from "./metrics";
 import { migrateTracker } from "./migrate";
-import { BadCursorError, exportEvents, insertEvents, rowsAfter, type TailRow } from "./store";
-import { TailHub } from "./tail";
+import { BadCursorError, exportEvents, insertEvents, type TailRow } from "./store";
+import { TailHub, TailLimitError } from "./tail";
 
 export interface TrackerOptions {
   databaseUrl: string;
@@ -42,6 +42,8 @@ export interface TrackerOptions {
   /** The checkpoint signing key (note signing-key text); else kept in `signingKeyFile`, made once. */
   signingKey?: string;
   signingKeyFile?: string;
+  /** Open live tails per account on this process (default 10); past it a tail is refused 429. */
+  maxTailsPerAccount?: number;
 }
 
 export interface TrackerStats {
@@ -99,7 +101,7 @@ export async function startTracker(opts: TrackerOptions): Promise<RunningTracker
     types: { bigint: postgres.BigInt },
     connection: { application_name: "berth-tracker" },
   });
-  const hub = new TailHub(sql, log);
+  const hub = new TailHub(sql, log, opts.maxTailsPerAccount);
   await hub.start();
   const signingKey = await loadSigningKey({ key: opts.signingKey, file: opts.signingKeyFile });
   const verifierKey = verifierKeyOf(signingKey);
@@ -255,35 +257,56 @@ export async function startTracker(opts: TrackerOptions): Promise<RunningTracker
     if (!region || !queryAuth(req, reply)) return reply;
     const q = tailQuerySchema.safeParse(req.query);
     if (!q.success) return problem(reply, 400, z.prettifyError(q.error));
-    const lastId = Number(req.headers["last-event-id"]);
+    const lastHeader = req.headers["last-event-id"];
+    const lastId =
+      typeof lastHeader === "string" && /^\d{1,15}$/.test(lastHeader)
+        ? Number(lastHeader)
+        : undefined;
+    // Rows are written from the moment of subscribing; the stream opens first (a refusal is
+    // answered before it, as a plain error), so they are queued until then.
+    let res: typeof reply.raw | undefined;
+    const queued: TailRow[] = [];
+    const write = (rows: TailRow[]) => {
+      let chunk = "";
+      for (const r of rows)
+        chunk += `id: ${r.seq}\nevent: line\ndata: ${JSON.stringify(r.line)}\n\n`;
+      res!.write(chunk);
+    };
+    const send = (rows: TailRow[]) => {
+      if (res) write(rows);
+      else queued.push(...rows);
+    };
+    let sub: Awaited<ReturnType<typeof hub.subscribe>>;
+    try {
+      sub = await hub.subscribe(region, q.data, send, lastId);
+    } catch (error) {
+      if (error instanceof TailLimitError) {
+        log.warn({ account: q.data.account, limit: error.limit }, "tail refused: too many open");
+        return problem(reply, 429, error.message);
+      }
+      throw error;
+    }
     reply.hijack();
-    const res = reply.raw;
+    res = reply.raw;
     res.writeHead(200, {
       "content-type": "text/event-stream; charset=utf-8",
       "cache-control": "no-cache",
       connection: "keep-alive",
       "x-accel-buffering": "no",
     });
-    const send = (rows: TailRow[]) => {
-      let chunk = "";
-      for (const r of rows)
-        chunk += `id: ${r.seq}\nevent: line\ndata: ${JSON.stringify(r.line)}\n\n`;
-      res.write(chunk);
-    };
-    const sub = hub.subscribe(region, q.data, send);
-    const heartbeat = setInterval(() => res.write(": ping\n\n"), 15_000);
+    const heartbeat = setInterval(() => res!.write(": ping\n\n"), 15_000);
     const end = () => {
       clearInterval(heartbeat);
       sub.close();
       openTails.delete(end);
-      if (!res.writableEnded) res.end();
+      if (!res!.writableEnded) res!.end();
     };
     openTails.add(end);
     res.on("close", end);
+    // The client may have gone while the resume was read: its close event is then past.
+    if (req.raw.destroyed || res.destroyed) return end();
     res.write("retry: 2000\n\nevent: ready\ndata: {}\n\n");
-    if (Number.isSafeInteger(lastId) && lastId >= 0) {
-      sub.push(await rowsAfter(sql, region, q.data.account, lastId, 1000));
-    }
+    if (queued.length > 0) write(queued.splice(0));
   });
 
   registerLogRoutes(app, { sql, verifierKey, regionOf, queryAuth });

@@ -101,9 +101,38 @@ describe("live tail", () => {
       { seq: string }[]
     >`select seq::text from tracker.events where id = ${a.id}`;
     const again = await client.tail("us-south", { account: "resume" }, { lastEventId: row!.seq });
-    const got = await take(again, 2);
+    // First again what was received shortly before a (a itself: a batch ingested at the same
+    // time could commit after it), then what was missed, in order.
+    const got = await take(again, 3);
     again.close();
-    expect(got.map((l) => l._id)).toEqual(missed.map((e) => e.id));
+    expect(got.map((l) => l._id)).toEqual([a.id, ...missed.map((e) => e.id)]);
+    expect(again.lastEventId).toMatch(/^\d+$/);
+    expect(Number(again.lastEventId)).toBeGreaterThan(Number(row!.seq));
+  });
+
+  it("refuses an account's tails past the limit, with a clear error, and frees a closed one", async () => {
+    const client = createTrackerClient({ url: reader.url, queryKey: QUERY_KEY });
+    const open = [];
+    for (let i = 0; i < 10; i++) open.push(await client.tail("us-south", { account: "greedy" }));
+    await expect(client.tail("us-south", { account: "greedy" })).rejects.toMatchObject({
+      status: 429,
+      body: expect.stringContaining("too many open tails for this account (at most 10)"),
+    });
+    // Another account is not held back by this one.
+    const other = await client.tail("us-south", { account: "modest" });
+    other.close();
+    // A closed tail frees its place (once the tracker has seen the connection go).
+    open.pop()!.close();
+    let again: Awaited<ReturnType<typeof client.tail>> | undefined;
+    for (let i = 0; i < 100 && !again; i++) {
+      again = await client.tail("us-south", { account: "greedy" }).catch(async () => {
+        await new Promise((r) => setTimeout(r, 50));
+        return undefined;
+      });
+    }
+    expect(again, "a tail after one was closed").toBeDefined();
+    again!.close();
+    for (const tail of open) tail.close();
   });
 
   it("needs the query key", async () => {

@@ -21,6 +21,12 @@ export { TrackerRequestError } from "./errors";
 export interface TailStream extends AsyncIterable<TrackerLine> {
   /** Stop the tail; the iteration ends. */
   close(): void;
+  /**
+   * The tail id of the line last yielded: pass it as `lastEventId` to resume after it. A
+   * resumed tail first sends again the rows received shortly before it (a row can commit
+   * after one with a later id), so a reader that resumes drops the event ids it already has.
+   */
+  readonly lastEventId: string | undefined;
 }
 
 export interface TailOptions {
@@ -112,10 +118,14 @@ export function createTrackerClient(opts: TrackerClientOptions): TrackerClient {
         tailOpts.signal?.removeEventListener("abort", onAbort);
         controller.abort();
       };
+      let lastEventId: string | undefined;
       async function* lines(): AsyncGenerator<TrackerLine> {
         try {
           for await (const m of messages) {
-            if (m.event === "line") yield JSON.parse(m.data) as TrackerLine;
+            if (m.event !== "line") continue;
+            const line = JSON.parse(m.data) as TrackerLine;
+            if (m.id !== undefined) lastEventId = m.id;
+            yield line;
           }
         } catch (error) {
           if (!controller.signal.aborted) throw error;
@@ -127,6 +137,9 @@ export function createTrackerClient(opts: TrackerClientOptions): TrackerClient {
       return {
         [Symbol.asyncIterator]: () => iterator,
         close,
+        get lastEventId() {
+          return lastEventId;
+        },
       };
     },
   };
