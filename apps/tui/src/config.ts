@@ -1,4 +1,5 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 import { z } from "zod";
@@ -48,13 +49,22 @@ export function readConfig(path: string): ConfigFile {
   return parsed.data;
 }
 
-/** Write atomically, readable by the owner only (the file holds the API key). */
+/**
+ * Write atomically, readable by the owner only (the file holds the API key). The temporary
+ * file has a random name and is created exclusively ('wx': O_CREAT|O_EXCL, which never
+ * follows a symlink), mode 0600 from the start; the rename replaces the file, or a symlink
+ * planted in its place, without writing through it.
+ */
 export function writeConfig(path: string, config: ConfigFile): void {
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 });
-  chmodSync(tmp, 0o600);
-  renameSync(tmp, path);
+  const tmp = `${path}.${randomBytes(12).toString("hex")}.tmp`;
+  try {
+    writeFileSync(tmp, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600, flag: "wx" });
+    renameSync(tmp, path);
+  } catch (error) {
+    rmSync(tmp, { force: true });
+    throw error;
+  }
 }
 
 /** A key as it may be shown: its first and last few characters, never the whole. */

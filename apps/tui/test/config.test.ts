@@ -1,4 +1,12 @@
-import { mkdtempSync, statSync, writeFileSync } from "node:fs";
+import {
+  lstatSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -38,6 +46,25 @@ describe("configuration", () => {
     const bad = join(dir(), "bad.json");
     writeFileSync(bad, "{not json");
     expect(() => readConfig(bad)).toThrow(ConfigFileError);
+  });
+
+  it("does not write through a symlink planted at a temporary name", () => {
+    // Another local user plants a link where the file used to be written first (its name
+    // was the config's plus the pid), pointing at a file of the victim's they want overwritten
+    // (or at one they can read). The key must not go there, nor the config become a link.
+    const d = dir();
+    const path = join(d, "config.json");
+    const victim = join(dir(), "authorized_keys");
+    writeFileSync(victim, "ssh-ed25519 AAAA original\n", { mode: 0o644 });
+    symlinkSync(victim, `${path}.${process.pid}.tmp`);
+    writeConfig(path, { regions: { "us-south": "http://a" }, apiKey: "secret-key-123" });
+    expect(readFileSync(victim, "utf8")).toBe("ssh-ed25519 AAAA original\n");
+    expect(statSync(victim).mode & 0o777).toBe(0o644);
+    expect(lstatSync(path).isSymbolicLink()).toBe(false);
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+    expect(readConfig(path).apiKey).toBe("secret-key-123");
+    // Only the planted link is left beside it: no temporary file of ours stays behind.
+    expect(readdirSync(d).sort()).toEqual(["config.json", `config.json.${process.pid}.tmp`]);
   });
 
   it("takes flags over the environment over the file, and a region's own URL", () => {
