@@ -1,8 +1,10 @@
 import { mkdtempSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { TailMessage } from "@berth/api";
-import { type BerthClient, createBerthClient } from "@berth/client";
+import { type BerthClient, createBerthClient, untracked } from "@berth/client";
 import type { RegionName } from "@berth/core";
 import { outbox } from "@berth/db";
 import { createTestDatabase, type TestDatabase } from "@berth/db/testing";
@@ -50,7 +52,11 @@ async function deliver(requestId: string, trackerRegion: string): Promise<void> 
   );
 }
 
-async function serverWith(opts: { tracker?: { url: string; queryKey: string } }) {
+async function serverWith(opts: {
+  tracker?: { url: string; queryKey: string };
+  logLevel?: "info";
+  logDestination?: { write(line: string): void };
+}) {
   const s = await startServer({
     db: t.db,
     store: new FsBlobStore(mkdtempSync(join(tmpdir(), "berth-ev-"))),
@@ -189,7 +195,7 @@ describe("events.query", () => {
     const wrongKey = await serverWith({ tracker: { url: tracker.url, queryKey: "wrong-key-1" } });
     const refused = await rejects(wrongKey.events.query.query());
     expect(errorInfo(refused).code).toBe("BAD_GATEWAY");
-    expect(refused.message).toMatch(/answered 401/);
+    expect(refused.message).toMatch(/^tracker unavailable: .*\(tracker error\)$/);
     expect(refused.message).not.toContain("wrong-key-1");
 
     const gone = await serverWith({
@@ -197,7 +203,89 @@ describe("events.query", () => {
     });
     const unreachable = await rejects(gone.events.query.query());
     expect(errorInfo(unreachable).code).toBe("SERVICE_UNAVAILABLE");
-    expect(unreachable.message).toMatch(/cannot be reached/);
+    expect(unreachable.message).toMatch(/^tracker unavailable: .*cannot be reached$/);
+    expect(unreachable.message).not.toContain("127.0.0.1:9");
+  });
+
+  it("tells a tenant a classified reason, never the tracker's URL or answer; logs them", async () => {
+    // A tracker that answers with what an operator may see and a tenant may not: its own
+    // address, internal hosts, a stack, and a non-JSON body.
+    const secret = "secret-marker-7f3a";
+    let fakeUrl = "";
+    const fake: Server = createServer((req, res) => {
+      const body = `${secret} at ${fakeUrl}${req.url} via http://internal.example:7400/x\n    at handler (/srv/tracker.js:1:1)`;
+      if (req.url?.startsWith("/regions/eu-de/")) {
+        res.writeHead(400, { "content-type": "text/plain" }).end(body);
+      } else if (req.url?.startsWith("/regions/uk-south/")) {
+        res
+          .writeHead(400, { "content-type": "application/json" })
+          .end(JSON.stringify({ error: `bad filter; see ${fakeUrl}/docs and ${secret}x` }));
+      } else {
+        res.writeHead(500, { "content-type": "text/plain" }).end(body);
+      }
+    });
+    await new Promise<void>((r) => fake.listen(0, "127.0.0.1", r));
+    fakeUrl = `http://127.0.0.1:${(fake.address() as AddressInfo).port}`;
+    const logs: string[] = [];
+    try {
+      const c = await serverWith({
+        tracker: { url: fakeUrl, queryKey: "k-1234567" },
+        logLevel: "info",
+        logDestination: { write: (line) => void logs.push(line) },
+      });
+      const failures = [
+        await rejects(c.events.query.query()),
+        await rejects(c.events.query.query({ region: "eu-de" })),
+        await rejects(c.events.query.query({ region: "uk-south" })),
+      ];
+      const t1 = tail(c, {});
+      const t2 = tail(c, { region: "eu-de" });
+      try {
+        await until(() => t1.errors.length > 0 || t2.errors.length > 0, "the tail's errors");
+        await until(() => t2.errors.length > 0, "the second tail's error");
+      } finally {
+        t1.unsubscribe();
+        t2.unsubscribe();
+      }
+      // t1's error is retryable (the client keeps trying): its state says why; t2's is final.
+      const tailError = t2.errors[0] as Error & { data?: unknown; shape?: unknown };
+      const [server5xx, raw400, json400] = failures;
+      expect(errorInfo(server5xx!).code).toBe("BAD_GATEWAY");
+      expect(server5xx!.message).toBe(
+        "tracker unavailable: the tracker of region us-south refused the request (tracker error)",
+      );
+      expect(errorInfo(raw400!).code).toBe("BAD_REQUEST");
+      expect(raw400!.message).toBe("bad event query");
+      expect(errorInfo(json400!).code).toBe("BAD_REQUEST");
+      expect(json400!.message).toBe(
+        "bad event query: bad filter; see <url> and secret-marker-7f3ax",
+      );
+      expect(tailError.message).toBe("bad event query");
+      const told = JSON.stringify(
+        [...failures, tailError].map((e) => ({
+          message: e.message,
+          data: (e as { data?: unknown }).data,
+          shape: (e as { shape?: unknown }).shape,
+        })),
+      );
+      const port = new URL(fakeUrl).port;
+      for (const leak of [
+        fakeUrl,
+        `:${port}`,
+        "internal.example",
+        "/srv/tracker.js",
+        "k-1234567",
+      ]) {
+        expect(told, `what the tenant was told contains ${leak}`).not.toContain(leak);
+      }
+      expect(told.replaceAll("secret-marker-7f3ax", "")).not.toContain(secret);
+      // The operator's log has what the tenant was not told.
+      const logged = logs.join("");
+      expect(logged).toContain(fakeUrl);
+      expect(logged).toContain(secret);
+    } finally {
+      await new Promise((r) => fake.close(r));
+    }
   });
 });
 
@@ -206,7 +294,7 @@ function tail(c: BerthClient, input: Parameters<BerthClient["events"]["tail"]["s
   const messages: TailMessage[] = [];
   const errors: unknown[] = [];
   const sub = c.events.tail.subscribe(input, {
-    onData: (m) => void messages.push(m),
+    onData: (m) => void messages.push(untracked(m)),
     onError: (e) => void errors.push(e),
   });
   return { messages, errors, unsubscribe: () => sub.unsubscribe() };
@@ -252,6 +340,48 @@ describe("events.tail", () => {
       a.unsubscribe();
       failures.unsubscribe();
     }
+  });
+
+  it("limits an account's open tails on a server, with a clear error, and frees closed ones", async () => {
+    // Accounts of their own: the tails of the other tests may still be closing.
+    const carol = await createAccount(t.db, { name: "carol", userName: "carol@example.com" });
+    const dave = await createAccount(t.db, { name: "dave", userName: "dave@example.com" });
+    const open = Array.from({ length: 10 }, () => tail(client(carol), {}));
+    try {
+      await until(() => open.every((o) => o.messages.length > 0), "ten tails ready");
+      const over = tail(client(carol), {});
+      try {
+        await until(() => over.errors.length > 0, "the eleventh tail's error");
+        expect((over.errors[0] as Error).message).toBe(
+          "too many open live tails for this account (at most 10): close one first",
+        );
+        expect(errorInfo(over.errors[0] as never).code).toBe("TOO_MANY_REQUESTS");
+      } finally {
+        over.unsubscribe();
+      }
+      // Another account is not held back by carol's tails.
+      const other = tail(client(dave), {});
+      try {
+        await until(() => other.messages.length > 0, "dave's tail ready");
+        expect(other.errors).toEqual([]);
+      } finally {
+        other.unsubscribe();
+      }
+      expect(open.flatMap((o) => o.errors)).toEqual([]);
+    } finally {
+      for (const o of open) o.unsubscribe();
+    }
+    // Closed tails free their places (once the server has seen them go).
+    let again: ReturnType<typeof tail> | undefined;
+    await until(() => {
+      if (again?.messages.length) return true;
+      if (!again || again.errors.length > 0) {
+        again?.unsubscribe();
+        again = tail(client(carol), {});
+      }
+      return false;
+    }, "a tail after the others closed");
+    again!.unsubscribe();
   });
 
   it("fails a subscription with the tracker's reason", async () => {

@@ -3,7 +3,7 @@ import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { TailMessage } from "@berth/api";
-import { createBerthClient } from "@berth/client";
+import { createBerthClient, untracked } from "@berth/client";
 import { createTestDatabase, type TestDatabase } from "@berth/db/testing";
 import { createAccount, FsBlobStore } from "@berth/registry";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -63,7 +63,10 @@ describe("close()", () => {
     const alice = await createAccount(t.db, { name: "alice", userName: "alice@example.com" });
     const client = createBerthClient({ url: server.urls["us-south"]!, apiKey: alice.apiKey });
     const messages: TailMessage[] = [];
-    const sub = client.events.tail.subscribe({}, { onData: (m) => void messages.push(m) });
+    const sub = client.events.tail.subscribe(
+      {},
+      { onData: (m) => void messages.push(untracked(m)) },
+    );
     try {
       await until(() => messages.length > 0, "the tail to be ready");
       expect(messages[0]).toMatchObject({ kind: "ready" });

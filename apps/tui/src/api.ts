@@ -4,6 +4,7 @@ import {
   berthErrorCode,
   createBerthClient,
   TRPCClientError,
+  untracked,
 } from "@berth/client";
 import { VERSION } from "./version";
 
@@ -38,6 +39,9 @@ export interface EventsFilter {
 /** The image a build stored. */
 export type BuildResult = BuildImageResult;
 export type TailMessage = { kind: "ready"; region: string } | { kind: "line"; line: EventLine };
+/** What events.tail sends: its lines tracked (`{ id, data }`), where a reconnect resumes. */
+export type TailEvent = TailMessage | { id: string; data: TailMessage };
+export { untracked };
 
 export const USER_AGENT = `berth-cli/${VERSION}`;
 

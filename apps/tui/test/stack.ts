@@ -30,6 +30,8 @@ export interface Stack {
   bob: CreatedAccount;
   /** Output of the children, for failure messages. */
   logs(): string;
+  /** Stop the tracker process and start a new one on the same port (a tracker restart). */
+  restartTracker(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -104,13 +106,13 @@ export async function startStack(
   const children: Child[] = [];
   try {
     let trackerUrl: string | undefined;
-    if (opts.tracker !== false) {
+    const startTracker = async (port: string) => {
       const [m] = await start(
         "tracker",
         "tracker/src/main.ts",
         {
           DATABASE_URL: t.url,
-          BERTH_TRACKER_PORT: "0",
+          BERTH_TRACKER_PORT: port,
           BERTH_TRACKER_KEYS: INGESTION_KEY,
           BERTH_TRACKER_QUERY_KEY: QUERY_KEY,
           BERTH_LOG_LEVEL: "warn",
@@ -118,8 +120,9 @@ export async function startStack(
         /tracker\s+(http:\/\/\S+)/,
         children,
       );
-      trackerUrl = m![1]!;
-    }
+      return m![1]!;
+    };
+    if (opts.tracker !== false) trackerUrl = await startTracker("0");
     const serverEnv: Record<string, string> = {
       DATABASE_URL: t.url,
       BERTH_DATA_DIR: dataDir,
@@ -169,6 +172,14 @@ export async function startStack(
       alice,
       bob,
       logs: () => children.map((c) => `--- ${c.name}\n${c.out.join("").slice(-4000)}`).join("\n"),
+      async restartTracker() {
+        const old = children.find((c) => c.name === "tracker" && c.child.exitCode === null);
+        if (!old || !trackerUrl) throw new Error("this stack has no running tracker");
+        // Its exit is expected now: start() rejects on exit only while starting.
+        await stopChild(old);
+        children.splice(children.indexOf(old), 1);
+        await startTracker(new URL(trackerUrl).port);
+      },
       async stop() {
         // Reverse order: the worker and server before the tracker they talk to.
         for (const c of [...children].reverse()) await stopChild(c);

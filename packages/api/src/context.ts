@@ -27,6 +27,8 @@ export interface ApiDeps {
   tracker?: { url: string; queryKey: string; fetch?: typeof fetch };
   /** Routing of event regions to tracker regions: picks the default region of `events.*`. */
   routing?: RoutingTable;
+  /** Open `events.tail` subscriptions per account on this listener (default 10). */
+  maxTailsPerAccount?: number;
   /**
    * Failed authentications per client address: a source over its limit is refused with
    * TOO_MANY_REQUESTS before its key is looked at; every invalid key counts.

@@ -141,3 +141,13 @@ export class BuildContextUploadError extends Error {
     super(`uploading the build context failed (${status}): ${reason}`);
   }
 }
+
+/**
+ * A subscription message without its tracking: events.tail sends its lines tracked
+ * (`{ id, data }`, the id being where a reconnect resumes) and its `ready` as is.
+ */
+export function untracked<T extends object>(message: T | { id: string; data: T }): T {
+  return "id" in message && "data" in message && typeof message.id === "string"
+    ? (message.data as T)
+    : (message as T);
+}

@@ -48,8 +48,9 @@ export const trpcRoutes: BerthPlugin = async (app, deps) => {
         } else if (error.code === "UNAUTHORIZED") {
           log.warn({ procedure: path }, "unauthenticated request refused");
         } else {
+          // The cause holds what the caller is not told (a tracker's URL and answer).
           log.info(
-            { procedure: path, code: error.code, reason: error.message },
+            { procedure: path, code: error.code, reason: error.message, err: error.cause },
             "procedure refused",
           );
         }

@@ -1,4 +1,4 @@
-import type { EventLine, TailMessage } from "../../api";
+import { type EventLine, errorMessage, type TailEvent, untracked } from "../../api";
 import { formatSeconds, fullAction, shortAction } from "../../format";
 import { UsageError } from "../errors";
 import { flag, list, str } from "../input";
@@ -33,11 +33,21 @@ function eventFilters(ctx: CommandContext) {
   };
 }
 
-/** `events --follow`: lines as they arrive until interrupted; JSON output is one event a line. */
+/** Event ids a follow remembers, to drop the lines a resumed tail sends again. */
+const SEEN_IDS = 10_000;
+
+/**
+ * `events --follow`: lines as they arrive until interrupted; JSON output is one event a line.
+ * When the server or the tracker restarts, the client reconnects by itself and the tail
+ * resumes after the last line printed; each event is printed once.
+ */
 async function followEvents(ctx: CommandContext): Promise<CommandResult | undefined> {
   const client = ctx.client();
   const out = ctx.io.stdout;
+  const err = ctx.io.stderr;
   let headerShown = false;
+  let cut = false;
+  const seen = new Set<string>();
   const widths = [19, 28, 8, 9, 30];
   const row = (cells: string[]) =>
     cells
@@ -46,15 +56,30 @@ async function followEvents(ctx: CommandContext): Promise<CommandResult | undefi
       .trimEnd();
   await new Promise<void>((resolve, reject) => {
     const sub = client.events.tail.subscribe(eventFilters(ctx), {
-      onData: (m: TailMessage) => {
+      onConnectionStateChange: (s) => {
+        if (s.state === "connecting" && s.error && !cut) {
+          cut = true;
+          err.write(`berth: live tail cut (${errorMessage(s.error)}); reconnecting…\n`);
+        }
+      },
+      onData: (tracked: TailEvent) => {
+        const m = untracked(tracked);
         if (m.kind === "ready") {
-          ctx.io.stderr.write(`following events of region ${m.region} (Ctrl-C to stop)\n`);
+          err.write(
+            cut
+              ? `resumed following events of region ${m.region}\n`
+              : `following events of region ${m.region} (Ctrl-C to stop)\n`,
+          );
+          cut = false;
           if (!ctx.json && !headerShown) {
             out.write(`${row(eventColumns.map((c) => c.header))}\n`);
             headerShown = true;
           }
           return;
         }
+        if (seen.has(m.line._id)) return;
+        seen.add(m.line._id);
+        if (seen.size > SEEN_IDS) seen.delete(seen.values().next().value!);
         if (ctx.json) out.write(`${JSON.stringify(m.line)}\n`);
         else out.write(`${row(eventColumns.map((c) => String(c.value(m.line) ?? "-")))}\n`);
       },

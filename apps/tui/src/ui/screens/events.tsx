@@ -1,6 +1,12 @@
 import { Box, Text } from "ink";
 import { useCallback, useEffect, useRef, useState } from "react";
-import { type EventLine, type EventsFilter, errorMessage, type TailMessage } from "../../api";
+import {
+  type EventLine,
+  type EventsFilter,
+  errorMessage,
+  type TailEvent,
+  untracked,
+} from "../../api";
 import { formatSeconds, fullAction, shortAction } from "../../format";
 import { Form, Scroller, StatusLine } from "../components";
 import { useCapture, useHelp, useKeys, useUi } from "../context";
@@ -96,7 +102,15 @@ export function EventsScreen({ client, width, height, active }: ScreenProps) {
     setLiveState({ state: "connecting" });
     const gen = generation.current;
     const sub = client.events.tail.subscribe(filters, {
-      onData: (m: TailMessage) => {
+      // Cut (the server or the tracker restarted): the client reconnects by itself and
+      // resumes after the last line; `ready` then catches up with a query as at the start.
+      onConnectionStateChange: (s) => {
+        if (s.state === "connecting" && s.error) {
+          setLiveState({ state: "connecting", error: errorMessage(s.error, url) });
+        }
+      },
+      onData: (tracked: TailEvent) => {
+        const m = untracked(tracked);
         if (m.kind === "ready") {
           setLiveState({ state: "live" });
           query().then(
@@ -182,7 +196,9 @@ export function EventsScreen({ client, width, height, active }: ScreenProps) {
     liveState.state === "live" ? (
       <Text color="green">● live</Text>
     ) : liveState.state === "connecting" ? (
-      <Text color="yellow">○ connecting</Text>
+      <Text color="yellow">
+        ○ {liveState.error ? `reconnecting (${liveState.error})` : "connecting"}
+      </Text>
     ) : liveState.state === "error" ? (
       <Text color="red">✗ live: {liveState.error} (r retries)</Text>
     ) : liveState.state === "ended" ? (
