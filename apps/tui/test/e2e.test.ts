@@ -2,6 +2,7 @@ import { execFile, execFileSync } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BERTH, berth } from "./cli";
@@ -11,6 +12,7 @@ import { type Stack, startStack, until } from "./stack";
 // its event arrive in the events screen through server → outbox → worker → tracker, quit.
 
 const run = promisify(execFile);
+const ROOT = fileURLToPath(new URL("../../..", import.meta.url));
 const SOCKET = `berth-e2e-${process.pid}`;
 const SESSION = "berth";
 
@@ -108,5 +110,64 @@ describe("berth in a terminal", () => {
 
     await tmux("send-keys", "-t", SESSION, "q");
     await waitScreen("[berth exited with 0]");
+  });
+
+  it("opens from the repository root with `pnpm berth`, as the README says", async () => {
+    // The README's own command, from the root (no tsconfig there sets the JSX runtime): not
+    // the built bundle. The verbs first, then the interactive app in a terminal.
+    const pnpm = (...args: string[]) =>
+      run("pnpm", ["--silent", "berth", ...args], {
+        cwd: ROOT,
+        env: { ...process.env, ...env, CI: "" },
+        timeout: 120_000,
+      });
+    const help = await pnpm("--help");
+    expect(help.stdout).toContain("examples:");
+    const added = await pnpm("namespace-add", "root-birds");
+    expect(added.stdout).toContain("Namespace root-birds added in region us-south.");
+    expect((await pnpm("image-list")).stdout).toMatch(/^REPOSITORY\s+TAG/);
+
+    const session = "root";
+    const command = [
+      "cd",
+      ROOT,
+      "&&",
+      "env",
+      "-u",
+      "CI",
+      `HOME=${env.HOME}`,
+      `BERTH_CONFIG=${env.BERTH_CONFIG}`,
+      "TERM=xterm-256color",
+      "pnpm",
+      "berth",
+    ].join(" ");
+    await tmux(
+      "new-session",
+      "-d",
+      "-s",
+      session,
+      "-x",
+      "100",
+      "-y",
+      "30",
+      `${command}; echo "[berth exited with $?]"; sleep 120`,
+    );
+    const screen = async (text: string) => {
+      let last = "";
+      await until(
+        async () => {
+          last = await tmux("capture-pane", "-p", "-t", session).catch(() => "");
+          return last.includes(text);
+        },
+        () => `${text} on the screen of pnpm berth:\n${last}`,
+        90_000,
+      );
+      return last;
+    };
+    const home = await screen("alice@example.com");
+    expect(home).not.toContain("React is not defined");
+    await screen("root-birds");
+    await tmux("send-keys", "-t", session, "q");
+    await screen("[berth exited with 0]");
   });
 });
