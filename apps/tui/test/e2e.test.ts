@@ -169,5 +169,6 @@ describe("berth in a terminal", () => {
     await screen("root-birds");
     await tmux("send-keys", "-t", session, "q");
     await screen("[berth exited with 0]");
-  });
+    // Each `pnpm berth` compiles the sources with tsx: slow on a busy machine.
+  }, 420_000);
 });
