@@ -188,7 +188,8 @@ describe("namespaces and images", () => {
     }>();
     expect(rmJson.results).toEqual([{ target: "fish-tank/carp:2", ok: true }]);
     expect(expectOk(await run("image-list", "-o", "json")).json()).toEqual([]);
-  });
+    // Fifteen berth processes one after another: over a minute at a load of 30.
+  }, 240_000);
 });
 
 interface BuiltImage {
