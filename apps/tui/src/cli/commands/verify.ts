@@ -108,6 +108,7 @@ export const verifyCommands: Command[] = [
     args: "",
     summary:
       "verify your event log against the tracker's signed checkpoint (e.g. berth events-verify; berth events-verify --bundle log.json --key berth.tracker+…)",
+    example: "berth events-verify --bundle log.json --key berth.tracker+1a2b3c4d+AQ==",
     max: 0,
     options: {
       key: {
@@ -131,6 +132,7 @@ export const verifyCommands: Command[] = [
     args: "",
     summary:
       "write your whole event log as a bundle for offline verification (e.g. berth events-export --bundle log.json)",
+    example: "berth events-export --bundle log.json",
     max: 0,
     options: { bundle: { type: "string", help: "the file to write" } },
     async run(ctx) {
