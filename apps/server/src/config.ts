@@ -8,7 +8,7 @@ import {
   type RegionName,
   type RoutingTable,
 } from "@berth/core";
-import type { BuildLimits } from "@berth/registry";
+import { type BuildLimits, parseStorageSpec } from "@berth/registry";
 import { ConfigError, embeddedDatabase, loadEnv, port, refuseBuiltInSecrets } from "@berth/service";
 import {
   checkHttpUrl,
@@ -45,6 +45,10 @@ export interface ServerConfig {
   maxBlobBytes?: number;
   /** Staged build contexts per account, and builds running at once (BERTH_BUILD*); absent: defaults. */
   builds?: Partial<BuildLimits>;
+  /** BERTH_STORAGE: where blobs are (see parseStorageSpec); absent: the data directory's blobs/. */
+  storage?: string;
+  /** BERTH_BLOB_REDIRECTS: answer blob GETs with a redirect where the storage can (S3). */
+  blobRedirects: boolean;
 }
 
 export { ConfigError };
@@ -108,6 +112,20 @@ const serverEnv = {
   BERTH_BUILD_CONTEXT_BYTES_PER_ACCOUNT: atLeastOne("a number of bytes"),
   BERTH_BUILDS_AT_ONCE: atLeastOne("a number of builds"),
   BERTH_BUILDS_AT_ONCE_PER_ACCOUNT: atLeastOne("a number of builds"),
+  BERTH_STORAGE: z
+    .string()
+    .optional()
+    .superRefine((spec, ctx) => {
+      try {
+        parseStorageSpec(spec, ".");
+      } catch (error) {
+        ctx.addIssue({ code: "custom", message: (error as Error).message });
+      }
+    }),
+  BERTH_BLOB_REDIRECTS: z
+    .enum(["on", "off", "true", "false", "1", "0"], { message: "must be on or off" })
+    .default("on")
+    .transform((v) => v === "on" || v === "true" || v === "1"),
   BERTH_TOKEN_SECRET: z
     .string()
     .min(MIN_TOKEN_SECRET_LENGTH, `must be at least ${MIN_TOKEN_SECRET_LENGTH} characters`)
@@ -141,6 +159,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     ...(e.BERTH_MAX_BLOB_BYTES ? { maxBlobBytes: e.BERTH_MAX_BLOB_BYTES } : {}),
     ...buildsConfig(e),
+    ...(e.BERTH_STORAGE ? { storage: e.BERTH_STORAGE } : {}),
+    blobRedirects: e.BERTH_BLOB_REDIRECTS,
   };
 }
 

@@ -1,8 +1,7 @@
-import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { connect, dataRoot } from "@berth/db";
-import { collectBlobs, FsBlobStore, purgeExpiredTrash } from "@berth/registry";
-import { loadDotEnv } from "./config";
+import { collectBlobs, openBlobStore, purgeExpiredTrash } from "@berth/registry";
+import { loadConfig, loadDotEnv } from "./config";
 
 const USAGE = `usage: pnpm --filter @berth/server gc [options]
 
@@ -17,7 +16,8 @@ options:
   --keep-unreferenced      never unlink such blobs
 
 The database is DATABASE_URL, or the embedded one under BERTH_DATA_DIR (stop \`pnpm start\`
-first: the embedded PostgreSQL serves one process); blobs are under BERTH_DATA_DIR/blobs.`;
+first: the embedded PostgreSQL serves one process); blobs are where BERTH_STORAGE says
+(default BERTH_DATA_DIR/blobs; s3://bucket/prefix with the AWS_* variables).`;
 
 function number(value: string | undefined, fallback: number, name: string): number {
   if (value === undefined) return fallback;
@@ -47,9 +47,10 @@ async function main(argv: string[]): Promise<number> {
   const linkTtlMs = values["keep-unreferenced"]
     ? null
     : number(values["link-ttl-days"], 7, "link-ttl-days") * 86_400_000;
+  const config = loadConfig();
+  const store = await openBlobStore({ spec: config.storage, dataDir: dataRoot() });
   const conn = await connect();
   try {
-    const store = new FsBlobStore(join(dataRoot(), "blobs"));
     // Expired trash first, each with its event, so its blobs are collected in this run.
     const trash = await purgeExpiredTrash(conn.db, store);
     console.log(`expired trash purged       ${trash.purged}`);

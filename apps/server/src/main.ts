@@ -1,13 +1,12 @@
-import { join } from "node:path";
 import { connect, dataRoot } from "@berth/db";
-import { FsBlobStore } from "@berth/registry";
+import { type BlobStore, openBlobStore } from "@berth/registry";
 import { ConfigError, type EventsConfig, loadConfig, loadDotEnv, loadEventsConfig } from "./config";
 import { createLogger } from "./logger";
 import { startServer } from "./server";
 import { resolveTokenSecret } from "./token-secret";
 
 // The server process: configuration, database (embedded or DATABASE_URL, migrated),
-// blob store under the data directory, one listener per region, graceful shutdown.
+// blob store (BERTH_STORAGE), one listener per region, graceful shutdown.
 let config: ReturnType<typeof loadConfig>;
 let events: EventsConfig;
 try {
@@ -27,7 +26,21 @@ const conn = await connect({
   ...(config.databaseUrl ? { url: config.databaseUrl } : {}),
   log: (line) => logger.debug({ component: "postgres" }, line),
 });
-const store = new FsBlobStore(join(dataRoot(), "blobs"));
+let store: BlobStore;
+try {
+  store = await openBlobStore({
+    spec: config.storage,
+    dataDir: dataRoot(),
+    redirects: config.blobRedirects,
+  });
+} catch (error) {
+  logger.error((error as Error).message);
+  logger.flush();
+  console.error((error as Error).message);
+  await conn.close();
+  process.exit(1);
+}
+logger.info({ storage: store.description }, `blobs in ${store.description}`);
 const tokenSecret = resolveTokenSecret({
   ...(config.tokenSecret ? { configured: config.tokenSecret } : {}),
   dataDir: dataRoot(),

@@ -33,7 +33,16 @@ describe("two workers at once", () => {
     );
     // Two workers, each with its own pool and several batches in flight, race for the rows.
     for (let i = 0; i < 2; i++) {
-      workers.push(await workerOn(t, tracker.url, { batchSize: 100, concurrency: 4 }));
+      // Leases long enough that none expires while a batch waits for CPU on a busy machine:
+      // this test is about two workers racing for rows, not about a worker that stalls.
+      workers.push(
+        await workerOn(t, tracker.url, {
+          batchSize: 100,
+          concurrency: 4,
+          leaseMs: 60_000,
+          requestTimeoutMs: 30_000,
+        }),
+      );
     }
     await enqueue(t.db, events);
     await waitFor(

@@ -121,7 +121,14 @@ describe("worker processes", () => {
     try {
       const [, url] = await w.line(/^worker +(http:\/\/\S+)\/metrics/m);
       expect((await fetch(`${url}/healthz`)).status).toBe(200);
-      expect((await fetch(`${url}/readyz`)).status).toBe(200);
+      // Ready once its database answers within the probe's timeout (a busy machine may need a
+      // few probes while the pool connects).
+      await waitFor(
+        "/readyz 200",
+        async () => (await fetch(`${url}/readyz`)).status,
+        (status) => status === 200,
+        30_000,
+      );
       const metrics = await (await fetch(`${url}/metrics`)).text();
       expect(metrics).toMatch(/berth_outbox_oldest_pending_age_seconds/);
       expect(metrics).toMatch(/berth_delivery_batch_duration_seconds/);

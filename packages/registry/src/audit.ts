@@ -49,6 +49,13 @@ export interface AuditedAttempt<T> {
   execute: (tx: Tx) => Promise<{ result: T; records: AuditRecord[] }>;
 }
 
+/**
+ * Benchmark only (`pnpm bench:api` sets it on a second server process): audited calls run in
+ * the same transaction without their events, so the cost of the audit can be priced. Never
+ * set it anywhere else: actions would leave no events.
+ */
+const UNAUDITED_FOR_BENCHMARK = process.env.BERTH_BENCH_UNAUDITED === "1";
+
 /** Longest reasonForFailure kept; messages quote user input, which may be long. */
 const MAX_REASON = 1000;
 
@@ -67,6 +74,7 @@ export async function runAudited<T>(ctx: RegistryContext, attempt: AuditedAttemp
   try {
     result = await ctx.db.transaction(async (tx) => {
       const out = await attempt.execute(tx);
+      if (UNAUDITED_FOR_BENCHMARK) return out.result;
       // Sent with the events' insert (postgres.js pipelines them): no extra round trip.
       const xid = currentTransactionId(tx);
       // Settled with the transaction below; never an unhandled rejection if the insert fails.

@@ -57,10 +57,14 @@ export * from "./registry-tokens/read";
 export * from "./registry-tokens/verify";
 // Blob storage
 export * from "./storage/blob-store";
+export * from "./storage/factory";
 export * from "./storage/fs-blob-store";
 export * from "./storage/fs-uploads";
 export * from "./storage/gc";
 export * from "./storage/read";
+export * from "./storage/s3-blob-store";
+export * from "./storage/s3-client";
+export * from "./storage/s3-uploads";
 export * from "./storage/uploads";
 export * from "./trash/list";
 export * from "./trash/purge";

@@ -9,7 +9,6 @@ import { createNamespace } from "../src/namespaces/create";
 import { deleteManifestByDigest } from "../src/oci/delete-manifest";
 import { pushManifest } from "../src/oci/manifests";
 import { appendUpload, finishUpload, startUpload } from "../src/oci/uploads";
-import { uploadsOf } from "../src/storage/fs-uploads";
 import { collectBlobs } from "../src/storage/gc";
 import { purgeTrash } from "../src/trash/purge";
 import { type Env, setup } from "./helpers";
@@ -127,7 +126,7 @@ describe("collectBlobs", () => {
   });
 
   it("removes abandoned uploads and files that have no record", async () => {
-    const uploads = uploadsOf(env.store);
+    const uploads = env.store.uploads();
     const stale = await startUpload(ctx(), { repository: "alicens/up" });
     await appendUpload(ctx(), { repository: "alicens/up", id: stale.id, source: randomBytes(100) });
     const fresh = await startUpload(ctx(), { repository: "alicens/up" });

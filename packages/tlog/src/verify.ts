@@ -150,41 +150,18 @@ export function checkAgainstPrevious(
   if (!opened.ok)
     return { checkpoint: null, problems: [{ kind: "signature", detail: opened.reason }] };
   const checkpoint = opened.checkpoint;
-  if (previous) {
-    if (previous.size > checkpoint.size) {
-      return {
-        checkpoint,
-        problems: [
-          {
-            kind: "inconsistent",
-            oldSize: previous.size,
-            newSize: checkpoint.size,
-            detail: "the log shrank",
-          },
-        ],
-      };
-    }
-    if (
-      !verifyConsistency(
-        previous.size,
-        checkpoint.size,
-        consistency,
-        previous.root,
-        checkpoint.root,
-      )
-    ) {
-      return {
-        checkpoint,
-        problems: [
-          {
-            kind: "inconsistent",
-            oldSize: previous.size,
-            newSize: checkpoint.size,
-            detail: "the consistency proof does not verify (history rewritten or forked)",
-          },
-        ],
-      };
-    }
+  if (!previous) return { checkpoint, problems: [] };
+  const inconsistent = (detail: string) => ({
+    checkpoint,
+    problems: [
+      { kind: "inconsistent" as const, oldSize: previous.size, newSize: checkpoint.size, detail },
+    ],
+  });
+  if (previous.size > checkpoint.size) return inconsistent("the log shrank");
+  if (
+    !verifyConsistency(previous.size, checkpoint.size, consistency, previous.root, checkpoint.root)
+  ) {
+    return inconsistent("the consistency proof does not verify (history rewritten or forked)");
   }
   return { checkpoint, problems: [] };
 }

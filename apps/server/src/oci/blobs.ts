@@ -46,8 +46,10 @@ export async function headBlob(call: BlobCall): Promise<FastifyReply> {
 }
 
 /**
- * GET: stream the blob (or one range of it) from storage. Not audited; the bytes read for
- * the response count as pull traffic once it is over.
+ * GET: stream the blob (or one range of it) from storage, or, where the storage serves it
+ * itself (S3 with redirects on), send the client there with a 307 to a short-lived
+ * presigned URL. Not audited; the bytes read for the response count as pull traffic once it
+ * is over (a redirected GET counts the blob's size, which the storage then sends).
  */
 export async function getBlob(call: BlobCall): Promise<FastifyReply> {
   const { ctx, req, reply } = call;
@@ -56,12 +58,23 @@ export async function getBlob(call: BlobCall): Promise<FastifyReply> {
     repository: call.name,
     digest: call.digest,
     ...(range ? { range } : {}),
+    // A ranged GET is served here: the redirect would lose the range check's answers.
+    allowRedirect: !range,
   }).catch((error: unknown) => {
     if (error instanceof OciFailure && error.ociCode === "RANGE_INVALID") {
       reply.header("content-range", "bytes */*");
     }
     throw error;
   });
+  if ("redirect" in blob) {
+    countServedBytes(ctx, blob.size).catch((err: unknown) =>
+      req.log.warn({ err }, "could not count pull traffic"),
+    );
+    return reply
+      .code(307)
+      .headers({ location: blob.redirect, "docker-content-digest": blob.digest })
+      .send();
+  }
   reply.raw.once("close", () => {
     countServedBytes(ctx, bytesRead(blob.stream)).catch((err: unknown) =>
       req.log.warn({ err }, "could not count pull traffic"),

@@ -34,7 +34,7 @@ class SimulatedDisk extends FsBlobStore implements UploadingBlobStore {
     super(root);
     this.area = new FsUploadStore(join(root, "uploads"), this);
   }
-  uploads(): UploadStore {
+  override uploads(): UploadStore {
     const disk = this;
     const area = this.area;
     const writable = () => {

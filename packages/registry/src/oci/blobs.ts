@@ -85,6 +85,14 @@ export async function statBlob(ctx: RegistryContext, input: BlobRequest): Promis
 /** A byte range as asked: `start-end` (end inclusive, optional) or the last `suffix` bytes. */
 export type RequestedRange = { start: number; end?: number } | { suffix: number };
 
+/** How long a redirect to the storage (a presigned URL) stays valid. */
+export const BLOB_REDIRECT_SECONDS = 300;
+
+/** A blob whose bytes the storage serves itself: the client is sent there (307). */
+export interface RedirectedBlob extends BlobInfo {
+  redirect: string;
+}
+
 export interface OpenedBlob extends BlobInfo {
   stream: Readable;
   /** The served range, inclusive, when a range was asked for. */
@@ -100,10 +108,17 @@ export interface OpenedBlob extends BlobInfo {
  */
 export async function openBlob(
   ctx: RegistryContext,
-  input: BlobRequest & { range?: RequestedRange },
-): Promise<OpenedBlob> {
+  input: BlobRequest & { range?: RequestedRange; allowRedirect?: boolean },
+): Promise<OpenedBlob | RedirectedBlob> {
   try {
     const blob = await requireBlob(ctx, input);
+    // Checked (repository, account, region) above like any read; the URL names this blob only.
+    if (input.allowRedirect && ctx.store.presign) {
+      const redirect = await ctx.store.presign(blob.digest, {
+        expiresInSeconds: BLOB_REDIRECT_SECONDS,
+      });
+      return { ...blob, redirect };
+    }
     if (!input.range) {
       const stream = await streamBlob(ctx.store, blob.digest);
       return { ...blob, stream, length: blob.size };

@@ -12,7 +12,6 @@ import { accountId, nowOf, type RegistryContext } from "../context";
 import { RegistryError } from "../errors";
 import { planOf, quotasOf } from "../plans/lookup";
 import { addTraffic, trafficUsage } from "../quota/usage";
-import { uploadsOf } from "../storage/fs-uploads";
 
 /*
  * Quotas as the original enforced them (DESIGN §4): checked before each push or pull
@@ -103,7 +102,7 @@ export async function openUploadBytes(tx: DbOrTx, ctx: RegistryContext): Promise
     .innerJoin(repositories, eq(repositories.id, uploadSessions.repositoryId))
     .innerJoin(namespaces, eq(namespaces.id, repositories.namespaceId))
     .where(and(eq(uploadSessions.accountId, accountId(ctx)), eq(namespaces.region, ctx.region)));
-  const uploads = uploadsOf(ctx.store);
+  const uploads = ctx.store.uploads();
   const sizes = await Promise.all(rows.map((r) => uploads.size(r.id)));
   return sizes.reduce<number>((sum, size) => sum + (size ?? 0), 0);
 }

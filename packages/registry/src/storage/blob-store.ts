@@ -24,12 +24,36 @@ export interface BlobStore {
   put(source: BlobSource, options?: PutOptions): Promise<BlobInfo>;
   /** The bytes, or a byte range (inclusive `start`, inclusive `end`). `BlobNotFoundError` when absent. */
   get(digest: string, range?: ByteRange): Promise<Readable>;
-  /** Size of a stored blob, or null when absent. */
-  stat(digest: string): Promise<BlobInfo | null>;
+  /** Size and write time of a stored blob, or null when absent. */
+  stat(digest: string): Promise<StoredBlob | null>;
   /** Remove a blob; returns whether it existed. */
   delete(digest: string): Promise<boolean>;
   /** Every stored digest, in no particular order. */
   list(): AsyncIterable<string>;
+  /**
+   * The upload sessions kept beside the blobs (OCI chunked uploads): files next to them, or
+   * multipart uploads of the bucket. Always the same instance for one store.
+   */
+  uploads(): UploadStore;
+  /**
+   * Optional capability: a URL that serves the blob's bytes for a while without credentials
+   * (a presigned GET), so that a blob GET can be answered with a redirect. Absent when the
+   * driver cannot (files).
+   */
+  presign?(digest: string, options: { expiresInSeconds: number }): Promise<string>;
+  /**
+   * Optional capability: check that the storage is there and usable (the bucket exists and
+   * answers), so that a misconfiguration is a clear error at start rather than at the first push.
+   */
+  check?(): Promise<void>;
+  /** A short description for logs (`files under …`, `s3://bucket/prefix`); never a secret. */
+  readonly description: string;
+}
+
+/** What `stat` knows of a stored blob. */
+export interface StoredBlob extends BlobInfo {
+  /** When the blob was written (garbage collection spares young files). */
+  modifiedAt: Date;
 }
 
 export type BlobSource = Readable | AsyncIterable<Uint8Array> | Uint8Array;
@@ -101,3 +125,49 @@ export async function readBlob(store: BlobStore, digest: string): Promise<Buffer
   for await (const chunk of await store.get(digest)) chunks.push(Buffer.from(chunk));
   return Buffer.concat(chunks);
 }
+
+/**
+ * The bytes of blob upload sessions (the OCI chunked upload), kept beside a blob store.
+ * Sessions themselves (owner, repository) are rows in the database; a driver only holds
+ * the bytes under the session id, and turns them into a blob of the store once verified.
+ *
+ * A session is resumable across restarts: its bytes are on disk (or in the object store),
+ * so after a restart `size` still answers and `append` continues; only the running hash
+ * state is lost, and `seal` then hashes the stored bytes again.
+ */
+export interface UploadStore {
+  /** Start an empty upload. */
+  create(id: string): Promise<void>;
+  /** Bytes received so far, or null when there is no such upload. */
+  size(id: string): Promise<number | null>;
+  /**
+   * Append a chunk at `offset`, which must be the current size (else `UploadOffsetError`).
+   * A chunk that fails midway (client gone) leaves the upload as it was before it.
+   * Returns the new size.
+   */
+  append(id: string, source: BlobSource, offset: number): Promise<number>;
+  /**
+   * Check the upload's bytes against `digest` (and `expectedSize`): `DigestMismatchError`
+   * or `SizeMismatchError` when they differ. Slow only when the hash state was lost. May
+   * start making the bytes durable, for `publish` to finish.
+   */
+  seal(id: string, digest: string, expectedSize?: number): Promise<BlobInfo>;
+  /**
+   * Make a sealed upload the blob `digest` of the store, durably (fsync, then an atomic
+   * rename or the driver's commit), and forget the upload. Callers run it under the lock
+   * that keeps garbage collection away (`holdBlobsAgainstGc`).
+   */
+  publish(id: string, digest: string): Promise<BlobInfo>;
+  /** Forget an upload and its bytes; returns whether it existed. */
+  abort(id: string): Promise<boolean>;
+  /** Every upload with the time of its last write (for abandoned-upload cleanup). */
+  list(): AsyncIterable<{ id: string; modifiedAt: Date }>;
+  /**
+   * Exclusive use of an upload inside this process while a request writes to it; null when
+   * another request holds it. Call the returned function to release.
+   */
+  acquire(id: string): (() => void) | null;
+}
+
+/** Every blob store keeps its upload sessions (`BlobStore.uploads`); the old name of that. */
+export type UploadingBlobStore = BlobStore;

@@ -5,6 +5,7 @@ import { dirname, join } from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { DIGEST_ALGORITHMS } from "@berth/core";
+import type { UploadStore } from "./blob-store";
 import {
   type BlobInfo,
   BlobNotFoundError,
@@ -15,8 +16,16 @@ import {
   InvalidRangeError,
   type PutOptions,
   SizeMismatchError,
+  type StoredBlob,
   splitDigest,
 } from "./blob-store";
+import { FsUploadStore } from "./fs-uploads";
+
+/**
+ * Reads of 1 MiB: a 50 MB layer leaves in about fifty event-loop turns instead of eight
+ * hundred with the 64 KiB default, which is most of the cost of serving it.
+ */
+const READ_HIGH_WATER_MARK = 1024 * 1024;
 
 /**
  * Blobs as files under `root`:
@@ -31,10 +40,30 @@ import {
 export class FsBlobStore implements BlobStore {
   readonly blobsDir: string;
   readonly tmpDir: string;
+  readonly description: string;
+  private readonly uploadArea: FsUploadStore;
 
   constructor(readonly root: string) {
     this.blobsDir = join(root, "blobs");
     this.tmpDir = join(root, "tmp");
+    this.description = `files under ${root}`;
+    // Uploads live on the same filesystem, so publishing one is a rename into the blob tree.
+    this.uploadArea = new FsUploadStore(join(root, "uploads"), this, (path, digest) =>
+      this.adopt(path, digest),
+    );
+  }
+
+  uploads(): UploadStore {
+    return this.uploadArea;
+  }
+
+  /** Move a verified, flushed file of the same filesystem into place as blob `digest`. */
+  private async adopt(path: string, digest: string): Promise<void> {
+    const destination = this.pathOf(digest);
+    await mkdir(dirname(destination), { recursive: true });
+    // Same digest, same bytes: renaming over an existing blob is harmless.
+    await rename(path, destination);
+    await fsyncDir(dirname(destination));
   }
 
   /** Path of a blob's file (whether or not it exists). */
@@ -82,30 +111,39 @@ export class FsBlobStore implements BlobStore {
     }
   }
 
+  /**
+   * The file is opened first, so a missing blob is an error here rather than in the middle
+   * of a response.
+   */
   async get(digest: string, range?: ByteRange): Promise<Readable> {
-    const path = this.pathOf(digest);
-    const info = await this.stat(digest);
-    if (!info) throw new BlobNotFoundError(digest);
-    if (!range) return createReadStream(path);
-    const end = range.end ?? info.size - 1;
-    if (
-      !Number.isInteger(range.start) ||
-      !Number.isInteger(end) ||
-      range.start < 0 ||
-      end < range.start ||
-      end >= info.size
-    ) {
-      throw new InvalidRangeError(
-        `range ${range.start}-${range.end ?? ""} is outside blob ${digest} of ${info.size} bytes`,
-      );
+    let fh: Awaited<ReturnType<typeof open>>;
+    try {
+      fh = await open(this.pathOf(digest), "r");
+    } catch (error) {
+      if (isNotFound(error)) throw new BlobNotFoundError(digest);
+      throw error;
     }
-    return createReadStream(path, { start: range.start, end });
+    if (!range) return createReadStream("", { fd: fh, highWaterMark: READ_HIGH_WATER_MARK });
+    let size: number;
+    try {
+      size = (await fh.stat()).size;
+      checkRange(digest, range, size);
+    } catch (error) {
+      await fh.close();
+      throw error;
+    }
+    return createReadStream("", {
+      fd: fh,
+      highWaterMark: READ_HIGH_WATER_MARK,
+      start: range.start,
+      end: range.end ?? size - 1,
+    });
   }
 
-  async stat(digest: string): Promise<BlobInfo | null> {
+  async stat(digest: string): Promise<StoredBlob | null> {
     try {
       const s = await stat(this.pathOf(digest));
-      return { digest, size: s.size };
+      return { digest, size: s.size, modifiedAt: s.mtime };
     } catch (error) {
       if (isNotFound(error)) return null;
       throw error;
@@ -130,6 +168,22 @@ export class FsBlobStore implements BlobStore {
         }
       }
     }
+  }
+}
+
+/** Refuse a range outside a blob of `size` bytes (`InvalidRangeError`). */
+export function checkRange(digest: string, range: ByteRange, size: number): void {
+  const end = range.end ?? size - 1;
+  if (
+    !Number.isInteger(range.start) ||
+    !Number.isInteger(end) ||
+    range.start < 0 ||
+    end < range.start ||
+    end >= size
+  ) {
+    throw new InvalidRangeError(
+      `range ${range.start}-${range.end ?? ""} is outside blob ${digest} of ${size} bytes`,
+    );
   }
 }
 

@@ -1,9 +1,9 @@
 import { createHash, type Hash } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
-import { mkdir, open, readdir, rename, stat, truncate, unlink } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { mkdir, open, readdir, stat, truncate, unlink } from "node:fs/promises";
+import { join } from "node:path";
 import { Readable } from "node:stream";
+import type { UploadStore } from "./blob-store";
 import {
   type BlobInfo,
   type BlobSource,
@@ -12,14 +12,7 @@ import {
   SizeMismatchError,
   splitDigest,
 } from "./blob-store";
-import { FsBlobStore } from "./fs-blob-store";
-import {
-  hasUploads,
-  UploadLocks,
-  UploadNotFoundError,
-  UploadOffsetError,
-  type UploadStore,
-} from "./uploads";
+import { UploadLocks, UploadNotFoundError, UploadOffsetError } from "./uploads";
 
 /** Running hash of an upload; valid while `size` equals the bytes on disk. */
 interface HashState {
@@ -35,8 +28,9 @@ const UPLOAD_ID = /^[0-9a-f-]{36}$/;
 /**
  * Upload sessions as files: `dir/<id>`. Chunks are appended while a SHA-256 runs over
  * them, so sealing an upload costs no second read unless the process restarted (the hash
- * state lives in memory). With an `FsBlobStore` on the same filesystem, publishing is a
- * rename into the blob tree; with any other store the verified file is streamed into it.
+ * state lives in memory). Given `adopt` (the blob store is on the same filesystem),
+ * publishing hands the file over (a rename into the blob tree); otherwise the verified file
+ * is streamed into the store, which verifies it again.
  */
 export class FsUploadStore implements UploadStore {
   private readonly hashes = new Map<string, HashState>();
@@ -47,6 +41,7 @@ export class FsUploadStore implements UploadStore {
   constructor(
     readonly dir: string,
     private readonly target: BlobStore,
+    private readonly adopt?: (path: string, digest: string) => Promise<void>,
   ) {}
 
   private pathOf(id: string): string {
@@ -177,12 +172,8 @@ export class FsUploadStore implements UploadStore {
     if (size === null) throw new UploadNotFoundError(id);
     await (this.synced.get(id) ?? fsyncFile(path));
     this.synced.delete(id);
-    if (this.target instanceof FsBlobStore) {
-      const destination = this.target.pathOf(digest);
-      await mkdir(dirname(destination), { recursive: true });
-      // Same digest, same bytes: renaming over an existing blob is harmless.
-      await rename(path, destination);
-      await fsyncDir(dirname(destination));
+    if (this.adopt) {
+      await this.adopt(path, digest);
     } else {
       await this.target.put(createReadStream(path, { highWaterMark: READ_HIGH_WATER_MARK }), {
         expectedDigest: digest,
@@ -226,26 +217,6 @@ export class FsUploadStore implements UploadStore {
   }
 }
 
-const stores = new WeakMap<BlobStore, UploadStore>();
-
-/**
- * The upload area of a blob store: the driver's own when it has one, `<root>/uploads` of
- * an `FsBlobStore`, otherwise files under the system temp folder streamed into the store.
- */
-export function uploadsOf(store: BlobStore): UploadStore {
-  if (hasUploads(store)) return store.uploads();
-  let uploads = stores.get(store);
-  if (!uploads) {
-    const dir =
-      store instanceof FsBlobStore
-        ? join(store.root, "uploads")
-        : join(tmpdir(), `berth-uploads-${process.pid}`);
-    uploads = new FsUploadStore(dir, store);
-    stores.set(store, uploads);
-  }
-  return uploads;
-}
-
 /** Flush a file's data (and its size) to disk. */
 async function fsyncFile(path: string): Promise<void> {
   const fh = await open(path, "r");
@@ -253,19 +224,6 @@ async function fsyncFile(path: string): Promise<void> {
     await fh.datasync();
   } finally {
     await fh.close();
-  }
-}
-
-async function fsyncDir(path: string): Promise<void> {
-  try {
-    const fh = await open(path, "r");
-    try {
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-  } catch {
-    // Some filesystems refuse fsync on directories; the rename still happened.
   }
 }
 

@@ -1,12 +1,9 @@
-import { stat } from "node:fs/promises";
 import type { Db } from "@berth/db";
 import { blobs, uploadSessions } from "@berth/db";
 import { inArray, lt, sql } from "drizzle-orm";
 import { collectGarbage } from "../images/gc";
 import { BLOB_GC_LOCK } from "../images/records";
 import type { BlobStore } from "./blob-store";
-import { FsBlobStore } from "./fs-blob-store";
-import { uploadsOf } from "./fs-uploads";
 
 export interface BlobGcOptions {
   /**
@@ -91,9 +88,7 @@ export async function collectBlobs(
   const gc = await collectGarbage(db, store, { olderThanMs: graceMs });
   report.removed = gc.removed;
   report.bytes = gc.bytes;
-  if (store instanceof FsBlobStore) {
-    report.orphanFiles = await removeOrphanFiles(db, store, now().getTime() - graceMs);
-  }
+  report.orphanFiles = await removeOrphanFiles(db, store, now().getTime() - graceMs);
   return report;
 }
 
@@ -108,7 +103,7 @@ export async function cleanupUploads(
   opts: { olderThanMs: number; graceMs?: number; now?: () => Date },
 ): Promise<number> {
   const now = (opts.now ?? (() => new Date()))().getTime();
-  const uploads = uploadsOf(store);
+  const uploads = store.uploads();
   const idleSince = now - opts.olderThanMs;
   const orphanBefore = now - (opts.graceMs ?? HOUR);
   const files = new Map<string, number>();
@@ -145,7 +140,7 @@ export async function cleanupUploads(
   return removed;
 }
 
-async function removeOrphanFiles(db: Db, store: FsBlobStore, cutoff: number): Promise<number> {
+async function removeOrphanFiles(db: Db, store: BlobStore, cutoff: number): Promise<number> {
   let removed = 0;
   let batch: string[] = [];
   const flush = async () => {
@@ -162,8 +157,8 @@ async function removeOrphanFiles(db: Db, store: FsBlobStore, cutoff: number): Pr
       let n = 0;
       for (const digest of digests) {
         if (have.has(digest)) continue;
-        const s = await stat(store.pathOf(digest)).catch(() => null);
-        if (s && s.mtimeMs < cutoff && (await store.delete(digest))) n++;
+        const s = await store.stat(digest);
+        if (s && s.modifiedAt.getTime() < cutoff && (await store.delete(digest))) n++;
       }
       return n;
     });

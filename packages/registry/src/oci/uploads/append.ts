@@ -1,6 +1,5 @@
 import type { Readable } from "node:stream";
 import type { RegistryContext } from "../../context";
-import { uploadsOf } from "../../storage/fs-uploads";
 import { UploadNotFoundError, UploadOffsetError } from "../../storage/uploads";
 import { recordRefusal } from "../audit";
 import { type UploadRef, withSession } from "./sessions";
@@ -35,7 +34,7 @@ export async function appendChunk(
   id: string,
   chunk: Chunk,
 ): Promise<number> {
-  const uploads = uploadsOf(ctx.store);
+  const uploads = ctx.store.uploads();
   const offset = await uploads.size(id);
   if (offset === null) throw new UploadNotFoundError(id);
   if (chunk.start !== undefined && chunk.start !== offset) {

@@ -1,7 +1,6 @@
 import { sql } from "drizzle-orm";
 import type { RegistryContext } from "../../context";
 import { type BlobInfo, DigestMismatchError, SizeMismatchError } from "../../storage/blob-store";
-import { uploadsOf } from "../../storage/fs-uploads";
 import { relaxedCommit } from "../commit";
 import { ociDigest } from "../repository";
 import { appendChunk, type Chunk } from "./append";
@@ -22,7 +21,7 @@ export function finishUpload(
     if (input.source) {
       await appendChunk(ctx, input.repository, session.id, { ...input, source: input.source });
     }
-    const uploads = uploadsOf(ctx.store);
+    const uploads = ctx.store.uploads();
     let info: BlobInfo;
     try {
       info = await uploads.seal(session.id, digest);

@@ -1,7 +1,6 @@
 import { namespaces, repositories, uploadSessions } from "@berth/db";
 import { and, eq } from "drizzle-orm";
 import { accountId, type RegistryContext } from "../../context";
-import { uploadsOf } from "../../storage/fs-uploads";
 import { OciFailure, ociFailureOf } from "../errors";
 import { ociRepositoryName } from "../repository";
 
@@ -98,7 +97,7 @@ export async function withSession<T>(
 ): Promise<T> {
   try {
     const session = await requireSession(ctx, ref);
-    const release = uploadsOf(ctx.store).acquire(ref.id);
+    const release = ctx.store.uploads().acquire(ref.id);
     if (!release) {
       throw new OciFailure(
         "BLOB_UPLOAD_INVALID",
@@ -119,5 +118,5 @@ export async function withSession<T>(
 export async function dropSession(ctx: RegistryContext, id: string): Promise<void> {
   knownSessions(ctx).forget(id);
   await ctx.db.delete(uploadSessions).where(eq(uploadSessions.id, id));
-  await uploadsOf(ctx.store).abort(id);
+  await ctx.store.uploads().abort(id);
 }

@@ -3,7 +3,6 @@ import { eq, sql } from "drizzle-orm";
 import { v7 as uuidv7 } from "uuid";
 import { accountId, nowOf, type RegistryContext } from "../../context";
 import { ensureRepository } from "../../images/records";
-import { uploadsOf } from "../../storage/fs-uploads";
 import { relaxedCommit } from "../commit";
 import { auditedStart, startChecks } from "./push-start";
 import { knownSessions } from "./sessions";
@@ -42,7 +41,7 @@ export function startUpload(
       });
     }
     try {
-      await uploadsOf(ctx.store).create(id);
+      await ctx.store.uploads().create(id);
     } catch (error) {
       await ctx.db.delete(uploadSessions).where(eq(uploadSessions.id, id));
       throw error;

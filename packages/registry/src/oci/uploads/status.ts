@@ -1,5 +1,4 @@
 import type { RegistryContext } from "../../context";
-import { uploadsOf } from "../../storage/fs-uploads";
 import { UploadNotFoundError } from "../../storage/uploads";
 import { ociFailureOf } from "../errors";
 import { requireSession, type UploadRef } from "./sessions";
@@ -11,7 +10,7 @@ export async function uploadStatus(
 ): Promise<{ offset: number }> {
   try {
     await requireSession(ctx, ref);
-    const size = await uploadsOf(ctx.store).size(ref.id);
+    const size = await ctx.store.uploads().size(ref.id);
     if (size === null) throw new UploadNotFoundError(ref.id);
     return { offset: size };
   } catch (error) {

@@ -1,0 +1,321 @@
+/**
+ * API benchmark (issue 15): `pnpm bench:api [--seconds 10] [--connections 16] [--profile dir]`.
+ *
+ * Requests/s, p50/p99 and the server's CPU per request, with autocannon's concurrent
+ * connections, of: /healthz (the HTTP stack alone), `whoami` (authenticated, unaudited),
+ * `quota.get` (an audited read), `namespace.create` + `namespace.delete` (audited writes) and
+ * a manifest GET with a bearer token (an audited `image.pull`) against Berth and the
+ * reference registry (`docker-registry serve`, no auth) side by side. The audited calls run
+ * again against a second Berth server process started with BERTH_BENCH_UNAUDITED=1 (the same
+ * transaction without its events), and the cost of the audit prints as a percentage.
+ *
+ * On a shared machine requests/s mostly measure the neighbours: the server's CPU per
+ * request (from /proc, user + system) is the figure to compare between changes.
+ * Berth runs on DATABASE_URL's server (a fresh database) or an embedded Postgres.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpus, loadavg, tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { createDb, freePort } from "@berth/db";
+import {
+  freshDatabase,
+  type Image,
+  OCI_MANIFEST,
+  pushImage,
+  putManifest,
+  randomImage,
+  type ServiceProcess,
+  sha256,
+  startPostgres,
+  startServerProcess,
+} from "@berth/harness";
+import { createAccount } from "@berth/registry";
+import autocannon from "autocannon";
+
+const { values: args } = parseArgs({
+  options: {
+    seconds: { type: "string", default: "10" },
+    connections: { type: "string", default: "16" },
+    /** Write CPU profiles of both Berth server processes into this folder. */
+    profile: { type: "string" },
+  },
+});
+const SECONDS = Number(args.seconds);
+const CONNECTIONS = Number(args.connections);
+if (!(SECONDS > 0 && SECONDS <= 120 && CONNECTIONS > 0 && CONNECTIONS <= 256)) {
+  console.error("usage: pnpm bench:api [--seconds 10 (≤120)] [--connections 16 (≤256)]");
+  process.exit(2);
+}
+
+const tmp = mkdtempSync(join(tmpdir(), "berth-bench-api-"));
+const cleanups: (() => Promise<void> | void)[] = [];
+
+/** CPU seconds (user + system) a process and its children have used so far, from /proc. */
+function cpuOfTree(rootPid: number): number {
+  const TICKS = 100;
+  let total = 0;
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+    } catch {
+      continue;
+    }
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    if (Number(entry) === rootPid || Number(fields[1]) === rootPid) {
+      total += (Number(fields[11]) + Number(fields[12])) / TICKS;
+    }
+  }
+  return total;
+}
+
+async function startReference(): Promise<{ base: string; pid: number }> {
+  const port = await freePort();
+  const root = join(tmp, "reference");
+  mkdirSync(root);
+  const config = join(tmp, "reference.yml");
+  writeFileSync(
+    config,
+    [
+      "version: 0.1",
+      "log:",
+      "  level: error",
+      "storage:",
+      "  filesystem:",
+      `    rootdirectory: ${root}`,
+      "http:",
+      `  addr: 127.0.0.1:${port}`,
+      "",
+    ].join("\n"),
+  );
+  const child: ChildProcess = spawn("docker-registry", ["serve", config], { stdio: "ignore" });
+  cleanups.push(() => {
+    child.kill("SIGTERM");
+  });
+  const base = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const ok = await fetch(`${base}/v2/`).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (ok) break;
+    if (Date.now() > deadline) throw new Error("docker-registry did not answer within 15 s");
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { base, pid: child.pid! };
+}
+
+/** The reference registry takes no monolithic POST: a session, then one PUT per blob. */
+async function pushToReference(base: string, repository: string, image: Image): Promise<void> {
+  for (const blob of [image.config, ...image.layers]) {
+    const start = await fetch(`${base}/v2/${repository}/blobs/uploads/`, { method: "POST" });
+    const location = new URL(start.headers.get("location") ?? "", base);
+    location.searchParams.set("digest", sha256(blob));
+    const put = await fetch(location, { method: "PUT", body: blob });
+    if (put.status !== 201) throw new Error(`reference blob PUT answered ${put.status}`);
+  }
+  await putManifest(base, repository, "1", image.manifest, { auth: "", requestId: "push" });
+}
+
+interface Measured {
+  name: string;
+  rps: number;
+  p50: number;
+  p99: number;
+  requests: number;
+  errors: number;
+  /** Server CPU milliseconds per request (the process alone, not its database). */
+  cpuMs: number;
+}
+
+async function measure(
+  name: string,
+  pid: number,
+  opts: Omit<autocannon.Options, "connections" | "duration">,
+): Promise<Measured> {
+  // Warm-up first (the JIT, the connection pool), outside the figures.
+  await autocannon({ ...opts, connections: CONNECTIONS, duration: Math.min(2, SECONDS) });
+  const before = cpuOfTree(pid);
+  const result = await autocannon({ ...opts, connections: CONNECTIONS, duration: SECONDS });
+  const cpu = cpuOfTree(pid) - before;
+  const requests = result.requests.total;
+  const errors = result.errors + result.timeouts + result.non2xx;
+  const m: Measured = {
+    name,
+    rps: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    requests,
+    errors,
+    cpuMs: requests > 0 ? (cpu * 1000) / requests : Number.NaN,
+  };
+  console.log(
+    `  ${name.padEnd(34)} ${m.rps.toFixed(0).padStart(6)} req/s  p50 ${m.p50.toFixed(0).padStart(4)} ms  p99 ${m.p99.toFixed(0).padStart(5)} ms  server cpu ${m.cpuMs.toFixed(2).padStart(6)} ms/req  (${requests} requests${errors ? `, ${errors} errors` : ""})`,
+  );
+  return m;
+}
+
+async function main(): Promise<void> {
+  const load = () =>
+    loadavg()
+      .map((l) => l.toFixed(2))
+      .join(" ");
+  console.log(
+    `bench:api — ${CONNECTIONS} connections, ${SECONDS} s each, ${cpus().length} cores, load ${load()}`,
+  );
+  let databaseUrl: string;
+  if (process.env.DATABASE_URL) {
+    const db = await freshDatabase(process.env.DATABASE_URL);
+    cleanups.push(() => db.drop());
+    databaseUrl = db.url;
+  } else {
+    const pg = await startPostgres();
+    cleanups.push(() => pg.destroy());
+    databaseUrl = pg.url;
+  }
+  const conn = createDb(databaseUrl, { max: 1 });
+  cleanups.unshift(() => conn.sql.end({ timeout: 5 }));
+  const account = await createAccount(conn.db, { name: "bench" });
+  const dataDir = join(tmp, "berth");
+  const nodeFlags = (tag: string) =>
+    args.profile
+      ? ["--cpu-prof", `--cpu-prof-dir=${args.profile}`, `--cpu-prof-name=server-${tag}.cpuprofile`]
+      : [];
+  const servers: Record<"audited" | "plain", ServiceProcess> = {
+    audited: await startServerProcess({
+      databaseUrl,
+      dataDir,
+      logLevel: "warn",
+      nodeFlags: nodeFlags("audited"),
+    }),
+    plain: await startServerProcess({
+      databaseUrl,
+      dataDir,
+      logLevel: "warn",
+      nodeFlags: nodeFlags("unaudited"),
+      env: { BERTH_BENCH_UNAUDITED: "1" },
+    }),
+  };
+  for (const s of Object.values(servers)) cleanups.unshift(() => s.stop());
+  const reference = await startReference();
+
+  const apiKey = { authorization: `Bearer ${account.apiKey}` };
+  const trpc = async (base: string, path: string, body?: unknown) => {
+    const res = await fetch(`${base}/trpc/${path}`, {
+      method: body === undefined ? "GET" : "POST",
+      headers: { ...apiKey, "content-type": "application/json" },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    if (!res.ok) throw new Error(`${path} answered ${res.status}: ${await res.text()}`);
+  };
+  await trpc(servers.audited.url, "namespace.create", { name: "bench" });
+  const bearer = async (base: string, scope: string) => {
+    const res = await fetch(`${base}/token?service=berth&scope=${encodeURIComponent(scope)}`, {
+      headers: {
+        authorization: `Basic ${Buffer.from(`iamapikey:${account.apiKey}`).toString("base64")}`,
+      },
+    });
+    if (!res.ok) throw new Error(`/token answered ${res.status}: ${await res.text()}`);
+    return `Bearer ${((await res.json()) as { token: string }).token}`;
+  };
+  const image = randomImage([1024, 2048]);
+  const pushAuth = await bearer(servers.audited.url, "repository:bench/tiny:push,pull");
+  await pushImage(servers.audited.url, "bench/tiny", "1", image, {
+    auth: pushAuth,
+    requestId: "bench-api-push",
+  });
+  await pushToReference(reference.base, "bench/tiny", image);
+
+  const manifestGet = (base: string, authorization?: string) => ({
+    url: `${base}/v2/bench/tiny/manifests/1`,
+    headers: { accept: OCI_MANIFEST, ...(authorization ? { authorization } : {}) },
+  });
+  // A namespace per connection and round: created, then deleted, by the same connection.
+  let serial = 0;
+  const createDelete = (base: string) => ({
+    url: base,
+    requests: [
+      {
+        method: "POST" as const,
+        setupRequest: (req: autocannon.Request, context: object) => {
+          (context as { ns?: string }).ns = `bench-${process.pid}-${serial++}`;
+          return {
+            ...req,
+            path: "/trpc/namespace.create",
+            headers: { ...apiKey, "content-type": "application/json" },
+            body: JSON.stringify({ name: (context as { ns?: string }).ns }),
+          };
+        },
+      },
+      {
+        method: "POST" as const,
+        setupRequest: (req: autocannon.Request, context: object) => ({
+          ...req,
+          path: "/trpc/namespace.delete",
+          headers: { ...apiKey, "content-type": "application/json" },
+          body: JSON.stringify({ name: (context as { ns?: string }).ns }),
+        }),
+      },
+    ],
+  });
+
+  const results: Record<string, Measured> = {};
+  const run = async (key: string, pid: number, opts: Parameters<typeof measure>[2]) => {
+    results[key] = await measure(key, pid, opts);
+  };
+  const a = servers.audited;
+  const p = servers.plain;
+  console.log(`load ${load()}`);
+  await run("healthz", a.pid, { url: `${a.url}/healthz` });
+  await run("whoami", a.pid, { url: `${a.url}/trpc/whoami`, headers: apiKey });
+  // Audited and unaudited interleaved, so both see the same neighbours.
+  await run("quota.get", a.pid, { url: `${a.url}/trpc/quota.get`, headers: apiKey });
+  await run("quota.get (unaudited)", p.pid, { url: `${p.url}/trpc/quota.get`, headers: apiKey });
+  await run("namespace.create+delete", a.pid, createDelete(a.url));
+  await run("namespace.create+delete (unaudited)", p.pid, createDelete(p.url));
+  const pullA = await bearer(a.url, "repository:bench/tiny:pull");
+  const pullP = await bearer(p.url, "repository:bench/tiny:pull");
+  await run("manifest GET", a.pid, manifestGet(a.url, pullA));
+  await run("manifest GET (unaudited)", p.pid, manifestGet(p.url, pullP));
+  await run("manifest GET reference", reference.pid, manifestGet(reference.base));
+  console.log(`load ${load()}`);
+
+  const r = (k: string) => results[k]!;
+  const cost = (k: string) => {
+    const audited = r(k);
+    const plain = r(`${k} (unaudited)`);
+    return `${k}: audit costs ${((1 - audited.rps / plain.rps) * 100).toFixed(0)}% of throughput, ${(((audited.cpuMs - plain.cpuMs) / plain.cpuMs) * 100).toFixed(0)}% more server cpu per request`;
+  };
+  console.log("audit cost (target ≤ 15% of throughput):");
+  for (const k of ["quota.get", "namespace.create+delete", "manifest GET"]) {
+    console.log(`  ${cost(k)}`);
+  }
+  console.log(
+    `manifest GET berth / reference: ${(r("manifest GET").rps / r("manifest GET reference").rps).toFixed(2)}× (target ≥ 0.8×)`,
+  );
+  console.log(
+    `targets: whoami ${r("whoami").rps.toFixed(0)} req/s (≥ 3,000), quota.get ${r("quota.get").rps.toFixed(0)} req/s (≥ 1,000)`,
+  );
+  const failed = Object.values(results).filter((m) => m.errors > 0);
+  if (failed.length > 0) {
+    throw new Error(`errors in: ${failed.map((m) => m.name).join(", ")}`);
+  }
+}
+
+main()
+  .then(
+    () => 0,
+    (error: unknown) => {
+      console.error(error instanceof Error ? error.message : error);
+      return 1;
+    },
+  )
+  .then(async (code) => {
+    for (const c of cleanups) await Promise.resolve(c()).catch(() => {});
+    rmSync(tmp, { recursive: true, force: true });
+    process.exit(code);
+  });
