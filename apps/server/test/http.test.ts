@@ -158,6 +158,8 @@ describe("configuration", () => {
       logLevel: "info",
       authLimit: { maxFailures: 30, windowMs: 60_000 },
       timeouts: { idleMs: 60_000, minBodyBytesPerSecond: 1024, bodyWindowMs: 30_000 },
+      // Blob GETs redirect where the storage can presign (S3); the default store cannot.
+      blobRedirects: true,
     });
     expect(loadConfig({ BERTH_PORT: "6000", BERTH_HOST: "", DATABASE_URL: "" }).regions).toEqual([
       { region: "us-south", port: 6000 },
