@@ -6,9 +6,8 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createTestDatabase, type TestDatabase } from "@berth/db/testing";
 import { type CreatedAccount, createAccount, createNamespace } from "@berth/registry";
-import { apiKeyPrincipal, testContext } from "@berth/registry/testing";
+import { apiKeyPrincipal, type Moto, startMoto, testContext } from "@berth/registry/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Moto, startMoto } from "./moto";
 import { imageManifest, MEDIA, OciClient, sha256 } from "./oci-client";
 import { ok, requireTool, umociImage } from "./oci-helpers";
 

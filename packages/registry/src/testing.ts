@@ -158,3 +158,4 @@ export {
   type LayerFile,
   readLayer,
 } from "./build/testing";
+export { type Moto, startMoto } from "./moto";

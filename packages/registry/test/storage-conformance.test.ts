@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Moto, startMoto } from "../src/moto";
 import {
   BlobNotFoundError,
   type BlobStore,
@@ -15,7 +16,6 @@ import {
 import { openBlobStore, parseStorageSpec, StorageSpecError } from "../src/storage/factory";
 import { MIN_PART_BYTES } from "../src/storage/s3-uploads";
 import { UploadNotFoundError, UploadOffsetError } from "../src/storage/uploads";
-import { type Moto, startMoto } from "./moto";
 
 // One suite every blob store driver passes (after distribution's storage driver suite):
 // what the registry relies on, through the BlobStore interface only. `reopen` gives a second

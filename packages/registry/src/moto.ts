@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { createServer } from "node:net";
 import { CreateBucketCommand } from "@aws-sdk/client-s3";
-import { s3ClientFromEnv } from "../src/storage/s3-client";
+import { s3ClientFromEnv } from "./storage/s3-client";
 
 /**
  * A real S3-protocol server for the tests: moto_server on a free loopback port (CI installs
