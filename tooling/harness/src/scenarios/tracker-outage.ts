@@ -95,21 +95,28 @@ export async function trackerOutage(opts: TrackerOutageOptions): Promise<Tracker
     });
     const samples: LagSample[] = [];
     let phase: LagSample["phase"] = "before";
-    const sample = async () => {
+    const sample = async (): Promise<LagSample | undefined> => {
       try {
         const res = await fetch(`${worker.url}/metrics`, { signal: AbortSignal.timeout(5000) });
         const m = parseMetrics(await res.text());
-        samples.push({
+        const s: LagSample = {
           t: workload.elapsed() / 1000,
           phase,
           pending: m.berth_outbox_pending ?? 0,
           lagSeconds: m.berth_outbox_oldest_pending_age_seconds ?? 0,
-        });
+        };
+        samples.push(s);
+        return s;
       } catch {
-        // a missed sample
+        return undefined; // a missed sample
       }
     };
-    sampler = setInterval(() => void sample(), 1000);
+    // The periodic samples run unawaited; the last one is kept so the final reading can wait
+    // for it (a slow sample from before the drain must not land after the final one).
+    let inFlight: Promise<unknown> = Promise.resolve();
+    sampler = setInterval(() => {
+      inFlight = sample();
+    }, 1000);
     await new Promise((r) => setTimeout(r, beforeMs));
     log(`tracker down (SIGKILL) for ${opts.downMs / 1000} s at ${opts.ratePerSecond} operations/s`);
     phase = "down";
@@ -132,8 +139,9 @@ export async function trackerOutage(opts: TrackerOutageOptions): Promise<Tracker
       500,
     );
     const drainMs = performance.now() - backAt;
-    await sample();
     clearInterval(sampler);
+    await inFlight;
+    const final = await sample();
     const worker_ = parseMetrics(await (await fetch(`${worker.url}/metrics`)).text());
     const events = await accountEvents(setup.sql, workload.records);
     const down = samples.filter((s) => s.phase !== "before");
@@ -142,7 +150,7 @@ export async function trackerOutage(opts: TrackerOutageOptions): Promise<Tracker
       samples,
       maxLagSeconds: Math.max(0, ...down.map((s) => s.lagSeconds)),
       maxPending: Math.max(0, ...down.map((s) => s.pending)),
-      lagAtEnd: samples.at(-1)?.lagSeconds ?? Number.NaN,
+      lagAtEnd: final?.lagSeconds ?? Number.NaN,
       drainMs,
       requests: workload.records.length,
       acknowledged: events.acknowledged,
