@@ -143,7 +143,10 @@ describe.runIf(isRoot)("placeBinaries", () => {
     const closed = mkdtempSync(join(tmpdir(), "berth-700-"));
     made.push(closed);
     const native = join(closed, "native");
-    cpSync(join(dirname(dirname(entry)), "native"), native, { recursive: true });
+    cpSync(join(dirname(dirname(entry)), "native"), native, {
+      recursive: true,
+      verbatimSymlinks: true,
+    });
     const ids = postgresIds();
     const asPostgres = (bin: string) =>
       spawnSync(bin, ["--version"], { uid: ids.uid, gid: ids.gid, encoding: "utf8" });
