@@ -149,7 +149,13 @@ export function parseDestinations(text: string, yaml: boolean): DestinationSpec[
       return;
     }
     seen.add(parsed.data.name);
-    out.push(parsed.data);
+    const d = parsed.data;
+    if (d.type === "syslog" && d.ca && new URL(d.url).protocol !== "tls:") {
+      // A CA on a clear-text URL suggests TLS was meant: refuse rather than send in clear.
+      problems.push(`BERTH_DESTINATIONS: entry ${i + 1}${name}: ca: is for tls:// URLs only`);
+      return;
+    }
+    out.push(d);
   });
   if (problems.length > 0) throw new ConfigError(problems.join("\n"));
   return out;

@@ -76,6 +76,11 @@ describe("BERTH_DESTINATIONS", () => {
       "entry 2 (x): name: is used by an earlier entry",
     ],
     [
+      "a CA on a clear-text syslog URL (TLS was meant: never fall back to clear)",
+      [{ name: "x", type: "syslog", url: "tcp://h:1", ca: "/etc/ca.pem" }],
+      "entry 1 (x): ca: is for tls:// URLs only",
+    ],
+    [
       "the tracker's name",
       [{ name: "tracker", type: "syslog", url: "tcp://h:1" }],
       "entry 1 (tracker): name:",

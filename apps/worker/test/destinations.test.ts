@@ -8,6 +8,7 @@ import type { DestinationSpec } from "../src/destination-config";
 import type { RunningWorker } from "../src/worker";
 import { enqueue, makeEvent } from "./events";
 import { runScript, storedCount, trackerOn, waitFor, workerOn } from "./harness";
+import { destinationLedgers } from "./ledgers";
 import { startNats, startReceiver, startRsyslog } from "./receivers";
 
 const SECRET = `whsec_${Buffer.from("berth-test-webhook-secret-0123456789").toString("base64")}`;
@@ -18,22 +19,7 @@ beforeAll(async () => {
 });
 afterAll(async () => t?.drop());
 
-/** Undelivered rows per destination ledger: `{ syslog: { pending, dead } }`. */
-async function ledgers(): Promise<Record<string, { pending: number; dead: number }>> {
-  const rows = await t.sql<{ destination: string; pending: number; dead: number }[]>`
-    select d.name as destination,
-           count(dl.event_id) filter (where dl.status = 'pending')::int as pending,
-           count(dl.event_id) filter (where dl.status = 'dead')::int as dead
-      from delivery_destinations d left join deliveries dl on dl.destination = d.name
-     group by d.name`;
-  const [o] = await t.sql<{ pending: number; dead: number }[]>`
-    select count(*) filter (where status = 'pending')::int as pending,
-           count(*) filter (where status = 'dead')::int as dead from outbox`;
-  return {
-    tracker: o!,
-    ...Object.fromEntries(rows.map((r) => [r.destination, { pending: r.pending, dead: r.dead }])),
-  };
-}
+const ledgers = () => destinationLedgers(t);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

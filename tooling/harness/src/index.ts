@@ -11,6 +11,8 @@ export * from "./oci";
 export * from "./pg-proxy";
 export * from "./processes";
 export * from "./prometheus";
+export * from "./scenarios/destination-http-receivers";
+export * from "./scenarios/destination-receivers";
 export * from "./scenarios/disk-faults";
 export * from "./scenarios/kill-server";
 export * from "./scenarios/postgres-outage";

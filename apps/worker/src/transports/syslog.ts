@@ -3,6 +3,7 @@ import net from "node:net";
 import tls from "node:tls";
 import { type AtEvent, eventAccount } from "@berth/core";
 import type { DeliveryRow } from "@berth/db";
+import { ConfigError } from "@berth/service";
 import type { DestinationSpec } from "../destination-config";
 import {
   allFailed,
@@ -73,7 +74,15 @@ export class SyslogTransport implements Transport {
     private readonly o: TransportOptions,
   ) {
     this.url = new URL(spec.url);
-    if (spec.ca) this.ca = readFileSync(spec.ca);
+    if (spec.ca) {
+      try {
+        this.ca = readFileSync(spec.ca);
+      } catch (error) {
+        throw new ConfigError(
+          `BERTH_DESTINATIONS: ${spec.name}: ca: cannot read ${spec.ca}: ${(error as NodeJS.ErrnoException).code ?? "error"}`,
+        );
+      }
+    }
   }
 
   async send(rows: DeliveryRow[], signal: AbortSignal): Promise<TransportResult> {
