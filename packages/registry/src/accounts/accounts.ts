@@ -1,4 +1,4 @@
-import { accounts, apiKeys, type Db, users } from "@berth/db";
+import { accounts, apiKeys, type Db, preparedPerDb, users } from "@berth/db";
 import { and, eq, isNull, lt, or, type SQL, sql } from "drizzle-orm";
 import type { PgColumn } from "drizzle-orm/pg-core";
 import { v7 as uuidv7 } from "uuid";
@@ -122,10 +122,39 @@ export async function verifyApiKey(
   apiKey: string,
 ): Promise<{ keyId: string; principal: Principal } | null> {
   if (typeof apiKey !== "string" || apiKey === "" || apiKey.length > 512) return null;
-  const hash = hashSecret(apiKey);
   // A generated key's row by its hash (an index lookup, the common case), and the chosen
   // keys' rows of its fingerprint's bucket, in one query.
-  const rows = await db
+  const rows = await keyRowsQuery(db).execute({
+    hash: hashSecret(apiKey),
+    fingerprint: fingerprintOf(apiKey),
+  });
+  // The generated key's row first: it costs no scrypt.
+  rows.sort((a, b) => Number(a.hashScheme === "scrypt") - Number(b.hashScheme === "scrypt"));
+  let row: (typeof rows)[number] | undefined;
+  for (const candidate of rows) {
+    if (await keyMatches(apiKey, candidate)) {
+      row = candidate;
+      break;
+    }
+  }
+  if (!row) return null;
+  if (row.hashScheme === "sha256" && !GENERATED_API_KEY.test(apiKey)) {
+    // A chosen key stored before keys were told apart: rehashed now that it is at hand.
+    void upgradeChosenKey(db, row.keyId, row.keyHash, apiKey).catch(() => {});
+  }
+  noteKeyUse(db, row.keyId);
+  return {
+    keyId: row.keyId,
+    principal: {
+      account: { id: row.accountId, name: row.accountName },
+      user: { id: row.userId, name: row.userName, kind: row.userKind },
+      credentialType: "apikey",
+    },
+  };
+}
+
+const keyRowsQuery = preparedPerDb((db) =>
+  db
     .select({
       keyId: apiKeys.id,
       keyHash: apiKeys.keyHash,
@@ -141,38 +170,36 @@ export async function verifyApiKey(
     .innerJoin(users, eq(users.id, apiKeys.userId))
     .where(
       or(
-        eq(apiKeys.keyHash, hash),
-        and(eq(apiKeys.hashScheme, "scrypt"), eq(apiKeys.fingerprint, fingerprintOf(apiKey))),
+        eq(apiKeys.keyHash, sql.placeholder("hash")),
+        and(
+          eq(apiKeys.hashScheme, "scrypt"),
+          eq(apiKeys.fingerprint, sql.placeholder("fingerprint")),
+        ),
       ),
-    );
-  // The generated key's row first: it costs no scrypt.
-  rows.sort((a, b) => Number(a.hashScheme === "scrypt") - Number(b.hashScheme === "scrypt"));
-  let row: (typeof rows)[number] | undefined;
-  for (const candidate of rows) {
-    if (await keyMatches(apiKey, candidate)) {
-      row = candidate;
-      break;
-    }
-  }
-  if (!row) return null;
-  if (row.hashScheme === "sha256" && !GENERATED_API_KEY.test(apiKey)) {
-    // A chosen key stored before keys were told apart: rehashed now that it is at hand.
-    void upgradeChosenKey(db, row.keyId, row.keyHash, apiKey).catch(() => {});
-  }
-  // Last use is informational: written at most once a minute per key, off the request path.
+    )
+    .prepare("api_key_rows"),
+);
+
+/** When this process last wrote each key's last use (ms); bounded, see noteKeyUse. */
+const lastUseWritten = new Map<string, number>();
+const LAST_USE_EVERY_MS = 60_000;
+const LAST_USE_REMEMBERED = 10_000;
+
+/**
+ * Last use is informational: written at most once a minute per key, off the request path.
+ * The database's own condition keeps processes from writing it more often between them;
+ * remembering what this process wrote spares a round trip on every other request.
+ */
+function noteKeyUse(db: Db, keyId: string): void {
+  const now = Date.now();
+  if (now - (lastUseWritten.get(keyId) ?? 0) < LAST_USE_EVERY_MS) return;
+  if (lastUseWritten.size >= LAST_USE_REMEMBERED) lastUseWritten.clear();
+  lastUseWritten.set(keyId, now);
   void db
     .update(apiKeys)
-    .set({ lastUsedAt: new Date() })
-    .where(and(eq(apiKeys.id, row.keyId), staleUse(apiKeys.lastUsedAt)))
+    .set({ lastUsedAt: new Date(now) })
+    .where(and(eq(apiKeys.id, keyId), staleUse(apiKeys.lastUsedAt)))
     .catch(() => {});
-  return {
-    keyId: row.keyId,
-    principal: {
-      account: { id: row.accountId, name: row.accountName },
-      user: { id: row.userId, name: row.userName, kind: row.userKind },
-      credentialType: "apikey",
-    },
-  };
 }
 
 async function keyMatches(
@@ -201,19 +228,24 @@ export async function apiKeyStillValid(
   db: Db,
   key: { id: string; accountId: string; userId: string },
 ): Promise<boolean> {
-  const rows = await db
+  const rows = await keyAliveQuery(db).execute(key);
+  return rows.length === 1;
+}
+
+const keyAliveQuery = preparedPerDb((db) =>
+  db
     .select({ id: apiKeys.id })
     .from(apiKeys)
     .where(
       and(
-        eq(apiKeys.id, key.id),
-        eq(apiKeys.accountId, key.accountId),
-        eq(apiKeys.userId, key.userId),
+        eq(apiKeys.id, sql.placeholder("id")),
+        eq(apiKeys.accountId, sql.placeholder("accountId")),
+        eq(apiKeys.userId, sql.placeholder("userId")),
       ),
     )
-    .limit(1);
-  return rows.length === 1;
-}
+    .limit(1)
+    .prepare("api_key_alive"),
+);
 
 export const DEV_ACCOUNT_ID = "devaccount";
 
