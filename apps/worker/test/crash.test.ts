@@ -11,6 +11,7 @@ import {
   storedCount,
   trackerOn,
   waitFor,
+  workerEnv,
 } from "./harness";
 
 let t: TestDatabase;
@@ -25,17 +26,15 @@ afterAll(async () => {
   await t?.drop();
 });
 
-const workerEnv = (trackerUrl: string) => ({
-  DATABASE_URL: t.url,
-  BERTH_TRACKER_URL: trackerUrl,
-  BERTH_TRACKER_KEYS: "test-ingest",
-  BERTH_WORKER_PORT: "0",
-  BERTH_WORKER_LEASE_MS: "5000",
-  BERTH_WORKER_TIMEOUT_MS: "3000",
-  BERTH_WORKER_POLL_MS: "200",
-  BERTH_WORKER_BATCH_SIZE: "100",
-  BERTH_WORKER_CONCURRENCY: "2",
-});
+/** Longer leases and timeouts than the default test worker's: batches in flight get killed. */
+const env = (trackerUrl: string, extra: Record<string, string> = {}) =>
+  workerEnv(t, trackerUrl, {
+    BERTH_WORKER_LEASE_MS: "5000",
+    BERTH_WORKER_TIMEOUT_MS: "3000",
+    BERTH_WORKER_BATCH_SIZE: "100",
+    BERTH_WORKER_CONCURRENCY: "2",
+    ...extra,
+  });
 
 describe("worker processes", () => {
   it("loses nothing to kill -9 mid-batch: a restart delivers all, none twice in the tracker", async () => {
@@ -46,7 +45,7 @@ describe("worker processes", () => {
     await enqueue(t.db, events);
     // The first request reaches the tracker and is stored, but its answer never comes back.
     const proxy = await proxyTo(tracker.url, (n) => ({ forward: true, never: n === 1 }));
-    const first = runScript("src/main.ts", workerEnv(proxy.url));
+    const first = runScript("src/main.ts", env(proxy.url));
     try {
       await first.line(/^worker +http:\/\/\S+\/metrics \((worker-[0-9a-f]+)\)$/m);
       await proxy.stored(1);
@@ -61,7 +60,7 @@ describe("worker processes", () => {
     expect(stranded[0]!.n).toBeGreaterThan(0);
     expect(storedBeforeRestart).toBeGreaterThan(0);
 
-    const second = runScript("src/main.ts", workerEnv(tracker.url));
+    const second = runScript("src/main.ts", env(tracker.url));
     try {
       await second.line(/^worker +http/m);
       await waitFor(
@@ -117,7 +116,7 @@ describe("worker processes", () => {
     await enqueue(t.db, events);
     // Every answer is slow, so the signal lands while a request is in flight.
     const proxy = await proxyTo(tracker.url, () => ({ forward: true, delayMs: 1000 }));
-    const w = runScript("src/main.ts", workerEnv(proxy.url));
+    const w = runScript("src/main.ts", env(proxy.url));
     try {
       const [, url] = await w.line(/^worker +(http:\/\/\S+)\/metrics/m);
       expect((await fetch(`${url}/healthz`)).status).toBe(200);
@@ -153,7 +152,7 @@ describe("worker processes", () => {
   });
 
   it("refuses a bad variable and names it", async () => {
-    const w = runScript("src/main.ts", { ...workerEnv(tracker.url), BERTH_ROUTING: "ap-north=" });
+    const w = runScript("src/main.ts", { ...env(tracker.url), BERTH_ROUTING: "ap-north=" });
     expect(await w.exited).toBe(2);
     expect(w.output().err).toMatch(/BERTH_ROUTING/);
   });

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DestinationSpec } from "../src/destination-config";
 import type { RunningWorker } from "../src/worker";
 import { enqueue, makeEvent } from "./events";
-import { runScript, storedCount, trackerOn, waitFor, workerOn } from "./harness";
+import { runScript, storedCount, trackerOn, waitFor, workerEnv, workerOn } from "./harness";
 import { destinationLedgers } from "./ledgers";
 import { startNats, startReceiver, startRsyslog } from "./receivers";
 
@@ -155,18 +155,7 @@ describe("fan-out to real receivers under faults", () => {
         `- name: bus\n  type: jetstream\n  url: ${nats.url}\n  subject: ${nats.subject}\n  batchSize: 50\n` +
         `- name: hooks\n  type: webhook\n  url: ${hook.url}\n  secret: ${SECRET}\n  batchSize: 50\n`,
     );
-    const env = {
-      DATABASE_URL: t.url,
-      BERTH_TRACKER_URL: tracker.url,
-      BERTH_TRACKER_KEYS: "test-ingest",
-      BERTH_WORKER_PORT: "0",
-      BERTH_WORKER_LEASE_MS: "3000",
-      BERTH_WORKER_TIMEOUT_MS: "2000",
-      BERTH_WORKER_POLL_MS: "200",
-      BERTH_WORKER_RETRY_BASE_MS: "50",
-      BERTH_WORKER_RETRY_MAX_MS: "400",
-      BERTH_DESTINATIONS: file,
-    };
+    const env = workerEnv(t, tracker.url, { BERTH_DESTINATIONS: file });
     const events = Array.from({ length: 600 }, (_, i) =>
       makeEvent({ account: i % 3 ? "acct1" : "acct2" }),
     );

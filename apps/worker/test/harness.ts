@@ -87,15 +87,37 @@ export async function storedCount(t: TestDatabase, ids?: string[]): Promise<numb
 
 const pkgDir = fileURLToPath(new URL("..", import.meta.url));
 
+/** The environment of a worker process for tests: quick polls, short backoff. */
+export function workerEnv(
+  t: TestDatabase,
+  trackerUrl: string,
+  extra: Record<string, string> = {},
+): Record<string, string> {
+  return {
+    DATABASE_URL: t.url,
+    BERTH_TRACKER_URL: trackerUrl,
+    BERTH_TRACKER_KEYS: "test-ingest",
+    BERTH_WORKER_PORT: "0",
+    BERTH_WORKER_LEASE_MS: "3000",
+    BERTH_WORKER_TIMEOUT_MS: "2000",
+    BERTH_WORKER_POLL_MS: "200",
+    BERTH_WORKER_RETRY_BASE_MS: "50",
+    BERTH_WORKER_RETRY_MAX_MS: "400",
+    ...extra,
+  };
+}
+
 /**
  * Run a script of this package as a real process: node with tsx's loader directly (no tsx
- * CLI parent in between, so signals and kill -9 reach the process itself).
+ * CLI parent in between, so signals and kill -9 reach the process itself), leading a process
+ * group of its own so that `killGroup` takes down anything it started too.
  */
 export function runScript(script: string, env: Record<string, string>, args: string[] = []) {
   const child = spawn(process.execPath, ["--import", "tsx", script, ...args], {
     cwd: pkgDir,
     env: { ...process.env, BERTH_LOG_LEVEL: "warn", ...env },
     stdio: ["ignore", "pipe", "pipe"],
+    detached: true,
   });
   let out = "";
   let err = "";
@@ -110,6 +132,14 @@ export function runScript(script: string, env: Record<string, string>, args: str
     child,
     exited,
     output: () => ({ out, err }),
+    /** SIGKILL to the whole process group: a crash, nothing gets to clean up. */
+    killGroup(): void {
+      try {
+        process.kill(-child.pid!, "SIGKILL");
+      } catch {
+        // already gone
+      }
+    },
     async line(pattern: RegExp): Promise<RegExpMatchArray> {
       const deadline = Date.now() + 30_000;
       while (Date.now() < deadline) {

@@ -109,7 +109,9 @@ export type Receiver = Awaited<ReturnType<typeof startReceiver>>;
 export async function tcpProxy(targetPort: number) {
   const state = { hold: false, connections: 0 };
   const sockets = new Set<net.Socket>();
-  const server = net.createServer((client) => {
+  // Half-open: the client's end of writing must not close the way back (it would look to a
+  // syslog sender like the receiver's acknowledging close).
+  const server = net.createServer({ allowHalfOpen: true }, (client) => {
     state.connections++;
     const upstream = net.connect(targetPort, "127.0.0.1");
     sockets.add(client).add(upstream);
@@ -121,12 +123,14 @@ export async function tcpProxy(targetPort: number) {
     upstream.on("end", () => {
       if (!state.hold) client.end();
     });
-    const cut = () => {
-      client.destroy();
-      upstream.destroy();
-    };
-    client.on("error", cut);
-    upstream.on("error", cut);
+    client.on("error", () => upstream.destroy());
+    // While held, not even the receiver's reset or close reaches the client.
+    upstream.on("error", () => {
+      if (!state.hold) client.destroy();
+    });
+    upstream.on("close", () => {
+      if (!state.hold) client.destroy();
+    });
     client.on("close", () => {
       sockets.delete(client);
       sockets.delete(upstream);
