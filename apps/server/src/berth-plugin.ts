@@ -29,6 +29,8 @@ export interface RegionAppDeps {
   timeouts?: ClientTimeouts;
   /** Largest blob a push may upload (default DEFAULT_MAX_BLOB_BYTES). */
   maxBlobBytes?: number;
+  /** Days a deleted image stays in the trash (default DEFAULT_TRASH_DAYS). */
+  trashDays?: number;
 }
 
 /** A route plugin of a region's app. */

@@ -8,7 +8,7 @@ import {
   type RegionName,
   type RoutingTable,
 } from "@berth/core";
-import { type BuildLimits, parseStorageSpec } from "@berth/registry";
+import { type BuildLimits, DEFAULT_TRASH_DAYS, parseStorageSpec } from "@berth/registry";
 import { ConfigError, embeddedDatabase, loadEnv, port, refuseBuiltInSecrets } from "@berth/service";
 import {
   checkHttpUrl,
@@ -49,6 +49,8 @@ export interface ServerConfig {
   storage?: string;
   /** BERTH_BLOB_REDIRECTS: answer blob GETs with a redirect where the storage can (S3). */
   blobRedirects: boolean;
+  /** BERTH_TRASH_DAYS: how long a deleted image stays restorable in the trash. */
+  trashDays: number;
 }
 
 export { ConfigError };
@@ -126,6 +128,12 @@ const serverEnv = {
     .enum(["on", "off", "true", "false", "1", "0"], { message: "must be on or off" })
     .default("on")
     .transform((v) => v === "on" || v === "true" || v === "1"),
+  BERTH_TRASH_DAYS: z.coerce
+    .number({ message: "must be a number of days" })
+    .int("must be a whole number of days")
+    .min(1, "must be at least 1 (a deleted image must stay restorable for a while)")
+    .max(3650, "must be at most 3650 (ten years)")
+    .default(DEFAULT_TRASH_DAYS),
   BERTH_TOKEN_SECRET: z
     .string()
     .min(MIN_TOKEN_SECRET_LENGTH, `must be at least ${MIN_TOKEN_SECRET_LENGTH} characters`)
@@ -161,6 +169,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     ...buildsConfig(e),
     ...(e.BERTH_STORAGE ? { storage: e.BERTH_STORAGE } : {}),
     blobRedirects: e.BERTH_BLOB_REDIRECTS,
+    trashDays: e.BERTH_TRASH_DAYS,
   };
 }
 

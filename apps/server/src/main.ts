@@ -64,6 +64,7 @@ const server = await startServer({
   timeouts: config.timeouts,
   ...(config.maxBlobBytes ? { maxBlobBytes: config.maxBlobBytes } : {}),
   ...(config.builds ? { builds: config.builds } : {}),
+  trashDays: config.trashDays,
 });
 for (const [region, url] of Object.entries(server.urls)) {
   logger.info({ region, url }, `region ${region} listening on ${url}`);

@@ -39,6 +39,8 @@ export interface StartServerOptions {
   timeouts?: Partial<ClientTimeouts>;
   /** Largest blob a push may upload (default DEFAULT_MAX_BLOB_BYTES). */
   maxBlobBytes?: number;
+  /** Days a deleted image stays in the trash (default DEFAULT_TRASH_DAYS). */
+  trashDays?: number;
   /** Staged build contexts and concurrent builds (the process's; default BUILD_LIMIT_DEFAULTS). */
   builds?: Partial<BuildLimits>;
 }
@@ -114,6 +116,7 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
         ...(opts.trustedProxies?.length ? { trustedProxies: opts.trustedProxies } : {}),
         timeouts: { ...CLIENT_TIMEOUT_DEFAULTS, ...opts.timeouts },
         ...(opts.maxBlobBytes ? { maxBlobBytes: opts.maxBlobBytes } : {}),
+        ...(opts.trashDays ? { trashDays: opts.trashDays } : {}),
       });
       started.push(app);
       await app.listen({ host, port });

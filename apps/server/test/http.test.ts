@@ -160,6 +160,7 @@ describe("configuration", () => {
       timeouts: { idleMs: 60_000, minBodyBytesPerSecond: 1024, bodyWindowMs: 30_000 },
       // Blob GETs redirect where the storage can presign (S3); the default store cannot.
       blobRedirects: true,
+      trashDays: 30,
     });
     expect(loadConfig({ BERTH_PORT: "6000", BERTH_HOST: "", DATABASE_URL: "" }).regions).toEqual([
       { region: "us-south", port: 6000 },

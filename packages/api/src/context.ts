@@ -20,6 +20,8 @@ export interface ApiDeps {
   /** An unexpected error that a procedure reports as data rather than throws (image.build). */
   onInternalError?: (error: unknown, procedure: string) => void;
   now?: () => Date;
+  /** Days a deleted image stays in the trash (BERTH_TRASH_DAYS; default 30). */
+  trashDays?: number;
   /**
    * The tracker that `events.query` and `events.tail` read (BERTH_TRACKER_URL and the
    * tracker's query key). Without it those procedures answer that events are unavailable.
@@ -138,5 +140,6 @@ export function registryContext(ctx: ApiContext, principal: Principal): Registry
     clientIp: ctx.clientIp,
     userAgent: ctx.userAgent,
     ...(ctx.deps.now ? { now: ctx.deps.now } : {}),
+    ...(ctx.deps.trashDays ? { trashDays: ctx.deps.trashDays } : {}),
   };
 }

@@ -2,6 +2,7 @@ import { deliveryRouter } from "./routers/delivery";
 import { eventsRouter } from "./routers/events";
 import { exemptionRouter } from "./routers/exemption";
 import { imageRouter } from "./routers/image";
+import { immutabilityRouter } from "./routers/immutability";
 import { region, whoami } from "./routers/info";
 import { logRouter } from "./routers/log";
 import { namespaceRouter } from "./routers/namespace";
@@ -26,6 +27,7 @@ export const appRouter = router({
   registrytokens: registryTokensRouter,
   exemption: exemptionRouter,
   trash: trashRouter,
+  immutability: immutabilityRouter,
   events: eventsRouter,
   log: logRouter,
   delivery: deliveryRouter,

@@ -289,6 +289,50 @@ const CATALOG = {
     extension: true,
     description: "delete images from the trash for good (emptied, or expired by the GC)",
   },
+  // Lifecycle (issue 19): bulk deletes, pruning untagged images, tag immutability.
+  "container-registry.image.bulkdelete": {
+    verb: "delete",
+    object: "image",
+    successSeverity: "critical",
+    dataEvent: true,
+    // One event per image, successes and failures side by side; each goes to the trash.
+    targetType: "container-registry/image",
+    surface: "trpc",
+    extension: true,
+    description: "delete many images in one call into the trash (one event per image)",
+  },
+  "container-registry.image.prune-untagged": {
+    verb: "prune",
+    object: "image",
+    successSeverity: "critical",
+    dataEvent: true,
+    // One event per pruned image; a prune that finds none targets the namespace it searched.
+    targetType: "container-registry/image",
+    surface: "trpc",
+    extension: true,
+    description: "move the untagged images of a namespace or repository to the trash",
+  },
+  "container-registry.immutability.set": {
+    verb: "set",
+    object: "tag immutability",
+    successSeverity: "warning",
+    dataEvent: false,
+    // The namespace, or one repository of it ("ns/repo"), named as the scope.
+    targetType: "container-registry/namespace",
+    surface: "trpc",
+    extension: true,
+    description: "turn tag immutability on or off for a namespace or repository",
+  },
+  "container-registry.immutability.get": {
+    verb: "get",
+    object: "tag immutability",
+    successSeverity: "normal",
+    dataEvent: false,
+    targetType: "container-registry/namespace",
+    surface: "trpc",
+    extension: true,
+    description: "show where tag immutability is on in a namespace",
+  },
 } as const satisfies Record<string, ActionSpec>;
 
 export type ActionName = keyof typeof CATALOG;

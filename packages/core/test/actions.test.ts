@@ -37,6 +37,10 @@ const LIFECYCLE_ACTIONS = {
   "container-registry.image.restore": ["warning", true],
   "container-registry.trash.list": ["normal", false],
   "container-registry.trash.purge": ["critical", true],
+  "container-registry.image.bulkdelete": ["critical", true],
+  "container-registry.image.prune-untagged": ["critical", true],
+  "container-registry.immutability.set": ["warning", false],
+  "container-registry.immutability.get": ["normal", false],
 } as const;
 
 describe("action catalog", () => {

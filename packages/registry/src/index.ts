@@ -24,16 +24,20 @@ export * from "./exemptions/delete";
 export * from "./exemptions/list";
 export { type ExemptionInfo, type ExemptionInput, exemptionInput } from "./exemptions/model";
 // Images
+export * from "./images/bulk-delete";
 export * from "./images/gc";
 export * from "./images/inspect";
 export * from "./images/list";
 export * from "./images/manifest";
+export * from "./images/prune-untagged";
 export * from "./images/records";
 export * from "./images/resolve";
 export * from "./images/rm";
 export * from "./images/tag";
 export * from "./images/tar";
 export * from "./images/untag";
+export * from "./lifecycle/immutability";
+export * from "./lifecycle/immutability-settings";
 export * from "./lifecycle/service";
 // Namespaces
 export * from "./namespaces/create";

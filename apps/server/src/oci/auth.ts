@@ -114,5 +114,6 @@ export function contextOf(
     clientIp: req.ip ?? "",
     userAgent: req.headers["user-agent"] ?? "",
     ...(deps.now ? { now: deps.now } : {}),
+    ...(deps.trashDays ? { trashDays: deps.trashDays } : {}),
   };
 }

@@ -23,6 +23,7 @@ export const trpcRoutes: BerthPlugin = async (app, deps) => {
       : {}),
     onInternalError: (err, procedure) => app.log.error({ err, procedure }, "procedure failed"),
     ...(deps.now ? { now: deps.now } : {}),
+    ...(deps.trashDays ? { trashDays: deps.trashDays } : {}),
     ...(deps.tracker ? { tracker: deps.tracker } : {}),
     ...(deps.routing ? { routing: deps.routing } : {}),
   });

@@ -1,8 +1,12 @@
 import {
+  type BulkDeleteImagesInput,
+  bulkDeleteImages,
   type InspectImageInput,
   inspectImage,
   type ListImagesInput,
   listImages,
+  type PruneUntaggedInput,
+  pruneUntagged,
   type RemoveImagesInput,
   type RestoreImageInput,
   removeImages,
@@ -35,5 +39,11 @@ export const imageRouter = router({
   restore: authedProcedure
     .input(typed<RestoreImageInput>())
     .mutation(({ ctx, input }) => restoreImage(ctx.registry, input)),
+  bulkdelete: authedProcedure
+    .input(typed<BulkDeleteImagesInput>())
+    .mutation(({ ctx, input }) => bulkDeleteImages(ctx.registry, input)),
+  "prune-untagged": authedProcedure
+    .input(typed<PruneUntaggedInput>())
+    .mutation(({ ctx, input }) => pruneUntagged(ctx.registry, input)),
   build: buildProcedure,
 });

@@ -3,10 +3,11 @@ import type { DbOrTx } from "@berth/db";
 import { manifestReferences, manifests, repositoryBlobs, tags } from "@berth/db";
 import { and, eq, inArray, notInArray, sql } from "drizzle-orm";
 import { z } from "zod";
-import { field, runAudited } from "../audit";
+import { type AuditRecord, field, runAudited } from "../audit";
 import { type BulkOutcome, BulkRecorder, MAX_BULK } from "../bulk";
 import { nowOf, type RegistryContext } from "../context";
 import { conflict } from "../errors";
+import { refuseRemovingTagsOf } from "../lifecycle/immutability";
 import { moveToTrash, trashPlace } from "../trash/store";
 import { manifestsReferencing } from "./records";
 import { imageTarget, rawImageName, resolveImage } from "./resolve";
@@ -35,56 +36,80 @@ export function removeImages(ctx: RegistryContext, raw: unknown): Promise<Remove
     failure: () => bulkImageFailures(field(raw, "images"), "latest"),
     execute: async (tx) => {
       const { images } = removeImagesInput.parse(raw);
-      const bulk = new BulkRecorder();
-      const removed: RemoveResult["removed"] = [];
-      const deleted = new Set<string>();
-      for (const given of new Set(images)) {
-        const name = rawImageName(given);
-        try {
-          const ref = parseImageReference(given);
-          const { manifest, repositoryId } = await resolveImage(tx, ctx, ref);
-          let tagNames: string[] = [];
-          let children: string[] = [];
-          let trashedUntil: string | undefined;
-          if (!deleted.has(manifest.id)) {
-            await refuseIfReferenced(tx, repositoryId, manifest.id, manifest.digest);
-            const trashed = await moveToTrash(
-              tx,
-              trashPlace(ctx, ref.repository, repositoryId),
-              manifest.id,
-              { reason: "image.rm", now: nowOf(ctx), days: ctx.trashDays },
-            );
-            trashedUntil = trashed.expiresAt.toISOString();
-            const rows = await deleteManifest(tx, repositoryId, manifest.id, { unlinkBlobs: true });
-            tagNames = rows.tags;
-            children = rows.children;
-            deleted.add(manifest.id);
-          }
-          removed.push({ image: ref.text, digest: manifest.digest, tags: tagNames });
-          bulk.ok(given, {
-            target: imageTarget(ref.text, ref.repository, manifest.digest),
-            messageDetail: ref.text,
-            responseData: {
-              digest: manifest.digest,
-              tags: tagNames,
-              ...(trashedUntil ? { trashedUntil } : {}),
-            },
-          });
-          // An index's untagged platform manifests go with it: one event each.
-          for (const child of children) {
-            const childName = `${ref.repository}@${child}`;
-            bulk.records.push({
-              target: imageTarget(childName, ref.repository, child),
-              messageDetail: childName,
-              responseData: { digest: child, index: manifest.digest },
-            });
-          }
-        } catch (thrown) {
-          bulk.fail(given, { name }, thrown, name);
-        }
-      }
-      return { result: { removed, results: bulk.results }, records: bulk.records };
+      return trashImages(tx, ctx, images, "image.rm");
     },
+  });
+}
+
+/**
+ * The work of image.rm and image.bulkdelete: each image into the trash, one record per
+ * image (and per untagged platform manifest an index takes with it). An image's own
+ * refusal (not found, listed by an index, immutable tags) is its failure record; the
+ * others go on.
+ */
+export async function trashImages(
+  tx: DbOrTx,
+  ctx: RegistryContext,
+  images: readonly string[],
+  reason: "image.rm" | "image.bulkdelete",
+): Promise<{ result: RemoveResult; records: AuditRecord[] }> {
+  const bulk = new BulkRecorder();
+  const removed: RemoveResult["removed"] = [];
+  const deleted = new Set<string>();
+  for (const given of new Set(images)) {
+    const name = rawImageName(given);
+    try {
+      const ref = parseImageReference(given);
+      const { manifest, repositoryId, namespace } = await resolveImage(tx, ctx, ref);
+      let tagNames: string[] = [];
+      let children: string[] = [];
+      let trashedUntil: string | undefined;
+      if (!deleted.has(manifest.id)) {
+        await refuseIfReferenced(tx, repositoryId, manifest.id, manifest.digest);
+        await refuseRemovingTagsOf(tx, namespace.id, ref.repository, manifest.id);
+        const trashed = await moveToTrash(
+          tx,
+          trashPlace(ctx, ref.repository, repositoryId),
+          manifest.id,
+          { reason, now: nowOf(ctx), days: ctx.trashDays },
+        );
+        trashedUntil = trashed.expiresAt.toISOString();
+        const rows = await deleteManifest(tx, repositoryId, manifest.id, { unlinkBlobs: true });
+        tagNames = rows.tags;
+        children = rows.children;
+        deleted.add(manifest.id);
+      }
+      removed.push({ image: ref.text, digest: manifest.digest, tags: tagNames });
+      bulk.ok(given, {
+        target: imageTarget(ref.text, ref.repository, manifest.digest),
+        messageDetail: ref.text,
+        responseData: {
+          digest: manifest.digest,
+          tags: tagNames,
+          ...(trashedUntil ? { trashedUntil } : {}),
+        },
+      });
+      bulk.records.push(...childRecords(ref.repository, manifest.digest, children));
+    } catch (thrown) {
+      bulk.fail(given, { name }, thrown, name);
+    }
+  }
+  return { result: { removed, results: bulk.results }, records: bulk.records };
+}
+
+/** An index's untagged platform manifests went with it: one record each. */
+export function childRecords(
+  repository: string,
+  index: string,
+  children: readonly string[],
+): AuditRecord[] {
+  return children.map((child) => {
+    const childName = `${repository}@${child}`;
+    return {
+      target: imageTarget(childName, repository, child),
+      messageDetail: childName,
+      responseData: { digest: child, index },
+    };
   });
 }
 

@@ -3,6 +3,7 @@ import { z } from "zod";
 import { field, runAudited } from "../audit";
 import { nowOf, type RegistryContext } from "../context";
 import { badRequest } from "../errors";
+import { refuseTagMove } from "../lifecycle/immutability";
 import { requireNamespace } from "../namespaces/lookup";
 import { copyManifest, ensureRepository, holdBlobsAgainstGc, setTag } from "./records";
 import { imageTarget, rawImageName, resolveImage } from "./resolve";
@@ -45,6 +46,13 @@ export function tagImage(ctx: RegistryContext, raw: unknown): Promise<TaggedImag
       await holdBlobsAgainstGc(tx);
       const now = nowOf(ctx);
       const repositoryId = await ensureRepository(tx, targetNs.id, target.repository);
+      await refuseTagMove(tx, {
+        namespaceId: targetNs.id,
+        repository: target.repository,
+        repositoryId,
+        tag: target.tag!,
+        digest: resolved.manifest.digest,
+      });
       const manifestId =
         repositoryId === resolved.repositoryId
           ? resolved.manifest.id

@@ -6,6 +6,7 @@ import { field, runAudited } from "../audit";
 import { type BulkOutcome, BulkRecorder, MAX_BULK } from "../bulk";
 import type { RegistryContext } from "../context";
 import { badRequest } from "../errors";
+import { refuseTagRemoval } from "../lifecycle/immutability";
 import { imageTarget, rawImageName, resolveImage } from "./resolve";
 
 export const untagImagesInput = z.object({
@@ -44,6 +45,7 @@ export function untagImages(ctx: RegistryContext, raw: unknown): Promise<UntagRe
           if (ref.digest !== undefined && ref.digest !== resolved.manifest.digest) {
             throw badRequest(`${byTag.text} does not point at ${ref.digest}`);
           }
+          await refuseTagRemoval(tx, resolved.namespace.id, ref.repository, [ref.tag]);
           await tx
             .delete(tags)
             .where(and(eq(tags.repositoryId, resolved.repositoryId), eq(tags.name, ref.tag)));
@@ -63,8 +65,8 @@ export function untagImages(ctx: RegistryContext, raw: unknown): Promise<UntagRe
 }
 
 /** Failure records of a bulk image request whose input as a whole was unusable. */
-export function bulkImageFailures(images: unknown, defaultTag: string | null) {
-  if (!Array.isArray(images) || images.length === 0 || images.length > MAX_BULK) {
+export function bulkImageFailures(images: unknown, defaultTag: string | null, max = MAX_BULK) {
+  if (!Array.isArray(images) || images.length === 0 || images.length > max) {
     return [{ target: { name: "invalid" } }];
   }
   const names = [...new Set(images.map((i) => rawImageName(i, defaultTag)))];

@@ -3,6 +3,7 @@ import { nowOf, type RegistryContext } from "../context";
 import { manifestsReferencing } from "../images/records";
 import { imageTarget } from "../images/resolve";
 import { deleteManifest } from "../images/rm";
+import { refuseRemovingTagsOf } from "../lifecycle/immutability";
 import { moveToTrash, trashPlace } from "../trash/store";
 import { OciFailure, ociFailureOf } from "./errors";
 import { findManifest, type ManifestRequest, unknownManifest } from "./manifests";
@@ -34,7 +35,7 @@ export function deleteManifestByDigest(
       try {
         const name = ociRepositoryName(input.repository);
         const digest = ociDigest(input.reference);
-        const { repositoryId } = await readableRepository(tx, ctx, name);
+        const { namespaceId, repositoryId } = await readableRepository(tx, ctx, name);
         const found = await findManifest(tx, repositoryId, { digest });
         if (!found) throw unknownManifest(name.name, input.reference);
         const [parent] = await manifestsReferencing(tx, repositoryId, [found.digest], {
@@ -49,6 +50,7 @@ export function deleteManifestByDigest(
             409,
           );
         }
+        await refuseRemovingTagsOf(tx, namespaceId, name.name, found.id);
         const trashed = await moveToTrash(tx, trashPlace(ctx, name.name, repositoryId), found.id, {
           reason: "image.delete",
           now: nowOf(ctx),

@@ -3,6 +3,7 @@ import { and, eq } from "drizzle-orm";
 import { runAudited } from "../audit";
 import type { RegistryContext } from "../context";
 import { imageTarget } from "../images/resolve";
+import { refuseTagRemoval } from "../lifecycle/immutability";
 import { ociFailureOf } from "./errors";
 import { existingRef, type ManifestRequest, unknownManifest } from "./manifests";
 import { ociRepositoryName, readableRepository, requestedImageName } from "./repository";
@@ -25,12 +26,14 @@ export function deleteTag(
         const name = ociRepositoryName(input.repository);
         const ref = existingRef(name.name, input.reference);
         if (ref.tag === undefined) throw unknownManifest(name.name, input.reference);
-        const { repositoryId } = await readableRepository(tx, ctx, name);
+        const { namespaceId, repositoryId } = await readableRepository(tx, ctx, name);
         const [removed] = await tx
           .delete(tags)
           .where(and(eq(tags.repositoryId, repositoryId), eq(tags.name, ref.tag)))
           .returning({ manifestId: tags.manifestId });
         if (!removed) throw unknownManifest(name.name, input.reference);
+        // Refused after the delete: the transaction rolls it back, and an absent tag stays unknown.
+        await refuseTagRemoval(tx, namespaceId, name.name, [ref.tag]);
         const [manifest] = await tx
           .select({ digest: manifests.digest })
           .from(manifests)

@@ -18,6 +18,7 @@ import { accountId, nowOf, type RegistryContext } from "../context";
 import { RegistryError } from "../errors";
 import { ensureRepository, holdBlobsAgainstGc, writeManifestRows } from "../images/records";
 import { imageTarget } from "../images/resolve";
+import { refusePushMovingTag } from "../lifecycle/immutability";
 import { OciFailure, ociFailureOf } from "./errors";
 import { checkStorageQuota, countPullTraffic } from "./quota";
 import {
@@ -105,6 +106,15 @@ export function pushManifest(
         const parsed = parseOciManifest(input.body, input.contentType);
         const repositoryId =
           row.repositoryId ?? (await ensureRepository(tx, row.namespaceId, name.name));
+        if (ref.tag !== undefined) {
+          await refusePushMovingTag(tx, {
+            namespaceId: row.namespaceId,
+            repository: name.name,
+            repositoryId,
+            tag: ref.tag,
+            body: input.body,
+          });
+        }
         await holdBlobsAgainstGc(tx);
         const stored = await writeManifestRows(tx, {
           repositoryId,

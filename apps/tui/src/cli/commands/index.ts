@@ -4,10 +4,12 @@ import { deliveryCommands } from "./delivery";
 import { eventCommands } from "./events";
 import { exemptionCommands } from "./exemptions";
 import { imageCommands } from "./images";
+import { lifecycleCommands } from "./lifecycle";
 import { namespaceCommands } from "./namespaces";
 import { quotaCommands } from "./quota";
 import { sessionCommands } from "./session";
 import { tokenCommands } from "./tokens";
+import { trashCommands } from "./trash";
 import { verifyCommands } from "./verify";
 
 /** Every verb, in the order `berth --help` lists them. */
@@ -15,6 +17,8 @@ export const COMMANDS: Command[] = [
   ...sessionCommands,
   ...namespaceCommands,
   ...imageCommands,
+  ...trashCommands,
+  ...lifecycleCommands,
   buildCommand,
   ...quotaCommands,
   ...tokenCommands,
