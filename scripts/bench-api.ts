@@ -14,22 +14,24 @@
  * request (from /proc, user + system) is the figure to compare between changes.
  * Berth runs on DATABASE_URL's server (a fresh database) or an embedded Postgres.
  */
-import { type ChildProcess, spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { createDb, freePort } from "@berth/db";
+import { createDb } from "@berth/db";
 import {
+  cpuOfTree,
   freshDatabase,
   type Image,
   OCI_MANIFEST,
   pushImage,
   putManifest,
   randomImage,
+  runScript,
   type ServiceProcess,
   sha256,
   startPostgres,
+  startReferenceRegistry,
   startServerProcess,
 } from "@berth/harness";
 import { createAccount } from "@berth/registry";
@@ -69,63 +71,6 @@ if (
 
 const tmp = mkdtempSync(join(tmpdir(), "berth-bench-api-"));
 const cleanups: (() => Promise<void> | void)[] = [];
-
-/** CPU seconds (user + system) a process and its children have used so far, from /proc. */
-function cpuOfTree(rootPid: number): number {
-  const TICKS = 100;
-  let total = 0;
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${entry}/stat`, "utf8");
-    } catch {
-      continue;
-    }
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    if (Number(entry) === rootPid || Number(fields[1]) === rootPid) {
-      total += (Number(fields[11]) + Number(fields[12])) / TICKS;
-    }
-  }
-  return total;
-}
-
-async function startReference(): Promise<{ base: string; pid: number }> {
-  const port = await freePort();
-  const root = join(tmp, "reference");
-  mkdirSync(root);
-  const config = join(tmp, "reference.yml");
-  writeFileSync(
-    config,
-    [
-      "version: 0.1",
-      "log:",
-      "  level: error",
-      "storage:",
-      "  filesystem:",
-      `    rootdirectory: ${root}`,
-      "http:",
-      `  addr: 127.0.0.1:${port}`,
-      "",
-    ].join("\n"),
-  );
-  const child: ChildProcess = spawn("docker-registry", ["serve", config], { stdio: "ignore" });
-  cleanups.push(() => {
-    child.kill("SIGTERM");
-  });
-  const base = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    const ok = await fetch(`${base}/v2/`).then(
-      (r) => r.ok,
-      () => false,
-    );
-    if (ok) break;
-    if (Date.now() > deadline) throw new Error("docker-registry did not answer within 15 s");
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return { base, pid: child.pid! };
-}
 
 /** The reference registry takes no monolithic POST: a session, then one PUT per blob. */
 async function pushToReference(base: string, repository: string, image: Image): Promise<void> {
@@ -246,7 +191,8 @@ async function main(): Promise<void> {
     }),
   };
   for (const s of Object.values(servers)) cleanups.unshift(() => s.stop());
-  const reference = await startReference();
+  const reference = await startReferenceRegistry();
+  cleanups.push(() => reference.close());
 
   const apiKey = { authorization: `Bearer ${account.apiKey}` };
   const trpc = async (base: string, path: string, body?: unknown) => {
@@ -273,7 +219,7 @@ async function main(): Promise<void> {
     auth: pushAuth,
     requestId: "bench-api-push",
   });
-  await pushToReference(reference.base, "bench/tiny", image);
+  await pushToReference(reference.url, "bench/tiny", image);
 
   const manifestGet = (base: string, authorization?: string) => ({
     url: `${base}/v2/bench/tiny/manifests/1`,
@@ -328,7 +274,7 @@ async function main(): Promise<void> {
   const pullP = await bearer(p.url, "repository:bench/tiny:pull");
   await run("manifest GET", a.pid, manifestGet(a.url, pullA));
   await run("manifest GET (unaudited)", p.pid, manifestGet(p.url, pullP));
-  await run("manifest GET reference", reference.pid, manifestGet(reference.base));
+  await run("manifest GET reference", reference.pid, manifestGet(reference.url));
   console.log(`load ${load()}`);
 
   const failed = Object.values(results).filter((m) => m.errors > 0);
@@ -354,16 +300,4 @@ async function main(): Promise<void> {
   );
 }
 
-main()
-  .then(
-    () => 0,
-    (error: unknown) => {
-      console.error(error instanceof Error ? error.message : error);
-      return 1;
-    },
-  )
-  .then(async (code) => {
-    for (const c of cleanups) await Promise.resolve(c()).catch(() => {});
-    rmSync(tmp, { recursive: true, force: true });
-    process.exit(code);
-  });
+runScript(main, cleanups, tmp);

@@ -15,14 +15,13 @@
  * Over 400 lines: one benchmark, read top to bottom (image layouts, the two registries, the
  * runs); what other scripts share lives in @berth/harness.
  */
-import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { createCipheriv, createHash } from "node:crypto";
 import {
   chmodSync,
   mkdirSync,
   mkdtempSync,
   openSync,
-  readdirSync,
   readFileSync,
   rmSync,
   writeFileSync,
@@ -37,9 +36,11 @@ import {
   connect,
   createDb,
   ensureDatabase,
+  freePort,
   migrate,
   startEmbeddedPostgres,
 } from "@berth/db";
+import { cpuOfTree, runScript, startReferenceRegistry } from "@berth/harness";
 import { createAccount, createNamespace, FsBlobStore } from "@berth/registry";
 import { apiKeyPrincipal, testContext } from "@berth/registry/testing";
 
@@ -188,49 +189,6 @@ async function waitFor(url: string, timeoutMs: number): Promise<void> {
   }
 }
 
-async function freePort(): Promise<number> {
-  const { createServer } = await import("node:net");
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-async function startReference(): Promise<Target> {
-  const port = await freePort();
-  const root = join(tmp, "reference");
-  mkdirSync(root);
-  const config = join(tmp, "reference.yml");
-  writeFileSync(
-    config,
-    [
-      "version: 0.1",
-      "log:",
-      "  level: error",
-      "storage:",
-      "  filesystem:",
-      `    rootdirectory: ${root}`,
-      "  delete:",
-      "    enabled: true",
-      "http:",
-      `  addr: 127.0.0.1:${port}`,
-      "",
-    ].join("\n"),
-  );
-  // It logs every 404 of a HEAD as an error: its output is not worth showing.
-  const child: ChildProcess = spawn("docker-registry", ["serve", config], { stdio: "ignore" });
-  cleanups.push(() => {
-    child.kill("SIGTERM");
-  });
-  await waitFor(`http://127.0.0.1:${port}/v2/`, 15_000);
-  const pid = child.pid!;
-  return { host: `127.0.0.1:${port}`, creds: [], cpu: () => cpuOfTree(pid) };
-}
-
 /**
  * Berth as it runs in production: its own server process (`apps/server/src/main.ts`) on
  * a Postgres (the embedded one, started here, or DATABASE_URL) and a filesystem blob
@@ -305,29 +263,6 @@ async function startBerth(): Promise<Target> {
   };
 }
 
-/** CPU seconds (user + system) a process and its children have used so far, from /proc. */
-function cpuOfTree(rootPid: number): number {
-  const TICKS = 100;
-  let total = 0;
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${entry}/stat`, "utf8");
-    } catch {
-      continue;
-    }
-    // Fields after the command name (which may hold spaces) start at index 2 (state).
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    const pid = Number(entry);
-    const ppid = Number(fields[1]);
-    if (pid === rootPid || ppid === rootPid) {
-      total += (Number(fields[11]) + Number(fields[12])) / TICKS;
-    }
-  }
-  return total;
-}
-
 interface Target {
   host: string;
   creds: string[];
@@ -356,7 +291,16 @@ async function main(): Promise<void> {
       .map((l) => l.toFixed(2))
       .join(" ")}`,
   );
-  const [reference, berth] = await Promise.all([startReference(), startBerth()]);
+  const [registry, berth] = await Promise.all([
+    startReferenceRegistry({ deletes: true }),
+    startBerth(),
+  ]);
+  cleanups.push(() => registry.close());
+  const reference: Target = {
+    host: new URL(registry.url).host,
+    creds: [],
+    cpu: () => cpuOfTree(registry.pid),
+  };
   const targets = { reference, berth };
   type Figures = { push: number[]; pull: number[]; pushCpu: number[]; pullCpu: number[] };
   const empty = (): Figures => ({ push: [], pull: [], pushCpu: [], pullCpu: [] });
@@ -421,16 +365,4 @@ async function main(): Promise<void> {
   console.log(`  ${row("pull")}`);
 }
 
-main()
-  .then(
-    () => 0,
-    (error: unknown) => {
-      console.error(error instanceof Error ? error.message : error);
-      return 1;
-    },
-  )
-  .then(async (code) => {
-    for (const c of cleanups) await Promise.resolve(c()).catch(() => {});
-    rmSync(tmp, { recursive: true, force: true });
-    process.exit(code);
-  });
+runScript(main, cleanups, tmp);

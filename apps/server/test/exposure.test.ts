@@ -1,18 +1,14 @@
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { ConfigError } from "@berth/service";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { loadConfig, loadEventsConfig } from "../src/config";
-import { startTestServer, type TestServer } from "./helpers";
+import { forFile, startTestServer } from "./helpers";
 
 // Issue 12: a server listening where other machines reach it must not run on secrets that are
 // published with Berth's source, and its /metrics and /readyz tell an attacker nothing.
 
-let env: TestServer;
-beforeAll(async () => {
-  env = await startTestServer();
-});
-afterAll(async () => env?.close());
+const env = await forFile(startTestServer());
 
 describe("built-in secrets on a reachable address", () => {
   it("the server process refuses to start, naming what to set", async () => {

@@ -7,7 +7,7 @@ import { outbox } from "@berth/db";
 import { createTestDatabase, type TestDatabase } from "@berth/db/testing";
 import { type CreatedAccount, createAccount, FsBlobStore } from "@berth/registry";
 import { sql } from "drizzle-orm";
-import { expect } from "vitest";
+import { afterAll, expect } from "vitest";
 import type { RegionListener } from "../src/config";
 import { type RunningServer, startServer } from "../src/server";
 
@@ -182,4 +182,17 @@ export function errorInfo(error: TRPCClientError<never>) {
     berthCode?: string | null;
   };
   return { code: data?.code, httpStatus: data?.httpStatus, berthCode: data?.berthCode ?? null };
+}
+
+/**
+ * One fixture for the whole test file (a test server, an OCI environment, a database):
+ * awaited as the file loads (top-level await), closed or dropped after its last test, so each
+ * file does not repeat the beforeAll/afterAll pair.
+ */
+export async function forFile<T extends { close(): Promise<void> } | { drop(): Promise<void> }>(
+  made: Promise<T>,
+): Promise<T> {
+  const fixture = await made;
+  afterAll(() => ("close" in fixture ? fixture.close() : fixture.drop()));
+  return fixture;
 }

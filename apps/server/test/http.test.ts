@@ -4,19 +4,17 @@ import { join } from "node:path";
 import { createBerthClient } from "@berth/client";
 import { createTestDatabase } from "@berth/db/testing";
 import { FsBlobStore } from "@berth/registry";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { ConfigError, loadConfig, loadDotEnv, parseRegions } from "../src/config";
 import { startServer } from "../src/server";
-import { crn, errorInfo, rejects, rid, startTestServer, type TestServer } from "./helpers";
+import { crn, errorInfo, forFile, rejects, rid, startTestServer } from "./helpers";
 
-let env: TestServer;
-beforeAll(async () => {
-  env = await startTestServer([
+const env = await forFile(
+  startTestServer([
     { region: "us-south", port: 0 },
     { region: "ap-north", port: 0 },
-  ]);
-});
-afterAll(async () => env?.close());
+  ]),
+);
 
 describe("health, readiness and metrics", () => {
   it("answers /healthz and /readyz on every region's listener", async () => {

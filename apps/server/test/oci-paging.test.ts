@@ -1,9 +1,8 @@
 import { createHash } from "node:crypto";
-import { basic, trpc } from "@berth/harness";
+import { basic, type ReferenceRegistry, startReferenceRegistry, trpc } from "@berth/harness";
 import { MAX_PAGE } from "@berth/registry";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { rid, startTestServer, type TestServer } from "./helpers";
-import { type ReferenceRegistry, startReferenceRegistry } from "./reference-registry";
 
 // /v2/_catalog and /v2/<name>/tags/list against the reference registry, side by side: the
 // same pushes, the same requests, the same pages and the same links to the next page.

@@ -1,9 +1,9 @@
 import { randomBytes } from "node:crypto";
+import { type ReferenceRegistry, startReferenceRegistry } from "@berth/harness";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { rid } from "./helpers";
 import { expectError, MEDIA, OciClient, sha256 } from "./oci-client";
 import { type OciEnv, ok, requireTool, startOciEnv } from "./oci-helpers";
-import { type ReferenceRegistry, startReferenceRegistry } from "./reference-registry";
 
 /*
  * Protocol answers of issue 13, asked of Berth and of the reference registry

@@ -4,9 +4,9 @@ import { STORAGE_QUOTA_MESSAGE } from "@berth/core";
 import { createAccount, FsBlobStore } from "@berth/registry";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RunningServer, startServer } from "../src/server";
-import { rid } from "./helpers";
+import { forFile, rid } from "./helpers";
 import { expectError, OciClient, sha256 } from "./oci-client";
-import { type OciEnv, startOciEnv } from "./oci-helpers";
+import { startOciEnv } from "./oci-helpers";
 
 /*
  * A tenant abusing uploads through /v2 (issue 12): a narrower credential mounting
@@ -14,12 +14,7 @@ import { type OciEnv, startOciEnv } from "./oci-helpers";
  * enormous blob.
  */
 
-let env: OciEnv;
-
-beforeAll(async () => {
-  env = await startOciEnv();
-}, 120_000);
-afterAll(async () => env?.close());
+const env = await forFile(startOciEnv());
 
 /** The single event of a request: a failed image.push with this status and reason. */
 async function expectPushFailure(id: string, status: number, reason?: string): Promise<void> {

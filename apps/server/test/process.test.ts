@@ -3,19 +3,16 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { createTestDatabase, type TestDatabase } from "@berth/db/testing";
+import { createTestDatabase } from "@berth/db/testing";
 import { resolveApiKey } from "@berth/registry";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
+import { forFile } from "./helpers";
 
 // The process entry points, run as real processes against a test database.
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const tsx = join(root, "node_modules", ".bin", "tsx");
-let t: TestDatabase;
-beforeAll(async () => {
-  t = await createTestDatabase();
-});
-afterAll(async () => t?.drop());
+const t = await forFile(createTestDatabase());
 
 interface Run {
   child: ChildProcess;

@@ -1,17 +1,13 @@
 import { outbox } from "@berth/db";
 import { hashSecret } from "@berth/registry";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { createLogger } from "../src/logger";
-import { errorInfo, rejects, rid, startTestServer, type TestServer } from "./helpers";
+import { errorInfo, forFile, rejects, rid, startTestServer } from "./helpers";
 
 // Secrets (API keys, registry token secrets) never show up in logs, events or any
 // response after the one that created them.
 
-let env: TestServer;
-beforeAll(async () => {
-  env = await startTestServer();
-});
-afterAll(async () => env?.close());
+const env = await forFile(startTestServer());
 
 describe("secrets", () => {
   it("never reach logs, events or later responses", async () => {

@@ -1,6 +1,6 @@
 import { eq } from "drizzle-orm";
 import { v7 as uuidv7 } from "uuid";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import {
   claimForDelivery,
   enqueueEvents,
@@ -9,13 +9,10 @@ import {
   settleDeliveries,
 } from "../src/outbox/index";
 import { outbox } from "../src/schema/outbox";
-import { createTestDatabase, type TestDatabase } from "../src/testing";
+import { createTestDatabase } from "../src/testing";
+import { forFile } from "./fixture";
 
-let t: TestDatabase;
-beforeAll(async () => {
-  t = await createTestDatabase();
-});
-afterAll(async () => t?.drop());
+const t = await forFile(createTestDatabase());
 beforeEach(async () => {
   await t.db.delete(outbox);
 });

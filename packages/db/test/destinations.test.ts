@@ -1,5 +1,5 @@
 import { v7 as uuidv7 } from "uuid";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import {
   claimDestination,
   destinationStats,
@@ -9,13 +9,10 @@ import {
   registerDestinations,
   settleDestination,
 } from "../src/outbox/index";
-import { createTestDatabase, type TestDatabase } from "../src/testing";
+import { createTestDatabase } from "../src/testing";
+import { forFile } from "./fixture";
 
-let t: TestDatabase;
-beforeAll(async () => {
-  t = await createTestDatabase();
-});
-afterAll(async () => t?.drop());
+const t = await forFile(createTestDatabase());
 beforeEach(async () => {
   await t.sql`delete from deliveries`;
   await t.sql`delete from outbox`;

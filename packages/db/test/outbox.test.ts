@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { eq, sql } from "drizzle-orm";
 import { v7 as uuidv7 } from "uuid";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import {
   claimForDelivery,
   enqueueEvent,
@@ -13,14 +13,13 @@ import {
 } from "../src/outbox/index";
 import { accounts, namespaces } from "../src/schema/index";
 import { outbox } from "../src/schema/outbox";
-import { createTestDatabase, type TestDatabase } from "../src/testing";
+import { createTestDatabase } from "../src/testing";
+import { forFile } from "./fixture";
 
-let t: TestDatabase;
+const t = await forFile(createTestDatabase());
 beforeAll(async () => {
-  t = await createTestDatabase();
   await t.db.insert(accounts).values({ id: "acct1", name: "one" });
 });
-afterAll(async () => t?.drop());
 
 // Every claim and settlement goes through the worker's own path (claimForDelivery,
 // settleDeliveries), so these tests hold the code that runs in production to its promises.

@@ -1,7 +1,7 @@
 import { accounts, apiKeys } from "@berth/db";
-import { createTestDatabase, type TestDatabase } from "@berth/db/testing";
+import { createTestDatabase } from "@berth/db/testing";
 import { eq } from "drizzle-orm";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { hashSecret } from "../src/accounts/secrets";
 import {
   API_KEY_PREFIX,
@@ -10,12 +10,9 @@ import {
   ensureDevAccount,
   resolveApiKey,
 } from "../src/index";
+import { forFile } from "./helpers";
 
-let t: TestDatabase;
-beforeAll(async () => {
-  t = await createTestDatabase();
-});
-afterAll(async () => t?.drop());
+const t = await forFile(createTestDatabase());
 
 describe("accounts and API keys", () => {
   it("creates an account whose key is stored only as a hash and resolves to its user", async () => {

@@ -5,6 +5,7 @@ import { type AtEvent, eventSchema, type RegionName } from "@berth/core";
 import { outbox } from "@berth/db";
 import { createTestDatabase, type TestDatabase } from "@berth/db/testing";
 import { sql } from "drizzle-orm";
+import { afterAll } from "vitest";
 import { type CreatedAccount, createAccount } from "../src/accounts/accounts";
 import type { RegistryContext } from "../src/context";
 import { FsBlobStore } from "../src/storage/fs-blob-store";
@@ -50,4 +51,14 @@ export async function setup(): Promise<Env> {
     },
     drop: () => t.drop(),
   };
+}
+
+/**
+ * One fixture for the whole test file: awaited as the file loads (top-level await), dropped
+ * after its last test, so each file does not repeat the beforeAll/afterAll pair.
+ */
+export async function forFile<T extends { drop(): Promise<void> }>(made: Promise<T>): Promise<T> {
+  const fixture = await made;
+  afterAll(() => fixture.drop());
+  return fixture;
 }

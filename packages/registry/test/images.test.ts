@@ -1,6 +1,6 @@
 import { manifests, repositoryBlobs, tags } from "@berth/db";
 import { eq } from "drizzle-orm";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import {
   collectGarbage,
   createNamespace,
@@ -16,16 +16,14 @@ import {
 } from "../src/index";
 import { createTestImage } from "../src/testing";
 import { purgeTrash } from "../src/trash/purge";
-import { type Env, setup } from "./helpers";
+import { forFile, setup } from "./helpers";
 
-let env: Env;
+const env = await forFile(setup());
 beforeAll(async () => {
-  env = await setup();
   for (const name of ["birds", "fish", "spare"])
     await createNamespace(env.ctx(env.alice), { name });
   await createNamespace(env.ctx(env.bob), { name: "bobs" });
 });
-afterAll(async () => env?.drop());
 
 const image = (repository: string, tag: string, layers?: Record<string, string>[]) =>
   createTestImage(env.t.db, env.store, {

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import {
   createNamespace,
   inspectImage,
@@ -11,16 +11,14 @@ import {
   untagImages,
 } from "../src/index";
 import { createTestImage } from "../src/testing";
-import { type Env, setup } from "./helpers";
+import { forFile, setup } from "./helpers";
 
 // Multi-platform images: an index whose children live in the same repository.
 
-let env: Env;
+const env = await forFile(setup());
 beforeAll(async () => {
-  env = await setup();
   await createNamespace(env.ctx(env.alice), { name: "multi" });
 });
-afterAll(async () => env?.drop());
 
 async function multiPlatform(repository: string) {
   const base = { accountId: env.alice.account.id, region: "us-south" as const, repository };

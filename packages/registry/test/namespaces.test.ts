@@ -1,15 +1,11 @@
 import { MAX_NAMESPACES_PER_REGION } from "@berth/core";
 import { namespaces } from "@berth/db";
 import { v7 as uuidv7 } from "uuid";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { createNamespace, deleteNamespace, listNamespaces, RegistryError } from "../src/index";
-import { type Env, setup } from "./helpers";
+import { forFile, setup } from "./helpers";
 
-let env: Env;
-beforeAll(async () => {
-  env = await setup();
-});
-afterAll(async () => env?.drop());
+const env = await forFile(setup());
 
 async function failure(p: Promise<unknown>): Promise<RegistryError> {
   const e = await p.then(

@@ -1,17 +1,15 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { createNamespace, MEDIA_TYPES, removeImages, storeImage, untagImages } from "../src/index";
 import { createTestImage } from "../src/testing";
-import { type Env, setup } from "./helpers";
+import { forFile, setup } from "./helpers";
 
 // image.rm of an index that takes its untagged platform manifests with it: one event per
 // manifest removed, so no deletion goes unaudited.
 
-let env: Env;
+const env = await forFile(setup());
 beforeAll(async () => {
-  env = await setup();
   await createNamespace(env.ctx(env.alice), { name: "rmidx" });
 });
-afterAll(async () => env?.drop());
 
 describe("image.rm of an index", () => {
   it("writes one image.rm event per manifest removed, the platforms' naming their index", async () => {

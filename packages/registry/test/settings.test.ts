@@ -1,7 +1,7 @@
 import { MB } from "@berth/core";
 import { registryTokens } from "@berth/db";
 import { eq } from "drizzle-orm";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import {
   createExemption,
   createNamespace,
@@ -18,15 +18,13 @@ import {
   setQuota,
   verifyRegistryToken,
 } from "../src/index";
-import { type Env, setup } from "./helpers";
+import { forFile, setup } from "./helpers";
 
-let env: Env;
+const env = await forFile(setup());
 beforeAll(async () => {
-  env = await setup();
   await createNamespace(env.ctx(env.alice), { name: "birds" });
   await createNamespace(env.ctx(env.bob), { name: "bobs" });
 });
-afterAll(async () => env?.drop());
 
 async function code(p: Promise<unknown>): Promise<string> {
   const e = await p.then(

@@ -3,6 +3,7 @@
  * that the `bench:*` and `fault:*` scripts run at full size and the server tests run shortened.
  */
 export * from "./accounting";
+export * from "./cpu";
 export * from "./figures";
 export * from "./graphile-peer";
 export * from "./invariants";
@@ -11,6 +12,7 @@ export * from "./oci";
 export * from "./pg-proxy";
 export * from "./processes";
 export * from "./prometheus";
+export * from "./reference-registry";
 export * from "./scenarios/destination-http-receivers";
 export * from "./scenarios/destination-receivers";
 export * from "./scenarios/disk-faults";
@@ -18,4 +20,5 @@ export * from "./scenarios/kill-server";
 export * from "./scenarios/postgres-outage";
 export * from "./scenarios/setup";
 export * from "./scenarios/tracker-outage";
+export * from "./script";
 export * from "./workload";

@@ -1,10 +1,11 @@
 import { sql } from "drizzle-orm";
-import { index, pgTable, text, timestamp, uuid } from "drizzle-orm/pg-core";
+import { index, pgTable, text, uuid } from "drizzle-orm/pg-core";
+import { createdAt, ownerText, timestamptz } from "./columns";
 
 export const accounts = pgTable("accounts", {
   id: text("id").primaryKey(),
   name: text("name").notNull(),
-  createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+  createdAt: createdAt(),
 });
 
 /** People (or service ids) acting for an account; they become an event's initiator. */
@@ -12,14 +13,12 @@ export const users = pgTable(
   "users",
   {
     id: text("id").primaryKey(),
-    accountId: text("account_id")
-      .notNull()
-      .references(() => accounts.id, { onDelete: "cascade" }),
+    accountId: ownerText("account_id", () => accounts.id),
     name: text("name").notNull(),
     kind: text("kind", { enum: ["user", "serviceid"] })
       .notNull()
       .default("user"),
-    createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+    createdAt: createdAt(),
   },
   (t) => [index("users_account_idx").on(t.accountId)],
 );
@@ -36,20 +35,16 @@ export const apiKeys = pgTable(
   "api_keys",
   {
     id: uuid("id").primaryKey(),
-    accountId: text("account_id")
-      .notNull()
-      .references(() => accounts.id, { onDelete: "cascade" }),
-    userId: text("user_id")
-      .notNull()
-      .references(() => users.id, { onDelete: "cascade" }),
+    accountId: ownerText("account_id", () => accounts.id),
+    userId: ownerText("user_id", () => users.id),
     description: text("description").notNull().default(""),
     keyHash: text("key_hash").notNull().unique(),
     hashScheme: text("hash_scheme", { enum: ["sha256", "scrypt"] })
       .notNull()
       .default("sha256"),
     fingerprint: text("fingerprint"),
-    createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
-    lastUsedAt: timestamp("last_used_at", { withTimezone: true }),
+    createdAt: createdAt(),
+    lastUsedAt: timestamptz("last_used_at"),
   },
   (t) => [
     index("api_keys_account_idx").on(t.accountId),

@@ -1,16 +1,14 @@
-import { bigint, integer, pgTable, primaryKey, text, timestamp } from "drizzle-orm/pg-core";
-import { accounts } from "./accounts";
+import { bigint, integer, pgTable, primaryKey, text } from "drizzle-orm/pg-core";
+import { updatedAt } from "./columns";
+import { accountRegion } from "./owned";
 
 /** Plan per account and region; absent means `lite`. */
 export const plans = pgTable(
   "plans",
   {
-    accountId: text("account_id")
-      .notNull()
-      .references(() => accounts.id, { onDelete: "cascade" }),
-    region: text("region").notNull(),
+    ...accountRegion(),
     plan: text("plan", { enum: ["lite", "standard"] }).notNull(),
-    updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
+    updatedAt: updatedAt(),
   },
   (t) => [primaryKey({ columns: [t.accountId, t.region] })],
 );
@@ -19,13 +17,10 @@ export const plans = pgTable(
 export const quotas = pgTable(
   "quotas",
   {
-    accountId: text("account_id")
-      .notNull()
-      .references(() => accounts.id, { onDelete: "cascade" }),
-    region: text("region").notNull(),
+    ...accountRegion(),
     storageMb: integer("storage_mb"),
     trafficMb: integer("traffic_mb"),
-    updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
+    updatedAt: updatedAt(),
   },
   (t) => [primaryKey({ columns: [t.accountId, t.region] })],
 );
@@ -34,10 +29,7 @@ export const quotas = pgTable(
 export const pullTraffic = pgTable(
   "pull_traffic",
   {
-    accountId: text("account_id")
-      .notNull()
-      .references(() => accounts.id, { onDelete: "cascade" }),
-    region: text("region").notNull(),
+    ...accountRegion(),
     month: text("month").notNull(),
     bytes: bigint("bytes", { mode: "number" }).notNull().default(0),
   },

@@ -1,32 +1,25 @@
 import { sql } from "drizzle-orm";
 import {
   bigint,
-  customType,
   index,
   integer,
   pgTable,
   primaryKey,
   text,
-  timestamp,
   unique,
   uuid,
 } from "drizzle-orm/pg-core";
+import { bytea, createdAt, ownerUuid, timestamptz, updatedAt } from "./columns";
 import { namespaces } from "./namespaces";
-
-const bytea = customType<{ data: Buffer; driverData: Buffer }>({
-  dataType: () => "bytea",
-});
 
 /** A repository is `<namespace>/<path>`; `name` holds the full name. */
 export const repositories = pgTable(
   "repositories",
   {
     id: uuid("id").primaryKey(),
-    namespaceId: uuid("namespace_id")
-      .notNull()
-      .references(() => namespaces.id, { onDelete: "cascade" }),
+    namespaceId: ownerUuid("namespace_id", () => namespaces.id),
     name: text("name").notNull(),
-    createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+    createdAt: createdAt(),
   },
   (t) => [unique("repositories_namespace_name_uq").on(t.namespaceId, t.name)],
 );
@@ -36,7 +29,7 @@ export const blobs = pgTable("blobs", {
   digest: text("digest").primaryKey(),
   size: bigint("size", { mode: "number" }).notNull(),
   mediaType: text("media_type"),
-  createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+  createdAt: createdAt(),
 });
 
 /**
@@ -47,13 +40,11 @@ export const blobs = pgTable("blobs", {
 export const repositoryBlobs = pgTable(
   "repository_blobs",
   {
-    repositoryId: uuid("repository_id")
-      .notNull()
-      .references(() => repositories.id, { onDelete: "cascade" }),
+    repositoryId: ownerUuid("repository_id", () => repositories.id),
     digest: text("digest")
       .notNull()
       .references(() => blobs.digest),
-    createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+    createdAt: createdAt(),
   },
   (t) => [
     primaryKey({ columns: [t.repositoryId, t.digest] }),
@@ -65,9 +56,7 @@ export const manifests = pgTable(
   "manifests",
   {
     id: uuid("id").primaryKey(),
-    repositoryId: uuid("repository_id")
-      .notNull()
-      .references(() => repositories.id, { onDelete: "cascade" }),
+    repositoryId: ownerUuid("repository_id", () => repositories.id),
     digest: text("digest").notNull(),
     mediaType: text("media_type").notNull(),
     size: integer("size").notNull(),
@@ -76,7 +65,7 @@ export const manifests = pgTable(
     artifactType: text("artifact_type"),
     /** For the referrers API: the manifest this one refers to. */
     subjectDigest: text("subject_digest"),
-    createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+    createdAt: createdAt(),
   },
   (t) => [
     unique("manifests_repository_digest_uq").on(t.repositoryId, t.digest),
@@ -90,9 +79,7 @@ export const manifests = pgTable(
 export const manifestReferences = pgTable(
   "manifest_references",
   {
-    manifestId: uuid("manifest_id")
-      .notNull()
-      .references(() => manifests.id, { onDelete: "cascade" }),
+    manifestId: ownerUuid("manifest_id", () => manifests.id),
     digest: text("digest").notNull(),
     kind: text("kind", { enum: ["config", "layer", "manifest"] }).notNull(),
     size: bigint("size", { mode: "number" }).notNull(),
@@ -106,14 +93,10 @@ export const manifestReferences = pgTable(
 export const tags = pgTable(
   "tags",
   {
-    repositoryId: uuid("repository_id")
-      .notNull()
-      .references(() => repositories.id, { onDelete: "cascade" }),
+    repositoryId: ownerUuid("repository_id", () => repositories.id),
     name: text("name").notNull(),
-    manifestId: uuid("manifest_id")
-      .notNull()
-      .references(() => manifests.id, { onDelete: "cascade" }),
-    updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
+    manifestId: ownerUuid("manifest_id", () => manifests.id),
+    updatedAt: updatedAt(),
   },
   (t) => [
     primaryKey({ columns: [t.repositoryId, t.name] }),
@@ -126,13 +109,11 @@ export const uploadSessions = pgTable(
   "upload_sessions",
   {
     id: uuid("id").primaryKey(),
-    repositoryId: uuid("repository_id")
-      .notNull()
-      .references(() => repositories.id, { onDelete: "cascade" }),
+    repositoryId: ownerUuid("repository_id", () => repositories.id),
     accountId: text("account_id").notNull(),
     offset: bigint("offset", { mode: "number" }).notNull().default(0),
-    startedAt: timestamp("started_at", { withTimezone: true }).notNull().defaultNow(),
-    updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
+    startedAt: timestamptz("started_at").notNull().defaultNow(),
+    updatedAt: updatedAt(),
   },
   (t) => [index("upload_sessions_account_idx").on(t.accountId)],
 );

@@ -1,23 +1,18 @@
 import {
   boolean,
-  customType,
   index,
   integer,
   jsonb,
   pgTable,
   primaryKey,
   text,
-  timestamp,
   unique,
   uuid,
 } from "drizzle-orm/pg-core";
-import { accounts } from "./accounts";
+import { bytea, ownerUuid, timestamptz } from "./columns";
 import { blobs, repositories } from "./images";
 import { namespaces } from "./namespaces";
-
-const bytea = customType<{ data: Buffer; driverData: Buffer }>({
-  dataType: () => "bytea",
-});
+import { accountResource } from "./owned";
 
 /** A manifest as it was when it went to the trash: enough to put it back byte for byte. */
 export interface TrashedManifest {
@@ -42,11 +37,7 @@ export interface TrashedManifest {
 export const trashEntries = pgTable(
   "trash_entries",
   {
-    id: uuid("id").primaryKey(),
-    accountId: text("account_id")
-      .notNull()
-      .references(() => accounts.id, { onDelete: "cascade" }),
-    region: text("region").notNull(),
+    ...accountResource(),
     namespace: text("namespace").notNull(),
     repository: text("repository").notNull(),
     digest: text("digest").notNull(),
@@ -60,8 +51,8 @@ export const trashEntries = pgTable(
     tags: jsonb("tags").$type<string[]>().notNull(),
     /** The action that put it here. */
     reason: text("reason").notNull(),
-    deletedAt: timestamp("deleted_at", { withTimezone: true }).notNull(),
-    expiresAt: timestamp("expires_at", { withTimezone: true }).notNull(),
+    deletedAt: timestamptz("deleted_at").notNull(),
+    expiresAt: timestamptz("expires_at").notNull(),
   },
   (t) => [
     index("trash_entries_account_idx").on(t.accountId, t.region, t.repository, t.digest),
@@ -73,9 +64,7 @@ export const trashEntries = pgTable(
 export const trashBlobs = pgTable(
   "trash_blobs",
   {
-    entryId: uuid("entry_id")
-      .notNull()
-      .references(() => trashEntries.id, { onDelete: "cascade" }),
+    entryId: ownerUuid("entry_id", () => trashEntries.id),
     digest: text("digest")
       .notNull()
       .references(() => blobs.digest),
@@ -97,19 +86,17 @@ export const retentionPolicies = pgTable("retention_policies", {
   keepUntagged: boolean("keep_untagged").notNull(),
   /** Images pulled within this many days are never removed. */
   keepPulledWithinDays: integer("keep_pulled_within_days").notNull(),
-  updatedAt: timestamp("updated_at", { withTimezone: true }).notNull(),
-  lastRunAt: timestamp("last_run_at", { withTimezone: true }),
+  updatedAt: timestamptz("updated_at").notNull(),
+  lastRunAt: timestamptz("last_run_at"),
 });
 
 /** When a manifest of a repository was last pulled (retention never removes recent pulls). */
 export const manifestPulls = pgTable(
   "manifest_pulls",
   {
-    repositoryId: uuid("repository_id")
-      .notNull()
-      .references(() => repositories.id, { onDelete: "cascade" }),
+    repositoryId: ownerUuid("repository_id", () => repositories.id),
     digest: text("digest").notNull(),
-    lastPulledAt: timestamp("last_pulled_at", { withTimezone: true }).notNull(),
+    lastPulledAt: timestamptz("last_pulled_at").notNull(),
   },
   (t) => [primaryKey({ columns: [t.repositoryId, t.digest] })],
 );
@@ -121,12 +108,10 @@ export const manifestPulls = pgTable(
 export const tagImmutability = pgTable(
   "tag_immutability",
   {
-    namespaceId: uuid("namespace_id")
-      .notNull()
-      .references(() => namespaces.id, { onDelete: "cascade" }),
+    namespaceId: ownerUuid("namespace_id", () => namespaces.id),
     /** Full repository name, or '' for the whole namespace. */
     repository: text("repository").notNull(),
-    createdAt: timestamp("created_at", { withTimezone: true }).notNull(),
+    createdAt: timestamptz("created_at").notNull(),
   },
   (t) => [unique("tag_immutability_uq").on(t.namespaceId, t.repository)],
 );

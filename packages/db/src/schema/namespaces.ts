@@ -1,17 +1,14 @@
-import { index, pgTable, text, timestamp, unique, uuid } from "drizzle-orm/pg-core";
-import { accounts } from "./accounts";
+import { index, pgTable, text, unique } from "drizzle-orm/pg-core";
+import { createdAt } from "./columns";
+import { accountResource } from "./owned";
 
 /** Namespace names are unique within a region across all accounts. */
 export const namespaces = pgTable(
   "namespaces",
   {
-    id: uuid("id").primaryKey(),
-    accountId: text("account_id")
-      .notNull()
-      .references(() => accounts.id, { onDelete: "cascade" }),
-    region: text("region").notNull(),
+    ...accountResource(),
     name: text("name").notNull(),
-    createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+    createdAt: createdAt(),
   },
   (t) => [
     unique("namespaces_region_name_uq").on(t.region, t.name),

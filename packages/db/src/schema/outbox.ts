@@ -8,9 +8,32 @@ import {
   pgTable,
   primaryKey,
   text,
-  timestamp,
   uuid,
 } from "drizzle-orm/pg-core";
+import { createdAt, timestamptz, updatedAt } from "./columns";
+
+/**
+ * An event waiting for delivery, and its delivery state: the columns the outbox (the
+ * tracker's queue) and `deliveries` (every other destination's) both have.
+ */
+const queued = () => ({
+  seq: bigint("seq", { mode: "number" }).generatedAlwaysAsIdentity(),
+  accountId: text("account_id").notNull(),
+  /** Region of the resource (the event's region), routed to a tracker region at delivery. */
+  region: text("region").notNull(),
+  action: text("action").notNull(),
+  payload: jsonb("payload").notNull(),
+  status: text("status", { enum: ["pending", "dead"] })
+    .notNull()
+    .default("pending"),
+  attempts: integer("attempts").notNull().default(0),
+  availableAt: timestamptz("available_at").notNull().defaultNow(),
+  leasedUntil: timestamptz("leased_until"),
+  leasedBy: text("leased_by"),
+  lastError: text("last_error"),
+  createdAt: createdAt(),
+  deadAt: timestamptz("dead_at"),
+});
 
 /**
  * Transactional outbox of audit events. Rows are inserted in the same transaction as the
@@ -22,22 +45,7 @@ export const outbox = pgTable(
   "outbox",
   {
     id: uuid("id").primaryKey(),
-    seq: bigint("seq", { mode: "number" }).generatedAlwaysAsIdentity(),
-    accountId: text("account_id").notNull(),
-    /** Region of the resource (the event's region), routed to a tracker region at delivery. */
-    region: text("region").notNull(),
-    action: text("action").notNull(),
-    payload: jsonb("payload").notNull(),
-    status: text("status", { enum: ["pending", "dead"] })
-      .notNull()
-      .default("pending"),
-    attempts: integer("attempts").notNull().default(0),
-    availableAt: timestamp("available_at", { withTimezone: true }).notNull().defaultNow(),
-    leasedUntil: timestamp("leased_until", { withTimezone: true }),
-    leasedBy: text("leased_by"),
-    lastError: text("last_error"),
-    createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
-    deadAt: timestamp("dead_at", { withTimezone: true }),
+    ...queued(),
   },
   (t) => [
     index("outbox_pending_idx").on(t.availableAt, t.seq).where(sql`${t.status} = 'pending'`),
@@ -58,7 +66,7 @@ export const deliveryDestinations = pgTable("delivery_destinations", {
   filter: jsonb("filter").notNull().default({}),
   /** Ordered destinations are delivered strictly in enqueue order (one batch at a time). */
   ordered: boolean("ordered").notNull().default(false),
-  updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
+  updatedAt: updatedAt(),
 });
 
 /**
@@ -71,21 +79,7 @@ export const deliveries = pgTable(
   {
     destination: text("destination").notNull(),
     eventId: uuid("event_id").notNull(),
-    seq: bigint("seq", { mode: "number" }).generatedAlwaysAsIdentity(),
-    accountId: text("account_id").notNull(),
-    region: text("region").notNull(),
-    action: text("action").notNull(),
-    payload: jsonb("payload").notNull(),
-    status: text("status", { enum: ["pending", "dead"] })
-      .notNull()
-      .default("pending"),
-    attempts: integer("attempts").notNull().default(0),
-    availableAt: timestamp("available_at", { withTimezone: true }).notNull().defaultNow(),
-    leasedUntil: timestamp("leased_until", { withTimezone: true }),
-    leasedBy: text("leased_by"),
-    lastError: text("last_error"),
-    createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
-    deadAt: timestamp("dead_at", { withTimezone: true }),
+    ...queued(),
   },
   (t) => [
     primaryKey({ columns: [t.destination, t.eventId] }),

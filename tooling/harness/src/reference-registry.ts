@@ -1,34 +1,28 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { requireTool } from "./oci-helpers";
+import { freePort } from "@berth/db";
 
 export interface ReferenceRegistry {
   /** `http://127.0.0.1:<port>` */
   url: string;
+  /** Its process id, to read the CPU it spends. */
+  pid: number;
+  /** Stops it and removes its storage. */
   close(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 /**
  * The reference registry (`docker-registry serve`, the distribution project's, from the
  * Debian package), on 127.0.0.1 with filesystem storage in a temporary folder and no auth,
- * to answer the same requests as Berth side by side.
+ * to answer the same requests as Berth side by side (the OCI tests and `bench:*`).
+ * `deletes` turns on its manifest and blob DELETE (off by default, as in its own default).
+ * Its output (it logs every 404 of a HEAD as an error) is shown only if it fails to start.
  */
-export async function startReferenceRegistry(): Promise<ReferenceRegistry> {
-  await requireTool("docker-registry");
+export async function startReferenceRegistry(
+  opts: { deletes?: boolean } = {},
+): Promise<ReferenceRegistry> {
   const dir = mkdtempSync(join(tmpdir(), "berth-reference-"));
   const root = join(dir, "storage");
   mkdirSync(root);
@@ -43,19 +37,24 @@ export async function startReferenceRegistry(): Promise<ReferenceRegistry> {
       "storage:",
       "  filesystem:",
       `    rootdirectory: ${root}`,
+      ...(opts.deletes ? ["  delete:", "    enabled: true"] : []),
       "http:",
       `  addr: 127.0.0.1:${port}`,
       "",
     ].join("\n"),
   );
   let stderr = "";
-  const child: ChildProcess = spawn("docker-registry", ["serve", config], {
+  let failed: Error | undefined;
+  const child = spawn("docker-registry", ["serve", config], {
     stdio: ["ignore", "ignore", "pipe"],
+  });
+  child.once("error", (e) => {
+    failed = e;
   });
   child.stderr?.on("data", (d: Buffer) => {
     stderr = (stderr + d.toString()).slice(-4000);
   });
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  const exited = new Promise<void>((resolve) => child.once("close", () => resolve()));
   const url = `http://127.0.0.1:${port}`;
   const close = async () => {
     child.kill("SIGTERM");
@@ -65,17 +64,21 @@ export async function startReferenceRegistry(): Promise<ReferenceRegistry> {
   // Bounded polling: it answers /v2/ once it listens.
   const deadline = Date.now() + 30_000;
   for (;;) {
-    try {
-      const r = await fetch(`${url}/v2/`);
-      if (r.status === 200) break;
-    } catch {
-      // not listening yet
-    }
-    if (child.exitCode !== null || Date.now() > deadline) {
+    const ok = await fetch(`${url}/v2/`).then(
+      (r) => r.status === 200,
+      () => false, // not listening yet
+    );
+    if (ok) break;
+    if (failed || child.exitCode !== null || Date.now() > deadline) {
       await close();
-      throw new Error(`docker-registry did not start on ${url}:\n${stderr}`);
+      if ((failed as NodeJS.ErrnoException | undefined)?.code === "ENOENT") {
+        throw new Error("docker-registry is required: apt-get install docker-registry");
+      }
+      throw new Error(
+        `docker-registry did not start on ${url}: ${failed?.message ?? ""}\n${stderr}`,
+      );
     }
     await new Promise((r) => setTimeout(r, 100));
   }
-  return { url, close };
+  return { url, pid: child.pid!, close };
 }
