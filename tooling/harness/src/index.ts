@@ -14,6 +14,7 @@ export * from "./processes";
 export * from "./prometheus";
 export * from "./reference-registry";
 export * from "./scenarios/destination-http-receivers";
+export * from "./scenarios/destination-outage";
 export * from "./scenarios/destination-receivers";
 export * from "./scenarios/disk-faults";
 export * from "./scenarios/kill-server";
