@@ -218,8 +218,8 @@ describe("the verifiable log", () => {
       await t.sql`update tracker.events set log_index = case log_index when 20 then 21 else 20 end
                    where account_id = ${account} and log_index in (20, 21)`;
       expect(await verifyAll(account, cp)).toEqual([
-        `event ${y} at index 20 was changed`,
-        `event ${x} at index 21 was changed`,
+        `event ${y} at index 20 is out of order: the log holds it at index 21`,
+        `event ${x} at index 21 is out of order: the log holds it at index 20`,
       ]);
       await t.sql`update tracker.events set log_index = case log_index when 20 then 21 else 20 end
                    where account_id = ${account} and log_index in (20, 21)`;

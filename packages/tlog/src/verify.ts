@@ -19,7 +19,7 @@ export type Problem =
   | { kind: "changed"; index: number; id: string }
   | { kind: "missing"; index: number }
   | { kind: "inserted"; index: number; id: string }
-  | { kind: "reordered"; index: number; id: string }
+  | { kind: "reordered"; index: number; id: string; at?: number }
   | { kind: "uncovered"; index: number; id: string }
   | { kind: "tree"; detail: string };
 
@@ -36,7 +36,9 @@ export function describeProblem(p: Problem): string {
     case "inserted":
       return `event ${p.id} at index ${p.index} was inserted (not in the log)`;
     case "reordered":
-      return `event ${p.id} at index ${p.index} is out of order`;
+      return p.at === undefined
+        ? `event ${p.id} at index ${p.index} is out of order`
+        : `event ${p.id} at index ${p.index} is out of order: the log holds it at index ${p.at}`;
     case "uncovered":
       return `event ${p.id} at index ${p.index} is beyond the checkpoint (not yet covered)`;
     case "tree":
@@ -55,9 +57,18 @@ export function verifyEntries(input: {
   end: number;
   entries: readonly LogEntry[];
   proof: readonly Hash[];
+  /** Called as event leaves are recomputed (the long part of a big run). */
+  onProgress?: (done: number, total: number) => void;
 }): Problem[] {
   const { checkpoint, start, end, proof } = input;
   const problems: Problem[] = [];
+  if (!(start >= 0 && start <= end && end <= checkpoint.size))
+    return [
+      {
+        kind: "tree",
+        detail: `the range [${start}, ${end}) is not within the checkpoint of size ${checkpoint.size}`,
+      },
+    ];
   const byIndex = new Map<number, LogEntry[]>();
   let previous = -1;
   for (const entry of input.entries) {
@@ -109,11 +120,19 @@ export function verifyEntries(input: {
   }
   const leaves = leavesNow();
   const recomputed = Array.from({ length: end - start }, (_, i) => {
+    if (i % PROGRESS_EVERY === 0) input.onProgress?.(i, end - start);
     const entry = chosen.get(start + i);
     return entry ? eventLeafHash(entry.event) : undefined;
   });
+  input.onProgress?.(end - start, end - start);
   if (start >= end) return problems;
   const treeMatches = root?.equals(checkpoint.root) ?? false;
+  // Leaf hash → index, built only when some event does not match its leaf.
+  let byLeaf: Map<string, number> | undefined;
+  const indexOfLeaf = (h: Hash) => {
+    byLeaf ??= new Map(leaves.map((l, i) => [l.toString("base64"), start + i]));
+    return byLeaf.get(h.toString("base64"));
+  };
   for (let i = 0; i < leaves.length; i++) {
     const entry = chosen.get(start + i);
     const mine = recomputed[i];
@@ -124,7 +143,14 @@ export function verifyEntries(input: {
         ? !mine.equals(leaves[i] as Hash)
         : entry.leaf !== undefined && !mine.equals(entry.leaf)
     ) {
-      problems.push({ kind: "changed", index: entry.index, id: entry.id });
+      // An unaltered event moved to another index is named as such, with the index the
+      // (authenticated) tree holds it at.
+      const at = treeMatches ? indexOfLeaf(mine) : undefined;
+      problems.push(
+        at === undefined
+          ? { kind: "changed", index: entry.index, id: entry.id }
+          : { kind: "reordered", index: entry.index, id: entry.id, at },
+      );
     }
   }
   if (!treeMatches && !problems.some((p) => p.kind !== "uncovered")) {
@@ -137,6 +163,8 @@ export function verifyEntries(input: {
   }
   return problems;
 }
+
+const PROGRESS_EVERY = 100_000;
 
 /** Opens a checkpoint and, when an older one is remembered, checks the new one extends it. */
 export function checkAgainstPrevious(

@@ -93,9 +93,41 @@ describe("verifying exported entries against a checkpoint", () => {
           : e,
     );
     expect(checkWhole(swapped).map(describeProblem)).toEqual([
-      "event ev-4 at index 3 was changed",
-      "event ev-3 at index 4 was changed",
+      "event ev-4 at index 3 is out of order: the log holds it at index 4",
+      "event ev-3 at index 4 is out of order: the log holds it at index 3",
     ]);
+  });
+
+  it("a range outside the checkpoint, or a proof for another tree size, does not verify", () => {
+    const entries = entriesOf(events, true);
+    const beyond = verifyEntries({ checkpoint, start: 30, end: 40, entries, proof: [] });
+    expect(beyond.map(describeProblem)).toEqual([
+      "the log's tree does not match its checkpoint: the range [30, 40) is not within the checkpoint of size 37",
+    ]);
+    // The proof of [0, 20) in a tree of 20 leaves, offered for the checkpoint of 37.
+    const small = logOf(events.slice(0, 20));
+    const wrongSize = verifyEntries({
+      checkpoint,
+      start: 0,
+      end: 20,
+      entries: entries.slice(0, 20),
+      proof: small.proofFor(0, 20),
+    });
+    expect(wrongSize).toEqual([expect.objectContaining({ kind: "tree" })]);
+  });
+
+  it("reports progress while recomputing leaves, ending at the total", () => {
+    const seen: [number, number][] = [];
+    verifyEntries({
+      checkpoint,
+      start: 0,
+      end: 37,
+      entries: entriesOf(events, true),
+      proof: proofFor(0, 37),
+      onProgress: (done, total) => seen.push([done, total]),
+    });
+    expect(seen.at(0)).toEqual([0, 37]);
+    expect(seen.at(-1)).toEqual([37, 37]);
   });
 
   it("without leaf hashes a change is still caught, as a tree that does not match", () => {

@@ -1,6 +1,4 @@
 import { readFileSync, writeFileSync } from "node:fs";
-import { parseCheckpointText } from "@berth/tlog";
-import type { BerthClient } from "../../api";
 import { UsageError } from "../errors";
 import { str } from "../input";
 import type { Command, CommandContext, CommandResult } from "../types";
@@ -11,95 +9,118 @@ import {
   type Verdict,
   verifyBundle,
 } from "../verify/bundle";
-import { readTrust, writeTrust } from "../verify/trust";
+import {
+  checkShown,
+  fetchRun,
+  openLog,
+  remember,
+  runOf,
+  shownEvents,
+  verifyRun,
+} from "../verify/online";
 
-const PAGE = 5000;
-
-/** The caller's whole log as a bundle: the newest checkpoint, every entry, one range proof. */
-async function fetchBundle(client: BerthClient): Promise<Bundle & { region: string }> {
-  const cp = await client.log.checkpoint.query();
-  const origin = cp.checkpoint.split("\n")[0] ?? "";
-  const entries: Bundle["entries"] = [];
-  for (let start = 0; start < cp.size; start += PAGE) {
-    const page = await client.log.entries.query({ start, end: Math.min(cp.size, start + PAGE) });
-    entries.push(...page.entries.map((e) => ({ ...e, event: e.event })));
-  }
-  const proof =
-    cp.size > 0
-      ? (await client.log.range.query({ start: 0, end: cp.size, size: cp.size })).proof
-      : [];
-  return {
-    region: cp.region,
-    format: BUNDLE_FORMAT,
-    origin,
-    checkpoint: cp.checkpoint,
-    start: 0,
-    end: cp.size,
-    entries,
-    proof,
-  };
+interface Report extends Verdict {
+  /** The time range asked for, when not the whole log. */
+  range?: { from?: string; to?: string };
+  /** Events shown by the tracker that the checkpoint does not cover yet (newer than it). */
+  uncovered?: number;
 }
 
-function report(v: Verdict): CommandResult {
+function report(v: Report): CommandResult {
+  const { checkpoint: _checkpoint, ...data } = v;
+  const span = v.range
+    ? `${v.verified} events from ${v.range.from ?? "the start"} to ${v.range.to ?? "now"} (indexes [${v.start}, ${v.end}))`
+    : v.start === 0 && v.end === v.size
+      ? `${v.verified} events`
+      : `${v.verified} events (indexes [${v.start}, ${v.end}))`;
+  const later = v.uncovered ? `; ${v.uncovered} newer events not covered yet` : "";
   const text = v.ok
-    ? `verified ${v.verified} events, checkpoint size ${v.size}, origin ${v.origin}`
+    ? `verified ${span}, checkpoint size ${v.size}, origin ${v.origin}${later}`
     : `VERIFICATION FAILED for ${v.origin}:\n${v.problems.map((p) => `  ${p}`).join("\n")}`;
-  return { data: v, text, exitCode: v.ok ? 0 : 1 };
+  return { data, text, exitCode: v.ok ? 0 : 1 };
 }
 
 function readBundle(file: string): Bundle {
-  const parsed = bundleSchema.safeParse(JSON.parse(readFileSync(file, "utf8")));
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(file, "utf8"));
+  } catch (error) {
+    throw new UsageError(`cannot read ${file}: ${(error as Error).message}`);
+  }
+  const parsed = bundleSchema.safeParse(json);
   if (!parsed.success) throw new UsageError(`${file} is not a ${BUNDLE_FORMAT} bundle`);
   return parsed.data;
 }
 
+/** Progress on stderr for long runs (a million events take a while), at most every 10 %. */
+function progress(ctx: CommandContext, total: number) {
+  if (total < 200_000) return undefined;
+  let shown = -1;
+  return (done: number) => {
+    const tenth = Math.floor((done * 10) / total);
+    if (tenth === shown) return;
+    shown = tenth;
+    ctx.io.stderr.write(
+      `verifying: ${done.toLocaleString("en")} of ${total.toLocaleString("en")} events\n`,
+    );
+  };
+}
+
+/**
+ * The caller's log against its newest signed checkpoint: the whole log, or with --from/--to the
+ * run of indexes that holds the events of that time range (still proven against the checkpoint
+ * with a range proof). In both, every event the tracker shows must be the entry at its index.
+ */
 async function verifyOnline(ctx: CommandContext): Promise<CommandResult> {
   const client = ctx.client();
-  const bundle = await fetchBundle(client);
-  const trust = readTrust(ctx.io.env);
-  const { key: served } = await client.log.key.query({ region: bundle.region });
-  const given = str(ctx, "key");
-  const pinned = trust.keys[bundle.region];
-  const keyProblem = (msg: string): CommandResult => ({
-    data: { ok: false, origin: bundle.origin, problems: [msg] },
-    text: `VERIFICATION FAILED for ${bundle.origin}:\n  ${msg}`,
-    exitCode: 1,
+  const from = str(ctx, "from");
+  const to = str(ctx, "to");
+  const ranged = from !== undefined || to !== undefined;
+  const log = await openLog(client, ctx.io.env, str(ctx, "key"), str(ctx, "tracker-region"));
+  const range = { ...(from ? { from } : {}), ...(to ? { to } : {}) };
+  const shown = await shownEvents(client, log.region, range);
+  const { start, end } = ranged ? runOf(shown, log.size) : { start: 0, end: log.size };
+  const run = await fetchRun(client, log, start, end);
+  const verdict = verifyRun(log, run, progress(ctx, end - start));
+  const checked = log.keyProblem
+    ? { problems: [], uncovered: 0 }
+    : checkShown(shown, run, log.size);
+  const ok = verdict.ok && checked.problems.length === 0;
+  if (ok) {
+    if (log.firstUse)
+      ctx.io.stderr.write(
+        `trusting the tracker key of ${log.region} on first use: ${log.key}\n` +
+          "  (pinned in the CLI's config; compare it with the key your operator published)\n",
+      );
+    remember(ctx.io.env, log);
+  }
+  return report({
+    ...verdict,
+    ok,
+    origin: log.origin,
+    problems: [...verdict.problems, ...checked.problems],
+    ...(ranged ? { range, verified: ok ? shown.length - checked.uncovered : 0 } : {}),
+    uncovered: checked.uncovered,
   });
-  if (pinned && given && pinned !== given)
-    return keyProblem(`--key differs from the key pinned for ${bundle.region}: ${pinned}`);
-  const key = given ?? pinned ?? served;
-  if (served !== key)
-    return keyProblem(
-      `THE TRACKER'S KEY CHANGED: it now serves ${served}, but ${given ? "--key" : "the pinned key"} is ${key}`,
-    );
-  if (!given && !pinned) {
-    ctx.io.stderr.write(
-      `trusting the tracker key of ${bundle.region} on first use: ${key}\n` +
-        "  (pinned in the CLI's config; compare it with the key your operator published)\n",
-    );
-  }
-  const rememberedNote = trust.checkpoints[bundle.origin];
-  const remembered = rememberedNote
-    ? parseCheckpointText(rememberedNote.slice(0, rememberedNote.indexOf("\n\n") + 1))
-    : null;
-  let previous: Parameters<typeof verifyBundle>[2];
-  if (remembered) {
-    const size = parseCheckpointText(
-      bundle.checkpoint.slice(0, bundle.checkpoint.indexOf("\n\n") + 1),
-    )?.size;
-    const consistency =
-      size !== undefined && remembered.size > 0 && remembered.size <= size
-        ? (await client.log.consistency.query({ from: remembered.size, to: size })).proof
-        : [];
-    previous = { checkpoint: remembered, consistency };
-  }
-  const verdict = verifyBundle(bundle, key, previous);
-  if (verdict.ok) {
-    trust.keys[bundle.region] = key;
-    trust.checkpoints[bundle.origin] = bundle.checkpoint;
-    writeTrust(ctx.io.env, trust);
-  }
-  return report(verdict);
+}
+
+function verifyOffline(ctx: CommandContext, file: string): CommandResult {
+  const key = str(ctx, "key");
+  if (!key) throw new UsageError("--bundle needs --key: offline, the key cannot be fetched");
+  const bundle = readBundle(file);
+  const origin = str(ctx, "origin");
+  if (origin !== undefined && bundle.origin !== origin)
+    return report({
+      ok: false,
+      origin,
+      size: 0,
+      start: bundle.start,
+      end: bundle.end,
+      verified: 0,
+      problems: [`the bundle is the log of ${bundle.origin}, not ${origin}`],
+      checkpoint: null,
+    });
+  return report(verifyBundle(bundle, key, undefined, progress(ctx, bundle.end - bundle.start)));
 }
 
 export const verifyCommands: Command[] = [
@@ -107,7 +128,7 @@ export const verifyCommands: Command[] = [
     name: "events-verify",
     args: "",
     summary:
-      "verify your event log against the tracker's signed checkpoint (e.g. berth events-verify; berth events-verify --bundle log.json --key berth.tracker+…)",
+      "verify your event log (or a time range of it) against the tracker's signed checkpoint (e.g. berth events-verify; berth events-verify --bundle log.json --key berth.tracker+…)",
     example: "berth events-verify --bundle log.json --key berth.tracker+1a2b3c4d+AQ==",
     max: 0,
     options: {
@@ -115,16 +136,21 @@ export const verifyCommands: Command[] = [
         type: "string",
         help: "the tracker's verifier key (else the one pinned on first use)",
       },
+      from: { type: "string", help: "verify only events from this time (ISO-8601 or Unix time)" },
+      to: { type: "string", help: "verify only events up to this time" },
+      "tracker-region": {
+        type: "string",
+        help: "tracker region (default: where this region's events go)",
+      },
       bundle: { type: "string", help: "verify this bundle file offline (needs --key)" },
+      origin: {
+        type: "string",
+        help: "with --bundle: the log it must be (berth.tracker/<region>/<account id>)",
+      },
     },
     async run(ctx) {
       const file = str(ctx, "bundle");
-      if (file) {
-        const key = str(ctx, "key");
-        if (!key) throw new UsageError("--bundle needs --key: offline, the key cannot be fetched");
-        return report(verifyBundle(readBundle(file), key));
-      }
-      return verifyOnline(ctx);
+      return file ? verifyOffline(ctx, file) : verifyOnline(ctx);
     },
   },
   {
@@ -134,11 +160,25 @@ export const verifyCommands: Command[] = [
       "write your whole event log as a bundle for offline verification (e.g. berth events-export --bundle log.json)",
     example: "berth events-export --bundle log.json",
     max: 0,
-    options: { bundle: { type: "string", help: "the file to write" } },
+    options: {
+      bundle: { type: "string", help: "the file to write" },
+      "tracker-region": {
+        type: "string",
+        help: "tracker region (default: where this region's events go)",
+      },
+    },
     async run(ctx) {
       const file = str(ctx, "bundle");
       if (!file) throw new UsageError("give the file to write with --bundle FILE");
-      const { region: _region, ...bundle } = await fetchBundle(ctx.client());
+      const client = ctx.client();
+      const region = str(ctx, "tracker-region");
+      const [cp, me] = await Promise.all([
+        client.log.checkpoint.query(region ? { region } : {}),
+        client.whoami.query(),
+      ]);
+      const origin = `berth.tracker/${cp.region}/${me.account.id}`;
+      const log = { region: cp.region, origin, checkpoint: cp.checkpoint, size: cp.size };
+      const bundle = await fetchRun(client, log, 0, cp.size);
       writeFileSync(file, `${JSON.stringify(bundle)}\n`);
       const text = `wrote ${bundle.entries.length} events (checkpoint size ${bundle.end}, origin ${bundle.origin}) to ${file}`;
       return { data: { file, origin: bundle.origin, size: bundle.end }, text };

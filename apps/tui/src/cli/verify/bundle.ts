@@ -1,3 +1,4 @@
+import { parseCrn } from "@berth/core";
 import {
   type Checkpoint,
   checkAgainstPrevious,
@@ -36,9 +37,38 @@ export interface Verdict {
   ok: boolean;
   origin: string;
   size: number;
+  /** The run of indexes the bundle covers. */
+  start: number;
+  end: number;
   verified: number;
   problems: string[];
   checkpoint: Checkpoint | null;
+}
+
+/** The account an origin `berth.tracker/<region>/<account>` names. */
+export const originAccount = (origin: string): string | undefined =>
+  /^[^/]+\/[^/]+\/(.+)$/.exec(origin)?.[1];
+
+/**
+ * Events filed under another account than the log's: named even before the tree check, as
+ * an attacker splicing another tenant's (genuine, signed-for) events would be.
+ */
+function foreignEvents(bundle: Bundle): string[] {
+  const account = originAccount(bundle.origin);
+  const problems: string[] = [];
+  for (const e of bundle.entries) {
+    const crn = (e.event as { target?: { id?: unknown } } | null)?.target?.id;
+    if (typeof crn !== "string") continue;
+    let of: string | undefined;
+    try {
+      of = parseCrn(crn).account;
+    } catch {
+      continue;
+    }
+    if (of !== account)
+      problems.push(`event ${e.id} at index ${e.index} belongs to account ${of}, not ${account}`);
+  }
+  return problems;
 }
 
 const toEntries = (entries: Bundle["entries"]): LogEntry[] =>
@@ -57,6 +87,7 @@ export function verifyBundle(
   bundle: Bundle,
   key: string,
   previous?: { checkpoint: Checkpoint; consistency: string[] },
+  onProgress?: (done: number, total: number) => void,
 ): Verdict {
   let verifierKey: ReturnType<typeof decodeVerifierKey>;
   try {
@@ -84,23 +115,30 @@ export function verifyBundle(
   if (!opened.checkpoint || opened.problems.length > 0)
     return fail(bundle, opened.problems.map(describeProblem), opened.checkpoint);
   const checkpoint = opened.checkpoint;
-  const problems = verifyEntries({
-    checkpoint,
-    start: bundle.start,
-    end: bundle.end,
-    entries: toEntries(bundle.entries),
-    proof: bundle.proof.map((h) => Buffer.from(h, "base64")),
-  });
+  const problems = [
+    ...foreignEvents(bundle),
+    ...verifyEntries({
+      checkpoint,
+      start: bundle.start,
+      end: bundle.end,
+      entries: toEntries(bundle.entries),
+      proof: bundle.proof.map((h) => Buffer.from(h, "base64")),
+      ...(onProgress ? { onProgress } : {}),
+    }).map(describeProblem),
+  ];
   return {
     ok: problems.length === 0,
     origin: bundle.origin,
     size: checkpoint.size,
+    start: bundle.start,
+    end: bundle.end,
     verified: problems.length === 0 ? bundle.end - bundle.start : 0,
-    problems: problems.map(describeProblem),
+    problems,
     checkpoint,
   };
 }
 
 function fail(bundle: Bundle, problems: string[], checkpoint: Checkpoint | null = null): Verdict {
-  return { ok: false, origin: bundle.origin, size: 0, verified: 0, problems, checkpoint };
+  const { origin, start, end } = bundle;
+  return { ok: false, origin, size: 0, start, end, verified: 0, problems, checkpoint };
 }
