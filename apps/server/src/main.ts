@@ -2,6 +2,7 @@ import { connect, dataRoot } from "@berth/db";
 import { type BlobStore, openBlobStore } from "@berth/registry";
 import { ConfigError, type EventsConfig, loadConfig, loadDotEnv, loadEventsConfig } from "./config";
 import { createLogger } from "./logger";
+import { startRetentionSchedule } from "./retention-schedule";
 import { startServer } from "./server";
 import { resolveTokenSecret } from "./token-secret";
 
@@ -50,6 +51,7 @@ if (tokenSecret.source === "created") {
     "bearer token key created in the data directory (set BERTH_TOKEN_SECRET to share one)",
   );
 }
+startRetentionSchedule({ db: conn.db, store, logger });
 const server = await startServer({
   db: conn.db,
   store,

@@ -9,6 +9,7 @@ import { namespaceRouter } from "./routers/namespace";
 import { planRouter } from "./routers/plan";
 import { quotaRouter } from "./routers/quota";
 import { registryTokenRouter, registryTokensRouter } from "./routers/registrytoken";
+import { retentionRouter } from "./routers/retention";
 import { trashRouter } from "./routers/trash";
 import { router } from "./trpc";
 
@@ -28,6 +29,7 @@ export const appRouter = router({
   exemption: exemptionRouter,
   trash: trashRouter,
   immutability: immutabilityRouter,
+  retention: retentionRouter,
   events: eventsRouter,
   log: logRouter,
   delivery: deliveryRouter,

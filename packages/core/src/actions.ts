@@ -333,6 +333,51 @@ const CATALOG = {
     extension: true,
     description: "show where tag immutability is on in a namespace",
   },
+  // Retention (issue 19): a policy per namespace and its runs. The images a run removes
+  // each get a container-registry.image.rm event with the service as initiator and the
+  // policy in requestData (see docs/domain.md, "Retention").
+  "container-registry.retention.set": {
+    verb: "set",
+    object: "retention policy",
+    successSeverity: "warning",
+    dataEvent: false,
+    targetType: "container-registry/namespace",
+    surface: "trpc",
+    extension: true,
+    description: "set the retention policy of a namespace",
+  },
+  "container-registry.retention.get": {
+    verb: "get",
+    object: "retention policy",
+    successSeverity: "normal",
+    dataEvent: false,
+    targetType: "container-registry/namespace",
+    surface: "trpc",
+    extension: true,
+    description: "show the retention policy of a namespace",
+  },
+  "container-registry.retention.analyze": {
+    verb: "analyze",
+    object: "retention policy",
+    successSeverity: "normal",
+    dataEvent: false,
+    targetType: "container-registry/namespace",
+    surface: "trpc",
+    extension: true,
+    description: "list the images a retention run would remove, without removing them",
+  },
+  "container-registry.retention.run": {
+    verb: "run",
+    object: "retention policy",
+    successSeverity: "critical",
+    dataEvent: false,
+    // One event per run (on demand: the caller; scheduled: the service); each image it
+    // removes has its own image.rm event.
+    targetType: "container-registry/namespace",
+    surface: "trpc",
+    extension: true,
+    description: "move to the trash the images a namespace's retention policy does not keep",
+  },
 } as const satisfies Record<string, ActionSpec>;
 
 export type ActionName = keyof typeof CATALOG;

@@ -11,6 +11,7 @@ export * from "./plans";
 export * from "./quota";
 export * from "./reference";
 export * from "./regions";
+export * from "./retention";
 export * from "./routing";
 export * from "./secrets";
 export * from "./severity";

@@ -41,6 +41,10 @@ const LIFECYCLE_ACTIONS = {
   "container-registry.image.prune-untagged": ["critical", true],
   "container-registry.immutability.set": ["warning", false],
   "container-registry.immutability.get": ["normal", false],
+  "container-registry.retention.set": ["warning", false],
+  "container-registry.retention.get": ["normal", false],
+  "container-registry.retention.analyze": ["normal", false],
+  "container-registry.retention.run": ["critical", false],
 } as const;
 
 describe("action catalog", () => {

@@ -59,6 +59,18 @@ export * from "./registry-tokens/delete";
 export * from "./registry-tokens/model";
 export * from "./registry-tokens/read";
 export * from "./registry-tokens/verify";
+// Retention: a policy per namespace, analyze, runs on demand and on schedule
+export * from "./retention/analyze";
+export * from "./retention/get";
+export type {
+  GetRetentionInput,
+  RetentionRunInput,
+  SetRetentionInput,
+  StoredPolicy,
+} from "./retention/policy";
+export * from "./retention/run";
+export * from "./retention/schedule";
+export * from "./retention/set";
 // Blob storage
 export * from "./storage/blob-store";
 export * from "./storage/factory";

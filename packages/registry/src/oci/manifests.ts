@@ -19,6 +19,7 @@ import { RegistryError } from "../errors";
 import { ensureRepository, holdBlobsAgainstGc, writeManifestRows } from "../images/records";
 import { imageTarget } from "../images/resolve";
 import { refusePushMovingTag } from "../lifecycle/immutability";
+import { recordPull } from "../retention/pulls";
 import { OciFailure, ociFailureOf } from "./errors";
 import { checkStorageQuota, countPullTraffic } from "./quota";
 import {
@@ -242,6 +243,7 @@ export function pullManifest(ctx: RegistryContext, input: ManifestRead): Promise
         if (!found.manifest) throw unknownManifest(name.name, input.reference);
         refuseUnaccepted(name.name, input.reference, found.manifest.mediaType, input.accept);
         await countPullTraffic(tx, ctx, found.manifest.size);
+        await recordPull(tx, ctx, name, found.manifest.digest);
         const m = found.manifest;
         return {
           result: { digest: m.digest, mediaType: m.mediaType, size: m.size, content: m.content },

@@ -7,6 +7,7 @@ import { imageCommands } from "./images";
 import { lifecycleCommands } from "./lifecycle";
 import { namespaceCommands } from "./namespaces";
 import { quotaCommands } from "./quota";
+import { retentionCommands } from "./retention";
 import { sessionCommands } from "./session";
 import { tokenCommands } from "./tokens";
 import { trashCommands } from "./trash";
@@ -21,6 +22,7 @@ export const COMMANDS: Command[] = [
   ...lifecycleCommands,
   buildCommand,
   ...quotaCommands,
+  ...retentionCommands,
   ...tokenCommands,
   ...exemptionCommands,
   ...eventCommands,
