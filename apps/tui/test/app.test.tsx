@@ -60,7 +60,8 @@ describe("the app shell", () => {
     expect(f).toContain("1 Namespaces");
     expect(f).toContain("7 Delivery");
     expect(f).toContain("8 Build");
-    expect(f).toMatch(/1-8 screens\s+g region\s+q quit/);
+    expect(f).toContain("9 Trash");
+    expect(f).toMatch(/1-9 screens\s+g region\s+q quit/);
     expect(f).not.toContain(stack.alice.apiKey);
     await s.press("3");
     await s.waitFor("No registry tokens");
@@ -528,7 +529,7 @@ describe("layout", () => {
     );
     open.push(s);
     await s.waitFor("alice@example.com");
-    for (const key of ["1", "2", "3", "4", "5", "6", "7", "8"]) {
+    for (const key of ["1", "2", "3", "4", "5", "6", "7", "8", "9"]) {
       await s.press(key);
       await new Promise((r) => setTimeout(r, 0));
       const lines = plain(s.frame()).split("\n");
@@ -538,7 +539,9 @@ describe("layout", () => {
       // The app's own keys keep their place in the help bar, whatever the screen adds.
       expect(lines.at(-1), `screen ${key}`).toMatch(/g region\s+q quit\s*$/);
       // Every screen's number and name, whichever is shown.
-      expect(lines[1], `screen ${key}`).toMatch(/^ ?1 Namespaces .*7 Delivery .*8 Build ?$/);
+      expect(lines[1], `screen ${key}`).toMatch(
+        /^ ?1 ?Namespaces .*7 ?Delivery .*8 ?Build .*9 ?Trash ?$/,
+      );
     }
     // Each key once the screen it is meant for is drawn: a key that arrives while a screen
     // still mounts can find no handler yet, on a busy machine.

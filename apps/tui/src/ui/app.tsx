@@ -22,6 +22,7 @@ import { type ImageFilter, ImagesScreen } from "./screens/images";
 import { NamespacesScreen } from "./screens/namespaces";
 import { QuotaScreen } from "./screens/quota";
 import { TokensScreen } from "./screens/tokens";
+import { TrashScreen } from "./screens/trash";
 
 export const SCREENS = [
   { id: "namespaces", title: "Namespaces" },
@@ -32,6 +33,7 @@ export const SCREENS = [
   { id: "events", title: "Events" },
   { id: "delivery", title: "Delivery" },
   { id: "build", title: "Build" },
+  { id: "trash", title: "Trash" },
 ] as const;
 export type ScreenId = (typeof SCREENS)[number]["id"];
 
@@ -123,7 +125,7 @@ export function App(props: AppProps) {
     if (input === "q") {
       props.onQuit?.();
       exit();
-    } else if (/^[1-8]$/.test(input)) setScreen(SCREENS[Number(input) - 1]!.id);
+    } else if (/^[1-9]$/.test(input)) setScreen(SCREENS[Number(input) - 1]!.id);
     else if (key.tab) {
       const at = SCREENS.findIndex((s) => s.id === screen);
       const next = (at + (key.shift ? SCREENS.length - 1 : 1)) % SCREENS.length;
@@ -197,6 +199,8 @@ export function App(props: AppProps) {
         <EventsScreen key={k} {...screenProps} />
       ) : screen === "delivery" ? (
         <DeliveryScreen key={k} {...screenProps} />
+      ) : screen === "trash" ? (
+        <TrashScreen key={k} {...screenProps} />
       ) : builds ? (
         <BuildScreen
           key={k}
@@ -209,7 +213,7 @@ export function App(props: AppProps) {
   }
   const globalHelp: HelpItem[] = globalKeys
     ? [
-        ["1-8", "screens"],
+        ["1-9", "screens"],
         ["g", "region"],
         ["q", "quit"],
       ]
@@ -260,12 +264,17 @@ export function App(props: AppProps) {
 const noSubscription = () => () => {};
 
 /**
- * The screens by number. Where they do not fit with room around each (80 columns), they
- * close up to one space apart. A screen with work going on (a build) is marked `…`.
+ * The screens by number. Where they do not fit with room around each, they close up to one
+ * space apart, and where even that is too wide (80 columns) the number touches its title.
+ * A screen with work going on (a build) is marked `…`.
  */
 function Tabs({ current, width, busy }: { current: ScreenId; width: number; busy?: ScreenId }) {
   const title = (s: (typeof SCREENS)[number]) => `${s.title}${s.id === busy ? "…" : ""}`;
   const roomy = SCREENS.reduce((n, s, i) => n + ` ${i + 1} ${title(s)} `.length, 0) <= width;
+  const gap =
+    SCREENS.reduce((n, s, i) => n + `${i + 1} ${title(s)}`.length + (i > 0 ? 1 : 0), 0) <= width
+      ? " "
+      : "";
   return (
     <Text wrap="truncate">
       {SCREENS.map((s, i) => (
@@ -273,12 +282,12 @@ function Tabs({ current, width, busy }: { current: ScreenId; width: number; busy
           {!roomy && i > 0 ? " " : ""}
           {s.id === current ? (
             <Text inverse bold>
-              {roomy ? ` ${i + 1} ${title(s)} ` : `${i + 1} ${title(s)}`}
+              {roomy ? ` ${i + 1} ${title(s)} ` : `${i + 1}${gap}${title(s)}`}
             </Text>
           ) : (
             <Text dimColor={false}>
               <Text color="cyan">{roomy ? ` ${i + 1}` : `${i + 1}`}</Text>
-              {roomy ? ` ${title(s)} ` : ` ${title(s)}`}
+              {roomy ? ` ${title(s)} ` : `${gap}${title(s)}`}
             </Text>
           )}
         </Text>
