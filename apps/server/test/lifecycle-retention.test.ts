@@ -45,6 +45,8 @@ type Case = [
   policy: RetentionPolicyInput,
   images: Record<string, ImageSpec[]>,
   removed: string[],
+  /** A repository where tag immutability is on. */
+  immutable?: string,
 ];
 
 const CASES: Case[] = [
@@ -115,14 +117,30 @@ const CASES: Case[] = [
     },
     ["t2"],
   ],
+  [
+    "never removes an image whose tags are immutable; untagged ones there still go",
+    { imagesPerRepository: 1, keepPulledWithinDays: 0 },
+    {
+      app: [
+        ["t1", true, 1, null],
+        ["t2", true, 2, null],
+        ["u1", false, 3, null],
+      ],
+    },
+    ["u1"],
+    "app",
+  ],
 ];
 
 describe("a policy run keeps exactly what it should", () => {
   it.each(CASES.map((c, i) => [i, ...c] as const))(
     "case %i: %s",
-    async (i, _what, policy, images, removed) => {
+    async (i, _what, policy, images, removed, immutable) => {
       const ns = `retcase${i}`;
       await namespace(ns);
+      if (immutable) {
+        await A().immutability.set.mutate({ scope: `${ns}/${immutable}`, immutable: true });
+      }
       const digests = new Map<string, string>();
       for (const [repo, specs] of Object.entries(images)) {
         for (const spec of specs) {

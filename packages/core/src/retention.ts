@@ -38,10 +38,17 @@ export interface RetentionImage {
   pushedAt: Date;
   /** Last recorded pull of it (or of one of its platform manifests), or null. */
   lastPulledAt: Date | null;
+  /** It has tags that tag immutability forbids removing: retention leaves it alone. */
+  immutable?: boolean;
 }
 
 /** Why an image stays. */
-export type KeepReason = "newest" | "within-count" | "untagged-kept" | "recently-pulled";
+export type KeepReason =
+  | "newest"
+  | "within-count"
+  | "untagged-kept"
+  | "immutable-tags"
+  | "recently-pulled";
 /** Why an image goes. */
 export type RemoveReason = "beyond-count" | "untagged";
 
@@ -70,8 +77,8 @@ function pulledRecently(image: RetentionImage, policy: RetentionPolicy, now: Dat
 /**
  * What a run of `policy` at `now` does to these images. Per repository: the newest image is
  * always kept; of the tagged images the `imagesPerRepository` newest are kept; untagged
- * images are kept when the policy says so and otherwise removed; an image pulled within
- * `keepPulledWithinDays` is never removed. The first rule that keeps an image is its reason.
+ * images are kept when the policy says so and otherwise removed; an image whose tags are
+ * immutable, or pulled within `keepPulledWithinDays`, is never removed. The first rule that keeps an image is its reason.
  * Each image is in exactly one of `keep` and `remove`, in repository then age order.
  */
 export function planRetention<T extends RetentionImage>(
@@ -96,6 +103,7 @@ export function planRetention<T extends RetentionImage>(
       if (i === 0) keep = "newest";
       else if (tagged && taggedSeen <= policy.imagesPerRepository) keep = "within-count";
       else if (!tagged && policy.keepUntagged) keep = "untagged-kept";
+      else if (tagged && image.immutable) keep = "immutable-tags";
       else if (pulledRecently(image, policy, now)) keep = "recently-pulled";
       if (keep) plan.keep.push({ image, action: "keep", reason: keep });
       else

@@ -29,15 +29,17 @@ const policy = (n: number, keepUntagged = false, days = 30): RetentionPolicy => 
   keepPulledWithinDays: days,
 });
 type Outcome = Record<string, KeepReason | RemoveReason>;
-const outcome = (p: RetentionPolicy, rows: Row[]): Outcome => {
-  const plan = planRetention(p, rows.map(image), NOW);
+/** The reason of each image; `immutable` names those whose tags may not be removed. */
+const outcome = (p: RetentionPolicy, rows: Row[], immutable: string[] = []): Outcome => {
+  const images = rows.map((r) => ({ ...image(r), immutable: immutable.includes(r[0]) }));
+  const plan = planRetention(p, images, NOW);
   const out: Outcome = {};
   for (const d of [...plan.keep, ...plan.remove]) out[d.image.digest.slice(7)] = d.reason;
   return out;
 };
 
 describe("planRetention: the table of cases", () => {
-  it.each<[string, RetentionPolicy, Row[], Outcome]>([
+  it.each<[string, RetentionPolicy, Row[], Outcome, immutable?: string[]]>([
     [
       "keeps the N newest tagged images per repository, removes the older ones",
       policy(2),
@@ -132,6 +134,17 @@ describe("planRetention: the table of cases", () => {
       { "ns/a/u": "newest", "ns/a/1": "within-count", "ns/a/2": "beyond-count" },
     ],
     [
+      "never removes an image whose tags are immutable (its untagged neighbours still go)",
+      policy(1),
+      [
+        ["ns/a/1", true, 1, null],
+        ["ns/a/i", true, 2, null],
+        ["ns/a/u", false, 3, null],
+      ],
+      { "ns/a/1": "newest", "ns/a/i": "immutable-tags", "ns/a/u": "untagged" },
+      ["ns/a/i", "ns/a/u"],
+    ],
+    [
       "a repository of one untagged image keeps it",
       policy(1),
       [["ns/a/u", false, 100, null]],
@@ -146,8 +159,8 @@ describe("planRetention: the table of cases", () => {
       ],
       { "ns/a/1": "newest", "ns/a/2": "within-count" },
     ],
-  ])("%s", (_, p, rows, expected) => {
-    expect(outcome(p, rows)).toEqual(expected);
+  ])("%s", (_, p, rows, expected, immutable = []) => {
+    expect(outcome(p, rows, immutable)).toEqual(expected);
   });
 
   it("widens the pull window by the hour a recorded pull time may lag behind", () => {
@@ -211,6 +224,7 @@ const imagesArb = fc
       repository: fc.constantFrom("ns/a", "ns/b", "ns/c"),
       digest: fc.stringMatching(/^[0-9a-f]{4}$/).map((h) => `sha256:${h}`),
       tags: fc.constantFrom([], ["x"], ["x", "y"]),
+      immutable: fc.boolean(),
       pushedAt: fc.integer({ min: 0, max: 30 }).map((d) => daysAgo(d)),
       lastPulledAt: fc.option(
         fc.integer({ min: 0, max: 20 * 24 }).map((h) => new Date(NOW.getTime() - h * 3_600_000)),
@@ -240,7 +254,7 @@ describe("planRetention: properties", () => {
     );
   });
 
-  it("never removes a repository's newest image nor one pulled within the window; keeps min(N, tagged) tagged", () => {
+  it("never removes a repository's newest image, one pulled within the window or one with immutable tags; keeps min(N, tagged) tagged", () => {
     fc.assert(
       fc.property(policyArb, imagesArb, (p, images) => {
         const plan = planRetention(p, images, NOW);
@@ -262,6 +276,7 @@ describe("planRetention: properties", () => {
             expect(pulled).toBeLessThan(NOW.getTime() - p.keepPulledWithinDays * DAY);
           }
           if (p.keepUntagged) expect(d.image.tags.length).toBeGreaterThan(0);
+          if (d.image.tags.length > 0) expect(d.image.immutable).toBe(false);
         }
       }),
     );
