@@ -7,6 +7,7 @@
 
 import type { AtEvent } from "@berth/core";
 import { trashEntries } from "@berth/db";
+import { stateFingerprint } from "@berth/db/testing";
 import { count } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { checkEvent, errorInfo, expectOneEvent, rejects, rid } from "./helpers";
@@ -158,6 +159,7 @@ describe("image.bulkdelete", () => {
   it("refuses a list over the cap whole, with a clear message, deleting nothing", async () => {
     const keep = await alice.pushImage("bulkns/keep", "1");
     const before = await trashCount();
+    const state = await stateFingerprint(env.t.sql);
     const id = rid("bulk-big");
     const images = ["bulkns/keep:1", ...Array.from({ length: 500 }, (_, i) => `bulkns/x:${i}`)];
     const error = await rejects(A().image.bulkdelete.mutate({ images }, on(id)));
@@ -166,6 +168,7 @@ describe("image.bulkdelete", () => {
       "images: at most 500 images per image.bulkdelete call: split the list; nothing was deleted",
     );
     expect(await trashCount()).toBe(before);
+    expect(await stateFingerprint(env.t.sql)).toEqual(state);
     expect(await manifestStatus("bulkns/keep", keep.digest)).toBe(200);
     // The refused attempt is audited once, naming no image of the oversized list.
     const event = await expectOneEvent(env, id, {
@@ -297,6 +300,7 @@ describe("attacks", () => {
     const [trashed] = await A().trash.list.query({ repository: "bulkns/a" });
     expect(trashed).toBeDefined();
     const before = await trashCount();
+    const state = await stateFingerprint(env.t.sql);
 
     const bulk = await rejects(
       B().image.bulkdelete.mutate({
@@ -330,6 +334,7 @@ describe("attacks", () => {
     expect(errorInfo(restore)).toMatchObject({ code: "NOT_FOUND" });
 
     expect(await trashCount()).toBe(before);
+    expect(await stateFingerprint(env.t.sql)).toEqual(state);
     expect(await manifestStatus("bulkns/victim", victim.digest)).toBe(200);
     // Bob's failure events name what he asked for, under his own account only.
     const bobs = (await env.allEvents()).filter(
@@ -343,6 +348,7 @@ describe("attacks", () => {
     const victim = await alice.pushImage("bulkns/ro", "1");
     const readOnly = await env.registryToken(env.alice, "read");
     const before = await trashCount();
+    const state = await stateFingerprint(env.t.sql);
     // A registry token is no API key: the management API refuses it before any use case.
     const asToken = env.client({ ...env.alice, apiKey: readOnly });
     for (const attempt of [
@@ -364,6 +370,7 @@ describe("attacks", () => {
     const scoped = await pullOnly.request("DELETE", `/v2/bulkns/ro/manifests/${victim.digest}`);
     await expectError(scoped, 401, "UNAUTHORIZED");
     expect(await trashCount()).toBe(before);
+    expect(await stateFingerprint(env.t.sql)).toEqual(state);
     expect(await manifestStatus("bulkns/ro", victim.digest)).toBe(200);
   });
 });
