@@ -2,7 +2,7 @@ import type { AtEvent } from "@berth/core";
 import type { ParsedEventFilter, ParsedExportQuery, TrackerLine } from "@berth/tracker-client";
 import { levelOf } from "@berth/tracker-client";
 import type postgres from "postgres";
-import { placeInLogs } from "./log/append";
+import { type LogAppend, placeInLogs } from "./log/append";
 
 /** Notified at commit of each ingested batch: `{r, lo, hi, a}` (region, seq range, accounts). */
 export const TRACKER_CHANNEL = "berth_tracker_events";
@@ -17,6 +17,31 @@ export interface BatchNote {
 }
 
 type Sql = postgres.Sql;
+
+/**
+ * Benchmark only: `pnpm bench:delivery` starts a second tracker process with
+ * BERTH_BENCH_UNLOGGED=1, so that the cost of the verifiable log is a printed percentage.
+ * Events are then stored without a log index and never enter a Merkle log. No configuration
+ * of a deployment reads or sets it (it is not in the tracker's settings), and startTracker
+ * refuses it on any host but loopback: a tracker whose events are not logged cannot be
+ * verified.
+ */
+export const UNLOGGED_FOR_BENCHMARK = process.env.BERTH_BENCH_UNLOGGED === "1";
+
+/** The benchmark's placement without the log: only the duplicates check. */
+async function unlogged(
+  tx: postgres.TransactionSql,
+  events: readonly { event: AtEvent }[],
+): Promise<Pick<LogAppend, "indexes" | "duplicates" | "nodes" | "logs">> {
+  const found = await tx<{ id: string }[]>`
+    select id::text from tracker.events where id = any(${events.map((e) => e.event.id)}::uuid[])`;
+  return {
+    indexes: new Map(),
+    duplicates: new Set(found.map((r) => r.id)),
+    nodes: { account: [], level: [], idx: [], hash: [] },
+    logs: { account: [], size: [], frontier: [] },
+  };
+}
 
 /**
  * Store a batch in one transaction: place the new events in their account domains' Merkle logs
@@ -38,10 +63,12 @@ export async function insertEvents(
 ): Promise<Set<string>> {
   if (events.length === 0) return new Set();
   return sql.begin(async (tx) => {
-    const placed = await placeInLogs(tx, region, events);
+    const placed = UNLOGGED_FOR_BENCHMARK
+      ? await unlogged(tx, events)
+      : await placeInLogs(tx, region, events);
     const fresh = events.filter((e) => !placed.duplicates.has(e.event.id));
     if (fresh.length === 0) return placed.duplicates;
-    const logIndexes = fresh.map((e) => placed.indexes.get(e.event.id) as number);
+    const logIndexes = fresh.map((e) => placed.indexes.get(e.event.id) ?? null);
     const input = rawBody
       ? tx`select l.value->'meta' as e, p.log_index
              from jsonb_array_elements(${rawBody}::text::jsonb->'lines') with ordinality as l(value, n)

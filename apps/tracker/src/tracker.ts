@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { AddressInfo } from "node:net";
-import { healthRoutes, refuseBuiltInSecrets } from "@berth/service";
+import { healthRoutes, isLoopback, refuseBuiltInSecrets } from "@berth/service";
 import {
   DEFAULT_INGESTION_KEY,
   DEFAULT_QUERY_KEY,
@@ -23,7 +23,13 @@ import { registerLogRoutes } from "./log/routes";
 import { loadSigningKey, verifierKeyOf } from "./log/signing-key";
 import { trackerMetrics } from "./metrics";
 import { migrateTracker } from "./migrate";
-import { BadCursorError, exportEvents, insertEvents, type TailRow } from "./store";
+import {
+  BadCursorError,
+  exportEvents,
+  insertEvents,
+  type TailRow,
+  UNLOGGED_FOR_BENCHMARK,
+} from "./store";
 import { TailHub, TailLimitError } from "./tail";
 
 export interface TrackerOptions {
@@ -93,7 +99,11 @@ export async function startTracker(opts: TrackerOptions): Promise<RunningTracker
     },
     { variable: "BERTH_TRACKER_QUERY_KEY", builtIn: queryKey === DEFAULT_QUERY_KEY },
   ]);
+  if (UNLOGGED_FOR_BENCHMARK && !isLoopback(host)) {
+    throw new Error("BERTH_BENCH_UNLOGGED is for benchmarks on loopback only");
+  }
   const log = opts.logger ?? pino({ level: "info" });
+  if (UNLOGGED_FOR_BENCHMARK) log.warn("BERTH_BENCH_UNLOGGED: events are not entered in the log");
   if (opts.migrate !== false) await migrateTracker(opts.databaseUrl);
   const sql = postgres(opts.databaseUrl, {
     max: opts.poolMax ?? 10,

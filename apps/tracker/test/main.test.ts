@@ -90,3 +90,29 @@ describe("tracker process", () => {
     expect(p.output().err).toMatch(/BERTH_TRACKER_PORT/);
   });
 });
+
+describe("the benchmark's unlogged tracker (BERTH_BENCH_UNLOGGED)", () => {
+  // A tracker that enters nothing in the verifiable log cannot be verified: it must never run
+  // where clients could reach it.
+  it("refuses to start on a reachable address, even with real keys", async () => {
+    const p = run({
+      DATABASE_URL: t.url,
+      BERTH_TRACKER_PORT: "0",
+      BERTH_LOG_LEVEL: "warn",
+      BERTH_BENCH_UNLOGGED: "1",
+      BERTH_HOST: "0.0.0.0",
+      BERTH_TRACKER_KEYS: "us-south=a-real-ingestion-key",
+      BERTH_TRACKER_QUERY_KEY: "a-real-query-key",
+    });
+    const code = await Promise.race([
+      p.exited,
+      new Promise<"hung">((r) => setTimeout(() => r("hung"), 60_000)),
+    ]);
+    if (code === "hung") p.child.kill("SIGKILL");
+    const { out, err } = p.output();
+    expect(code, err).not.toBe(0);
+    expect(code, err).not.toBe("hung");
+    expect(err).toMatch(/BERTH_BENCH_UNLOGGED is for benchmarks on loopback only/);
+    expect(out).not.toMatch(/^tracker /m);
+  });
+});

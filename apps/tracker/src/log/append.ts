@@ -25,7 +25,9 @@ export async function placeInLogs(
   region: string,
   events: readonly { event: AtEvent; stored: unknown }[],
 ): Promise<LogAppend> {
-  const accounts = [...new Set(events.map((e) => eventAccount(e.event)))].sort();
+  // The account of each event, parsed from its CRN once.
+  const accountOf = events.map((e) => eventAccount(e.event));
+  const accounts = [...new Set(accountOf)].sort();
   const rows = await tx<{ account_id: string; size: number | bigint; frontier: Buffer }[]>`
     insert into tracker.logs (account_id, region, frontier)
     select a, ${region}, '\\x'::bytea from unnest(${accounts}::text[]) as a order by a
@@ -35,14 +37,14 @@ export async function placeInLogs(
     select id::text from tracker.events where id = any(${events.map((e) => e.event.id)}::uuid[])`;
   const duplicates = new Set(found.map((r) => r.id));
   const byAccount = new Map<string, { event: AtEvent; leaf: Hash }[]>();
-  for (const e of events) {
-    if (duplicates.has(e.event.id)) continue;
-    const account = eventAccount(e.event);
-    byAccount.set(account, [
-      ...(byAccount.get(account) ?? []),
-      { event: e.event, leaf: eventLeafHash(e.stored) },
-    ]);
-  }
+  events.forEach((e, i) => {
+    if (duplicates.has(e.event.id)) return;
+    const account = accountOf[i] as string;
+    const added = { event: e.event, leaf: eventLeafHash(e.stored) };
+    const list = byAccount.get(account);
+    if (list) list.push(added);
+    else byAccount.set(account, [added]);
+  });
   const out: LogAppend = {
     indexes: new Map(),
     leaves: new Map(),
