@@ -63,7 +63,7 @@ async function expectRefusal(requestId: string, action: string, targetName: stri
 }
 
 beforeAll(async () => {
-  await Promise.all(["skopeo", "umoci"].map(requireTool));
+  await Promise.all(["skopeo", "umoci", "podman"].map(requireTool));
   env = await startOciEnv();
   await env.namespace(env.alice, "immns");
   await env.namespace(env.bob, "bobimm");
@@ -169,6 +169,48 @@ describe("an immutable tag", () => {
     );
     expect(e.message).toBe("Container Registry: push image immns/app:v1 -failure");
   }, 120_000);
+
+  it("cannot be moved by a podman push either", async () => {
+    const root = join(env.tmp, "podman");
+    const podman = (args: string[]) =>
+      run(
+        "podman",
+        [
+          ...["--root", join(root, "root"), "--runroot", join(root, "run")],
+          ...[
+            "--storage-driver",
+            "vfs",
+            "--cgroup-manager",
+            "cgroupfs",
+            "--events-backend",
+            "file",
+          ],
+          ...args,
+        ],
+        { env: env.clientEnv, timeoutMs: 180_000 },
+      );
+    const source = `${env.host}/immns/app:v2`;
+    const target = `${env.host}/immns/app:v1`;
+    for (const args of [
+      ["pull", "--tls-verify=false", "--creds", creds, source],
+      ["tag", source, target],
+    ]) {
+      const r = await podman(args);
+      expect(r.code, r.stderr).toBe(0);
+    }
+    const refused = await podman(["push", "--tls-verify=false", "--creds", creds, target]);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toContain("tag immns/app:v1 is immutable");
+    expect(await digestOf("immns/app:v1")).toBe(d1);
+    const failures = (await env.allEvents("container-registry.image.push")).filter(
+      (e) => e.outcome === "failure" && /podman|containers/i.test(e.initiator.host.agent ?? ""),
+    );
+    expect(failures.length).toBeGreaterThan(0);
+    for (const e of failures) {
+      expect([e.target.name, e.reason.reasonCode]).toEqual(["immns/app:v1", 409]);
+      expect(e.reason.reasonForFailure).toMatch(/^tag immns\/app:v1 is immutable/);
+    }
+  }, 240_000);
 
   it("is no obstacle to pushing the same image to it again, or to a new tag", async () => {
     for (const [tag, to] of [
