@@ -62,11 +62,12 @@ export * from "./registry-tokens/verify";
 // Retention: a policy per namespace, analyze, runs on demand and on schedule
 export * from "./retention/analyze";
 export * from "./retention/get";
-export type {
-  GetRetentionInput,
-  RetentionRunInput,
-  SetRetentionInput,
-  StoredPolicy,
+export {
+  type GetRetentionInput,
+  policyFor,
+  type RetentionRunInput,
+  type SetRetentionInput,
+  type StoredPolicy,
 } from "./retention/policy";
 export * from "./retention/run";
 export * from "./retention/schedule";
