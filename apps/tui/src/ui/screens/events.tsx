@@ -11,6 +11,7 @@ import { formatSeconds, fullAction, shortAction } from "../../format";
 import { Form, Scroller, StatusLine } from "../components";
 import { useCapture, useHelp, useKeys, useUi } from "../context";
 import { Table, useList } from "../table";
+import { MarksLine, useMarks } from "./event-marks";
 import type { ScreenProps } from "./types";
 
 type Mode = "list" | "filters" | "detail";
@@ -131,12 +132,13 @@ export function EventsScreen({ client, width, height, active }: ScreenProps) {
     return () => sub.unsubscribe();
   }, [client, filters, live, query, url, tailNonce]);
 
+  const marks = useMarks(client, page.lines, page.region);
   const list = useList<EventLine>(page.lines, {
     active: active && mode === "list",
     text: (l) =>
       `${l.event.action} ${l.event.outcome} ${l.event.target.name} ${l.event.initiator.name} ${l.event.message}`,
     key: (l) => l._id,
-    page: height - 4,
+    page: height - 5,
   });
   const [more, setMore] = useState<string>();
   useHelp(
@@ -191,7 +193,7 @@ export function EventsScreen({ client, width, height, active }: ScreenProps) {
   );
 
   const filterBar = list.filterBar(width);
-  const bodyHeight = height - 2 - (filterBar ? 1 : 0);
+  const bodyHeight = height - 3 - (filterBar ? 1 : 0);
   const liveBadge =
     liveState.state === "live" ? (
       <Text color="green">● live</Text>
@@ -219,6 +221,9 @@ export function EventsScreen({ client, width, height, active }: ScreenProps) {
           · {page.lines.length}
           {page.paginationId ? "+" : ""} shown{described ? ` · ${described}` : ""}
         </Text>
+      </Text>
+      <Text wrap="truncate">
+        <MarksLine {...marks} />
       </Text>
       <StatusLine
         loading={(page.loading && page.lines.length === 0 && "Loading events") || more || false}
@@ -297,6 +302,13 @@ export function EventsScreen({ client, width, height, active }: ScreenProps) {
       ) : (
         <Table<EventLine>
           columns={[
+            {
+              header: "✓",
+              width: 1,
+              value: (l) =>
+                marks.marks?.verified.has(l._id) ? "✓" : marks.marks?.bad.has(l._id) ? "✗" : " ",
+              color: (l) => (marks.marks?.bad.has(l._id) ? "red" : "green"),
+            },
             { header: "TIME (UTC)", width: 19, value: (l) => formatSeconds(l._ts) },
             { header: "ACTION", width: 24, value: (l) => shortAction(l.event.action) },
             {
