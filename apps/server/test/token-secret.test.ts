@@ -116,5 +116,7 @@ describe("server processes", () => {
       expect(out).not.toContain(keyFile);
       expect(out).not.toContain(secret);
     }
-  });
+    // Five server processes start here; on a loaded 2-core machine each start can take tens
+    // of seconds.
+  }, 300_000);
 });
