@@ -1,10 +1,8 @@
-import { Readable } from "node:stream";
 import { createBerthClient } from "@berth/client";
 import { createTestImage } from "@berth/registry/testing";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { runCli } from "../src/cli/run";
-import type { Io } from "../src/cli/types";
 import { App } from "../src/ui/app";
+import { cliAt } from "./in-process";
 import { KEY, renderSized, type Screen } from "./ink";
 import { type Stack, startStack } from "./stack";
 
@@ -17,23 +15,7 @@ let stack: Stack;
 const alice = () => createBerthClient({ url: stack.url, apiKey: stack.alice.apiKey });
 const open: Screen[] = [];
 
-async function cli(args: string[]) {
-  let stdout = "";
-  let stderr = "";
-  const io: Io = {
-    stdout: { write: (t: string) => (stdout += t) },
-    stderr: { write: (t: string) => (stderr += t) },
-    // Not a terminal: a verb that must ask demands --force instead.
-    stdin: Readable.from([]),
-    env: {
-      BERTH_URL: stack.url,
-      BERTH_API_KEY: stack.alice.apiKey,
-      BERTH_CONFIG: "/nonexistent/berth.json",
-    },
-  };
-  const code = await runCli(args, io);
-  return { code, stdout, stderr };
-}
+const cli = (args: string[]) => cliAt(stack.url, stack.alice.apiKey, args);
 
 const image = (repository: string, tag: string, created?: string) =>
   createTestImage(stack.t.db, stack.store, {

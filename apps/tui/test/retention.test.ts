@@ -1,9 +1,7 @@
-import { Readable } from "node:stream";
 import { createBerthClient } from "@berth/client";
 import { createTestImage } from "@berth/registry/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runCli } from "../src/cli/run";
-import type { Io } from "../src/cli/types";
+import { cliAt } from "./in-process";
 import { type Stack, startStack } from "./stack";
 
 // Issue 19's retention verbs against a real server process: retention-policy-set and -get,
@@ -15,22 +13,7 @@ import { type Stack, startStack } from "./stack";
 let stack: Stack;
 const alice = () => createBerthClient({ url: stack.url, apiKey: stack.alice.apiKey });
 
-async function cli(args: string[]) {
-  let stdout = "";
-  let stderr = "";
-  const io: Io = {
-    stdout: { write: (t: string) => (stdout += t) },
-    stderr: { write: (t: string) => (stderr += t) },
-    stdin: Readable.from([]),
-    env: {
-      BERTH_URL: stack.url,
-      BERTH_API_KEY: stack.alice.apiKey,
-      BERTH_CONFIG: "/nonexistent/berth.json",
-    },
-  };
-  const code = await runCli(args, io);
-  return { code, stdout, stderr };
-}
+const cli = (args: string[]) => cliAt(stack.url, stack.alice.apiKey, args);
 
 const digests: string[] = [];
 
