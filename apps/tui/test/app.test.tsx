@@ -2,11 +2,10 @@ import { randomUUID } from "node:crypto";
 import { createBerthClient } from "@berth/client";
 import { outbox } from "@berth/db";
 import { createTestImage } from "@berth/registry/testing";
-import { render } from "ink-testing-library";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { App, type AppProps } from "../src/ui/app";
 import { contextDir } from "./context-dir";
-import { KEY, plain, renderSized, type Screen, screenOf } from "./ink";
+import { KEY, plain, renderScreen, renderSized, type Screen } from "./ink";
 import { type Stack, startStack, until } from "./stack";
 
 // The interactive app, screen by screen, with ink-testing-library against a real server,
@@ -27,19 +26,13 @@ afterEach(() => {
 });
 
 function app(props: Partial<AppProps> = {}): Screen {
-  const r = render(
+  const s = renderScreen(
     <App
       connection={{ url: stack.url, apiKey: stack.alice.apiKey }}
       regions={{ "us-south": stack.urls["us-south"]!, "ap-north": stack.urls["ap-north"]! }}
       interactive
       {...props}
     />,
-  );
-  const s = screenOf(
-    r.lastFrame,
-    (k) => r.stdin.write(k),
-    r.unmount,
-    () => r.frames.length,
   );
   open.push(s);
   return s;

@@ -1,5 +1,6 @@
 import { EventEmitter } from "node:events";
 import { render as inkRender } from "ink";
+import { render as renderTesting } from "ink-testing-library";
 import type { ReactElement } from "react";
 import { until } from "./stack";
 
@@ -66,6 +67,17 @@ class FakeStdin extends EventEmitter {
   pause() {}
   ref() {}
   unref() {}
+}
+
+/** A tree rendered by ink-testing-library (100 columns), as a Screen. */
+export function renderScreen(tree: ReactElement): Screen {
+  const r = renderTesting(tree);
+  return screenOf(
+    r.lastFrame,
+    (k) => r.stdin.write(k),
+    r.unmount,
+    () => r.frames.length,
+  );
 }
 
 /**

@@ -21,12 +21,26 @@ export function DeliveryScreen({ client, width, height, active }: ScreenProps) {
     return () => clearInterval(timer);
   }, [active]);
   const status = useLoad(() => client.delivery.status.query(), `status:${tick}`);
-  const dead = useLoad(() => client.delivery.dead.query({ limit: 500 }), "dead");
+  // Whose dead letters are listed and redriven: the tracker's, or a destination's beside it.
+  const names = status.data?.destinations.map((d) => d.destination) ?? ["tracker"];
+  const [destination, setDestination] = useState("tracker");
+  const loaded = useLoad(
+    async () => ({
+      destination,
+      rows: await client.delivery.dead.query({ limit: 500, destination }),
+    }),
+    `dead:${destination}`,
+  );
+  // The previous destination's rows are not shown (nor redriven) while the next one loads.
+  const dead = {
+    ...loaded,
+    data: loaded.data?.destination === destination ? loaded.data.rows : undefined,
+  };
   const action = useAction();
   const list = useList<DeadLetter>(dead.data ?? [], {
     active: active && mode === "list",
     text: (d) => `${d.id} ${d.action} ${d.reason ?? ""}`,
-    key: (d) => d.id,
+    key: (d) => `${destination}:${d.id}`,
     page: height - 6,
     multi: true,
   });
@@ -35,6 +49,7 @@ export function DeliveryScreen({ client, width, height, active }: ScreenProps) {
       ? [
           ["↑↓", "move"],
           ["enter", "details"],
+          ...(names.length > 1 ? ([["d", "destination"]] as [string, string][]) : []),
           ["space", "mark"],
           ["R", "redrive"],
           ["A", "redrive all"],
@@ -59,11 +74,16 @@ export function DeliveryScreen({ client, width, height, active }: ScreenProps) {
         reload();
       } else if (input === "R" && list.targets.length > 0) setMode("redrive");
       else if (input === "A" && (dead.data?.length ?? 0) > 0) setMode("redrive-all");
-      else if (key.return && list.current) setMode("detail");
+      else if (input === "d" && names.length > 1) {
+        list.clearMarks();
+        setDestination(names[(names.indexOf(destination) + 1) % names.length]!);
+      } else if (key.return && list.current) setMode("detail");
     },
     active && mode === "list" && !list.filtering,
   );
   const s = status.data;
+  // Named only where there is a choice: with the tracker alone the screen reads as before.
+  const to = names.length > 1 ? ` to ${destination}` : "";
   const ids = list.targets.map((d) => d.id);
   const filterBar = list.filterBar(width);
   // One more line when destinations beside the tracker are listed (pending/dead per destination).
@@ -87,7 +107,9 @@ export function DeliveryScreen({ client, width, height, active }: ScreenProps) {
         <Text wrap="truncate">
           {s.destinations.map((d) => (
             <Text key={d.destination}>
-              <Text dimColor>{d.destination} </Text>
+              <Text dimColor={d.destination !== destination} bold={d.destination === destination}>
+                {d.destination}{" "}
+              </Text>
               <Text color={d.dead > 0 ? "red" : d.pending > 0 ? "yellow" : "green"}>
                 {d.pending}/{d.dead}
               </Text>
@@ -104,6 +126,7 @@ export function DeliveryScreen({ client, width, height, active }: ScreenProps) {
       />
       <Text bold>
         Dead letters
+        {names.length > 1 ? <Text color="cyan"> · {destination}</Text> : null}
         {list.marked.size > 0 ? <Text color="magenta"> · {list.marked.size} marked</Text> : null}
       </Text>
       {filterBar}
@@ -120,8 +143,8 @@ export function DeliveryScreen({ client, width, height, active }: ScreenProps) {
           width={width}
           message={
             mode === "redrive-all"
-              ? `Send all ${dead.data?.length ?? 0} dead event(s) of the account again?`
-              : `Send ${ids.length === 1 ? `event ${ids[0]}` : `${ids.length} events`} again?`
+              ? `Send all ${dead.data?.length ?? 0} dead event(s) of the account${to} again?`
+              : `Send ${ids.length === 1 ? `event ${ids[0]}` : `${ids.length} events`}${to} again?`
           }
           onNo={() => setMode("list")}
           onYes={() => {
@@ -129,11 +152,11 @@ export function DeliveryScreen({ client, width, height, active }: ScreenProps) {
             setMode("list");
             action.run(
               "Redriving",
-              () => client.delivery.redrive.mutate(all ? {} : { ids }),
+              () => client.delivery.redrive.mutate(all ? { destination } : { ids, destination }),
               (r) => {
                 list.clearMarks();
                 reload();
-                return `${r.redriven} event(s) sent back for delivery`;
+                return `${r.redriven} event(s) sent back for delivery${to}`;
               },
             );
           }}
@@ -152,7 +175,11 @@ export function DeliveryScreen({ client, width, height, active }: ScreenProps) {
           rowKey={(d) => d.id}
           height={bodyHeight}
           width={width}
-          empty={dead.data ? "No dead letters: every event was delivered or is on its way." : ""}
+          empty={
+            dead.data
+              ? `No dead letters for ${destination}: every event was delivered or is on its way.`
+              : ""
+          }
         />
       )}
     </Box>
