@@ -1,6 +1,6 @@
 import { parseArgs } from "node:util";
-import { connect } from "@berth/db";
 import { createAccount, ensureDevAccount } from "@berth/registry";
+import { runCommandLine, withConnection } from "./command-line";
 import { loadDotEnv } from "./config";
 
 const USAGE = `usage: pnpm --filter @berth/server admin <command> [options]
@@ -33,8 +33,7 @@ async function main(argv: string[]): Promise<number> {
     console.error("create-account needs --name <name>");
     return 2;
   }
-  const conn = await connect();
-  try {
+  return withConnection(async (conn) => {
     if (command === "create-account") {
       const created = await createAccount(conn.db, {
         name: values.name!,
@@ -52,15 +51,7 @@ async function main(argv: string[]): Promise<number> {
       if (dev.apiKey && !process.env.BERTH_DEV_API_KEY) console.log(`API key  ${dev.apiKey}`);
     }
     return 0;
-  } finally {
-    await conn.close();
-  }
+  });
 }
 
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    console.error(error instanceof Error ? error.message : error);
-    process.exit(1);
-  },
-);
+runCommandLine(main, { code: 1 });

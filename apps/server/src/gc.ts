@@ -1,6 +1,7 @@
 import { parseArgs } from "node:util";
-import { connect, dataRoot } from "@berth/db";
+import { dataRoot } from "@berth/db";
 import { collectBlobs, openBlobStore, purgeExpiredTrash } from "@berth/registry";
+import { runCommandLine, withConnection } from "./command-line";
 import { loadConfig, loadDotEnv } from "./config";
 
 const USAGE = `usage: pnpm --filter @berth/server gc [options]
@@ -49,8 +50,7 @@ async function main(argv: string[]): Promise<number> {
     : number(values["link-ttl-days"], 7, "link-ttl-days") * 86_400_000;
   const config = loadConfig();
   const store = await openBlobStore({ spec: config.storage, dataDir: dataRoot() });
-  const conn = await connect();
-  try {
+  return withConnection(async (conn) => {
     // Expired trash first, each with its event, so its blobs are collected in this run.
     const trash = await purgeExpiredTrash(conn.db, store);
     console.log(`expired trash purged       ${trash.purged}`);
@@ -64,16 +64,7 @@ async function main(argv: string[]): Promise<number> {
     console.log(`blobs removed              ${report.removed.length} (${report.bytes} bytes)`);
     console.log(`orphan files removed       ${report.orphanFiles}`);
     return 0;
-  } finally {
-    await conn.close();
-  }
+  });
 }
 
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    console.error(error instanceof Error ? error.message : error);
-    console.error(USAGE);
-    process.exit(2);
-  },
-);
+runCommandLine(main, { code: 2, usage: USAGE });

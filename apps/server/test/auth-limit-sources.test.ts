@@ -1,16 +1,14 @@
-import { mkdtempSync } from "node:fs";
 import http from "node:http";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { eventSchema } from "@berth/core";
 import { outbox } from "@berth/db";
 import { createTestDatabase, type TestDatabase } from "@berth/db/testing";
-import { type CreatedAccount, createAccount, FsBlobStore } from "@berth/registry";
+import { type CreatedAccount, createAccount } from "@berth/registry";
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AuthFailureLimiter, parseTrustedProxies, sourceKey } from "../src/auth-limit";
 import { loadConfig } from "../src/config";
-import { type RunningServer, startServer } from "../src/server";
+import type { RunningServer } from "../src/server";
+import { serverOn } from "./helpers";
 
 // Whose failures a failed authentication counts against, and that an attacker can neither
 // spoof its way out of the limit (X-Forwarded-For from a peer that is not a trusted proxy)
@@ -76,11 +74,7 @@ describe("the server", () => {
   beforeAll(async () => {
     t = await createTestDatabase();
     alice = await createAccount(t.db, { name: "alice" });
-    server = await startServer({
-      db: t.db,
-      store: new FsBlobStore(mkdtempSync(join(tmpdir(), "berth-sources-"))),
-      regions: [{ region: "us-south", port: 0 }],
-      logLevel: "silent",
+    server = await serverOn(t.db, {
       authLimit: { maxFailures: LIMIT, windowMs: 600_000, maxSources: 20 },
       // The proxy is 127.0.0.1 (and a second hop in 10/8); other loopback peers are clients
       // that reach the server directly.

@@ -1,15 +1,13 @@
-import { mkdtempSync } from "node:fs";
 import http from "node:http";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { outbox } from "@berth/db";
 import { createTestDatabase, type TestDatabase } from "@berth/db/testing";
-import { type CreatedAccount, createAccount, FsBlobStore } from "@berth/registry";
+import { type CreatedAccount, createAccount } from "@berth/registry";
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AuthFailureLimiter } from "../src/auth-limit";
 import { loadConfig } from "../src/config";
-import { type RunningServer, startServer } from "../src/server";
+import type { RunningServer } from "../src/server";
+import { serverOn } from "./helpers";
 
 type OciErrors = { errors: { code: string; message: string }[] };
 
@@ -73,11 +71,7 @@ describe("the server", () => {
   beforeAll(async () => {
     t = await createTestDatabase();
     alice = await createAccount(t.db, { name: "alice" });
-    server = await startServer({
-      db: t.db,
-      store: new FsBlobStore(mkdtempSync(join(tmpdir(), "berth-limit-"))),
-      regions: [{ region: "us-south", port: 0 }],
-      logLevel: "silent",
+    server = await serverOn(t.db, {
       authLimit: { maxFailures: LIMIT, windowMs: 60_000 },
     });
     url = server.urls["us-south"]!;

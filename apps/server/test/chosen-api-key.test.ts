@@ -1,13 +1,11 @@
 import { createHash } from "node:crypto";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { apiKeys } from "@berth/db";
 import { createTestDatabase, type TestDatabase } from "@berth/db/testing";
-import { type CreatedAccount, createAccount, ensureDevAccount, FsBlobStore } from "@berth/registry";
+import { type CreatedAccount, createAccount, ensureDevAccount } from "@berth/registry";
 import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type RunningServer, startServer } from "../src/server";
+import type { RunningServer } from "../src/server";
+import { serverOn } from "./helpers";
 
 // An API key an operator chose (BERTH_DEV_API_KEY) may be guessable, so it is stored with a
 // salted slow KDF (scrypt), not SHA-256: whoever reads the table cannot test guesses at
@@ -25,11 +23,7 @@ beforeAll(async () => {
   t = await createTestDatabase();
   alice = await createAccount(t.db, { name: "alice" });
   await ensureDevAccount(t.db, { apiKey: CHOSEN });
-  server = await startServer({
-    db: t.db,
-    store: new FsBlobStore(mkdtempSync(join(tmpdir(), "berth-chosen-"))),
-    regions: [{ region: "us-south", port: 0 }],
-    logLevel: "silent",
+  server = await serverOn(t.db, {
     authLimit: { maxFailures: 0 },
   });
   url = server.urls["us-south"]!;

@@ -1,18 +1,15 @@
-import { mkdtempSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import type { TailMessage } from "@berth/api";
 import { type BerthClient, createBerthClient, untracked } from "@berth/client";
 import type { RegionName } from "@berth/core";
 import { outbox } from "@berth/db";
 import { createTestDatabase, type TestDatabase } from "@berth/db/testing";
-import { type CreatedAccount, createAccount, FsBlobStore } from "@berth/registry";
+import { type CreatedAccount, createAccount } from "@berth/registry";
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type RunningServer, startServer } from "../src/server";
-import { errorInfo, rejects, rid } from "./helpers";
+import type { RunningServer } from "../src/server";
+import { errorInfo, rejects, rid, serverOn } from "./helpers";
 import { startTrackerProcess, type TrackerProcess } from "./tracker-process";
 
 // events.query / events.tail against a real tracker process: the caller's account only,
@@ -57,11 +54,7 @@ async function serverWith(opts: {
   logLevel?: "info";
   logDestination?: { write(line: string): void };
 }) {
-  const s = await startServer({
-    db: t.db,
-    store: new FsBlobStore(mkdtempSync(join(tmpdir(), "berth-ev-"))),
-    regions: [{ region: "us-south", port: 0 }],
-    logLevel: "silent",
+  const s = await serverOn(t.db, {
     ...opts,
   });
   extra.push(s);
@@ -73,14 +66,11 @@ const created: Record<string, string> = {};
 beforeAll(async () => {
   t = await createTestDatabase();
   tracker = await startTrackerProcess(t.url);
-  server = await startServer({
-    db: t.db,
-    store: new FsBlobStore(mkdtempSync(join(tmpdir(), "berth-ev-"))),
+  server = await serverOn(t.db, {
     regions: [
       { region: "us-south", port: 0 },
       { region: "ap-north", port: 0 },
     ],
-    logLevel: "silent",
     tracker: { url: tracker.url, queryKey: tracker.queryKey },
   });
   alice = await createAccount(t.db, { name: "alice", userName: "alice@example.com" });

@@ -3,13 +3,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type BerthClient, createBerthClient, TRPCClientError } from "@berth/client";
 import { type AtEvent, eventSchema, type RegionName } from "@berth/core";
+import type { Db } from "@berth/db";
 import { outbox } from "@berth/db";
 import { createTestDatabase, type TestDatabase } from "@berth/db/testing";
 import { type CreatedAccount, createAccount, FsBlobStore } from "@berth/registry";
 import { sql } from "drizzle-orm";
 import { afterAll, expect } from "vitest";
 import type { RegionListener } from "../src/config";
-import { type RunningServer, startServer } from "../src/server";
+import { type RunningServer, type StartServerOptions, startServer } from "../src/server";
 
 export const USER_AGENT = "berth-test/1.0";
 
@@ -195,4 +196,18 @@ export async function forFile<T extends { close(): Promise<void> } | { drop(): P
   const fixture = await made;
   afterAll(() => ("close" in fixture ? fixture.close() : fixture.drop()));
   return fixture;
+}
+
+/**
+ * A server on `db` as most tests want one, beside or instead of startTestServer's: a fresh
+ * blob store, one us-south listener and no logs, unless `opts` says otherwise.
+ */
+export function serverOn(db: Db, opts: Partial<StartServerOptions> = {}): Promise<RunningServer> {
+  return startServer({
+    db,
+    store: new FsBlobStore(mkdtempSync(join(tmpdir(), "berth-srv-"))),
+    regions: [{ region: "us-south", port: 0 }],
+    logLevel: "silent",
+    ...opts,
+  });
 }

@@ -3,11 +3,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createBerthClient } from "@berth/client";
 import { createTestDatabase } from "@berth/db/testing";
-import { FsBlobStore } from "@berth/registry";
 import { describe, expect, it } from "vitest";
 import { ConfigError, loadConfig, loadDotEnv, parseRegions } from "../src/config";
-import { startServer } from "../src/server";
-import { crn, errorInfo, forFile, rejects, rid, startTestServer } from "./helpers";
+import { crn, errorInfo, forFile, rejects, rid, serverOn, startTestServer } from "./helpers";
 
 const env = await forFile(
   startTestServer([
@@ -30,12 +28,7 @@ describe("health, readiness and metrics", () => {
 
   it("/readyz answers 503 when the database is unreachable", async () => {
     const t = await createTestDatabase();
-    const server = await startServer({
-      db: t.db,
-      store: new FsBlobStore(mkdtempSync(join(tmpdir(), "berth-ready-"))),
-      regions: [{ region: "us-south", port: 0 }],
-      logLevel: "silent",
-    });
+    const server = await serverOn(t.db);
     try {
       expect((await fetch(`${server.urls["us-south"]}/readyz`)).status).toBe(200);
       await t.drop();

@@ -1,22 +1,13 @@
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { eventSchema } from "@berth/core";
 import { apiKeys, outbox } from "@berth/db";
 import { createTestDatabase, stateFingerprint, type TestDatabase } from "@berth/db/testing";
 import { basic, type Image, pushImage, randomImage, trpc } from "@berth/harness";
-import {
-  type CreatedAccount,
-  createAccount,
-  createApiKey,
-  FsBlobStore,
-  hashSecret,
-} from "@berth/registry";
+import { type CreatedAccount, createAccount, createApiKey, hashSecret } from "@berth/registry";
 import { eq, sql } from "drizzle-orm";
 import { decodeJwt } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type RunningServer, startServer } from "../src/server";
-import { rid } from "./helpers";
+import type { RunningServer } from "../src/server";
+import { rid, serverOn } from "./helpers";
 
 // The isolation matrix, for bearer tokens presented to /token (a refresh). Account B holds
 // bearer tokens made from each kind of its credentials, and exchanges each one, each way a
@@ -95,14 +86,11 @@ function grants(jwt: string): string[] {
 
 beforeAll(async () => {
   t = await createTestDatabase();
-  server = await startServer({
-    db: t.db,
-    store: new FsBlobStore(mkdtempSync(join(tmpdir(), "berth-matrix-tokens-"))),
+  server = await serverOn(t.db, {
     regions: [
       { region: "us-south", port: 0 },
       { region: "ap-north", port: 0 },
     ],
-    logLevel: "silent",
     // Hundreds of refusals from one address, on purpose.
     authLimit: { maxFailures: 0 },
   });

@@ -1,8 +1,5 @@
 // Over 400 lines: one table (account B's every credential against every action and endpoint of
 // A's) run against one server, so A's state is built once and checked unchanged at the end.
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { createBerthClient, uploadBuildContext } from "@berth/client";
 import { type AtEvent, eventSchema } from "@berth/core";
 import { outbox, registryTokens } from "@berth/db";
@@ -18,12 +15,12 @@ import {
   startTrackerProcess,
   trpc,
 } from "@berth/harness";
-import { type CreatedAccount, createAccount, FsBlobStore } from "@berth/registry";
+import { type CreatedAccount, createAccount } from "@berth/registry";
 import { contextTar } from "@berth/registry/testing";
 import { eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type RunningServer, startServer } from "../src/server";
-import { rid } from "./helpers";
+import type { RunningServer } from "../src/server";
+import { rid, serverOn } from "./helpers";
 
 // Isolation, table-driven: account B, with each kind of credential it can hold (its API key,
 // a read-only registry token, a read-write one, an expired one, a bearer token for another
@@ -65,11 +62,7 @@ const aliceEventCount = async () =>
 beforeAll(async () => {
   t = await createTestDatabase();
   tracker = await startTrackerProcess({ databaseUrl: t.url });
-  server = await startServer({
-    db: t.db,
-    store: new FsBlobStore(mkdtempSync(join(tmpdir(), "berth-matrix-"))),
-    regions: [{ region: "us-south", port: 0 }],
-    logLevel: "silent",
+  server = await serverOn(t.db, {
     tracker: { url: tracker.url, queryKey: QUERY_KEY },
     // The matrix is hundreds of refusals from one address, on purpose.
     authLimit: { maxFailures: 0 },

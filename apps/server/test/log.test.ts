@@ -1,14 +1,11 @@
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { createBerthClient } from "@berth/client";
 import { outbox } from "@berth/db";
 import { createTestDatabase, type TestDatabase } from "@berth/db/testing";
-import { type CreatedAccount, createAccount, FsBlobStore } from "@berth/registry";
+import { type CreatedAccount, createAccount } from "@berth/registry";
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type RunningServer, startServer } from "../src/server";
-import { errorInfo, rejects, rid } from "./helpers";
+import type { RunningServer } from "../src/server";
+import { errorInfo, rejects, rid, serverOn } from "./helpers";
 import { startTrackerProcess, type TrackerProcess } from "./tracker-process";
 
 // log.* against a real tracker process: the caller's own log only. The attacks: bob naming
@@ -52,11 +49,7 @@ async function checkpointOf(who: CreatedAccount, size: number) {
 beforeAll(async () => {
   t = await createTestDatabase();
   tracker = await startTrackerProcess(t.url);
-  server = await startServer({
-    db: t.db,
-    store: new FsBlobStore(mkdtempSync(join(tmpdir(), "berth-log-"))),
-    regions: [{ region: "us-south", port: 0 }],
-    logLevel: "silent",
+  server = await serverOn(t.db, {
     tracker: { url: tracker.url, queryKey: tracker.queryKey },
   });
   alice = await createAccount(t.db, { name: "alice", userName: "alice@example.com" });

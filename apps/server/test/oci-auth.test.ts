@@ -1,7 +1,6 @@
 import { decodeJwt } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startServer } from "../src/server";
-import { rid } from "./helpers";
+import { rid, serverOn } from "./helpers";
 import { expectError, json, OciClient } from "./oci-client";
 import { type OciEnv, startOciEnv } from "./oci-helpers";
 
@@ -225,11 +224,8 @@ describe("bearer tokens on /v2", () => {
       expect(res.headers.get("www-authenticate")).toContain('error="invalid_token"');
     }
     // A token of another server (another key) is no good here.
-    const other = await startServer({
-      db: env.t.db,
+    const other = await serverOn(env.t.db, {
       store: env.store,
-      regions: [{ region: "us-south", port: 0 }],
-      logLevel: "silent",
     });
     try {
       const r2 = await fetch(`${other.urls["us-south"]}/token?scope=repository:alicens/app:pull`, {
@@ -246,11 +242,8 @@ describe("bearer tokens on /v2", () => {
     }
     // A token is good for five minutes of the server's clock.
     let offset = 0;
-    const clocked = await startServer({
-      db: env.t.db,
+    const clocked = await serverOn(env.t.db, {
       store: env.store,
-      regions: [{ region: "us-south", port: 0 }],
-      logLevel: "silent",
       now: () => new Date(Date.now() + offset),
     });
     try {

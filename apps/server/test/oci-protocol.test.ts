@@ -6,8 +6,7 @@ import { uploadSessions } from "@berth/db";
 import { FsBlobStore, MAX_OPEN_UPLOADS } from "@berth/registry";
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startServer } from "../src/server";
-import { checkEvent, expectOneEvent, rid } from "./helpers";
+import { checkEvent, expectOneEvent, rid, serverOn } from "./helpers";
 import { expectError, imageManifest, json, MEDIA, OciClient, sha256 } from "./oci-client";
 import { type OciEnv, startOciEnv } from "./oci-helpers";
 
@@ -226,11 +225,8 @@ describe("blob uploads", () => {
       headers: { "content-range": "0-999" },
     });
     // A second server with its own store instance has none of the first one's memory.
-    const restarted = await startServer({
-      db: env.t.db,
+    const restarted = await serverOn(env.t.db, {
       store: new FsBlobStore(env.store.root),
-      regions: [{ region: "us-south", port: 0 }],
-      logLevel: "silent",
     });
     try {
       const other = OciClient.basic(restarted.urls["us-south"]!, "iamapikey", env.alice.apiKey);

@@ -3,8 +3,8 @@ import { request as httpRequest } from "node:http";
 import { STORAGE_QUOTA_MESSAGE } from "@berth/core";
 import { createAccount, FsBlobStore } from "@berth/registry";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type RunningServer, startServer } from "../src/server";
-import { forFile, rid } from "./helpers";
+import type { RunningServer } from "../src/server";
+import { forFile, rid, serverOn } from "./helpers";
 import { expectError, OciClient, sha256 } from "./oci-client";
 import { startOciEnv } from "./oci-helpers";
 
@@ -184,11 +184,8 @@ describe("blob size cap", () => {
   const CAP = 64 * 1024;
 
   beforeAll(async () => {
-    capped = await startServer({
-      db: env.t.db,
+    capped = await serverOn(env.t.db, {
       store: new FsBlobStore(env.store.root),
-      regions: [{ region: "us-south", port: 0 }],
-      logLevel: "silent",
       maxBlobBytes: CAP,
     });
     const hal = await createAccount(env.t.db, { name: "hal", userName: "hal@example.com" });

@@ -1,13 +1,11 @@
-import { mkdtempSync } from "node:fs";
 import { request } from "node:http";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import type { TailMessage } from "@berth/api";
 import { createBerthClient, untracked } from "@berth/client";
 import { createTestDatabase, type TestDatabase } from "@berth/db/testing";
-import { createAccount, FsBlobStore } from "@berth/registry";
+import { createAccount } from "@berth/registry";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type RunningServer, startServer } from "../src/server";
+import type { RunningServer } from "../src/server";
+import { serverOn } from "./helpers";
 import { startTrackerProcess, type TrackerProcess } from "./tracker-process";
 
 // Shutting down with long-lived requests open (an events.tail subscription, an upload whose
@@ -27,11 +25,7 @@ afterAll(async () => {
 });
 
 async function start(): Promise<RunningServer> {
-  return startServer({
-    db: t.db,
-    store: new FsBlobStore(mkdtempSync(join(tmpdir(), "berth-close-"))),
-    regions: [{ region: "us-south", port: 0 }],
-    logLevel: "silent",
+  return serverOn(t.db, {
     tracker: { url: tracker.url, queryKey: tracker.queryKey },
   });
 }

@@ -1,14 +1,12 @@
 import { randomBytes } from "node:crypto";
-import { mkdtempSync } from "node:fs";
 import net from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { createTestDatabase, type TestDatabase } from "@berth/db/testing";
 import { trpc, until } from "@berth/harness";
-import { type CreatedAccount, createAccount, FsBlobStore } from "@berth/registry";
+import { type CreatedAccount, createAccount } from "@berth/registry";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type RunningServer, startServer } from "../src/server";
+import type { RunningServer } from "../src/server";
 import type { ClientTimeouts } from "../src/slow-clients";
+import { serverOn } from "./helpers";
 
 // A client that opens an upload and trickles bytes, or goes silent, does not keep the upload
 // (its lock, its file, its connection) for ever: the connection is cut, the upload keeps
@@ -25,11 +23,7 @@ afterAll(async () => t?.drop());
 const auth = () => `Basic ${Buffer.from(`iamapikey:${alice.apiKey}`).toString("base64")}`;
 
 async function serve(timeouts: ClientTimeouts): Promise<{ server: RunningServer; url: string }> {
-  const server = await startServer({
-    db: t.db,
-    store: new FsBlobStore(mkdtempSync(join(tmpdir(), "berth-slow-"))),
-    regions: [{ region: "us-south", port: 0 }],
-    logLevel: "silent",
+  const server = await serverOn(t.db, {
     timeouts,
   });
   return { server, url: server.urls["us-south"]! };

@@ -1,20 +1,12 @@
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { createBerthClient } from "@berth/client";
 import { apiKeys, registryTokens } from "@berth/db";
 import { createTestDatabase, type TestDatabase } from "@berth/db/testing";
-import {
-  type CreatedAccount,
-  createAccount,
-  createApiKey,
-  FsBlobStore,
-  hashSecret,
-} from "@berth/registry";
+import { type CreatedAccount, createAccount, createApiKey, hashSecret } from "@berth/registry";
 import { eq } from "drizzle-orm";
 import { decodeJwt } from "jose";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { type RunningServer, startServer } from "../src/server";
+import type { RunningServer } from "../src/server";
+import { serverOn } from "./helpers";
 import { OciClient } from "./oci-client";
 
 // Bearer tokens presented to /token (a refresh: `Authorization: Bearer`, Basic `iambearer`,
@@ -86,11 +78,7 @@ async function v2(jwt: string, method: string, path: string): Promise<number> {
 
 beforeAll(async () => {
   t = await createTestDatabase();
-  server = await startServer({
-    db: t.db,
-    store: new FsBlobStore(mkdtempSync(join(tmpdir(), "berth-refresh-"))),
-    regions: [{ region: "us-south", port: 0 }],
-    logLevel: "silent",
+  server = await serverOn(t.db, {
     now: () => new Date(Date.now() + offset),
     // Refused refreshes are the point here, many from one address.
     authLimit: { maxFailures: 0 },

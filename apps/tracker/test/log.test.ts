@@ -15,7 +15,7 @@ import {
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RunningTracker, startTracker } from "../src/tracker";
-import { lineOf, makeEvent } from "./events";
+import { ingestEvents, makeEvent } from "./events";
 
 let t: TestDatabase;
 let a: RunningTracker;
@@ -45,14 +45,8 @@ afterAll(async () => {
   await t?.drop();
 });
 
-async function ingest(tracker: RunningTracker, events: ReturnType<typeof makeEvent>[]) {
-  const res = await fetch(`${tracker.url}/regions/us-south/logs/ingest`, {
-    method: "POST",
-    headers: { "content-type": "application/json", ...auth("key-us") },
-    body: JSON.stringify({ lines: events.map(lineOf) }),
-  });
-  expect(res.status, await res.clone().text()).toBe(200);
-}
+const ingest = (tracker: RunningTracker, events: ReturnType<typeof makeEvent>[]) =>
+  ingestEvents(tracker.url, "us-south", events, auth("key-us"));
 
 async function get<T>(path: string): Promise<T> {
   const res = await fetch(`${a.url}/regions/us-south/v2/log/${path}`, { headers: auth(QUERY) });

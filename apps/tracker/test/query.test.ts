@@ -8,7 +8,7 @@ import {
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RunningTracker, startTracker } from "../src/tracker";
-import { lineOf, makeEvent } from "./events";
+import { ingestEvents, makeEvent } from "./events";
 
 let t: TestDatabase;
 let tracker: RunningTracker;
@@ -17,14 +17,8 @@ const QUERY_KEY = "query-key-123";
 const base = Date.UTC(2024, 0, 1);
 const events: AtEvent[] = [];
 
-async function ingest(region: string, batch: AtEvent[]) {
-  const res = await fetch(`${tracker.url}/regions/${region}/logs/ingest`, {
-    method: "POST",
-    headers: { "content-type": "application/json", apikey: "k" },
-    body: JSON.stringify({ lines: batch.map(lineOf) }),
-  });
-  expect(res.status).toBe(200);
-}
+const ingest = (region: string, batch: AtEvent[]) =>
+  ingestEvents(tracker.url, region, batch, { apikey: "k" });
 
 beforeAll(async () => {
   t = await createTestDatabase();

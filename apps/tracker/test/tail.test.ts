@@ -4,7 +4,7 @@ import { createTrackerClient, type TrackerLine } from "@berth/tracker-client";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RunningTracker, startTracker } from "../src/tracker";
-import { lineOf, makeEvent } from "./events";
+import { ingestEvents, makeEvent } from "./events";
 
 let t: TestDatabase;
 let ingester: RunningTracker;
@@ -29,14 +29,8 @@ afterAll(async () => {
   await t?.drop();
 });
 
-async function ingest(region: string, batch: AtEvent[]) {
-  const res = await fetch(`${ingester.url}/regions/${region}/logs/ingest`, {
-    method: "POST",
-    headers: { "content-type": "application/json", apikey: "k" },
-    body: JSON.stringify({ lines: batch.map(lineOf) }),
-  });
-  expect(res.status).toBe(200);
-}
+const ingest = (region: string, batch: AtEvent[]) =>
+  ingestEvents(ingester.url, region, batch, { apikey: "k" });
 
 /** Read `n` lines from a tail, bounded in time. */
 async function take(stream: AsyncIterable<TrackerLine>, n: number): Promise<TrackerLine[]> {

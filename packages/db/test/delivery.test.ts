@@ -9,10 +9,9 @@ import {
   settleDeliveries,
 } from "../src/outbox/index";
 import { outbox } from "../src/schema/outbox";
-import { createTestDatabase } from "../src/testing";
-import { forFile } from "./fixture";
+import { fileDatabase } from "./fixture";
 
-const t = await forFile(createTestDatabase());
+const t = await fileDatabase();
 beforeEach(async () => {
   await t.db.delete(outbox);
 });

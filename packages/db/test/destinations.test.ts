@@ -9,10 +9,9 @@ import {
   registerDestinations,
   settleDestination,
 } from "../src/outbox/index";
-import { createTestDatabase } from "../src/testing";
-import { forFile } from "./fixture";
+import { fileDatabase } from "./fixture";
 
-const t = await forFile(createTestDatabase());
+const t = await fileDatabase();
 beforeEach(async () => {
   await t.sql`delete from deliveries`;
   await t.sql`delete from outbox`;

@@ -1,11 +1,13 @@
 import { afterAll } from "vitest";
+import { createTestDatabase, type TestDatabase } from "../src/testing";
 
 /**
- * One fixture for the whole test file: awaited as the file loads (top-level await), dropped
- * after its last test, so each file does not repeat the beforeAll/afterAll pair.
+ * A fresh migrated database for the whole test file: created as the file loads (top-level
+ * await), dropped after its last test, so each file does not repeat the beforeAll/afterAll
+ * pair.
  */
-export async function forFile<T extends { drop(): Promise<void> }>(made: Promise<T>): Promise<T> {
-  const fixture = await made;
-  afterAll(() => fixture.drop());
-  return fixture;
+export async function fileDatabase(): Promise<TestDatabase> {
+  const t = await createTestDatabase();
+  afterAll(() => t.drop());
+  return t;
 }

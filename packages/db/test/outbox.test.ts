@@ -13,10 +13,9 @@ import {
 } from "../src/outbox/index";
 import { accounts, namespaces } from "../src/schema/index";
 import { outbox } from "../src/schema/outbox";
-import { createTestDatabase } from "../src/testing";
-import { forFile } from "./fixture";
+import { fileDatabase } from "./fixture";
 
-const t = await forFile(createTestDatabase());
+const t = await fileDatabase();
 beforeAll(async () => {
   await t.db.insert(accounts).values({ id: "acct1", name: "one" });
 });

@@ -7,7 +7,7 @@ import { blobs, manifests, repositoryBlobs, tags } from "@berth/db";
 import { stateFingerprint } from "@berth/db/testing";
 import { eq, inArray } from "drizzle-orm";
 import fc from "fast-check";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { type LayerEntry, readTar, writeLayer } from "../src/build/tar-io";
 import {
   type BuildImageInput,
@@ -23,17 +23,11 @@ import {
   storageUsage,
 } from "../src/index";
 import { type ContextSpec, contextTar, createTestImage, readLayer } from "../src/testing";
-import { type Env, setup } from "./helpers";
+import { forFile, setup } from "./helpers";
 
-let env: Env;
-beforeAll(async () => {
-  // These tests stage a context for each build: far more than an account's default budget.
-  setBuildLimits({ contextsPerAccount: 100_000 });
-  env = await setup();
-  for (const name of ["birds", "bases"]) await createNamespace(env.ctx(env.alice), { name });
-  await createNamespace(env.ctx(env.bob), { name: "bobs" });
-});
-afterAll(async () => env?.drop());
+// These tests stage a context for each build: far more than an account's default budget.
+setBuildLimits({ contextsPerAccount: 100_000 });
+const env = await forFile(setup({ alice: ["birds", "bases"], bob: ["bobs"] }));
 
 const owner = (who = env.alice) => ({
   store: env.store,

@@ -1,6 +1,6 @@
 import { manifests, repositoryBlobs, tags } from "@berth/db";
 import { eq } from "drizzle-orm";
-import { beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   collectGarbage,
   createNamespace,
@@ -18,12 +18,7 @@ import { createTestImage } from "../src/testing";
 import { purgeTrash } from "../src/trash/purge";
 import { forFile, setup } from "./helpers";
 
-const env = await forFile(setup());
-beforeAll(async () => {
-  for (const name of ["birds", "fish", "spare"])
-    await createNamespace(env.ctx(env.alice), { name });
-  await createNamespace(env.ctx(env.bob), { name: "bobs" });
-});
+const env = await forFile(setup({ alice: ["birds", "fish", "spare"], bob: ["bobs"] }));
 
 const image = (repository: string, tag: string, layers?: Record<string, string>[]) =>
   createTestImage(env.t.db, env.store, {

@@ -1,6 +1,5 @@
-import { beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
-  createNamespace,
   inspectImage,
   listImages,
   MEDIA_TYPES,
@@ -10,61 +9,15 @@ import {
   storeImage,
   untagImages,
 } from "../src/index";
-import { createTestImage } from "../src/testing";
-import { forFile, setup } from "./helpers";
+import { forFile, multiPlatformImage, setup } from "./helpers";
 
 // Multi-platform images: an index whose children live in the same repository.
 
-const env = await forFile(setup());
-beforeAll(async () => {
-  await createNamespace(env.ctx(env.alice), { name: "multi" });
-});
-
-async function multiPlatform(repository: string) {
-  const base = { accountId: env.alice.account.id, region: "us-south" as const, repository };
-  const amd = await createTestImage(env.t.db, env.store, {
-    ...base,
-    tag: "amd64",
-    architecture: "amd64",
-  });
-  const arm = await createTestImage(env.t.db, env.store, {
-    ...base,
-    tag: "arm64",
-    architecture: "arm64",
-  });
-  const index = Buffer.from(
-    JSON.stringify({
-      schemaVersion: 2,
-      mediaType: MEDIA_TYPES.ociIndex,
-      manifests: [
-        {
-          mediaType: MEDIA_TYPES.ociManifest,
-          digest: amd.digest,
-          size: amd.size,
-          platform: { architecture: "amd64", os: "linux" },
-        },
-        {
-          mediaType: MEDIA_TYPES.ociManifest,
-          digest: arm.digest,
-          size: arm.size,
-          platform: { architecture: "arm64", os: "linux" },
-        },
-      ],
-    }),
-  );
-  const stored = await storeImage(env.t.db, env.store, {
-    ...base,
-    tag: "latest",
-    manifest: index,
-    mediaType: MEDIA_TYPES.ociIndex,
-    blobs: [],
-  });
-  return { amd, arm, index: stored };
-}
+const env = await forFile(setup({ alice: ["multi"] }));
 
 describe("multi-platform images", () => {
   it("inspect lists the platforms of an index", async () => {
-    const { amd, arm, index } = await multiPlatform("multi/app");
+    const { amd, arm, index } = await multiPlatformImage(env, "multi/app");
     const details = await inspectImage(env.ctx(env.alice), { image: "multi/app" });
     expect(details.digest).toBe(index.digest);
     expect(details.mediaType).toBe(MEDIA_TYPES.ociIndex);
@@ -86,7 +39,7 @@ describe("multi-platform images", () => {
   });
 
   it("rm refuses a platform image that an index still lists, and removes an index with its untagged platforms", async () => {
-    const { amd, index } = await multiPlatform("multi/tool");
+    const { amd, index } = await multiPlatformImage(env, "multi/tool");
     const error = await removeImages(env.ctx(env.alice), {
       images: [`multi/tool@${amd.digest}`],
     }).catch((e) => e);

@@ -16,6 +16,18 @@ async function failure(p: Promise<unknown>): Promise<RegistryError> {
   return e as RegistryError;
 }
 
+/** Alice's namespaces in a region, inserted directly (no use case, no events): filler. */
+function fill(region: string, count: number, prefix: string) {
+  return env.t.db.insert(namespaces).values(
+    Array.from({ length: count }, (_, i) => ({
+      id: uuidv7(),
+      accountId: env.alice.account.id,
+      region,
+      name: `${prefix}-${i}`,
+    })),
+  );
+}
+
 describe("namespaces", () => {
   it("validates names: 4-30 chars, lowercase, digits, - and _, alphanumeric at both ends", async () => {
     for (const bad of ["abc", "a".repeat(31), "Birds", "-birds", "birds_", "bi rds", "bird$"]) {
@@ -60,14 +72,7 @@ describe("namespaces", () => {
   it("allows at most 100 namespaces per account and region", async () => {
     const region = "uk-south";
     // Fill up to the limit directly, then the use case must refuse the next one.
-    await env.t.db.insert(namespaces).values(
-      Array.from({ length: MAX_NAMESPACES_PER_REGION - 1 }, (_, i) => ({
-        id: uuidv7(),
-        accountId: env.alice.account.id,
-        region,
-        name: `fill-${i}`,
-      })),
-    );
+    await fill(region, MAX_NAMESPACES_PER_REGION - 1, "fill");
     await createNamespace(env.ctx(env.alice, region), { name: "the-last" });
     const ctx = env.ctx(env.alice, region);
     const e = await failure(createNamespace(ctx, { name: "one-too-many" }));
@@ -86,14 +91,7 @@ describe("namespaces", () => {
 
   it("holds the limit under concurrent creation", async () => {
     const region = "ap-south";
-    await env.t.db.insert(namespaces).values(
-      Array.from({ length: MAX_NAMESPACES_PER_REGION - 3 }, (_, i) => ({
-        id: uuidv7(),
-        accountId: env.alice.account.id,
-        region,
-        name: `conc-${i}`,
-      })),
-    );
+    await fill(region, MAX_NAMESPACES_PER_REGION - 3, "conc");
     const results = await Promise.allSettled(
       Array.from({ length: 8 }, (_, i) =>
         createNamespace(env.ctx(env.alice, region), { name: `race-${i}` }),

@@ -8,6 +8,15 @@ import { formatScope, grantAccess, parseScope, parseScopes } from "../src/auth/s
 import { createRegistryToken } from "../src/registry-tokens/create";
 import { type Env, setup } from "./helpers";
 
+/** An API key's credential: every action on every repository of its account. */
+const principal = {
+  account: { id: "acc1", name: "Acme" },
+  user: { id: "user-1", name: "ann@example.com", kind: "user" as const },
+  credentialType: "apikey" as const,
+};
+const source = { kind: "apikey" as const, id: "0190a000-0000-7000-8000-000000000001" };
+const cred: RegistryCredential = { principal, source, allowed: ["pull", "push", "delete"] };
+
 describe("scopes", () => {
   it("parses Docker token scopes and drops malformed ones", () => {
     expect(parseScope("repository:team/app:pull,push")).toEqual({
@@ -51,18 +60,10 @@ describe("scopes", () => {
   });
 
   it("checks a credential's access per repository and action", () => {
-    const principal = {
-      account: { id: "a", name: "a" },
-      user: { id: "u", name: "u", kind: "user" as const },
-      credentialType: "apikey" as const,
-    };
-    const source = { kind: "apikey" as const, id: "0190a000-0000-7000-8000-000000000001" };
-    const direct: RegistryCredential = { principal, source, allowed: ["pull", "push", "delete"] };
-    expect(permits(direct, "team/any", "delete")).toBe(true);
-    expect(permitsCatalog(direct)).toBe(true);
+    expect(permits(cred, "team/any", "delete")).toBe(true);
+    expect(permitsCatalog(cred)).toBe(true);
     const bearer: RegistryCredential = {
-      principal,
-      source,
+      ...cred,
       allowed: ["pull"],
       access: [{ type: "repository", name: "team/app", actions: ["pull"] }],
     };
@@ -76,14 +77,6 @@ describe("scopes", () => {
 });
 
 describe("bearer tokens", () => {
-  const principal = {
-    account: { id: "acc1", name: "Acme" },
-    user: { id: "user-1", name: "ann@example.com", kind: "user" as const },
-    credentialType: "apikey" as const,
-  };
-  const source = { kind: "apikey" as const, id: "0190a000-0000-7000-8000-000000000001" };
-  const cred: RegistryCredential = { principal, source, allowed: ["pull", "push", "delete"] };
-
   it("round-trips the principal and the granted access", async () => {
     const tokens = new BearerTokens({ service: "svc" });
     const issued = await tokens.issue(cred, parseScopes(["repository:team/app:pull"]));

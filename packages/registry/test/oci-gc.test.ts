@@ -3,25 +3,16 @@ import { existsSync, utimesSync } from "node:fs";
 import { join } from "node:path";
 import { blobs, manifestReferences, manifests, repositoryBlobs, uploadSessions } from "@berth/db";
 import { eq, inArray, sql } from "drizzle-orm";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { RegistryContext } from "../src/context";
-import { createNamespace } from "../src/namespaces/create";
+import { describe, expect, it } from "vitest";
 import { deleteManifestByDigest } from "../src/oci/delete-manifest";
 import { pushManifest } from "../src/oci/manifests";
 import { appendUpload, finishUpload, startUpload } from "../src/oci/uploads";
 import { collectBlobs } from "../src/storage/gc";
 import { purgeTrash } from "../src/trash/purge";
-import { type Env, setup } from "./helpers";
+import { forFile, setup } from "./helpers";
 
-let env: Env;
-let ctx: () => RegistryContext;
-
-beforeAll(async () => {
-  env = await setup();
-  ctx = () => env.ctx(env.alice);
-  await createNamespace(ctx(), { name: "alicens" });
-});
-afterAll(async () => env?.drop());
+const env = await forFile(setup({ alice: ["alicens"] }));
+const ctx = () => env.ctx(env.alice);
 
 const sha256 = (bytes: Buffer) => `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
 

@@ -2,7 +2,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { MB, STORAGE_QUOTA_MESSAGE, trafficMonth } from "@berth/core";
 import { manifests, pullTraffic, repositories, repositoryBlobs, tags } from "@berth/db";
 import { eq } from "drizzle-orm";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { createAccount } from "../src/accounts/accounts";
 import type { RegistryContext } from "../src/context";
 import { RegistryError } from "../src/errors";
@@ -15,16 +15,10 @@ import { appendUpload, finishUpload, startUpload } from "../src/oci/uploads";
 import { setQuota } from "../src/quota/set";
 import { storageUsage } from "../src/quota/usage";
 import { DigestMismatchError } from "../src/storage/blob-store";
-import { type Env, setup } from "./helpers";
+import { forFile, setup } from "./helpers";
 
-let env: Env;
+const env = await forFile(setup({ alice: ["alicens"] }));
 let ctx: RegistryContext;
-
-beforeAll(async () => {
-  env = await setup();
-  await createNamespace(env.ctx(env.alice), { name: "alicens" });
-});
-afterAll(async () => env?.drop());
 
 const sha256 = (bytes: Buffer) => `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
 

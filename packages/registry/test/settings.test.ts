@@ -1,10 +1,9 @@
 import { MB } from "@berth/core";
 import { registryTokens } from "@berth/db";
 import { eq } from "drizzle-orm";
-import { beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   createExemption,
-  createNamespace,
   createRegistryToken,
   deleteExemption,
   getPlan,
@@ -20,11 +19,7 @@ import {
 } from "../src/index";
 import { forFile, setup } from "./helpers";
 
-const env = await forFile(setup());
-beforeAll(async () => {
-  await createNamespace(env.ctx(env.alice), { name: "birds" });
-  await createNamespace(env.ctx(env.bob), { name: "bobs" });
-});
+const env = await forFile(setup({ alice: ["birds"], bob: ["bobs"] }));
 
 async function code(p: Promise<unknown>): Promise<string> {
   const e = await p.then(

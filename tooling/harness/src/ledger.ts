@@ -1,4 +1,5 @@
 import type { Sql } from "@berth/db";
+import { until } from "./processes";
 
 /** Every id ever inserted into the outbox, kept by a trigger of the fault run (not of the app). */
 export async function installLedger(sql: Sql): Promise<void> {
@@ -40,4 +41,20 @@ export async function deliveryLedger(sql: Sql): Promise<DeliveryLedger> {
     DeliveryLedger,
   ];
   return row;
+}
+
+/**
+ * The ledger once every enqueued event is in the tracker and none is pending: polled every
+ * half second for at most `timeoutMs`, failing with `what` in its message.
+ */
+export function drainedLedger(sql: Sql, what: string, timeoutMs: number): Promise<DeliveryLedger> {
+  return until(
+    what,
+    async () => {
+      const l = await deliveryLedger(sql);
+      return l.pending === 0 && l.lost === 0 ? l : undefined;
+    },
+    timeoutMs,
+    500,
+  );
 }

@@ -1,6 +1,3 @@
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { createDb, type Db, type Sql } from "@berth/db";
 import { createTestDatabase, type TestDatabase } from "@berth/db/testing";
 import {
@@ -11,10 +8,10 @@ import {
   startPgProxy,
   uploadBlob,
 } from "@berth/harness";
-import { type CreatedAccount, createAccount, FsBlobStore } from "@berth/registry";
+import { type CreatedAccount, createAccount } from "@berth/registry";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type RunningServer, startServer } from "../../src/server";
-import { rid } from "../helpers";
+import type { RunningServer } from "../../src/server";
+import { rid, serverOn } from "../helpers";
 
 // The connection to Postgres lost while a change is being committed: the database committed
 // it, the server did not hear back. Answering "failed, try again" would be false (the change
@@ -33,12 +30,7 @@ beforeAll(async () => {
   t = await createTestDatabase();
   proxy = await startPgProxy(t.url);
   ({ db, sql } = createDb(proxy.url));
-  server = await startServer({
-    db,
-    store: new FsBlobStore(mkdtempSync(join(tmpdir(), "berth-doubt-"))),
-    regions: [{ region: "us-south", port: 0 }],
-    logLevel: "silent",
-  });
+  server = await serverOn(db);
   url = server.urls["us-south"]!;
   alice = await createAccount(t.db, { name: "alice" });
 });

@@ -11,7 +11,7 @@ import {
   type UploadStore,
 } from "@berth/registry";
 import { describe, expect, it } from "vitest";
-import { startTestServer } from "../helpers";
+import { serverOn, startTestServer } from "../helpers";
 
 // Disk errors of the blob store. Where this machine can mount (root), the store is a real
 // 5 MB tmpfs under a server process, remounted read-only for the second part (`pnpm
@@ -85,13 +85,7 @@ async function simulated(): Promise<DiskFaultsReport> {
   try {
     const store = new SimulatedDisk(mkdtempSync(join(tmpdir(), "berth-disk-")), 4.5 * 1024 * 1024);
     // The test server's own store is replaced: a second server on the same database.
-    const { startServer } = await import("../../src/server");
-    const server = await startServer({
-      db: env.t.db,
-      store,
-      regions: [{ region: "us-south", port: 0 }],
-      logLevel: "silent",
-    });
+    const server = await serverOn(env.t.db, { store });
     try {
       const base = server.urls["us-south"]!;
       const setup = await setupAccounts(env.t.url, base, "simdisk", 1);

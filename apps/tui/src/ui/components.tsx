@@ -24,6 +24,21 @@ export function StatusLine({
   return <Text> </Text>;
 }
 
+/**
+ * StatusLine's `loading` and `loadError` for a load of a screen's data: "Loading …" only
+ * until the first data arrives (a reload keeps what is on screen, quietly), its error
+ * whenever there is one.
+ */
+export function loadStatus(
+  load: { loading: boolean; data?: unknown; error?: string | undefined },
+  label: string,
+): { loading: string | false; loadError?: string } {
+  return {
+    loading: load.loading && !load.data && label,
+    ...(load.error ? { loadError: load.error } : {}),
+  };
+}
+
 /** Keys of the screen, then `tail` (the app's own keys), which always keeps its place. */
 export function HelpBar({
   items,

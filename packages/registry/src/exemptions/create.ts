@@ -1,5 +1,4 @@
 import { exemptions } from "@berth/db";
-import { and, eq } from "drizzle-orm";
 import { v7 as uuidv7 } from "uuid";
 import { runAudited } from "../audit";
 import { accountId, nowOf, type RegistryContext } from "../context";
@@ -10,7 +9,8 @@ import {
   exemptionFailureRecord,
   exemptionInfo,
   exemptionInput,
-  exemptionTargetName,
+  exemptionRecord,
+  theExemption,
 } from "./model";
 
 /** container-registry.exemption.create */
@@ -24,15 +24,7 @@ export function createExemption(ctx: RegistryContext, raw: unknown): Promise<Exe
       const existing = await tx
         .select({ id: exemptions.id })
         .from(exemptions)
-        .where(
-          and(
-            eq(exemptions.accountId, accountId(ctx)),
-            eq(exemptions.region, ctx.region),
-            eq(exemptions.scope, input.scope),
-            eq(exemptions.issueType, input.issueType),
-            eq(exemptions.issueId, input.issueId),
-          ),
-        );
+        .where(theExemption(ctx, input));
       const duplicate = conflict(
         `${input.issueId} is already exempted for scope ${input.scope} in region ${ctx.region}`,
       );
@@ -61,10 +53,8 @@ export function createExemption(ctx: RegistryContext, raw: unknown): Promise<Exe
         result: info,
         records: [
           {
-            target: { name: exemptionTargetName(input.scope, input.issueType, input.issueId) },
-            messageDetail: `${input.issueId} for ${input.scope}`,
+            ...exemptionRecord(input),
             status: 201,
-            requestData: { scope: input.scope, issueType: input.issueType, issueId: input.issueId },
             responseData: { id: info.id },
           },
         ],

@@ -1,14 +1,14 @@
 import { exemptions } from "@berth/db";
-import { and, eq } from "drizzle-orm";
 import { runAudited } from "../audit";
-import { accountId, type RegistryContext } from "../context";
+import type { RegistryContext } from "../context";
 import { notFound } from "../errors";
 import {
   type ExemptionInfo,
   exemptionFailureRecord,
   exemptionInfo,
   exemptionInput,
-  exemptionTargetName,
+  exemptionRecord,
+  theExemption,
 } from "./model";
 
 /** container-registry.exemption.delete */
@@ -18,18 +18,7 @@ export function deleteExemption(ctx: RegistryContext, raw: unknown): Promise<Exe
     failure: () => [exemptionFailureRecord(raw)],
     execute: async (tx) => {
       const input = exemptionInput.parse(raw);
-      const [row] = await tx
-        .delete(exemptions)
-        .where(
-          and(
-            eq(exemptions.accountId, accountId(ctx)),
-            eq(exemptions.region, ctx.region),
-            eq(exemptions.scope, input.scope),
-            eq(exemptions.issueType, input.issueType),
-            eq(exemptions.issueId, input.issueId),
-          ),
-        )
-        .returning();
+      const [row] = await tx.delete(exemptions).where(theExemption(ctx, input)).returning();
       if (!row) {
         throw notFound(
           `no exemption of ${input.issueId} for scope ${input.scope} in region ${ctx.region}`,
@@ -37,13 +26,7 @@ export function deleteExemption(ctx: RegistryContext, raw: unknown): Promise<Exe
       }
       return {
         result: exemptionInfo(row),
-        records: [
-          {
-            target: { name: exemptionTargetName(input.scope, input.issueType, input.issueId) },
-            messageDetail: `${input.issueId} for ${input.scope}`,
-            requestData: { scope: input.scope, issueType: input.issueType, issueId: input.issueId },
-          },
-        ],
+        records: [exemptionRecord(input)],
       };
     },
   });

@@ -1,8 +1,9 @@
 import { exemptionIssueSchema, exemptionScopeSchema, parseExemptionScope } from "@berth/core";
-import type { DbOrTx, exemptions } from "@berth/db";
+import { type DbOrTx, exemptions } from "@berth/db";
+import { and, eq } from "drizzle-orm";
 import { z } from "zod";
 import { field, safeName } from "../audit";
-import type { RegistryContext } from "../context";
+import { accountId, type RegistryContext } from "../context";
 import { requireNamespace } from "../namespaces/lookup";
 
 export type ExemptionRow = typeof exemptions.$inferSelect;
@@ -39,6 +40,27 @@ export type ExemptionInput = z.input<typeof exemptionInput>;
 /** Target name of an exemption's events: `<scope>/<issue type>/<issue id>`. */
 export function exemptionTargetName(scope: string, issueType: string, issueId: string): string {
   return `${scope}/${issueType}/${issueId}`;
+}
+
+/** The caller's exemption in the region that `input` names (at most one: it is unique). */
+export function theExemption(ctx: RegistryContext, input: z.output<typeof exemptionInput>) {
+  return and(
+    eq(exemptions.accountId, accountId(ctx)),
+    eq(exemptions.region, ctx.region),
+    eq(exemptions.scope, input.scope),
+    eq(exemptions.issueType, input.issueType),
+    eq(exemptions.issueId, input.issueId),
+  );
+}
+
+/** What the event of a successful exemption.create or .delete says of the exemption. */
+export function exemptionRecord(input: z.output<typeof exemptionInput>) {
+  const { scope, issueType, issueId } = input;
+  return {
+    target: { name: exemptionTargetName(scope, issueType, issueId) },
+    messageDetail: `${issueId} for ${scope}`,
+    requestData: { scope, issueType, issueId },
+  };
 }
 
 export function exemptionFailureRecord(raw: unknown) {

@@ -6,23 +6,25 @@ import { notFound } from "../errors";
 
 export type NamespaceRow = typeof namespaces.$inferSelect;
 
+/**
+ * The condition on `namespaces` that selects the caller's namespace of that name in the
+ * request's region: another account's namespace of the same name never matches.
+ */
+export function callersNamespace(ctx: RegistryContext, name: string) {
+  return and(
+    eq(namespaces.region, ctx.region),
+    eq(namespaces.name, name),
+    eq(namespaces.accountId, accountId(ctx)),
+  );
+}
+
 /** The caller's namespace of that name in the request's region, or null. */
 export async function findNamespace(
   tx: DbOrTx,
   ctx: RegistryContext,
   name: string,
 ): Promise<NamespaceRow | null> {
-  const rows = await tx
-    .select()
-    .from(namespaces)
-    .where(
-      and(
-        eq(namespaces.region, ctx.region),
-        eq(namespaces.name, name),
-        eq(namespaces.accountId, accountId(ctx)),
-      ),
-    )
-    .limit(1);
+  const rows = await tx.select().from(namespaces).where(callersNamespace(ctx, name)).limit(1);
   return rows[0] ?? null;
 }
 

@@ -4,34 +4,39 @@ import { and, eq, sql } from "drizzle-orm";
 
 /**
  * Bytes an account stores in a region: every distinct blob linked to one of its
- * repositories or kept by its trash, plus every distinct manifest, trashed ones included. A layer shared by several images or
- * repositories counts once.
+ * repositories or kept by its trash, plus every distinct manifest, trashed ones included.
+ * A layer shared by several images or repositories counts once.
  */
 export async function storageUsage(db: DbOrTx, accountId: string, region: string): Promise<number> {
+  // The account's repositories and trash entries in the region, each written once (not
+  // materialized: Postgres plans each use as if the subquery were written there).
   const rows = await db.execute<{ bytes: string | number | bigint | null }>(sql`
+    with repos as not materialized (
+      select r.id
+        from repositories r
+        join namespaces n on n.id = r.namespace_id
+       where n.account_id = ${accountId} and n.region = ${region}
+    ), trash as not materialized (
+      select te.id, te.digest, te.size
+        from trash_entries te
+       where te.account_id = ${accountId} and te.region = ${region}
+    )
     select coalesce(sum(size), 0) as bytes from (
       select b.digest, b.size
         from repository_blobs rb
-        join repositories r on r.id = rb.repository_id
-        join namespaces n on n.id = r.namespace_id
+        join repos on repos.id = rb.repository_id
         join blobs b on b.digest = rb.digest
-       where n.account_id = ${accountId} and n.region = ${region}
       union
       select m.digest, m.size
         from manifests m
-        join repositories r on r.id = m.repository_id
-        join namespaces n on n.id = r.namespace_id
-       where n.account_id = ${accountId} and n.region = ${region}
+        join repos on repos.id = m.repository_id
       union
       select b.digest, b.size
         from trash_blobs tb
-        join trash_entries te on te.id = tb.entry_id
+        join trash on trash.id = tb.entry_id
         join blobs b on b.digest = tb.digest
-       where te.account_id = ${accountId} and te.region = ${region}
       union
-      select te.digest, te.size
-        from trash_entries te
-       where te.account_id = ${accountId} and te.region = ${region}
+      select trash.digest, trash.size from trash
     ) s`);
   return Number(rows[0]?.bytes ?? 0);
 }

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { createDb } from "@berth/db";
 import { accountEvents, type EventAccounting } from "../accounting";
 import { checkInvariants, type InvariantReport } from "../invariants";
-import { type DeliveryLedger, deliveryLedger, installLedger } from "../ledger";
+import { type DeliveryLedger, drainedLedger, installLedger } from "../ledger";
 import { basic } from "../oci";
 import {
   freshDatabase,
@@ -180,14 +180,10 @@ export async function postgresOutage(opts: PostgresOutageOptions): Promise<Postg
     workload.stop();
     await running;
     const drainStart = performance.now();
-    const ledger = await until(
+    const ledger = await drainedLedger(
+      setup!.sql,
       "every event to reach the tracker",
-      async () => {
-        const l = await deliveryLedger(setup!.sql);
-        return l.pending === 0 && l.lost === 0 ? l : undefined;
-      },
       opts.drainTimeoutMs ?? 10 * 60_000,
-      500,
     );
     const drainMs = performance.now() - drainStart;
 

@@ -4,14 +4,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createDb, freePort } from "@berth/db";
 import { accountEvents, type EventAccounting } from "../accounting";
-import { type DeliveryLedger, deliveryLedger, installLedger } from "../ledger";
+import { type DeliveryLedger, drainedLedger, installLedger } from "../ledger";
 import {
   type ServiceProcess,
   startPostgres,
   startServerProcess,
   startTrackerProcess,
   startWorkerProcess,
-  until,
 } from "../processes";
 import { parseMetrics } from "../prometheus";
 import { type OpSummary, Workload } from "../workload";
@@ -129,14 +128,10 @@ export async function trackerOutage(opts: TrackerOutageOptions): Promise<Tracker
     log("tracker back");
     await load;
     log(`load done: ${workload.records.length} operations; waiting for the backlog to drain`);
-    const ledger = await until(
+    const ledger = await drainedLedger(
+      setup!.sql,
       "the backlog to drain into the tracker",
-      async () => {
-        const l = await deliveryLedger(setup!.sql);
-        return l.pending === 0 && l.lost === 0 ? l : undefined;
-      },
       opts.drainTimeoutMs ?? 15 * 60_000,
-      500,
     );
     const drainMs = performance.now() - backAt;
     clearInterval(sampler);

@@ -5,17 +5,20 @@ import { str } from "../input";
 import { PAGE_SIZE_OPTION, printPages } from "../pages";
 import type { Command, CommandContext } from "../types";
 
+/** What names an exemption, to add or to remove it (read by exemptionArgs). */
+const EXEMPTION_OPTIONS = {
+  scope: { type: "string", help: "*, ns, ns/repo, ns/repo:tag or ns/repo@digest" },
+  "issue-type": { type: "string", help: ISSUE_TYPES.join(" or ") },
+  "issue-id": { type: "string", help: "e.g. CVE-2018-17929" },
+} as const;
+
 export const exemptionCommands: Command[] = [
   {
     name: "exemption-add",
     args: "",
     summary: "exempt a CVE or configuration issue in a scope",
     example: "berth exemption-add --scope birds --issue-type cve --issue-id CVE-2018-17929",
-    options: {
-      scope: { type: "string", help: "*, ns, ns/repo, ns/repo:tag or ns/repo@digest" },
-      "issue-type": { type: "string", help: ISSUE_TYPES.join(" or ") },
-      "issue-id": { type: "string", help: "e.g. CVE-2018-17929" },
-    },
+    options: EXEMPTION_OPTIONS,
     max: 0,
     async run(ctx) {
       const e = await ctx.client().exemption.create.mutate(exemptionArgs(ctx));
@@ -57,11 +60,7 @@ export const exemptionCommands: Command[] = [
     args: "",
     summary: "remove an exemption",
     example: "berth exemption-rm --scope birds --issue-type cve --issue-id CVE-2018-17929",
-    options: {
-      scope: { type: "string", help: "the exemption's scope" },
-      "issue-type": { type: "string", help: ISSUE_TYPES.join(" or ") },
-      "issue-id": { type: "string", help: "the exempted issue" },
-    },
+    options: EXEMPTION_OPTIONS,
     max: 0,
     async run(ctx) {
       const e = await ctx.client().exemption.delete.mutate(exemptionArgs(ctx));

@@ -2,7 +2,7 @@ import { Box, Text } from "ink";
 import { useState } from "react";
 import type { BerthClient, ImageDetails, ImageRow } from "../../api";
 import { formatBytes, formatTime, shortDigest } from "../../format";
-import { Confirm, Form, Pairs, Scroller, StatusLine } from "../components";
+import { Confirm, Form, loadStatus, Pairs, Scroller, StatusLine } from "../components";
 import { useAction, useCapture, useHelp, useKeys, useLoad } from "../context";
 import { useLoadNearEnd, usePages } from "../pages";
 import { Table, useList } from "../table";
@@ -205,12 +205,7 @@ export function ImagesScreen({
         <Text dimColor>{scope ? ` in ${scope}` : " of the account"}</Text>
         {list.marked.size > 0 ? <Text color="magenta"> · {list.marked.size} marked</Text> : null}
       </Text>
-      <StatusLine
-        action={action}
-        loading={load.loading && !load.data && "Loading images"}
-        {...(load.error ? { loadError: load.error } : {})}
-        width={width}
-      />
+      <StatusLine action={action} {...loadStatus(load, "Loading images")} width={width} />
       {filterBar}
       {body}
     </Box>

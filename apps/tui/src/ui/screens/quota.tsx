@@ -1,7 +1,7 @@
 import { Box, Text } from "ink";
 import { useState } from "react";
 import { formatBytes, formatMb } from "../../format";
-import { Confirm, Form, StatusLine, UsageBar } from "../components";
+import { Confirm, Form, loadStatus, StatusLine, UsageBar } from "../components";
 import { useAction, useHelp, useKeys, useLoad } from "../context";
 import type { ScreenProps } from "./types";
 
@@ -50,12 +50,7 @@ export function QuotaScreen({ client, width, height, active }: ScreenProps) {
   const p = load.data?.plan;
   return (
     <Box flexDirection="column" height={height}>
-      <StatusLine
-        action={action}
-        loading={load.loading && !load.data && "Loading quota and plan"}
-        {...(load.error ? { loadError: load.error } : {})}
-        width={width}
-      />
+      <StatusLine action={action} {...loadStatus(load, "Loading quota and plan")} width={width} />
       {mode === "set" && q ? (
         <Form
           title="Set quotas (MB; empty keeps, unlimited clears)"

@@ -2,7 +2,7 @@ import { Box, Text } from "ink";
 import { useState } from "react";
 import type { CreatedToken, TokenRow } from "../../api";
 import { formatTime } from "../../format";
-import { Confirm, Form, Pairs, StatusLine } from "../components";
+import { Confirm, Form, loadStatus, Pairs, StatusLine } from "../components";
 import { useAction, useCapture, useHelp, useKeys, useLoad } from "../context";
 import { useLoadNearEnd, usePages } from "../pages";
 import { Table, useList } from "../table";
@@ -159,12 +159,7 @@ export function TokensScreen({ client, width, height, active }: ScreenProps) {
   }
   return (
     <Box flexDirection="column" height={height}>
-      <StatusLine
-        action={action}
-        loading={load.loading && !load.data && "Loading registry tokens"}
-        {...(load.error ? { loadError: load.error } : {})}
-        width={width}
-      />
+      <StatusLine action={action} {...loadStatus(load, "Loading registry tokens")} width={width} />
       {filterBar}
       {body}
     </Box>
