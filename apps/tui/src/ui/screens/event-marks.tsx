@@ -35,7 +35,13 @@ export function useMarks(client: ScreenProps["client"], lines: EventLine[], regi
           if (waiting && retry < MARKS_RETRIES)
             again = setTimeout(() => setRetry((n) => n + 1), MARKS_RETRY_MS);
         },
-        (error: unknown) => current && setState({ error: errorMessage(error, url) }),
+        (error: unknown) => {
+          if (!current) return;
+          setState({ error: errorMessage(error, url) });
+          // The first checkpoint of a new log, or a tracker back from a restart, comes soon.
+          if (retry < MARKS_RETRIES)
+            again = setTimeout(() => setRetry((n) => n + 1), MARKS_RETRY_MS);
+        },
       );
     }, 300);
     return () => {
