@@ -1,22 +1,28 @@
-import { createTestDatabase, type TestDatabase } from "@berth/db/testing";
+import type { TestDatabase } from "@berth/db/testing";
 import type { RunningTracker } from "@berth/tracker/tracker";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import type { RunningWorker } from "../src/worker";
 import { enqueue, makeEvent } from "./events";
-import { outboxCounts, storedByRegion, storedCount, trackerOn, waitFor, workerOn } from "./harness";
+import {
+  outboxCounts,
+  storedByRegion,
+  storedCount,
+  waitFor,
+  withDatabaseAndTracker,
+  workerOn,
+} from "./harness";
 
 let t: TestDatabase;
 let tracker: RunningTracker;
 const workers: RunningWorker[] = [];
 
-beforeAll(async () => {
-  t = await createTestDatabase();
-  tracker = await trackerOn(t);
+withDatabaseAndTracker((db, tr) => {
+  t = db;
+  tracker = tr;
 });
+// Registered after the tracker's: runs before it is stopped.
 afterAll(async () => {
   await Promise.all(workers.map((w) => w.stop()));
-  await tracker?.stop();
-  await t?.drop();
 });
 
 describe("two workers at once", () => {

@@ -1,7 +1,7 @@
-import { createTestDatabase, type TestDatabase } from "@berth/db/testing";
+import type { TestDatabase } from "@berth/db/testing";
 import type { RunningTracker } from "@berth/tracker/tracker";
 import { createTrackerClient } from "@berth/tracker-client";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { enqueue, makeEvent } from "./events";
 import {
   outboxCounts,
@@ -9,21 +9,17 @@ import {
   QUERY_KEY,
   runScript,
   storedCount,
-  trackerOn,
   waitFor,
+  withDatabaseAndTracker,
   workerEnv,
 } from "./harness";
 
 let t: TestDatabase;
 let tracker: RunningTracker;
 
-beforeAll(async () => {
-  t = await createTestDatabase();
-  tracker = await trackerOn(t);
-});
-afterAll(async () => {
-  await tracker?.stop();
-  await t?.drop();
+withDatabaseAndTracker((db, tr) => {
+  t = db;
+  tracker = tr;
 });
 
 /** Longer leases and timeouts than the default test worker's: batches in flight get killed. */

@@ -1,25 +1,30 @@
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createTestDatabase, type TestDatabase } from "@berth/db/testing";
+import type { TestDatabase } from "@berth/db/testing";
 import type { RunningTracker } from "@berth/tracker/tracker";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { DestinationSpec } from "../src/destination-config";
 import type { RunningWorker } from "../src/worker";
 import { enqueue, makeEvent } from "./events";
-import { runScript, storedCount, trackerOn, waitFor, workerEnv, workerOn } from "./harness";
-import { destinationLedgers } from "./ledgers";
+import {
+  runScript,
+  storedCount,
+  trackerOn,
+  waitFor,
+  withDatabase,
+  workerEnv,
+  workerOn,
+} from "./harness";
+import { expectAllDelivered } from "./ledgers";
 import { startNats, startReceiver, startRsyslog } from "./receivers";
 
 const SECRET = `whsec_${Buffer.from("berth-test-webhook-secret-0123456789").toString("base64")}`;
 
 let t: TestDatabase;
-beforeAll(async () => {
-  t = await createTestDatabase();
+withDatabase((db) => {
+  t = db;
 });
-afterAll(async () => t?.drop());
-
-const ledgers = () => destinationLedgers(t);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -75,19 +80,7 @@ describe("fan-out to real receivers under faults", () => {
       const ids = events.map((e) => e.id);
       const failures = events.filter((e) => e.outcome === "failure").map((e) => e.id);
 
-      const final = await waitFor(
-        "every ledger empty",
-        ledgers,
-        (l) => Object.values(l).every((x) => x.pending === 0),
-        90_000,
-      );
-      expect(final).toEqual({
-        tracker: { pending: 0, dead: 0 },
-        siem: { pending: 0, dead: 0 },
-        bus: { pending: 0, dead: 0 },
-        hooks: { pending: 0, dead: 0 },
-        failures: { pending: 0, dead: 0 },
-      });
+      await expectAllDelivered(t, ["tracker", "siem", "bus", "hooks", "failures"]);
 
       // Tracker: every event, deduped by id.
       expect(await storedCount(t, ids)).toBe(ids.length);
@@ -175,18 +168,7 @@ describe("fan-out to real receivers under faults", () => {
       expect(await first.exited).toBeNull();
       second = runScript("src/main.ts", env);
       await second.line(/^worker +http/m);
-      const final = await waitFor(
-        "every ledger empty",
-        ledgers,
-        (l) => Object.values(l).every((x) => x.pending === 0),
-        90_000,
-      );
-      expect(final).toEqual({
-        tracker: { pending: 0, dead: 0 },
-        siem: { pending: 0, dead: 0 },
-        bus: { pending: 0, dead: 0 },
-        hooks: { pending: 0, dead: 0 },
-      });
+      await expectAllDelivered(t, ["tracker", "siem", "bus", "hooks"]);
       expect(await storedCount(t, ids)).toBe(ids.length);
       expect(await nats.ids()).toEqual(ids);
       expect(hook.state.badSignatures).toBe(0);

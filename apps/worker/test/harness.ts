@@ -2,9 +2,10 @@ import { spawn } from "node:child_process";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
-import type { TestDatabase } from "@berth/db/testing";
+import { createTestDatabase, type TestDatabase } from "@berth/db/testing";
 import { type RunningTracker, startTracker } from "@berth/tracker/tracker";
 import pino from "pino";
+import { afterAll, beforeAll } from "vitest";
 import { type RunningWorker, startWorker, type WorkerOptions } from "../src/worker";
 
 export const QUERY_KEY = "test-query-key";
@@ -17,6 +18,36 @@ export function trackerOn(t: TestDatabase, port = 0): Promise<RunningTracker> {
     ingestionKeys: "test-ingest",
     queryKey: QUERY_KEY,
     logger: quiet(),
+  });
+}
+
+/**
+ * A fresh database for the test file, made before its tests and dropped after them; `use`
+ * is given it (files keep it in a `let` of their own, so their tests read as before).
+ */
+export function withDatabase(use: (t: TestDatabase) => void): void {
+  let t: TestDatabase | undefined;
+  beforeAll(async () => {
+    t = await createTestDatabase();
+    use(t);
+  });
+  afterAll(async () => t?.drop());
+}
+
+/** withDatabase, and an in-process tracker on it for the file's tests. */
+export function withDatabaseAndTracker(
+  use: (t: TestDatabase, tracker: RunningTracker) => void,
+): void {
+  let t: TestDatabase | undefined;
+  let tracker: RunningTracker | undefined;
+  beforeAll(async () => {
+    t = await createTestDatabase();
+    tracker = await trackerOn(t);
+    use(t, tracker);
+  });
+  afterAll(async () => {
+    await tracker?.stop();
+    await t?.drop();
   });
 }
 

@@ -1,18 +1,17 @@
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createTestDatabase, type TestDatabase } from "@berth/db/testing";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { TestDatabase } from "@berth/db/testing";
+import { describe, expect, it } from "vitest";
 import { enqueue, makeEvent } from "./events";
-import { runScript, storedCount, trackerOn, waitFor, workerEnv } from "./harness";
-import { allDelivered, destinationLedgers, pendingOf } from "./ledgers";
+import { runScript, storedCount, trackerOn, waitFor, withDatabase, workerEnv } from "./harness";
+import { expectAllDelivered, pendingOf } from "./ledgers";
 import { startNats, startRsyslog, tcpProxy } from "./receivers";
 
 let t: TestDatabase;
-beforeAll(async () => {
-  t = await createTestDatabase();
+withDatabase((db) => {
+  t = db;
 });
-afterAll(async () => t?.drop());
 
 const metric = (text: string, name: string, destination: string) =>
   Number(new RegExp(`^${name}\\{destination="${destination}"\\} (\\d+)`, "m").exec(text)?.[1]);
@@ -86,17 +85,7 @@ describe("worker killed mid-batch to rsyslog and JetStream", () => {
 
       second = runScript("src/main.ts", env);
       const [, url] = await second.line(/^worker +(http:\/\/\S+)\/metrics/m);
-      const final = await waitFor(
-        "every ledger empty",
-        () => destinationLedgers(t),
-        allDelivered,
-        120_000,
-      );
-      expect(final).toEqual({
-        tracker: { pending: 0, dead: 0 },
-        siem: { pending: 0, dead: 0 },
-        bus: { pending: 0, dead: 0 },
-      });
+      await expectAllDelivered(t, ["tracker", "siem", "bus"], 120_000);
       expect(await storedCount(t, ids)).toBe(ids.length);
 
       // JetStream: the held batch was published again and dropped by the stream's dedupe.

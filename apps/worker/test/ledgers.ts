@@ -1,4 +1,6 @@
 import type { TestDatabase } from "@berth/db/testing";
+import { expect } from "vitest";
+import { waitFor } from "./harness";
 
 export interface Ledger {
   pending: number;
@@ -30,4 +32,10 @@ export function pendingOf(t: TestDatabase, destination: string) {
   return t.sql<{ id: string; attempts: number; last_error: string | null; leased: boolean }[]>`
     select event_id as id, attempts, last_error, coalesce(leased_until > now(), false) as leased
       from deliveries where destination = ${destination} and status = 'pending' order by seq`;
+}
+
+/** Wait until no ledger has anything pending, then require exactly `names`, nothing dead. */
+export async function expectAllDelivered(t: TestDatabase, names: string[], ms = 90_000) {
+  const final = await waitFor("every ledger empty", () => destinationLedgers(t), allDelivered, ms);
+  expect(final).toEqual(Object.fromEntries(names.map((n) => [n, { pending: 0, dead: 0 }])));
 }

@@ -1,17 +1,16 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { createTestDatabase, type TestDatabase } from "@berth/db/testing";
+import type { TestDatabase } from "@berth/db/testing";
 import type { RunningTracker } from "@berth/tracker/tracker";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { RunningWorker } from "../src/worker";
 import { enqueue, makeEvent } from "./events";
-import { outboxCounts, storedCount, trackerOn, waitFor, workerOn } from "./harness";
+import { outboxCounts, storedCount, trackerOn, waitFor, withDatabase, workerOn } from "./harness";
 
 let t: TestDatabase;
-beforeAll(async () => {
-  t = await createTestDatabase();
+withDatabase((db) => {
+  t = db;
 });
-afterAll(async () => t?.drop());
 
 describe("tracker down for a while", () => {
   it("keeps events waiting, backs off, and delivers everything once it returns", async () => {

@@ -1,21 +1,24 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { createTestDatabase, type TestDatabase } from "@berth/db/testing";
+import type { TestDatabase } from "@berth/db/testing";
 import type { RunningTracker } from "@berth/tracker/tracker";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { enqueue, makeEvent } from "./events";
-import { outboxCounts, runScript, storedCount, trackerOn, waitFor, workerOn } from "./harness";
+import {
+  outboxCounts,
+  runScript,
+  storedCount,
+  waitFor,
+  withDatabaseAndTracker,
+  workerOn,
+} from "./harness";
 
 let t: TestDatabase;
 let tracker: RunningTracker;
 
-beforeAll(async () => {
-  t = await createTestDatabase();
-  tracker = await trackerOn(t);
-});
-afterAll(async () => {
-  await tracker?.stop();
-  await t?.drop();
+withDatabaseAndTracker((db, tr) => {
+  t = db;
+  tracker = tr;
 });
 
 describe("poison events", () => {

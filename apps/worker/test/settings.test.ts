@@ -1,15 +1,14 @@
-import { createTestDatabase, type TestDatabase } from "@berth/db/testing";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { TestDatabase } from "@berth/db/testing";
+import { describe, expect, it } from "vitest";
 import { defaultWorkerPort, loadWorkerConfig } from "../src/config";
-import { runScript } from "./harness";
+import { runScript, withDatabase } from "./harness";
 
 // Issue 13: one name for one setting in every process, and no fixed port.
 
 let t: TestDatabase;
-beforeAll(async () => {
-  t = await createTestDatabase();
+withDatabase((db) => {
+  t = db;
 });
-afterAll(async () => t?.drop());
 
 const env = (extra: Record<string, string>) => ({
   DATABASE_URL: t.url,

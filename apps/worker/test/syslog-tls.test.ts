@@ -1,18 +1,17 @@
 import net, { type AddressInfo } from "node:net";
-import { createTestDatabase, type TestDatabase } from "@berth/db/testing";
+import type { TestDatabase } from "@berth/db/testing";
 import type { RunningTracker } from "@berth/tracker/tracker";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { RunningWorker } from "../src/worker";
 import { enqueue, makeEvent } from "./events";
-import { trackerOn, waitFor, workerOn } from "./harness";
+import { trackerOn, waitFor, withDatabase, workerOn } from "./harness";
 import { destinationLedgers, pendingOf } from "./ledgers";
 import { makeCertificates, startRsyslog } from "./receivers";
 
 let t: TestDatabase;
-beforeAll(async () => {
-  t = await createTestDatabase();
+withDatabase((db) => {
+  t = db;
 });
-afterAll(async () => t?.drop());
 
 /** A plain TCP listener that keeps every byte it is sent: what a wire tap would see. */
 async function wireTap() {
