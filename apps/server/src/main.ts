@@ -51,7 +51,7 @@ if (tokenSecret.source === "created") {
     "bearer token key created in the data directory (set BERTH_TOKEN_SECRET to share one)",
   );
 }
-startRetentionSchedule({ db: conn.db, store, logger });
+startRetentionSchedule({ db: conn.db, store, logger, trashDays: config.trashDays });
 const server = await startServer({
   db: conn.db,
   store,

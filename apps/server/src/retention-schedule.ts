@@ -37,6 +37,8 @@ export function startRetentionSchedule(opts: {
   store: BlobStore;
   logger: Logger;
   env?: NodeJS.ProcessEnv;
+  /** BERTH_TRASH_DAYS, for what the runs remove. */
+  trashDays?: number;
 }): { stop(): void } {
   const intervalMs = retentionIntervalMs(opts.env);
   const log = opts.logger.child({ component: "retention" });
@@ -48,7 +50,10 @@ export function startRetentionSchedule(opts: {
   let stopped = false;
   const check = async () => {
     try {
-      const report = await runDueRetention(opts.db, opts.store, { intervalMs });
+      const report = await runDueRetention(opts.db, opts.store, {
+        intervalMs,
+        ...(opts.trashDays !== undefined ? { trashDays: opts.trashDays } : {}),
+      });
       const removed = report.runs.reduce((n, r) => n + r.removed.length, 0);
       const summary = { runs: report.runs.length, removed, failures: report.failures };
       if (report.runs.length > 0 || report.failures.length > 0) {

@@ -125,6 +125,19 @@ describe("runDueRetention", () => {
     expect(later.runs.filter((r) => r.namespace === "schedone")).toHaveLength(1);
     expect(await runsOf("schedone")).toHaveLength(2);
   }, 60_000);
+
+  it("keeps what a scheduled run removes in the trash for BERTH_TRASH_DAYS, not the default", async () => {
+    const [, mid, old] = await namespaceWithOldImages("schedweek");
+    const before = Date.now();
+    const report = await runDueRetention(t.db, store, { intervalMs: 3_600_000, trashDays: 7 });
+    const run = report.runs.find((r) => r.namespace === "schedweek");
+    expect(run?.removed.map((r) => r.digest).sort()).toEqual([mid, old].sort());
+    for (const r of run!.removed) {
+      const days = (Date.parse(r.trashedUntil) - before) / 86_400_000;
+      expect(days, `${r.digest} trashed until ${r.trashedUntil}`).toBeGreaterThan(6.99);
+      expect(days, `${r.digest} trashed until ${r.trashedUntil}`).toBeLessThan(7.01);
+    }
+  }, 60_000);
 });
 
 describe("BERTH_RETENTION_INTERVAL_HOURS", () => {

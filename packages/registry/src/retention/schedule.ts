@@ -16,6 +16,8 @@ export interface ScheduledRetentionOptions {
   now?: () => Date;
   /** Most namespaces run by one call (the rest wait for the next). */
   maxRuns?: number;
+  /** Days what a run removes stays in the trash (BERTH_TRASH_DAYS; default 30). */
+  trashDays?: number;
 }
 
 interface Claimed {
@@ -75,9 +77,12 @@ export async function runDueRetention(
     const claimed = await claimDue(db, opts.now ? opts.now() : new Date(), intervalMs);
     if (!claimed) break;
     const { namespace, account } = claimed;
-    const ctx = serviceContext(db, store, account, namespace.region, {
-      ...(opts.now ? { now: opts.now } : {}),
-    });
+    const ctx = {
+      ...serviceContext(db, store, account, namespace.region, {
+        ...(opts.now ? { now: opts.now } : {}),
+      }),
+      ...(opts.trashDays !== undefined ? { trashDays: opts.trashDays } : {}),
+    };
     try {
       const run = await beginRun(
         ctx,
