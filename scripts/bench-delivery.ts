@@ -71,12 +71,16 @@ if (!Number.isInteger(RUNS) || RUNS < 1 || RUNS > 20) {
 const now = () => performance.timeOrigin + performance.now();
 const TICKS = 100; // USER_HZ on Linux
 
-/** CPU seconds used so far by a process (and, for Postgres, all its backends). */
-function cpuSeconds(pid: number): number {
+/**
+ * CPU seconds used so far by a process; with `reaped`, also by its children that have exited
+ * (the postmaster's: a vacuum worker's CPU would otherwise vanish from the count when it ends).
+ */
+function cpuSeconds(pid: number, reaped = false): number {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return (Number(fields[11]) + Number(fields[12])) / TICKS;
+    const own = Number(fields[11]) + Number(fields[12]);
+    return (own + (reaped ? Number(fields[13]) + Number(fields[14]) : 0)) / TICKS;
   } catch {
     return 0;
   }
@@ -86,7 +90,7 @@ function cpuSeconds(pid: number): number {
  * servers on the machine are not counted): client backends, and the rest (vacuum, WAL, ...).
  */
 function postgresCpuSeconds(postmaster: number): Record<string, number> {
-  const total: Record<string, number> = { background: cpuSeconds(postmaster) };
+  const total: Record<string, number> = { background: cpuSeconds(postmaster, true) };
   for (const entry of readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
     try {

@@ -1,7 +1,7 @@
 import { and, asc, eq, inArray, sql } from "drizzle-orm";
 import type { DbOrTx } from "../client";
 import { outbox } from "../schema/outbox";
-import { OUTBOX_CHANNEL } from "./enqueue";
+import { type DeadEvent, deadEventOf, deadReasons, notifyRedriven, redriven } from "./ledger";
 
 /** Park events in the dead-letter state with their reason. */
 export async function deadLetter(
@@ -9,12 +9,11 @@ export async function deadLetter(
   dead: { id: string; reason: string }[],
 ): Promise<void> {
   if (dead.length === 0) return;
-  const rows = dead.map((d) => ({ id: d.id, reason: d.reason.slice(0, 2000) }));
   await db.execute(sql`
     update outbox o
        set status = 'dead', dead_at = now(), leased_until = null, leased_by = null,
            last_error = r.reason
-      from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as r(id uuid, reason text)
+      from jsonb_to_recordset(${deadReasons(dead)}::jsonb) as r(id uuid, reason text)
      where o.id = r.id`);
 }
 
@@ -31,18 +30,10 @@ export async function redrive(
   if (opts.accountId) conds.push(eq(outbox.accountId, opts.accountId));
   const rows = await db
     .update(outbox)
-    .set({
-      status: "pending",
-      attempts: 0,
-      availableAt: sql`now()`,
-      deadAt: null,
-      leasedUntil: null,
-      leasedBy: null,
-    })
+    .set(redriven())
     .where(and(...conds))
     .returning({ id: outbox.id });
-  if (rows.length > 0) await db.execute(sql`select pg_notify(${OUTBOX_CHANNEL}, '')`);
-  return rows.length;
+  return notifyRedriven(db, rows);
 }
 
 export interface OutboxStats {
@@ -70,16 +61,7 @@ export async function outboxStats(
   };
 }
 
-export interface DeadEvent {
-  id: string;
-  accountId: string;
-  region: string;
-  action: string;
-  attempts: number;
-  lastError: string | null;
-  deadAt: Date | null;
-  payload: unknown;
-}
+export type { DeadEvent } from "./ledger";
 
 export async function listDead(
   db: DbOrTx,
@@ -93,14 +75,5 @@ export async function listDead(
     .where(and(...conds))
     .orderBy(asc(outbox.deadAt))
     .limit(opts.limit ?? 100);
-  return rows.map((r) => ({
-    id: r.id,
-    accountId: r.accountId,
-    region: r.region,
-    action: r.action,
-    attempts: r.attempts,
-    lastError: r.lastError,
-    deadAt: r.deadAt,
-    payload: r.payload,
-  }));
+  return rows.map((r) => deadEventOf(r.id, r));
 }

@@ -1,8 +1,18 @@
 import { and, asc, eq, inArray, notInArray, sql } from "drizzle-orm";
 import type { DbOrTx, Sql } from "../client";
 import { deliveries, deliveryDestinations } from "../schema/outbox";
-import type { DeliveryRow, Settlement } from "./delivery";
-import { OUTBOX_CHANNEL } from "./enqueue";
+import {
+  CLAIMED_COLUMNS,
+  type ClaimedRow,
+  type DeadEvent,
+  type DeliveryRow,
+  deadEventOf,
+  deliveryRows,
+  notifyRedriven,
+  redriven,
+  type Settlement,
+  settleLedger,
+} from "./ledger";
 
 /** A destination's filter: each list present must hold the event's value. */
 export interface DestinationFilter {
@@ -45,34 +55,22 @@ export async function registerDestinations(
   });
 }
 
-type ClaimedRow = {
-  event_id: string;
-  seq: string | number | bigint;
-  region: string;
-  attempts: number;
-  created_at: Date;
-  payload: string;
-  message: string | null;
-  severity: string | null;
-  event_time: string | null;
-};
-
 /**
  * Lease up to `limit` due deliveries of one destination, as claimForDelivery does for the
  * tracker. The rows are picked in a materialised CTE: as a join's inner side the LIMIT ...
  * SKIP LOCKED subquery may be run again per outer row, each run skipping the rows the
- * statement itself has just locked and so leasing far more than `limit`. An ordered destination is a single queue: nothing is claimed past a row that is
- * waiting for a retry or leased by someone else, and claims of it are serialised by an
- * advisory lock, so batches reach it in enqueue (seq) order whatever the number of workers.
+ * statement itself has just locked and so leasing far more than `limit`. An ordered
+ * destination is a single queue: nothing is claimed past a row that is waiting for a retry or
+ * leased by someone else, and claims of it are serialised by an advisory lock, so batches
+ * reach it in enqueue (seq) order whatever the number of workers.
  */
 export async function claimDestination(
   pg: Sql,
   opts: { destination: string; ordered: boolean; limit: number; leaseMs: number; workerId: string },
 ): Promise<DeliveryRow[]> {
-  const lease = opts.leaseMs / 1000;
-  const rows = opts.ordered
-    ? await pg<ClaimedRow[]>`
-        with lock as (
+  const picked = opts.ordered
+    ? pg`
+        lock as (
           select pg_try_advisory_xact_lock(hashtext('berth-destination:' || ${opts.destination}::text)) as ok
         ), head as (
           select coalesce(min(seq), 9223372036854775807) as blocked_at from deliveries
@@ -86,17 +84,9 @@ export async function claimDestination(
            order by seq
            limit ${opts.limit}::int
            for update skip locked
-        )
-        update deliveries o
-           set leased_until = now() + make_interval(secs => ${lease}::float8),
-               leased_by = ${opts.workerId}::text, attempts = o.attempts + 1
-          from c
-         where o.destination = ${opts.destination}::text and o.event_id = c.event_id
-        returning o.event_id, o.seq, o.region, o.attempts, o.created_at, o.payload::text as payload,
-                  o.payload->>'message' as message, o.payload->>'severity' as severity,
-                  o.payload->>'eventTime' as event_time`
-    : await pg<ClaimedRow[]>`
-        with c as materialized (
+        )`
+    : pg`
+        c as materialized (
           select event_id from deliveries
            where destination = ${opts.destination}::text and status = 'pending'
              and available_at <= now()
@@ -104,31 +94,17 @@ export async function claimDestination(
            order by available_at, seq
            limit ${opts.limit}::int
            for update skip locked
-        )
-        update deliveries o
-           set leased_until = now() + make_interval(secs => ${lease}::float8),
-               leased_by = ${opts.workerId}::text, attempts = o.attempts + 1
-          from c
-         where o.destination = ${opts.destination}::text and o.event_id = c.event_id
-        returning o.event_id, o.seq, o.region, o.attempts, o.created_at, o.payload::text as payload,
-                  o.payload->>'message' as message, o.payload->>'severity' as severity,
-                  o.payload->>'eventTime' as event_time`;
-  return rows
-    .map((r) => ({
-      id: r.event_id,
-      seq: Number(r.seq),
-      region: r.region,
-      attempts: r.attempts,
-      createdAt: new Date(r.created_at),
-      payload: r.payload,
-      message: r.message ?? "",
-      severity: r.severity ?? "normal",
-      eventTime: r.event_time ?? "",
-    }))
-    .sort((a, b) => a.seq - b.seq);
+        )`;
+  const rows = await pg<ClaimedRow[]>`
+    with ${picked}
+    update deliveries o
+       set leased_until = now() + make_interval(secs => ${opts.leaseMs / 1000}::float8),
+           leased_by = ${opts.workerId}::text, attempts = o.attempts + 1
+      from c
+     where o.destination = ${opts.destination}::text and o.event_id = c.event_id
+    returning o.event_id as id, ${pg.unsafe(CLAIMED_COLUMNS)}`;
+  return deliveryRows(rows);
 }
-
-const uuidArray = (ids: string[]) => `{${ids.join(",")}}`;
 
 /** Record one destination's batch outcome in one statement (see settleDeliveries). */
 export async function settleDestination(
@@ -136,39 +112,7 @@ export async function settleDestination(
   destination: string,
   s: Settlement,
 ): Promise<void> {
-  const delivered = s.delivered ?? [];
-  const retries = (s.retries ?? []).map((r) => ({
-    id: r.id,
-    delay_ms: Math.max(0, Math.round(r.delayMs)),
-    error: r.error.slice(0, 2000),
-  }));
-  const dead = (s.dead ?? []).map((d) => ({ id: d.id, reason: d.reason.slice(0, 2000) }));
-  const released = s.released ?? [];
-  if (delivered.length + retries.length + dead.length + released.length === 0) return;
-  await pg`
-    with delivered as (
-      delete from deliveries
-       where destination = ${destination}::text and event_id = any(${uuidArray(delivered)}::text::uuid[])
-    ), retried as (
-      update deliveries o
-         set available_at = now() + make_interval(secs => r.delay_ms / 1000.0),
-             leased_until = null, leased_by = null, last_error = r.error
-        from jsonb_to_recordset(${JSON.stringify(retries)}::text::jsonb)
-          as r(id uuid, delay_ms int, error text)
-       where o.destination = ${destination}::text and o.event_id = r.id and o.status = 'pending'
-    ), dead as (
-      update deliveries o
-         set status = 'dead', dead_at = now(), leased_until = null, leased_by = null,
-             last_error = r.reason
-        from jsonb_to_recordset(${JSON.stringify(dead)}::text::jsonb) as r(id uuid, reason text)
-       where o.destination = ${destination}::text and o.event_id = r.id
-    ), released as (
-      update deliveries
-         set leased_until = null, leased_by = null, attempts = greatest(attempts - 1, 0)
-       where destination = ${destination}::text
-         and event_id = any(${uuidArray(released)}::text::uuid[]) and status = 'pending'
-    )
-    select 1`;
+  await settleLedger(pg, { table: "deliveries", destination }, s);
 }
 
 export interface DestinationStats {
@@ -218,30 +162,14 @@ export async function redriveDestination(
   if (opts.accountId) conds.push(eq(deliveries.accountId, opts.accountId));
   const rows = await db
     .update(deliveries)
-    .set({
-      status: "pending",
-      attempts: 0,
-      availableAt: sql`now()`,
-      deadAt: null,
-      leasedUntil: null,
-      leasedBy: null,
-    })
+    .set(redriven())
     .where(and(...conds))
     .returning({ id: deliveries.eventId });
-  if (rows.length > 0) await db.execute(sql`select pg_notify(${OUTBOX_CHANNEL}, '')`);
-  return rows.length;
+  return notifyRedriven(db, rows);
 }
 
-export interface DeadDelivery {
+export interface DeadDelivery extends DeadEvent {
   destination: string;
-  id: string;
-  accountId: string;
-  region: string;
-  action: string;
-  attempts: number;
-  lastError: string | null;
-  deadAt: Date | null;
-  payload: unknown;
 }
 
 export async function listDeadDeliveries(
@@ -257,15 +185,5 @@ export async function listDeadDeliveries(
     .where(and(...conds))
     .orderBy(asc(deliveries.deadAt))
     .limit(opts.limit ?? 100);
-  return rows.map((r) => ({
-    destination: r.destination,
-    id: r.eventId,
-    accountId: r.accountId,
-    region: r.region,
-    action: r.action,
-    attempts: r.attempts,
-    lastError: r.lastError,
-    deadAt: r.deadAt,
-    payload: r.payload,
-  }));
+  return rows.map((r) => ({ destination: r.destination, ...deadEventOf(r.eventId, r) }));
 }
