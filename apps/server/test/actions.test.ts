@@ -6,7 +6,7 @@
 
 import type { AtEvent } from "@berth/core";
 import type { CreatedAccount } from "@berth/registry";
-import { createTestImage, type TestImage } from "@berth/registry/testing";
+import type { TestImage } from "@berth/registry/testing";
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -30,12 +30,7 @@ beforeAll(async () => {
   env = await startTestServer();
   await A().namespace.create.mutate({ name: "birds" });
   await B().namespace.create.mutate({ name: "bobsns" });
-  robin = await createTestImage(env.t.db, env.store, {
-    accountId: env.alice.account.id,
-    region: "us-south",
-    repository: "birds/robin",
-    tag: "1",
-  });
+  robin = await env.image(env.alice, "birds/robin");
 });
 afterAll(async () => env?.close());
 
@@ -391,12 +386,7 @@ describe("image.untag", () => {
 
 describe("image.rm", () => {
   it("succeeds with a critical event per image; missing ones fail on their own", async () => {
-    const gone = await createTestImage(env.t.db, env.store, {
-      accountId: env.alice.account.id,
-      region: "us-south",
-      repository: "birds/gone",
-      tag: "1",
-    });
+    const gone = await env.image(env.alice, "birds/gone");
     const id = rid();
     const res = await A().image.rm.mutate({ images: ["birds/gone:1", "birds/gone:2"] }, on(id));
     expect(res.removed).toEqual([{ image: "birds/gone:1", digest: gone.digest, tags: ["1"] }]);

@@ -6,7 +6,9 @@ import { type AtEvent, eventSchema, type RegionName } from "@berth/core";
 import type { Db } from "@berth/db";
 import { outbox } from "@berth/db";
 import { createTestDatabase, type TestDatabase } from "@berth/db/testing";
+import { basic, type Image, pushImage, randomImage, trpc } from "@berth/harness";
 import { type CreatedAccount, createAccount, FsBlobStore } from "@berth/registry";
+import { createTestImage } from "@berth/registry/testing";
 import { sql } from "drizzle-orm";
 import { afterAll, expect } from "vitest";
 import type { RegionListener } from "../src/config";
@@ -23,6 +25,8 @@ export interface TestServer {
   bob: CreatedAccount;
   url(region?: RegionName): string;
   client(who: CreatedAccount | { apiKey?: string }, region?: RegionName): BerthClient;
+  /** An image of `who`'s in us-south, written straight to the store (no events). */
+  image(who: CreatedAccount, repository: string, tag?: string): ReturnType<typeof createTestImage>;
   /** Outbox events of one request, validated against core's schema, in insertion order. */
   events(requestId: string): Promise<{ event: AtEvent; region: string; accountId: string }[]>;
   close(): Promise<void>;
@@ -52,6 +56,13 @@ export async function startTestServer(
     alice,
     bob,
     url,
+    image: (who, repository, tag = "1") =>
+      createTestImage(t.db, store, {
+        accountId: who.account.id,
+        region: "us-south",
+        repository,
+        tag,
+      }),
     client: (who, region) =>
       createBerthClient({
         url: url(region),
@@ -209,5 +220,48 @@ export function serverOn(db: Db, opts: Partial<StartServerOptions> = {}): Promis
     regions: [{ region: "us-south", port: 0 }],
     logLevel: "silent",
     ...opts,
+  });
+}
+
+/**
+ * Through the API, as a client would (audited): `apiKey`'s namespace of `repository`, and a
+ * random image of one layer of `layerBytes` pushed there as tag 1. Returns the image and the
+ * digest of its layer.
+ */
+export async function pushNewImage(
+  url: string,
+  apiKey: string,
+  repository: string,
+  layerBytes: number,
+): Promise<{ image: Image; layer: string }> {
+  await trpc(url, apiKey, "namespace.create", { name: repository.split("/")[0] }, rid());
+  const image = randomImage([layerBytes]);
+  await pushImage(url, repository, "1", image, {
+    auth: basic("iamapikey", apiKey),
+    requestId: rid(),
+  });
+  return { image, layer: JSON.parse(image.manifest.toString()).layers[0].digest };
+}
+
+/**
+ * POST /token the OAuth2 way (a form with grant_type password and user iambearer): a client
+ * refreshing the bearer token `jwt` for `scope` (space-separated), optionally naming `service`.
+ */
+export function refreshByForm(
+  base: string,
+  jwt: string,
+  scope: string,
+  service?: string,
+): Promise<Response> {
+  return fetch(`${base}/token`, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({
+      grant_type: "password",
+      username: "iambearer",
+      password: jwt,
+      ...(service ? { service } : {}),
+      scope,
+    }).toString(),
   });
 }

@@ -1,13 +1,13 @@
 import { eventSchema } from "@berth/core";
 import { apiKeys, outbox } from "@berth/db";
 import { createTestDatabase, stateFingerprint, type TestDatabase } from "@berth/db/testing";
-import { basic, type Image, pushImage, randomImage, trpc } from "@berth/harness";
+import { basic, type Image, trpc } from "@berth/harness";
 import { type CreatedAccount, createAccount, createApiKey, hashSecret } from "@berth/registry";
 import { eq, sql } from "drizzle-orm";
 import { decodeJwt } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunningServer } from "../src/server";
-import { rid, serverOn } from "./helpers";
+import { pushNewImage, refreshByForm, rid, serverOn } from "./helpers";
 
 // The isolation matrix, for bearer tokens presented to /token (a refresh). Account B holds
 // bearer tokens made from each kind of its credentials, and exchanges each one, each way a
@@ -64,16 +64,7 @@ const REFRESH: Record<
   "Bearer header": (base, jwt, scopes) => getToken(base, `Bearer ${jwt}`, scopes),
   "Basic iambearer": (base, jwt, scopes) => getToken(base, basic("iambearer", jwt), scopes),
   "OAuth2 form": async (base, jwt, scopes) => {
-    const res = await fetch(`${base}/token`, {
-      method: "POST",
-      headers: { "content-type": "application/x-www-form-urlencoded" },
-      body: new URLSearchParams({
-        grant_type: "password",
-        username: "iambearer",
-        password: jwt,
-        scope: scopes.join(" "),
-      }).toString(),
-    });
+    const res = await refreshByForm(base, jwt, scopes.join(" "));
     if (res.status !== 200) return { status: res.status, jwt: "" };
     return { status: 200, jwt: ((await res.json()) as { access_token: string }).access_token };
   },
@@ -99,19 +90,13 @@ beforeAll(async () => {
   alice = await createAccount(t.db, { name: "alice" });
   bob = await createAccount(t.db, { name: "bob" });
 
-  await trpc(url, alice.apiKey, "namespace.create", { name: "alicens" }, rid());
-  aliceImage = randomImage([2048]);
-  aliceLayer = JSON.parse(aliceImage.manifest.toString()).layers[0].digest;
-  await pushImage(url, "alicens/app", "1", aliceImage, {
-    auth: basic("iamapikey", alice.apiKey),
-    requestId: rid(),
-  });
-
-  await trpc(url, bob.apiKey, "namespace.create", { name: "bobns" }, rid());
-  await pushImage(url, "bobns/tool", "1", randomImage([1024]), {
-    auth: basic("iamapikey", bob.apiKey),
-    requestId: rid(),
-  });
+  ({ image: aliceImage, layer: aliceLayer } = await pushNewImage(
+    url,
+    alice.apiKey,
+    "alicens/app",
+    2048,
+  ));
+  await pushNewImage(url, bob.apiKey, "bobns/tool", 1024);
   // B's credentials: a second API key (the one to be deleted), a read-only and a read-write
   // registry token.
   bobKey = await createApiKey(t.db, { accountId: bob.account.id, userId: bob.user.id });

@@ -20,7 +20,7 @@ import { contextTar } from "@berth/registry/testing";
 import { eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunningServer } from "../src/server";
-import { rid, serverOn } from "./helpers";
+import { pushNewImage, rid, serverOn } from "./helpers";
 
 // Isolation, table-driven: account B, with each kind of credential it can hold (its API key,
 // a read-only registry token, a read-write one, an expired one, a bearer token for another
@@ -73,13 +73,12 @@ beforeAll(async () => {
 
   // A's resources: a namespace, an image, a registry token, an exemption, an open upload and
   // a dead-lettered event; all of its events delivered to the tracker.
-  await trpc(url, alice.apiKey, "namespace.create", { name: "alicens" }, rid());
-  aliceImage = randomImage([2048]);
-  aliceLayer = JSON.parse(aliceImage.manifest.toString()).layers[0].digest;
-  await pushImage(url, "alicens/app", "1", aliceImage, {
-    auth: basic("iamapikey", alice.apiKey),
-    requestId: rid(),
-  });
+  ({ image: aliceImage, layer: aliceLayer } = await pushNewImage(
+    url,
+    alice.apiKey,
+    "alicens/app",
+    2048,
+  ));
   const created = { id: "" };
   await trpc(url, alice.apiKey, "registrytoken.create", { description: "a" }, rid(), {
     out: created,

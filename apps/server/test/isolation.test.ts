@@ -1,5 +1,4 @@
 import { outbox } from "@berth/db";
-import { createTestImage } from "@berth/registry/testing";
 import { and, eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { crn, errorInfo, rejects, rid, startTestServer, type TestServer } from "./helpers";
@@ -20,14 +19,7 @@ beforeAll(async () => {
   env = await startTestServer();
   await A().namespace.create.mutate({ name: "alicens" });
   await B().namespace.create.mutate({ name: "bobns" });
-  digest = (
-    await createTestImage(env.t.db, env.store, {
-      accountId: env.alice.account.id,
-      region: "us-south",
-      repository: "alicens/app",
-      tag: "1",
-    })
-  ).digest;
+  digest = (await env.image(env.alice, "alicens/app")).digest;
   tokenId = (await A().registrytoken.create.mutate({ description: "alice's" })).id;
   await A().exemption.create.mutate(exemption);
   await A().quota.set.mutate({ storageMb: 100 });
@@ -118,12 +110,7 @@ describe("two accounts", () => {
   });
 
   it("cannot tag into another account's namespace", async () => {
-    const bobImage = await createTestImage(env.t.db, env.store, {
-      accountId: env.bob.account.id,
-      region: "us-south",
-      repository: "bobns/tool",
-      tag: "1",
-    });
+    const bobImage = await env.image(env.bob, "bobns/tool");
     await sameAsMissing(
       (id, ns) =>
         B().image.tag.mutate({ source: "bobns/tool:1", target: `${ns}/planted:1` }, on(id)),

@@ -6,7 +6,7 @@ import { eq } from "drizzle-orm";
 import { decodeJwt } from "jose";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { RunningServer } from "../src/server";
-import { serverOn } from "./helpers";
+import { refreshByForm, serverOn } from "./helpers";
 import { OciClient } from "./oci-client";
 
 // Bearer tokens presented to /token (a refresh: `Authorization: Bearer`, Basic `iambearer`,
@@ -48,17 +48,7 @@ async function tokenFor(authorization: string, scopes: string[]) {
 
 /** POST /token, the OAuth2 form, with user iambearer. */
 async function formRefresh(jwt: string, scope: string) {
-  const res = await fetch(`${url}/token`, {
-    method: "POST",
-    headers: { "content-type": "application/x-www-form-urlencoded" },
-    body: new URLSearchParams({
-      grant_type: "password",
-      username: "iambearer",
-      password: jwt,
-      service: "berth-registry-us-south",
-      scope,
-    }).toString(),
-  });
+  const res = await refreshByForm(url, jwt, scope, "berth-registry-us-south");
   if (res.status !== 200) return { status: res.status, access: [] as Access, exp: 0 };
   const body = (await res.json()) as { access_token: string };
   const claims = decodeJwt(body.access_token);

@@ -1,4 +1,7 @@
-import { execFile } from "node:child_process";
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 export const BERTH = fileURLToPath(new URL("../dist/berth.js", import.meta.url));
@@ -41,4 +44,44 @@ export function berth(
     );
     child.stdin!.end(opts.input ?? "");
   });
+}
+
+/** The built binary left running (`events --follow`): what it printed so far, and its exit. */
+export interface Running {
+  child: ChildProcess;
+  out: string;
+  err: string;
+  exited: Promise<number | null>;
+}
+
+export function spawnBerth(args: string[], env: Record<string, string | undefined>): Running {
+  const child = spawn(process.execPath, [BERTH, ...args], {
+    env: { PATH: process.env.PATH, ...env } as NodeJS.ProcessEnv,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const running: Running = {
+    child,
+    out: "",
+    err: "",
+    exited: new Promise((r) => child.once("exit", (code) => r(code))),
+  };
+  child.stdout!.on("data", (c: Buffer) => {
+    running.out += c.toString();
+  });
+  child.stderr!.on("data", (c: Buffer) => {
+    running.err += c.toString();
+  });
+  return running;
+}
+
+/** A HOME of its own, logged in to `url` with `apiKey`: the environment to run berth in. */
+export async function loggedInHome(
+  url: string,
+  apiKey: string,
+): Promise<{ HOME: string; BERTH_CONFIG: string }> {
+  const home = mkdtempSync(join(tmpdir(), "berth-home-"));
+  const env = { HOME: home, BERTH_CONFIG: join(home, "config.json") };
+  const login = await berth(["login", "--url", url, "--api-key", apiKey], env);
+  if (login.code !== 0) throw new Error(`berth login answered ${login.code}: ${login.stderr}`);
+  return env;
 }

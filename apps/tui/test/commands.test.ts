@@ -1,4 +1,3 @@
-import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -6,7 +5,7 @@ import { createBerthClient } from "@berth/client";
 import { createTestImage } from "@berth/registry/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCli } from "../src/cli/run";
-import { BERTH, berth, type Run } from "./cli";
+import { berth, type Run, spawnBerth } from "./cli";
 import { contextDir } from "./context-dir";
 import { type Stack, startStack, until } from "./stack";
 
@@ -489,36 +488,24 @@ describe("events and delivery", () => {
   });
 
   it("follows live events until interrupted, one JSON event a line", async () => {
-    const child = spawn(process.execPath, [BERTH, "events", "--follow", "-o", "json"], {
-      env: { PATH: process.env.PATH, ...env },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let out = "";
-    let err = "";
-    child.stdout.on("data", (c: Buffer) => {
-      out += c.toString();
-    });
-    child.stderr.on("data", (c: Buffer) => {
-      err += c.toString();
-    });
-    const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
+    const tail = spawnBerth(["events", "--follow", "-o", "json"], env);
     try {
       await until(
-        () => err.includes("following events of region us-south"),
-        () => `ready: ${err}`,
+        () => tail.err.includes("following events of region us-south"),
+        () => `ready: ${tail.err}`,
       );
       const client = createBerthClient({ url: stack.url, apiKey: stack.alice.apiKey });
       await client.namespace.create.mutate({ name: "live-ns" });
       await until(
-        () => out.includes('"live-ns"'),
-        () => `the live event: ${out} ${err}`,
+        () => tail.out.includes('"live-ns"'),
+        () => `the live event: ${tail.out} ${tail.err}`,
       );
-      const line = JSON.parse(out.trim().split("\n").at(-1)!) as { event: { action: string } };
+      const line = JSON.parse(tail.out.trim().split("\n").at(-1)!) as { event: { action: string } };
       expect(line.event.action).toBe("container-registry.namespace.create");
     } finally {
-      child.kill("SIGINT");
+      tail.child.kill("SIGINT");
     }
-    expect(await exited).toBe(0);
+    expect(await tail.exited).toBe(0);
   });
 
   it("shows delivery status and dead letters, and redrives", async () => {

@@ -1,11 +1,8 @@
 import { execFile, execFileSync } from "node:child_process";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BERTH, berth } from "./cli";
+import { BERTH, loggedInHome } from "./cli";
 import { type Stack, startStack, until } from "./stack";
 
 // The built binary in a real terminal (tmux): log in, create a namespace in the app, watch
@@ -53,10 +50,7 @@ beforeAll(async () => {
     throw new Error("the end-to-end test needs tmux: apt-get install tmux");
   }
   stack = await startStack();
-  const home = mkdtempSync(join(tmpdir(), "berth-e2e-"));
-  env = { HOME: home, BERTH_CONFIG: join(home, "config.json") };
-  const login = await berth(["login", "--url", stack.url, "--api-key", stack.alice.apiKey], env);
-  expect(login.code, login.stderr).toBe(0);
+  env = await loggedInHome(stack.url, stack.alice.apiKey);
 }, 180_000);
 
 afterAll(async () => {

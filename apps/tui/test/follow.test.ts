@@ -1,10 +1,6 @@
-import { spawn } from "node:child_process";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { createBerthClient } from "@berth/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BERTH, berth } from "./cli";
+import { loggedInHome, spawnBerth } from "./cli";
 import { type Stack, startStack, until } from "./stack";
 
 // `berth events --follow` (the built binary, its own process) while the tracker process is
@@ -16,31 +12,18 @@ let env: Record<string, string>;
 
 beforeAll(async () => {
   stack = await startStack();
-  const home = mkdtempSync(join(tmpdir(), "berth-follow-"));
-  env = { HOME: home, BERTH_CONFIG: join(home, "config.json") };
-  const login = await berth(["login", "--url", stack.url, "--api-key", stack.alice.apiKey], env);
-  expect(login.code, login.stderr).toBe(0);
+  env = await loggedInHome(stack.url, stack.alice.apiKey);
 }, 180_000);
 afterAll(async () => stack?.stop());
 
 describe("events --follow across a tracker restart", () => {
   it("reconnects, resumes, and prints every event exactly once", async () => {
-    const child = spawn(
-      process.execPath,
-      [BERTH, "events", "--follow", "--action", "namespace.create", "-o", "json"],
-      { env: { PATH: process.env.PATH, ...env }, stdio: ["ignore", "pipe", "pipe"] },
+    const tail = spawnBerth(
+      ["events", "--follow", "--action", "namespace.create", "-o", "json"],
+      env,
     );
-    let out = "";
-    let err = "";
-    child.stdout.on("data", (c: Buffer) => {
-      out += c.toString();
-    });
-    child.stderr.on("data", (c: Buffer) => {
-      err += c.toString();
-    });
-    const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
     const names = () =>
-      out
+      tail.out
         .split("\n")
         .filter((l) => l !== "")
         .map((l) => (JSON.parse(l) as { event: { target: { name: string } } }).event.target.name);
@@ -55,9 +38,9 @@ describe("events --follow across a tracker restart", () => {
       }
       return made;
     };
-    const status = () => `stdout:\n${out}\nstderr:\n${err}\n${stack.logs()}`;
+    const status = () => `stdout:\n${tail.out}\nstderr:\n${tail.err}\n${stack.logs()}`;
     try {
-      await until(() => err.includes("following events of region us-south"), status, 60_000);
+      await until(() => tail.err.includes("following events of region us-south"), status, 60_000);
       const before = await create("before", 5);
       await until(seen(before), () => `the events before the restart: ${status()}`, 60_000);
 
@@ -67,8 +50,8 @@ describe("events --follow across a tracker restart", () => {
       await restarted;
       const after = await create("after", 5);
       await until(seen([...during, ...after]), () => `every event: ${status()}`, 120_000);
-      expect(err).toMatch(/live tail cut \(.*\); reconnecting/);
-      expect(err).toContain("resumed following events of region us-south");
+      expect(tail.err).toMatch(/live tail cut \(.*\); reconnecting/);
+      expect(tail.err).toContain("resumed following events of region us-south");
 
       // A last event, then the count: a repeat of an earlier one would have come before it.
       const [last] = await create("last", 1);
@@ -76,8 +59,8 @@ describe("events --follow across a tracker restart", () => {
       const all = [...before, ...during, ...after, last!];
       expect(names().sort()).toEqual([...all].sort());
     } finally {
-      child.kill("SIGINT");
+      tail.child.kill("SIGINT");
     }
-    expect(await exited).toBe(0);
+    expect(await tail.exited).toBe(0);
   }, 420_000);
 });
