@@ -32,7 +32,7 @@ const UNDOCUMENTED_ENV = new Set([
   // the user's home and XDG folder: where the CLI's config file is by default (BERTH_CONFIG's row)
   "HOME",
   "XDG_CONFIG_HOME",
-  "BERTH_BENCH_UNAUDITED", // benchmark-only: bench:oci's unaudited comparison run
+  "BERTH_BENCH_UNAUDITED", // benchmark-only: bench:api prices the audit against a server without it
   "BERTH_BENCH_UNLOGGED", // benchmark-only: the tracker's unlogged tables for bench:delivery
   "BERTH_TEST_ADMIN_URL", // test-only: set by @berth/db/testing for the test processes it starts
   "MOTO_SERVER", // test-only: which moto_server binary the S3 tests start
