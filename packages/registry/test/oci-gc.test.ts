@@ -144,10 +144,10 @@ describe("collectBlobs", () => {
     const report = await collectBlobs(env.t.db, env.store);
     expect(report.abandonedUploads).toBe(2);
     expect(report.orphanFiles).toBe(1);
-    expect(await uploads.size(stale.id)).toBeNull();
-    expect(await uploads.size(lost)).toBeNull();
-    expect(await uploads.size(fresh.id)).toBe(0);
-    expect(await uploads.size(active.id)).toBe(10);
+    expect(await uploads.size(stale.id, {})).toBeNull();
+    expect(await uploads.size(lost, {})).toBeNull();
+    expect(await uploads.size(fresh.id, {})).toBe(0);
+    expect(await uploads.size(active.id, {})).toBe(10);
     expect(hasFile(orphan.digest)).toBe(false);
     expect(hasFile(young.digest)).toBe(true);
     const rows = await env.t.db

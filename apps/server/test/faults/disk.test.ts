@@ -41,14 +41,13 @@ class SimulatedDisk extends FsBlobStore implements UploadingBlobStore {
       if (disk.readOnly) throw errno("EROFS");
     };
     return {
-      acquire: (id) => area.acquire(id),
       size: (id) => area.size(id),
       list: () => area.list(),
-      seal: (id, digest, size) => area.seal(id, digest, size),
+      seal: (id, digest, state, size) => area.seal(id, digest, state, size),
       abort: (id) => area.abort(id),
       async create(id) {
         writable();
-        await area.create(id);
+        return area.create(id);
       },
       async publish(id, digest) {
         writable();

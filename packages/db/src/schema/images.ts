@@ -3,6 +3,7 @@ import {
   bigint,
   index,
   integer,
+  jsonb,
   pgTable,
   primaryKey,
   text,
@@ -104,14 +105,24 @@ export const tags = pgTable(
   ],
 );
 
-/** Blob upload sessions; the bytes live in the blob store's upload area. */
+/**
+ * Blob upload sessions; the bytes live in the blob store's upload area. What the store needs
+ * to continue the upload (S3: its multipart upload and parts) is `state`, here rather than
+ * in any process, so that the next chunk may go to any server process; `writer` and
+ * `writer_until` are the lease of the one request allowed to write at a time (a crashed
+ * process's lease runs out).
+ */
 export const uploadSessions = pgTable(
   "upload_sessions",
   {
     id: uuid("id").primaryKey(),
     repositoryId: ownerUuid("repository_id", () => repositories.id),
     accountId: text("account_id").notNull(),
+    /** Bytes received by the last chunk that completed. */
     offset: bigint("offset", { mode: "number" }).notNull().default(0),
+    state: jsonb("state").$type<Record<string, unknown>>().notNull().default({}),
+    writer: uuid("writer"),
+    writerUntil: timestamptz("writer_until"),
     startedAt: timestamptz("started_at").notNull().defaultNow(),
     updatedAt: updatedAt(),
   },

@@ -97,13 +97,13 @@ export async function pushUsage(
 /** Bytes the account's open (unfinished) uploads of the region hold now. */
 export async function openUploadBytes(tx: DbOrTx, ctx: RegistryContext): Promise<number> {
   const rows = await tx
-    .select({ id: uploadSessions.id })
+    .select({ id: uploadSessions.id, state: uploadSessions.state })
     .from(uploadSessions)
     .innerJoin(repositories, eq(repositories.id, uploadSessions.repositoryId))
     .innerJoin(namespaces, eq(namespaces.id, repositories.namespaceId))
     .where(and(eq(uploadSessions.accountId, accountId(ctx)), eq(namespaces.region, ctx.region)));
   const uploads = ctx.store.uploads();
-  const sizes = await Promise.all(rows.map((r) => uploads.size(r.id)));
+  const sizes = await Promise.all(rows.map((r) => uploads.size(r.id, r.state)));
   return sizes.reduce<number>((sum, size) => sum + (size ?? 0), 0);
 }
 

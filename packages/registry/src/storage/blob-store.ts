@@ -127,46 +127,55 @@ export async function readBlob(store: BlobStore, digest: string): Promise<Buffer
 }
 
 /**
+ * What a driver needs to continue an upload besides its bytes (S3: the multipart upload, its
+ * parts and the tail not yet sent as one; files: nothing). A JSON object that the driver
+ * updates in place when a call succeeds, and leaves as it was when it fails. The caller
+ * keeps it between requests (the upload's row in Postgres) and passes it to every call, so
+ * that the next chunk may land on any server process; `create` gives the first one.
+ */
+export type UploadState = Record<string, unknown>;
+
+/**
  * The bytes of blob upload sessions (the OCI chunked upload), kept beside a blob store.
- * Sessions themselves (owner, repository) are rows in the database; a driver only holds
- * the bytes under the session id, and turns them into a blob of the store once verified.
+ * Sessions themselves (owner, repository, the driver's `UploadState`, who is writing) are
+ * rows in the database; a driver holds the bytes under the session id and turns them into a
+ * blob of the store once verified. Callers let one request at a time write an upload (the
+ * session's lease); the driver does not lock.
  *
- * A session is resumable across restarts: its bytes are on disk (or in the object store),
- * so after a restart `size` still answers and `append` continues; only the running hash
- * state is lost, and `seal` then hashes the stored bytes again.
+ * A session is resumable in another process or after a restart: its bytes are on disk or in
+ * the object store and its state in the database; only the running hash is per process, and
+ * `seal` hashes the stored bytes again when this process did not see them all.
  */
 export interface UploadStore {
-  /** Start an empty upload. */
-  create(id: string): Promise<void>;
-  /** Bytes received so far, or null when there is no such upload. */
-  size(id: string): Promise<number | null>;
+  /** Start an empty upload; returns its first state. */
+  create(id: string): Promise<UploadState>;
+  /** Bytes received so far, or null when the driver knows there is no such upload. */
+  size(id: string, state: UploadState): Promise<number | null>;
   /**
    * Append a chunk at `offset`, which must be the current size (else `UploadOffsetError`).
-   * A chunk that fails midway (client gone) leaves the upload as it was before it.
+   * A chunk that fails midway (client gone) leaves the upload and `state` as they were.
    * Returns the new size.
    */
-  append(id: string, source: BlobSource, offset: number): Promise<number>;
+  append(id: string, source: BlobSource, offset: number, state: UploadState): Promise<number>;
   /**
    * Check the upload's bytes against `digest` (and `expectedSize`): `DigestMismatchError`
-   * or `SizeMismatchError` when they differ. Slow only when the hash state was lost. May
-   * start making the bytes durable, for `publish` to finish.
+   * or `SizeMismatchError` when they differ. Slow only when this process did not receive
+   * every chunk. May start making the bytes durable, for `publish` to finish.
    */
-  seal(id: string, digest: string, expectedSize?: number): Promise<BlobInfo>;
+  seal(id: string, digest: string, state: UploadState, expectedSize?: number): Promise<BlobInfo>;
   /**
    * Make a sealed upload the blob `digest` of the store, durably (fsync, then an atomic
    * rename or the driver's commit), and forget the upload. Callers run it under the lock
    * that keeps garbage collection away (`holdBlobsAgainstGc`).
    */
-  publish(id: string, digest: string): Promise<BlobInfo>;
-  /** Forget an upload and its bytes; returns whether it existed. */
-  abort(id: string): Promise<boolean>;
+  publish(id: string, digest: string, state: UploadState): Promise<BlobInfo>;
+  /**
+   * Forget an upload and its bytes; returns whether it had any. Without its state (garbage
+   * collection of uploads nobody owns) the driver finds what is left by the id.
+   */
+  abort(id: string, state?: UploadState): Promise<boolean>;
   /** Every upload with the time of its last write (for abandoned-upload cleanup). */
   list(): AsyncIterable<{ id: string; modifiedAt: Date }>;
-  /**
-   * Exclusive use of an upload inside this process while a request writes to it; null when
-   * another request holds it. Call the returned function to release.
-   */
-  acquire(id: string): (() => void) | null;
 }
 
 /** Every blob store keeps its upload sessions (`BlobStore.uploads`); the old name of that. */

@@ -3,7 +3,7 @@ import { createReadStream, createWriteStream } from "node:fs";
 import { mkdir, open, readdir, stat, truncate, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { Readable } from "node:stream";
-import type { UploadStore } from "./blob-store";
+import type { UploadState, UploadStore } from "./blob-store";
 import {
   type BlobInfo,
   type BlobSource,
@@ -12,7 +12,7 @@ import {
   SizeMismatchError,
   splitDigest,
 } from "./blob-store";
-import { UploadLocks, UploadNotFoundError, UploadOffsetError } from "./uploads";
+import { UploadNotFoundError, UploadOffsetError } from "./uploads";
 
 /** Running hash of an upload; valid while `size` equals the bytes on disk. */
 interface HashState {
@@ -30,13 +30,13 @@ const UPLOAD_ID = /^[0-9a-f-]{36}$/;
  * them, so sealing an upload costs no second read unless the process restarted (the hash
  * state lives in memory). Given `adopt` (the blob store is on the same filesystem),
  * publishing hands the file over (a rename into the blob tree); otherwise the verified file
- * is streamed into the store, which verifies it again.
+ * is streamed into the store, which verifies it again. The file is the whole record of an
+ * upload: its `UploadState` stays empty.
  */
 export class FsUploadStore implements UploadStore {
   private readonly hashes = new Map<string, HashState>();
   /** Flushes started by `seal`, awaited by `publish`. */
   private readonly synced = new Map<string, Promise<void>>();
-  private readonly locks = new UploadLocks();
 
   constructor(
     readonly dir: string,
@@ -49,15 +49,12 @@ export class FsUploadStore implements UploadStore {
     return join(this.dir, id);
   }
 
-  acquire(id: string): (() => void) | null {
-    return this.locks.acquire(id);
-  }
-
-  async create(id: string): Promise<void> {
+  async create(id: string): Promise<UploadState> {
     await mkdir(this.dir, { recursive: true });
     const fh = await open(this.pathOf(id), "wx");
     await fh.close();
     this.hashes.set(id, { hash: createHash("sha256"), size: 0 });
+    return {};
   }
 
   async size(id: string): Promise<number | null> {
@@ -138,7 +135,12 @@ export class FsUploadStore implements UploadStore {
     return size;
   }
 
-  async seal(id: string, digest: string, expectedSize?: number): Promise<BlobInfo> {
+  async seal(
+    id: string,
+    digest: string,
+    _state?: UploadState,
+    expectedSize?: number,
+  ): Promise<BlobInfo> {
     const path = this.pathOf(id);
     const size = await this.size(id);
     if (size === null) throw new UploadNotFoundError(id);

@@ -1,6 +1,6 @@
 import type { Db } from "@berth/db";
 import { blobs, uploadSessions } from "@berth/db";
-import { inArray, lt, sql } from "drizzle-orm";
+import { and, inArray, isNull, lt, or, sql } from "drizzle-orm";
 import { collectGarbage } from "../images/gc";
 import { BLOB_GC_LOCK } from "../images/records";
 import type { BlobStore } from "./blob-store";
@@ -94,7 +94,7 @@ export async function collectBlobs(
 
 /**
  * Abandoned uploads: sessions with no write for `olderThanMs` (rows and bytes; a write is
- * seen in the session's file, whose modification time each chunk moves), and upload files
+ * seen in the row, which each chunk updates, and in the session's files), and upload files
  * that no session owns once they are older than `graceMs`. Returns how many went.
  */
 export async function cleanupUploads(
@@ -109,18 +109,30 @@ export async function cleanupUploads(
   const files = new Map<string, number>();
   for await (const upload of uploads.list()) files.set(upload.id, upload.modifiedAt.getTime());
   let removed = 0;
+  // A session a request holds (its lease running) is being written, however old its last
+  // chunk: a slow client's long chunk.
   const idle = await db
-    .select({ id: uploadSessions.id })
+    .select({ id: uploadSessions.id, state: uploadSessions.state })
     .from(uploadSessions)
-    .where(lt(uploadSessions.updatedAt, new Date(idleSince)));
-  const abandoned = idle
-    .map((r) => r.id)
-    .filter((id) => (files.get(id) ?? Number.NEGATIVE_INFINITY) < idleSince);
+    .where(
+      and(
+        lt(uploadSessions.updatedAt, new Date(idleSince)),
+        or(isNull(uploadSessions.writerUntil), lt(uploadSessions.writerUntil, sql`now()`)),
+      ),
+    );
+  const abandoned = idle.filter(
+    (r) => (files.get(r.id) ?? Number.NEGATIVE_INFINITY) < idleSince,
+  );
   for (let i = 0; i < abandoned.length; i += BATCH) {
-    const ids = abandoned.slice(i, i + BATCH);
-    await db.delete(uploadSessions).where(inArray(uploadSessions.id, ids));
-    for (const id of ids) {
-      await uploads.abort(id);
+    const batch = abandoned.slice(i, i + BATCH);
+    await db.delete(uploadSessions).where(
+      inArray(
+        uploadSessions.id,
+        batch.map((r) => r.id),
+      ),
+    );
+    for (const { id, state } of batch) {
+      await uploads.abort(id, state);
       files.delete(id);
       removed++;
     }

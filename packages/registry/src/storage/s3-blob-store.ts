@@ -108,22 +108,22 @@ export class S3BlobStore implements BlobStore {
         : Readable.from(source instanceof Uint8Array ? [source] : source);
     const id = randomUUID();
     const uploads = this.uploadArea;
-    await uploads.create(id);
+    const state = await uploads.create(id);
     try {
       input.once("error", (error) => hashing.destroy(error));
-      await uploads.append(id, input.pipe(hashing), 0);
+      await uploads.append(id, input.pipe(hashing), 0, state);
       const digest = `${algorithm}:${hash.digest("hex")}`;
       if (options.expectedDigest && options.expectedDigest !== digest) {
         throw new DigestMismatchError(options.expectedDigest, digest);
       }
-      const info = await uploads.seal(id, digest, options.expectedSize);
+      const info = await uploads.seal(id, digest, state, options.expectedSize);
       if (await this.stat(digest)) {
-        await uploads.abort(id);
+        await uploads.abort(id, state);
         return info;
       }
-      return await uploads.publish(id, digest);
+      return await uploads.publish(id, digest, state);
     } catch (error) {
-      await uploads.abort(id).catch(() => {});
+      await uploads.abort(id, state).catch(() => {});
       throw error;
     }
   }

@@ -1,15 +1,17 @@
-import { createHash, type Hash } from "node:crypto";
+import { createHash, type Hash, randomUUID } from "node:crypto";
 import { Readable } from "node:stream";
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
   CopyObjectCommand,
   CreateMultipartUploadCommand,
+  ListMultipartUploadsCommand,
+  ListPartsCommand,
   PutObjectCommand,
   UploadPartCommand,
   UploadPartCopyCommand,
 } from "@aws-sdk/client-s3";
-import type { UploadStore } from "./blob-store";
+import type { UploadState, UploadStore } from "./blob-store";
 import {
   type BlobInfo,
   type BlobSource,
@@ -18,7 +20,7 @@ import {
   splitDigest,
 } from "./blob-store";
 import type { S3Location } from "./s3-client";
-import { UploadLocks, UploadNotFoundError, UploadOffsetError } from "./uploads";
+import { UploadNotFoundError, UploadOffsetError } from "./uploads";
 
 /** S3's smallest part but the last: chunks are buffered up to it. */
 export const MIN_PART_BYTES = 5 * 1024 * 1024;
@@ -28,20 +30,25 @@ const COPY_PART_BYTES = 1024 * 1024 * 1024;
 const UPLOAD_ID = /^[0-9a-f-]{36}$/;
 
 /**
- * What an upload is, kept in the bucket beside its bytes (`uploads/<id>/state`), so that
- * the next chunk may land on any server process: the multipart upload and its parts, the
- * tail of fewer than 5 MiB not yet sent as a part, and, once sealed, the object holding the
- * whole upload. The state is rewritten after a chunk's bytes are stored, so a chunk cut off
- * midway leaves the previous state (and its parts) as it was: parts it sent past them are
- * replaced by the next chunk's, which reuse their numbers.
+ * An upload's `UploadState` here: the multipart upload and its parts, the tail of fewer than
+ * 5 MiB not yet sent as a part (an object of its own), and, once sealed, the object holding
+ * the whole upload. The caller keeps it in the upload's database row, so the next chunk may
+ * land on any server process. A chunk cut off midway leaves it as it was: parts it sent past
+ * it are replaced by the next chunk's, which reuse their numbers, and are left out of the
+ * completed upload anyway (S3 keeps only the parts the completion lists, with their ETags).
  */
-interface UploadState {
-  multipartId: string | null;
-  parts: { n: number; etag: string; size: number }[];
-  tail: { key: string; size: number } | null;
+type S3State = {
+  multipartId?: string;
+  parts?: Part[];
+  tail?: { key: string; size: number };
   /** Set once sealed: the object holding every byte (null: the upload is empty). */
   data?: { key: string | null };
-  rev: number;
+};
+
+interface Part {
+  n: number;
+  etag: string;
+  size: number;
 }
 
 /** Running hash of an upload received by this process; valid while `size` matches. */
@@ -52,15 +59,15 @@ interface HashState {
 
 /**
  * OCI chunked uploads as S3 multipart uploads. Chunks are buffered to S3's 5 MiB minimum
- * part; what is left over after a chunk waits in a small tail object for the next one.
- * Sealing completes the multipart upload into a staging object under `uploads/`, checks
- * its digest (with the hash this process kept while receiving, or by reading it back when
+ * part; what is left over after a chunk waits in a small tail object (a new key each time,
+ * so a writer that lost its turn cannot overwrite the current one) for the next one.
+ * Sealing completes the multipart upload into a staging object under `uploads/`, checks its
+ * digest (with the hash this process kept while receiving, or by reading it back when
  * another process received some chunks) and publishing copies it, inside the bucket, to its
  * blob key: a blob key only ever holds verified bytes.
  */
 export class S3UploadStore implements UploadStore {
   private readonly hashes = new Map<string, HashState>();
-  private readonly locks = new UploadLocks();
 
   constructor(
     private readonly s3: S3Location,
@@ -72,67 +79,39 @@ export class S3UploadStore implements UploadStore {
     return `${this.s3.prefix}uploads/${id}/`;
   }
 
-  private async readState(id: string): Promise<UploadState | null> {
-    const text = await this.s3.getText(`${this.base(id)}state`);
-    return text === null ? null : (JSON.parse(text) as UploadState);
-  }
-
-  private async writeState(id: string, state: UploadState): Promise<void> {
-    await this.s3.client.send(
-      new PutObjectCommand({
-        Bucket: this.s3.bucket,
-        Key: `${this.base(id)}state`,
-        Body: JSON.stringify(state),
-        ContentType: "application/json",
-      }),
-    );
-  }
-
-  acquire(id: string): (() => void) | null {
-    return this.locks.acquire(id);
-  }
-
-  async create(id: string): Promise<void> {
-    if (await this.readState(id)) throw new Error(`upload ${id} exists already`);
-    await this.writeState(id, { multipartId: null, parts: [], tail: null, rev: 0 });
+  async create(id: string): Promise<UploadState> {
+    this.base(id);
+    // Nothing in the bucket until the first bytes come.
     this.hashes.set(id, { hash: createHash("sha256"), size: 0 });
+    return {};
   }
 
-  async size(id: string): Promise<number | null> {
-    let state: UploadState | null;
-    try {
-      state = await this.readState(id);
-    } catch (error) {
-      if (error instanceof UploadNotFoundError) return null;
-      throw error;
-    }
-    return state ? sizeOf(state) : null;
+  async size(id: string, state: UploadState): Promise<number | null> {
+    return UPLOAD_ID.test(id) ? sizeOf(state) : null;
   }
 
-  async append(id: string, source: BlobSource, offset: number): Promise<number> {
+  async append(id: string, source: BlobSource, offset: number, state: UploadState): Promise<number> {
     const base = this.base(id);
-    const state = await this.readState(id);
-    if (!state) throw new UploadNotFoundError(id);
-    const current = sizeOf(state);
-    if (current !== offset) throw new UploadOffsetError(current, offset);
-    if (state.data) throw new UploadOffsetError(current, offset);
+    const was = state as S3State;
+    const current = sizeOf(was);
+    if (current !== offset || was.data) throw new UploadOffsetError(current, offset);
     let hashState = this.hashes.get(id);
     if (hashState && hashState.size !== current) {
       this.hashes.delete(id);
       hashState = undefined;
     }
     const before = hashState?.hash.copy();
-    const next: UploadState = { ...state, parts: [...state.parts], rev: state.rev + 1 };
+    const next: S3State = { ...was, parts: [...(was.parts ?? [])] };
     const pending: Buffer[] = [];
     let buffered = 0;
-    if (state.tail && state.tail.size > 0) {
-      const tail = await this.s3.getBytes(state.tail.key);
+    if (was.tail && was.tail.size > 0) {
+      const tail = await this.s3.getBytes(was.tail.key);
       if (!tail) throw new Error(`upload ${id} lost its tail object`);
       pending.push(tail);
       buffered = tail.length;
     }
     let size = current;
-    const newTailKey = `${base}tail-${next.rev}`;
+    const newTailKey = `${base}tail-${randomUUID()}`;
     try {
       const input =
         source instanceof Readable
@@ -150,7 +129,7 @@ export class S3UploadStore implements UploadStore {
           pending.length = 0;
           buffered = 0;
           next.multipartId ??= await this.startMultipart(id);
-          next.parts.push(await this.sendPart(id, next, next.parts.length + 1, body));
+          next.parts!.push(await this.sendPart(id, next, next.parts!.length + 1, body));
         }
       }
       const rest = Buffer.concat(pending);
@@ -160,16 +139,17 @@ export class S3UploadStore implements UploadStore {
         );
         next.tail = { key: newTailKey, size: rest.length };
       } else {
-        next.tail = null;
+        delete next.tail;
       }
-      await this.writeState(id, next);
     } catch (error) {
       if (hashState && before) this.hashes.set(id, { hash: before, size: current });
       await this.s3.deleteKeys([newTailKey]).catch(() => {});
       throw error;
     }
-    if (state.tail && state.tail.key !== next.tail?.key) {
-      await this.s3.deleteKeys([state.tail.key]).catch(() => {});
+    const oldTail = was.tail;
+    replace(state, next);
+    if (oldTail && oldTail.key !== next.tail?.key) {
+      await this.s3.deleteKeys([oldTail.key]).catch(() => {});
     }
     if (hashState) hashState.size = size;
     return size;
@@ -183,12 +163,7 @@ export class S3UploadStore implements UploadStore {
     return out.UploadId;
   }
 
-  private async sendPart(
-    id: string,
-    state: UploadState,
-    n: number,
-    body: Buffer,
-  ): Promise<{ n: number; etag: string; size: number }> {
+  private async sendPart(id: string, state: S3State, n: number, body: Buffer): Promise<Part> {
     const out = await this.s3.client.send(
       new UploadPartCommand({
         Bucket: this.s3.bucket,
@@ -205,37 +180,44 @@ export class S3UploadStore implements UploadStore {
 
   /** The object holding the whole upload, making it (completing the multipart) if need be. */
   private async materialize(id: string, state: UploadState): Promise<string | null> {
-    if (state.data) return state.data.key;
+    // `was` is the caller's object: read it all before `replace` changes it.
+    const was = state as S3State;
+    if (was.data) return was.data.key;
     let key: string | null;
-    const next: UploadState = { ...state, parts: [...state.parts], rev: state.rev + 1 };
-    if (state.parts.length === 0) {
-      key = state.tail?.key ?? null;
+    const next: S3State = { ...was, parts: [...(was.parts ?? [])] };
+    if (next.parts!.length === 0) {
+      key = was.tail?.key ?? null;
     } else {
-      if (state.tail) {
-        const tail = await this.s3.getBytes(state.tail.key);
+      if (was.tail) {
+        const tail = await this.s3.getBytes(was.tail.key);
         if (!tail) throw new Error(`upload ${id} lost its tail object`);
-        next.parts.push(await this.sendPart(id, next, next.parts.length + 1, tail));
-        // Its bytes are in the last part now (the object goes with the upload).
-        next.tail = null;
+        next.parts!.push(await this.sendPart(id, next, next.parts!.length + 1, tail));
+        delete next.tail;
       }
       key = `${this.base(id)}data`;
       await this.s3.client.send(
         new CompleteMultipartUploadCommand({
           Bucket: this.s3.bucket,
           Key: key,
-          UploadId: state.multipartId!,
-          MultipartUpload: { Parts: next.parts.map((p) => ({ PartNumber: p.n, ETag: p.etag })) },
+          UploadId: next.multipartId!,
+          MultipartUpload: { Parts: next.parts!.map((p) => ({ PartNumber: p.n, ETag: p.etag })) },
         }),
       );
+      // Its bytes are in the last part now.
+      if (was.tail) await this.s3.deleteKeys([was.tail.key]).catch(() => {});
     }
     next.data = { key };
-    await this.writeState(id, next);
+    replace(state, next);
     return key;
   }
 
-  async seal(id: string, digest: string, expectedSize?: number): Promise<BlobInfo> {
-    const state = await this.readState(id);
-    if (!state) throw new UploadNotFoundError(id);
+  async seal(
+    id: string,
+    digest: string,
+    state: UploadState,
+    expectedSize?: number,
+  ): Promise<BlobInfo> {
+    this.base(id);
     const size = sizeOf(state);
     if (expectedSize !== undefined && expectedSize !== size) {
       throw new SizeMismatchError(expectedSize, size);
@@ -258,9 +240,8 @@ export class S3UploadStore implements UploadStore {
     return { digest, size };
   }
 
-  async publish(id: string, digest: string): Promise<BlobInfo> {
-    const state = await this.readState(id);
-    if (!state) throw new UploadNotFoundError(id);
+  async publish(id: string, digest: string, state: UploadState): Promise<BlobInfo> {
+    this.base(id);
     const size = sizeOf(state);
     const key = await this.materialize(id, state);
     const target = this.blobKey(digest);
@@ -279,10 +260,9 @@ export class S3UploadStore implements UploadStore {
     } else {
       await this.copyInParts(key, target, size);
     }
-    await this.abort(id);
+    await this.abort(id, state);
     return { digest, size };
   }
-
   private async copyInParts(from: string, to: string, size: number): Promise<void> {
     const started = await this.s3.client.send(
       new CreateMultipartUploadCommand({ Bucket: this.s3.bucket, Key: to }),
@@ -322,45 +302,101 @@ export class S3UploadStore implements UploadStore {
     }
   }
 
-  async abort(id: string): Promise<boolean> {
+  async abort(id: string, state?: UploadState): Promise<boolean> {
     this.hashes.delete(id);
-    let base: string;
-    try {
-      base = this.base(id);
-    } catch {
-      return false;
-    }
-    const state = await this.readState(id);
-    if (state?.multipartId && !state.data?.key?.endsWith("/data")) {
+    if (!UPLOAD_ID.test(id)) return false;
+    const base = this.base(id);
+    const known = state as S3State | undefined;
+    // With the state, what is left is known; without it (an upload nobody owns), look.
+    const multipartIds = known
+      ? known.multipartId && !known.data?.key?.endsWith("/data")
+        ? [known.multipartId]
+        : []
+      : await this.multipartsUnder(base);
+    for (const uploadId of multipartIds) {
       await this.s3.client
         .send(
           new AbortMultipartUploadCommand({
             Bucket: this.s3.bucket,
             Key: `${base}data`,
-            UploadId: state.multipartId,
+            UploadId: uploadId,
           }),
         )
         .catch(() => {});
     }
     const keys: string[] = [];
-    for await (const object of this.s3.listObjects(base)) keys.push(object.key);
-    // The state goes last: while it is there, a retry finds the upload and cleans up again.
-    const stateKey = `${base}state`;
-    await this.s3.deleteKeys(keys.filter((k) => k !== stateKey));
-    if (keys.includes(stateKey)) await this.s3.deleteKeys([stateKey]);
-    return state !== null;
+    if (known) {
+      for (const key of new Set([known.tail?.key, known.data?.key])) if (key) keys.push(key);
+    } else {
+      for await (const object of this.s3.listObjects(base)) keys.push(object.key);
+    }
+    await this.s3.deleteKeys(keys);
+    return keys.length > 0 || multipartIds.length > 0;
   }
 
+  private async multipartsUnder(prefix: string): Promise<string[]> {
+    const ids: string[] = [];
+    for await (const upload of this.multiparts(prefix)) ids.push(upload.uploadId);
+    return ids;
+  }
+
+  private async *multiparts(
+    prefix: string,
+  ): AsyncIterable<{ key: string; uploadId: string; initiated: Date }> {
+    let keyMarker: string | undefined;
+    let uploadIdMarker: string | undefined;
+    do {
+      const out = await this.s3.client.send(
+        new ListMultipartUploadsCommand({
+          Bucket: this.s3.bucket,
+          Prefix: prefix,
+          ...(keyMarker ? { KeyMarker: keyMarker, UploadIdMarker: uploadIdMarker } : {}),
+        }),
+      );
+      for (const u of out.Uploads ?? []) {
+        if (u.Key && u.UploadId) {
+          yield { key: u.Key, uploadId: u.UploadId, initiated: u.Initiated ?? new Date(0) };
+        }
+      }
+      keyMarker = out.IsTruncated ? out.NextKeyMarker : undefined;
+      uploadIdMarker = out.NextUploadIdMarker;
+    } while (keyMarker);
+  }
+
+  /**
+   * Uploads that have anything in the bucket (a tail, a staging object, a multipart upload),
+   * each with its latest write; an upload with no bytes yet has nothing to list.
+   */
   async *list(): AsyncIterable<{ id: string; modifiedAt: Date }> {
-    for await (const object of this.s3.listObjects(`${this.s3.prefix}uploads/`)) {
-      const m = /uploads\/([0-9a-f-]{36})\/state$/.exec(object.key);
-      if (m) yield { id: m[1]!, modifiedAt: object.modifiedAt };
+    const root = `${this.s3.prefix}uploads/`;
+    const latest = new Map<string, number>();
+    const note = (key: string, at: Date) => {
+      const m = /^([0-9a-f-]{36})\//.exec(key.slice(root.length));
+      if (m) latest.set(m[1]!, Math.max(latest.get(m[1]!) ?? 0, at.getTime()));
+    };
+    for await (const object of this.s3.listObjects(root)) note(object.key, object.modifiedAt);
+    for await (const upload of this.multiparts(root)) {
+      note(upload.key, upload.initiated);
+      // The last part tells when it was last written (and some services, moto among them,
+      // give every upload the same made-up start time).
+      const parts = await this.s3.client.send(
+        new ListPartsCommand({ Bucket: this.s3.bucket, Key: upload.key, UploadId: upload.uploadId }),
+      );
+      for (const part of parts.Parts ?? []) if (part.LastModified) note(upload.key, part.LastModified);
     }
+    for (const [id, at] of latest) yield { id, modifiedAt: new Date(at) };
   }
 }
 
+/** Put `next`'s fields in `state` (the caller's object), dropping those `next` lacks. */
+function replace(state: UploadState, next: S3State): void {
+  for (const key of Object.keys(state)) delete state[key];
+  Object.assign(state, next);
+}
+
 function sizeOf(state: UploadState): number {
-  return state.parts.reduce((sum, p) => sum + p.size, 0) + (state.tail?.size ?? 0);
+  const { parts = [], tail } = state as S3State;
+  return parts.reduce((sum, p) => sum + p.size, 0) + (tail?.size ?? 0);
 }
 
 function copySource(bucket: string, key: string): string {

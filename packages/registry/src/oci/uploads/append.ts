@@ -2,7 +2,7 @@ import type { Readable } from "node:stream";
 import type { RegistryContext } from "../../context";
 import { UploadNotFoundError, UploadOffsetError } from "../../storage/uploads";
 import { recordRefusal } from "../audit";
-import { type UploadRef, withSession } from "./sessions";
+import { type UploadRef, type UploadSession, withSession } from "./sessions";
 import { guardChunk, isSpaceRefusal, type UploadLimits } from "./space";
 
 /** A chunk as a request brings it. */
@@ -23,7 +23,7 @@ export function appendUpload(
   input: UploadRef & Chunk,
 ): Promise<{ offset: number }> {
   return withSession(ctx, input, async (session) => ({
-    offset: await appendChunk(ctx, input.repository, session.id, input),
+    offset: await appendChunk(ctx, input.repository, session, input),
   }));
 }
 
@@ -31,21 +31,21 @@ export function appendUpload(
 export async function appendChunk(
   ctx: RegistryContext,
   repository: string,
-  id: string,
+  session: UploadSession,
   chunk: Chunk,
 ): Promise<number> {
   const uploads = ctx.store.uploads();
-  const offset = await uploads.size(id);
-  if (offset === null) throw new UploadNotFoundError(id);
+  const offset = await uploads.size(session.id, session.state);
+  if (offset === null) throw new UploadNotFoundError(session.id);
   if (chunk.start !== undefined && chunk.start !== offset) {
     throw new UploadOffsetError(offset, chunk.start);
   }
   let guarded: Awaited<ReturnType<typeof guardChunk>> | undefined;
   try {
     guarded = await guardChunk(ctx, offset, chunk.source, chunk.limits);
-    // No database write per chunk: the upload's bytes, and their file's modification time
-    // (what abandoned-upload cleanup looks at), are the record of its progress.
-    return await uploads.append(id, guarded.stream, offset);
+    // The session's row gets the new state and size when the request lets go of it.
+    session.size = await uploads.append(session.id, guarded.stream, offset, session.state);
+    return session.size;
   } catch (error) {
     guarded?.rollback();
     if (isSpaceRefusal(error)) {

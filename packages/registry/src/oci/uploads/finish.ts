@@ -4,7 +4,7 @@ import { type BlobInfo, DigestMismatchError, SizeMismatchError } from "../../sto
 import { relaxedCommit } from "../commit";
 import { ociDigest } from "../repository";
 import { appendChunk, type Chunk } from "./append";
-import { dropSession, knownSessions, type UploadRef, withSession } from "./sessions";
+import { dropSession, type UploadRef, withSession } from "./sessions";
 
 /**
  * Close an upload (PUT ?digest=), with an optional last chunk: the bytes must hash to the
@@ -19,15 +19,15 @@ export function finishUpload(
   return withSession(ctx, input, async (session) => {
     const digest = ociDigest(input.digest);
     if (input.source) {
-      await appendChunk(ctx, input.repository, session.id, { ...input, source: input.source });
+      await appendChunk(ctx, input.repository, session, { ...input, source: input.source });
     }
     const uploads = ctx.store.uploads();
     let info: BlobInfo;
     try {
-      info = await uploads.seal(session.id, digest);
+      info = await uploads.seal(session.id, digest, session.state);
     } catch (error) {
       if (error instanceof DigestMismatchError || error instanceof SizeMismatchError) {
-        await dropSession(ctx, session.id);
+        await dropSession(ctx, session);
       }
       throw error;
     }
@@ -46,9 +46,9 @@ export function finishUpload(
         done as (delete from upload_sessions where id = ${session.id})
         select 1`);
       // Last, so that a failure before it rolls everything back with the bytes in place.
-      await uploads.publish(session.id, info.digest);
+      await uploads.publish(session.id, info.digest, session.state);
     });
-    knownSessions(ctx).forget(session.id);
+    session.ended = true;
     return info;
   });
 }

@@ -5,7 +5,6 @@ import { accountId, nowOf, type RegistryContext } from "../../context";
 import { ensureRepository } from "../../images/records";
 import { relaxedCommit } from "../commit";
 import { auditedStart, startChecks } from "./push-start";
-import { knownSessions } from "./sessions";
 
 /** Open a blob upload session in the caller's repository (created on first push). */
 export function startUpload(
@@ -41,17 +40,15 @@ export function startUpload(
       });
     }
     try {
-      await ctx.store.uploads().create(id);
+      const state = await ctx.store.uploads().create(id);
+      // The drivers start from an empty state (the row's default); one that does not is kept.
+      if (Object.keys(state).length > 0) {
+        await ctx.db.update(uploadSessions).set({ state }).where(eq(uploadSessions.id, id));
+      }
     } catch (error) {
       await ctx.db.delete(uploadSessions).where(eq(uploadSessions.id, id));
       throw error;
     }
-    knownSessions(ctx).remember(id, {
-      accountId: session.accountId,
-      region: ctx.region,
-      repository: name.name,
-      repositoryId,
-    });
     return { id };
   });
 }

@@ -9,8 +9,8 @@ export async function uploadStatus(
   ref: UploadRef,
 ): Promise<{ offset: number }> {
   try {
-    await requireSession(ctx, ref);
-    const size = await ctx.store.uploads().size(ref.id);
+    const session = await requireSession(ctx, ref);
+    const size = await ctx.store.uploads().size(ref.id, session.state);
     if (size === null) throw new UploadNotFoundError(ref.id);
     return { offset: size };
   } catch (error) {

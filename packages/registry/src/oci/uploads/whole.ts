@@ -21,7 +21,7 @@ export async function uploadWhole(
   try {
     return await finishUpload(ctx, { ...input, id });
   } catch (error) {
-    await dropSession(ctx, id).catch(() => {});
+    await dropSession(ctx, { id }).catch(() => {});
     throw error;
   }
 }
