@@ -134,6 +134,12 @@ const serverEnv = {
     .min(1, "must be at least 1 (a deleted image must stay restorable for a while)")
     .max(3650, "must be at most 3650 (ten years)")
     .default(DEFAULT_TRASH_DAYS),
+  BERTH_SERVER_PROCESSES: z.coerce
+    .number({ message: "must be a number of processes" })
+    .int("must be a whole number")
+    .min(1, "must be at least 1")
+    .max(64, "must be at most 64")
+    .default(1),
   BERTH_TOKEN_SECRET: z
     .string()
     .min(MIN_TOKEN_SECRET_LENGTH, `must be at least ${MIN_TOKEN_SECRET_LENGTH} characters`)
@@ -156,7 +162,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     ...(e.BERTH_DEV_API_KEY ? { devApiKey: e.BERTH_DEV_API_KEY } : {}),
     ...(e.BERTH_TOKEN_SECRET ? { tokenSecret: e.BERTH_TOKEN_SECRET } : {}),
     authLimit: {
-      maxFailures: e.BERTH_AUTH_FAILURE_LIMIT,
+      maxFailures: shareOfLimit(e.BERTH_AUTH_FAILURE_LIMIT, e.BERTH_SERVER_PROCESSES),
       windowMs: e.BERTH_AUTH_FAILURE_WINDOW_SECONDS * 1000,
     },
     ...(e.BERTH_TRUSTED_PROXIES.length ? { trustedProxies: e.BERTH_TRUSTED_PROXIES } : {}),
@@ -171,6 +177,15 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     blobRedirects: e.BERTH_BLOB_REDIRECTS,
     trashDays: e.BERTH_TRASH_DAYS,
   };
+}
+
+/**
+ * Each of the BERTH_SERVER_PROCESSES processes sharing a port counts failed authentications
+ * on its own, and connections go to each in turn: each allows its share, so that together
+ * they allow no more than the limit (at least one each; 0 stays no limit).
+ */
+function shareOfLimit(limit: number, processes: number): number {
+  return limit === 0 ? 0 : Math.max(1, Math.floor(limit / processes));
 }
 
 function buildsConfig(e: {

@@ -1,98 +1,47 @@
-import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync } from "node:fs";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { createTestDatabase, type TestDatabase } from "@berth/db/testing";
-import { type CreatedAccount, createAccount, createNamespace } from "@berth/registry";
-import { apiKeyPrincipal, type Moto, startMoto, testContext } from "@berth/registry/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { imageManifest, MEDIA, OciClient, sha256 } from "./oci-client";
+import { imageManifest, MEDIA, sha256 } from "./oci-client";
 import { ok, requireTool, umociImage } from "./oci-helpers";
+import {
+  type ProcessBed,
+  type ServerProcess,
+  startProcessBed,
+  startServerProcess,
+  stopProcessBed,
+} from "./upload-processes";
 
 // Several server processes on one database and one bucket (moto_server on loopback), as
 // behind a load balancer: an upload's chunks land on different processes, and real clients
 // push and pull through S3-backed servers, with blob GETs redirected to the bucket (A, B) and
 // served by the process (C, BERTH_BLOB_REDIRECTS=off).
 
-const root = fileURLToPath(new URL("..", import.meta.url));
-const tsx = join(root, "node_modules", ".bin", "tsx");
 const MiB = 1024 * 1024;
 
-interface Proc {
-  child: ChildProcess;
-  url: string;
-  host: string;
-  stderr: string[];
-}
-
-let t: TestDatabase;
-let moto: Moto;
+let bed: ProcessBed;
 let bucket: string;
-let alice: CreatedAccount;
-const procs: Proc[] = [];
 const secret = randomBytes(32).toString("hex");
 
-async function startProcess(env: Record<string, string>): Promise<Proc> {
-  const child = spawn(tsx, [join("src", "main.ts")], {
-    cwd: root,
-    env: {
-      ...process.env,
-      ...moto.env,
-      DATABASE_URL: t.url,
-      BERTH_DATA_DIR: mkdtempSync(join(tmpdir(), "berth-proc-")),
-      BERTH_REGIONS: "us-south=0",
-      BERTH_LOG_LEVEL: "info",
-      BERTH_STORAGE: `s3://${bucket}/berth`,
-      BERTH_TOKEN_SECRET: secret,
-      ...env,
-    },
-    stdio: ["ignore", "pipe", "pipe"],
-    // Its own process group: tsx runs the server in a child, and both must go at the end.
-    detached: true,
+const startProcess = (env: Record<string, string>) =>
+  startServerProcess({
+    ...bed.moto.env,
+    DATABASE_URL: bed.t.url,
+    BERTH_STORAGE: `s3://${bucket}/berth`,
+    BERTH_TOKEN_SECRET: secret,
+    ...env,
   });
-  const stdout: string[] = [];
-  const stderr: string[] = [];
-  child.stdout!.on("data", (d) => stdout.push(String(d)));
-  child.stderr!.on("data", (d) => stderr.push(String(d)));
-  // Bounded: three minutes for a process to start on a busy machine.
-  for (let i = 0; i < 1800; i++) {
-    const m = /listening on (http:\/\/[0-9.:]+)/.exec(stdout.join(""));
-    if (m) {
-      const proc = { child, url: m[1]!, host: new URL(m[1]!).host, stderr };
-      procs.push(proc);
-      return proc;
-    }
-    if (child.exitCode !== null) break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  if (child.pid) process.kill(-child.pid, "SIGKILL");
-  throw new Error(`server process did not start: ${stderr.join("")}${stdout.join("")}`);
-}
 
-let A: Proc;
-let B: Proc;
-let C: Proc;
-const client = (p: Proc) => OciClient.basic(p.url, "iamapikey", alice.apiKey);
+let A: ServerProcess;
+let B: ServerProcess;
+let C: ServerProcess;
+const client = (p: ServerProcess) => bed.client(p);
 
 beforeAll(async () => {
-  await Promise.all(["skopeo", "umoci"].map(requireTool));
-  moto = await startMoto();
-  bucket = await moto.bucket();
-  t = await createTestDatabase();
-  alice = await createAccount(t.db, { name: "alice", userName: "alice@example.com" });
-  await createNamespace(
-    testContext({
-      db: t.db,
-      // Namespaces touch no blob; the processes have their own stores.
-      store: undefined as never,
-      principal: apiKeyPrincipal(alice.account, alice.user),
-      region: "us-south",
-      requestId: "setup",
-    }),
-    { name: "alicens" },
-  );
+  await Promise.all(["skopeo", "podman", "umoci"].map(requireTool));
+  bed = await startProcessBed();
+  bucket = await bed.moto.bucket();
   [A, B, C] = await Promise.all([
     startProcess({}),
     startProcess({}),
@@ -100,17 +49,9 @@ beforeAll(async () => {
   ]);
 }, 600_000);
 
-afterAll(async () => {
-  const exits = procs.map((p) =>
-    p.child.exitCode === null ? new Promise((r) => p.child.once("exit", r)) : null,
-  );
-  for (const p of procs) if (p.child.pid) process.kill(-p.child.pid, "SIGTERM");
-  await Promise.all(exits);
-  await moto?.stop();
-  await t?.drop();
-});
+afterAll(() => stopProcessBed(bed));
 
-async function patch(p: Proc, location: string, bytes: Buffer, start: number) {
+async function patch(p: ServerProcess, location: string, bytes: Buffer, start: number) {
   const r = await client(p).request("PATCH", location, {
     body: bytes,
     headers: {
@@ -123,7 +64,7 @@ async function patch(p: Proc, location: string, bytes: Buffer, start: number) {
 }
 
 /** GET a blob through `p`: the bytes, and whether the process redirected to the bucket. */
-async function pull(p: Proc, repo: string, digest: string) {
+async function pull(p: ServerProcess, repo: string, digest: string) {
   const r = await client(p).request("GET", `/v2/${repo}/blobs/${digest}`);
   if (r.status === 307) {
     const location = r.headers.get("location")!;
@@ -177,7 +118,7 @@ describe("many server processes on one database and one bucket", () => {
     expect(viaC.redirected).toBeNull();
     expect(viaC.bytes.equals(layer)).toBe(true);
     const viaA = await pull(A, repo, digest);
-    expect(viaA.redirected).toBe(moto.endpoint);
+    expect(viaA.redirected).toBe(bed.moto.endpoint);
     expect(viaA.bytes.equals(layer)).toBe(true);
     // Ranges are served by the process even where redirects are on.
     const ranged = await client(A).request("GET", `/v2/${repo}/blobs/${digest}`, {
@@ -192,7 +133,7 @@ describe("many server processes on one database and one bucket", () => {
     await umociImage(join(layout, "img"), "v1", {
       layers: [{ big: randomBytes(6 * MiB + 5) }, { small: "hello" }],
     });
-    const creds = `iamapikey:${alice.apiKey}`;
+    const creds = `iamapikey:${bed.alice.apiKey}`;
     const skopeo = (args: string[]) => ok("skopeo", ["--insecure-policy", ...args]);
     const tls = ["--dest-tls-verify=false", `--dest-creds=${creds}`];
     await skopeo([
@@ -217,4 +158,61 @@ describe("many server processes on one database and one bucket", () => {
       ok("skopeo", ["inspect", "--raw", `oci:${join(layout, name)}:v1`]);
     expect(await inspect("b")).toBe(await inspect("c"));
   }, 240_000);
+
+  it("lets podman push through one process and pull through the others, redirected or not", async () => {
+    // Lowercase (podman names an image pulled from a layout after its path).
+    const tmp = join(tmpdir(), `berth-s3-podman-${randomBytes(6).toString("hex")}`);
+    const home = join(tmp, "home");
+    mkdirSync(home, { recursive: true });
+    writeFileSync(join(tmp, "auth.json"), JSON.stringify({ auths: {} }));
+    const env = {
+      HOME: home,
+      REGISTRY_AUTH_FILE: join(tmp, "auth.json"),
+      XDG_RUNTIME_DIR: join(tmp, "run"),
+      XDG_DATA_HOME: join(home, ".local", "share"),
+      XDG_CONFIG_HOME: join(home, ".config"),
+    };
+    // Each pull into an empty image store of its own, so the bytes come from the registry.
+    const podman = (store: string, args: string[]) =>
+      ok(
+        "podman",
+        [
+          "--root",
+          join(tmp, store, "root"),
+          "--runroot",
+          join(tmp, store, "run"),
+          "--storage-driver",
+          "vfs",
+          "--cgroup-manager",
+          "cgroupfs",
+          "--events-backend",
+          "file",
+          ...args,
+        ],
+        { env, timeoutMs: 180_000 },
+      );
+    const creds = ["--tls-verify=false", "--creds", `iamapikey:${bed.alice.apiKey}`];
+    await umociImage(join(tmp, "img"), "v1", {
+      layers: [{ big: randomBytes(6 * MiB + 11) }, { small: "podman" }],
+    });
+    await podman("a", ["pull", `oci:${join(tmp, "img")}:v1`]);
+    const [local] = JSON.parse(await podman("a", ["images", "--format", "json"])) as {
+      Id: string;
+    }[];
+    await podman("a", ["push", ...creds, local!.Id, `docker://${A.host}/alicens/pm:v1`]);
+    const ids: string[] = [];
+    for (const [p, store] of [
+      [B, "b"],
+      [C, "c"],
+    ] as const) {
+      await podman(store, ["pull", ...creds, `${p.host}/alicens/pm:v1`]);
+      const [image] = JSON.parse(
+        await podman(store, ["image", "inspect", `${p.host}/alicens/pm:v1`]),
+      ) as { Id: string; RootFS: { Layers: string[] } }[];
+      expect(image!.RootFS.Layers, `layers pulled through ${p.host}`).toHaveLength(2);
+      ids.push(image!.Id);
+    }
+    // The same image (its config's digest) whether the blobs came from the bucket or the process.
+    expect(ids).toEqual([local!.Id, local!.Id]);
+  }, 420_000);
 });

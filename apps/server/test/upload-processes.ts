@@ -3,9 +3,10 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { createTestDatabase, type TestDatabase } from "@berth/db/testing";
 import { type CreatedAccount, createAccount, createNamespace } from "@berth/registry";
-import { apiKeyPrincipal, testContext } from "@berth/registry/testing";
-import type { TestDatabase } from "@berth/db/testing";
+import { apiKeyPrincipal, type Moto, startMoto, testContext } from "@berth/registry/testing";
+import { OciClient } from "./oci-client";
 
 // Real server processes (`src/main.ts`) on one database, for the tests of uploads that move
 // between processes: each in its own process group (tsx runs the server in a child), so that
@@ -66,7 +67,9 @@ export async function startServerProcess(env: Record<string, string>): Promise<S
 
 /** Stop every process started here (SIGTERM to each group) and wait for them. */
 export async function stopServerProcesses(): Promise<void> {
-  const running = started.splice(0).filter((p) => p.child.exitCode === null);
+  const running = started
+    .splice(0)
+    .filter((p) => p.child.exitCode === null && p.child.signalCode === null);
   const exits = running.map((p) => new Promise((r) => p.child.once("exit", r)));
   for (const p of running) {
     try {
@@ -93,4 +96,32 @@ export async function aliceWithNamespace(t: TestDatabase): Promise<CreatedAccoun
     { name: "alicens" },
   );
   return alice;
+}
+
+/** What the multi-process tests share: moto_server, a test database, alice and her client. */
+export interface ProcessBed {
+  t: TestDatabase;
+  moto: Moto;
+  alice: CreatedAccount;
+  /** Alice's client of one process (Basic credentials: her API key). */
+  client(p: ServerProcess): OciClient;
+}
+
+export async function startProcessBed(): Promise<ProcessBed> {
+  const moto = await startMoto();
+  const t = await createTestDatabase();
+  const alice = await aliceWithNamespace(t);
+  return {
+    t,
+    moto,
+    alice,
+    client: (p) => OciClient.basic(p.url, "iamapikey", alice.apiKey),
+  };
+}
+
+/** Stop the processes, moto_server and the database (whatever of them was started). */
+export async function stopProcessBed(bed: ProcessBed | undefined): Promise<void> {
+  await stopServerProcesses();
+  await bed?.moto.stop();
+  await bed?.t.drop();
 }

@@ -1,19 +1,18 @@
 import { randomBytes, randomUUID } from "node:crypto";
-import { request as httpRequest } from "node:http";
 import { mkdtempSync } from "node:fs";
+import { request as httpRequest } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { uploadSessions } from "@berth/db";
-import { createTestDatabase, type TestDatabase } from "@berth/db/testing";
-import type { CreatedAccount } from "@berth/registry";
-import { type Moto, startMoto } from "@berth/registry/testing";
 import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { OciClient, sha256 } from "./oci-client";
+import { sha256 } from "./oci-client";
 import {
-  aliceWithNamespace,
+  type ProcessBed,
   type ServerProcess,
+  startProcessBed,
   startServerProcess,
+  stopProcessBed,
   stopServerProcesses,
 } from "./upload-processes";
 
@@ -24,23 +23,15 @@ import {
 // one folder of files shared by both processes (the stack's processes of one machine).
 
 const MiB = 1024 * 1024;
-let t: TestDatabase;
-let moto: Moto;
-let alice: CreatedAccount;
+let bed: ProcessBed;
 
 beforeAll(async () => {
-  moto = await startMoto();
-  t = await createTestDatabase();
-  alice = await aliceWithNamespace(t);
+  bed = await startProcessBed();
 }, 120_000);
 
-afterAll(async () => {
-  await stopServerProcesses();
-  await moto?.stop();
-  await t?.drop();
-});
+afterAll(() => stopProcessBed(bed));
 
-const client = (p: ServerProcess) => OciClient.basic(p.url, "iamapikey", alice.apiKey);
+const client = (p: ServerProcess) => bed.client(p);
 
 function patch(p: ServerProcess, location: string, bytes: Buffer, start: number) {
   return client(p).request("PATCH", location, {
@@ -85,7 +76,7 @@ function heldPatch(p: ServerProcess, location: string, bytes: Buffer, start: num
 }
 
 async function writerOf(id: string): Promise<string | null> {
-  const rows = await t.db
+  const rows = await bed.t.db
     .select({ writer: uploadSessions.writer })
     .from(uploadSessions)
     .where(eq(uploadSessions.id, id));
@@ -110,8 +101,8 @@ describe.each([
   {
     name: "s3 (moto_server)",
     env: async (): Promise<Record<string, string>> => ({
-      ...moto.env,
-      BERTH_STORAGE: `s3://${await moto.bucket()}/berth`,
+      ...bed.moto.env,
+      BERTH_STORAGE: `s3://${await bed.moto.bucket()}/berth`,
     }),
   },
   {
@@ -124,7 +115,7 @@ describe.each([
   it("lets one request write at a time and keeps the blob whole", async () => {
     const shared = {
       ...(await env()),
-      DATABASE_URL: t.url,
+      DATABASE_URL: bed.t.url,
       BERTH_TOKEN_SECRET: randomBytes(32).toString("hex"),
     };
     const [A, B] = await Promise.all([startServerProcess(shared), startServerProcess(shared)]);

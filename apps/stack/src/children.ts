@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
+import cluster from "node:cluster";
 import { fileURLToPath } from "node:url";
 
 export interface Service {
@@ -26,6 +27,54 @@ export function spawnService(service: Service, onExit: (code: number | null) => 
   });
   child.on("exit", onExit);
   return { service, child };
+}
+
+/**
+ * `count` processes of one service that share its listening ports (node's cluster module,
+ * this launcher being the primary): the kernel's socket is the primary's, which hands each
+ * new connection to the next process in turn, as a load balancer would. The first is
+ * started alone and waited for (it migrates the database and may create the data
+ * directory's token key), then the others together.
+ */
+export async function forkService(
+  service: Service,
+  count: number,
+  onExit: (code: number | null) => void,
+  started: Running[],
+): Promise<void> {
+  cluster.setupPrimary({
+    exec: `${APPS_DIR}${service.entry}`,
+    execArgv: ["--import", "tsx"],
+    stdio: ["ignore", "ignore", "inherit", "ipc"],
+  });
+  const fork = () => {
+    const worker = cluster.fork({ ...process.env, ...service.env });
+    worker.process.on("exit", onExit);
+    started.push({ service, child: worker.process });
+    return worker;
+  };
+  const first = fork();
+  await waitReady({ service, child: first.process });
+  // The shared port answers from any of them: each of the others is ready once it listens.
+  await Promise.all(
+    Array.from({ length: count - 1 }, fork).map(
+      (worker) =>
+        new Promise<void>((resolve, reject) => {
+          const timer = setTimeout(
+            () => reject(new Error(`${service.name} process ${worker.process.pid} did not listen`)),
+            180_000,
+          );
+          worker.once("listening", () => {
+            clearTimeout(timer);
+            resolve();
+          });
+          worker.once("exit", (code) => {
+            clearTimeout(timer);
+            reject(new Error(`${service.name} exited with code ${code}`));
+          });
+        }),
+    ),
+  );
 }
 
 // Bounded, but for a machine busy enough to take minutes to compile and start a service.

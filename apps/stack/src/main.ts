@@ -2,8 +2,15 @@ import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { type Connection, connect, dataRoot } from "@berth/db";
 import { ensureDevAccount } from "@berth/registry";
-import { type Running, type Service, spawnService, stopAll, waitReady } from "./children";
-import { choosePorts, portEnv, type StackPorts, stackPorts } from "./ports";
+import {
+  forkService,
+  type Running,
+  type Service,
+  spawnService,
+  stopAll,
+  waitReady,
+} from "./children";
+import { choosePorts, portEnv, type StackPorts, serverProcesses, stackPorts } from "./ports";
 import { maskKey, postgresLine, serviceLines } from "./summary";
 
 // `pnpm start`: PostgreSQL (embedded unless DATABASE_URL), then the tracker, the server (one
@@ -23,10 +30,12 @@ if (existsSync(dotEnv)) process.loadEnvFile(dotEnv);
 
 const host = process.env.BERTH_HOST || "127.0.0.1";
 let ports: StackPorts;
+let servers: number;
 let conn: Connection;
 let dev: Awaited<ReturnType<typeof ensureDevAccount>>;
 try {
   ports = await choosePorts(stackPorts(process.env));
+  servers = serverProcesses(process.env);
   // Postgres in its own process group: Ctrl-C reaches the services (which stop themselves)
   // and this launcher, which stops Postgres once they are gone, not under them.
   conn = await connect({ max: 2, ownProcessGroup: true });
@@ -47,6 +56,8 @@ const shared = {
   BERTH_LOG_LEVEL: process.env.BERTH_LOG_LEVEL || "warn",
   ...portEnv(ports),
 };
+// BERTH_SERVER_PROCESSES reaches the servers too: each takes its share of per-process limits.
+const serverEnv = { ...shared, BERTH_SERVER_PROCESSES: String(servers) };
 const services: Service[] = [
   {
     name: "tracker",
@@ -57,7 +68,7 @@ const services: Service[] = [
   {
     name: "server",
     entry: "server/src/main.ts",
-    env: shared,
+    env: serverEnv,
     readyUrl: `http://${host}:${ports.regions[0]!.port}/readyz`,
   },
   {
@@ -90,15 +101,22 @@ process.on("SIGTERM", () => void stop("SIGTERM"));
 process.on("SIGHUP", () => void stop("SIGHUP"));
 
 try {
+  const waits: Promise<void>[] = [];
   for (const service of services) {
-    const r = spawnService(service, (code) => {
-      // A service exits 0 only when told to stop (a signal sent to it, or Ctrl-C seen
-      // first by it): the stack stops with it, as cleanly.
+    // A service exits 0 only when told to stop (a signal sent to it, or Ctrl-C seen first
+    // by it): the stack stops with it, as cleanly.
+    const onExit = (code: number | null) => {
       if (!stopped) void stop(`${service.name} exited with code ${code}`, code === 0 ? 0 : 1);
-    });
-    running.push(r);
+    };
+    if (service.name === "server" && servers > 1) {
+      waits.push(forkService(service, servers, onExit, running));
+    } else {
+      const r = spawnService(service, onExit);
+      running.push(r);
+      waits.push(waitReady(r));
+    }
   }
-  await Promise.all(running.map((r) => waitReady(r)));
+  await Promise.all(waits);
 } catch (error) {
   await stop((error as Error).message, 1);
 }
@@ -114,6 +132,7 @@ for (const line of serviceLines({
   ports,
   postgres: conn.embedded ? postgresLine(conn.embedded, process.cwd()) : "DATABASE_URL",
   key,
+  servers,
 })) {
   console.log(line);
 }

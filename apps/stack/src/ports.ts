@@ -78,3 +78,17 @@ export function portEnv(ports: StackPorts): Record<string, string> {
     BERTH_WORKER_PORT: String(ports.worker),
   };
 }
+
+/**
+ * BERTH_SERVER_PROCESSES: how many server processes the stack runs (default 1, at most 64).
+ * They share each region's port (see forkService), so clients see one address per region.
+ */
+export function serverProcesses(env: Record<string, string | undefined>): number {
+  const text = env.BERTH_SERVER_PROCESSES?.trim();
+  if (!text) return 1;
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || n < 1 || n > 64) {
+    throw new Error(`BERTH_SERVER_PROCESSES: "${text}" is not a number of processes (1-64)`);
+  }
+  return n;
+}

@@ -30,12 +30,15 @@ export function serviceLines(opts: {
   ports: StackPorts;
   postgres: string;
   key: string;
+  /** Server processes sharing each region's port (BERTH_SERVER_PROCESSES). */
+  servers?: number;
 }): string[] {
   const { host, ports } = opts;
+  const processes = (opts.servers ?? 1) > 1 ? `, ${opts.servers} processes` : "";
   return [
     ...ports.regions.map(
       (r) =>
-        `registry  ${r.region.padEnd(10)} http://${host}:${r.port}   (OCI /v2, tRPC /trpc, /metrics)`,
+        `registry  ${r.region.padEnd(10)} http://${host}:${r.port}   (OCI /v2, tRPC /trpc, /metrics${processes})`,
     ),
     `tracker   all regions http://${host}:${ports.tracker}/regions/<region>`,
     `worker    metrics     http://${host}:${ports.worker}/metrics`,

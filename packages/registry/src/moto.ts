@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { createServer } from "node:net";
 import { CreateBucketCommand } from "@aws-sdk/client-s3";
-import { s3ClientFromEnv } from "./storage/s3-client";
+import { S3Location, s3ClientFromEnv } from "./storage/s3-client";
 
 /**
  * A real S3-protocol server for the tests: moto_server on a free loopback port (CI installs
@@ -13,6 +13,8 @@ export interface Moto {
   env: Record<string, string>;
   /** Create a fresh bucket and return its name. */
   bucket(): Promise<string>;
+  /** The keys of a bucket under a prefix (what the tests look for in it). */
+  keys(bucket: string, prefix?: string): Promise<string[]>;
   stop(): Promise<void>;
 }
 
@@ -70,6 +72,12 @@ export async function startMoto(): Promise<Moto> {
       const name = `berth-${randomBytes(6).toString("hex")}`;
       await client.send(new CreateBucketCommand({ Bucket: name }));
       return name;
+    },
+    async keys(bucket, prefix = "") {
+      const keys: string[] = [];
+      for await (const o of new S3Location(client, bucket, "").listObjects(prefix))
+        keys.push(o.key);
+      return keys;
     },
     async stop() {
       client.destroy();

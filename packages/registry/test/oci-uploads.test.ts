@@ -41,7 +41,10 @@ describe("FsUploadStore", () => {
     const whole = Buffer.concat(parts);
     expect(await uploads.size(id)).toBe(whole.length);
     const digest = sha("sha256", whole);
-    expect(await uploads.seal(id, digest, {}, whole.length)).toEqual({ digest, size: whole.length });
+    expect(await uploads.seal(id, digest, {}, whole.length)).toEqual({
+      digest,
+      size: whole.length,
+    });
     await uploads.publish(id, digest);
     expect(readFileSync(blobs.pathOf(digest)).equals(whole)).toBe(true);
     expect(await uploads.size(id)).toBeNull();

@@ -143,9 +143,9 @@ function conformance(name: string, driver: () => Driver) {
       }
       const digest = sha("sha256", bytes);
       expect(await store.stat(digest)).toBeNull();
-      await expect(
-        uploads.seal(id, sha("sha256", Buffer.from("x")), state),
-      ).rejects.toBeInstanceOf(DigestMismatchError);
+      await expect(uploads.seal(id, sha("sha256", Buffer.from("x")), state)).rejects.toBeInstanceOf(
+        DigestMismatchError,
+      );
       expect(await store.stat(digest)).toBeNull();
       await expect(uploads.seal(id, digest, state, bytes.length - 1)).rejects.toBeInstanceOf(
         SizeMismatchError,

@@ -120,9 +120,7 @@ export async function cleanupUploads(
         or(isNull(uploadSessions.writerUntil), lt(uploadSessions.writerUntil, sql`now()`)),
       ),
     );
-  const abandoned = idle.filter(
-    (r) => (files.get(r.id) ?? Number.NEGATIVE_INFINITY) < idleSince,
-  );
+  const abandoned = idle.filter((r) => (files.get(r.id) ?? Number.NEGATIVE_INFINITY) < idleSince);
   for (let i = 0; i < abandoned.length; i += BATCH) {
     const batch = abandoned.slice(i, i + BATCH);
     await db.delete(uploadSessions).where(

@@ -90,7 +90,12 @@ export class S3UploadStore implements UploadStore {
     return UPLOAD_ID.test(id) ? sizeOf(state) : null;
   }
 
-  async append(id: string, source: BlobSource, offset: number, state: UploadState): Promise<number> {
+  async append(
+    id: string,
+    source: BlobSource,
+    offset: number,
+    state: UploadState,
+  ): Promise<number> {
     const base = this.base(id);
     const was = state as S3State;
     const current = sizeOf(was);
@@ -380,9 +385,14 @@ export class S3UploadStore implements UploadStore {
       // The last part tells when it was last written (and some services, moto among them,
       // give every upload the same made-up start time).
       const parts = await this.s3.client.send(
-        new ListPartsCommand({ Bucket: this.s3.bucket, Key: upload.key, UploadId: upload.uploadId }),
+        new ListPartsCommand({
+          Bucket: this.s3.bucket,
+          Key: upload.key,
+          UploadId: upload.uploadId,
+        }),
       );
-      for (const part of parts.Parts ?? []) if (part.LastModified) note(upload.key, part.LastModified);
+      for (const part of parts.Parts ?? [])
+        if (part.LastModified) note(upload.key, part.LastModified);
     }
     for (const [id, at] of latest) yield { id, modifiedAt: new Date(at) };
   }

@@ -38,10 +38,7 @@ function unknownUpload(ref: UploadRef, repository: string): OciFailure {
 }
 
 /** The caller's session of that repository (no hold on it), else BLOB_UPLOAD_UNKNOWN. */
-export async function requireSession(
-  ctx: RegistryContext,
-  ref: UploadRef,
-): Promise<UploadSession> {
+export async function requireSession(ctx: RegistryContext, ref: UploadRef): Promise<UploadSession> {
   const name = ociRepositoryName(ref.repository);
   if (!UUID.test(ref.id)) throw unknownUpload(ref, name.name);
   const rows = await ctx.db
