@@ -28,19 +28,30 @@ export async function placeInLogs(
   // The account of each event, parsed from its CRN once.
   const accountOf = events.map((e) => eventAccount(e.event));
   const accounts = [...new Set(accountOf)].sort();
-  const rows = await tx<{ account_id: string; size: number | bigint; frontier: Buffer }[]>`
-    insert into tracker.logs (account_id, region, frontier)
-    select a, ${region}, '\\x'::bytea from unnest(${accounts}::text[]) as a order by a
-    on conflict (account_id, region) do update set size = tracker.logs.size
-    returning account_id, size, frontier`;
-  const found = await tx<{ id: string }[]>`
-    select id::text from tracker.events where id = any(${events.map((e) => e.event.id)}::uuid[])`;
+  // Sent together: postgres.js pipelines them on the transaction's connection, so the check
+  // costs no round trip of its own while the locks are held, and Postgres still runs it after
+  // the lock statement has finished, with a snapshot of its own.
+  const placed = Promise.all([
+    tx<{ account_id: string; size: number | bigint; frontier: Buffer }[]>`
+      insert into tracker.logs (account_id, region, frontier)
+      select a, ${region}, '\\x'::bytea from unnest(${accounts}::text[]) as a order by a
+      on conflict (account_id, region) do update set size = tracker.logs.size
+      returning account_id, size, frontier`,
+    tx<{ id: string }[]>`
+      select id::text from tracker.events where id = any(${events.map((e) => e.event.id)}::uuid[])`,
+  ]);
+  // Awaited below; this only keeps a failure while the leaves are computed from going unhandled.
+  placed.catch(() => {});
+  // The leaves (canonical JSON and a hash: the log's main cost in CPU) are computed while
+  // Postgres takes the locks, not while this transaction holds them.
+  const leaves = events.map((e) => eventLeafHash(e.stored));
+  const [rows, found] = await placed;
   const duplicates = new Set(found.map((r) => r.id));
   const byAccount = new Map<string, { event: AtEvent; leaf: Hash }[]>();
   events.forEach((e, i) => {
     if (duplicates.has(e.event.id)) return;
     const account = accountOf[i] as string;
-    const added = { event: e.event, leaf: eventLeafHash(e.stored) };
+    const added = { event: e.event, leaf: leaves[i] as Hash };
     const list = byAccount.get(account);
     if (list) list.push(added);
     else byAccount.set(account, [added]);
