@@ -22,7 +22,37 @@ export function createDb(url: string, opts: { max?: number } = {}): { db: Db; sq
     // bigint sums (storage usage) fit in a JS number well past any realistic quota.
     types: { bigint: postgres.BigInt },
   });
-  return { db: drizzle(sql, { schema }), sql };
+  return { db: drizzle(preparing(sql), { schema }), sql };
+}
+
+type Unsafe = Sql["unsafe"];
+
+/**
+ * The client drizzle is given: its statements are prepared. Drizzle sends every query it
+ * builds unprepared (`prepare: false` unless the query was `.prepare()`d), and postgres.js
+ * then asks the server to describe each statement with parameters before binding it: two
+ * round trips per query, and a query that waits for its description cannot be pipelined
+ * with the next. Prepared, a statement is described once per connection and then only
+ * bound and executed: one round trip, pipelined with the queries asked in the same tick.
+ * Transactions and savepoints hand their own client to the callback: wrapped the same way.
+ */
+function preparing(sql: Sql): Sql {
+  return new Proxy(sql, {
+    get(target, prop, receiver) {
+      if (prop === "unsafe") {
+        return ((query, params, options) =>
+          target.unsafe(query, params, { ...options, prepare: true })) as Unsafe;
+      }
+      if (prop === "begin" || prop === "savepoint") {
+        const open = Reflect.get(target, prop, receiver) as (...args: unknown[]) => unknown;
+        return (...args: unknown[]) => {
+          const fn = args.pop() as (tx: Sql) => unknown;
+          return open.call(target, ...args, (tx: Sql) => fn(preparing(tx)));
+        };
+      }
+      return Reflect.get(target, prop, receiver);
+    },
+  });
 }
 
 /** Seconds before reconnect attempt `n`: 50 ms doubling up to 1 s, with jitter. */
