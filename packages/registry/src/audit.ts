@@ -46,7 +46,16 @@ export interface AuditedAttempt<T> {
    * The state change. It runs in a transaction and returns one record per target; the
    * events are enqueued in the same transaction, so both commit or neither does.
    */
-  execute: (tx: Tx) => Promise<{ result: T; records: AuditRecord[] }>;
+  execute: (tx: Tx) => Promise<{
+    result: T;
+    records: AuditRecord[];
+    /**
+     * Writes of the change that nothing after them reads (a traffic count, a pull time),
+     * started and not awaited: they travel to the database with the events' insert, in one
+     * round trip instead of one each, and are awaited with it, in the same transaction.
+     */
+    alongside?: Promise<unknown>[];
+  }>;
 }
 
 /**
@@ -74,15 +83,22 @@ export async function runAudited<T>(ctx: RegistryContext, attempt: AuditedAttemp
   try {
     result = await ctx.db.transaction(async (tx) => {
       const out = await attempt.execute(tx);
-      if (UNAUDITED_FOR_BENCHMARK) return out.result;
+      const alongside = out.alongside ?? [];
+      if (UNAUDITED_FOR_BENCHMARK) {
+        await Promise.all(alongside);
+        return out.result;
+      }
       // Sent with the events' insert (postgres.js pipelines them): no extra round trip.
       const xid = currentTransactionId(tx);
       // Settled with the transaction below; never an unhandled rejection if the insert fails.
       xid.catch(() => {});
-      await enqueueEvents(
-        tx,
-        out.records.map((r) => outboxEntry(ctx, attempt.action, r)),
-      );
+      await Promise.all([
+        enqueueEvents(
+          tx,
+          out.records.map((r) => outboxEntry(ctx, attempt.action, r)),
+        ),
+        ...alongside,
+      ]);
       if (out.records.length > 0 && out.records.every((r) => r.error)) {
         firstError = out.records[0]!.error;
       }

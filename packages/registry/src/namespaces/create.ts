@@ -34,23 +34,28 @@ export function createNamespace(ctx: RegistryContext, raw: unknown): Promise<Nam
         );
       }
       // Serialise creations per account and region so the limit holds under concurrency.
-      await tx.execute(
-        sql`select pg_advisory_xact_lock(hashtext(${`ns:${accountId(ctx)}:${ctx.region}`}))`,
-      );
-      const [owned] = await tx
-        .select({ n: count() })
-        .from(namespaces)
-        .where(and(eq(namespaces.accountId, accountId(ctx)), eq(namespaces.region, ctx.region)));
+      // The lock and both reads are asked at once: they travel together on the
+      // transaction's connection (one round trip) and Postgres runs them in this order, so
+      // the reads still see the state under the lock.
+      const [, [owned], taken] = await Promise.all([
+        tx.execute(
+          sql`select pg_advisory_xact_lock(hashtext(${`ns:${accountId(ctx)}:${ctx.region}`}))`,
+        ),
+        tx
+          .select({ n: count() })
+          .from(namespaces)
+          .where(and(eq(namespaces.accountId, accountId(ctx)), eq(namespaces.region, ctx.region))),
+        tx
+          .select({ id: namespaces.id })
+          .from(namespaces)
+          .where(and(eq(namespaces.region, ctx.region), eq(namespaces.name, name))),
+      ]);
       if ((owned?.n ?? 0) >= MAX_NAMESPACES_PER_REGION) {
         throw new RegistryError(
           "PLAN_LIMIT",
           `you already have ${MAX_NAMESPACES_PER_REGION} namespaces in region ${ctx.region}, the most an account can have; delete one first`,
         );
       }
-      const taken = await tx
-        .select({ id: namespaces.id })
-        .from(namespaces)
-        .where(and(eq(namespaces.region, ctx.region), eq(namespaces.name, name)));
       // Names are unique per region across accounts, so this cannot be hidden like a 404.
       if (taken.length > 0) throw takenError(name, ctx.region);
       const createdAt = nowOf(ctx);

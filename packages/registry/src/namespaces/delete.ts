@@ -64,24 +64,31 @@ export function deleteNamespace(ctx: RegistryContext, raw: unknown): Promise<Del
     execute: async (tx) => {
       const { name } = deleteNamespaceInput.parse(raw);
       const ns = await requireNamespace(tx, ctx, name);
-      const [counts] = await tx
-        .select({
-          repositories: countDistinct(repositories.id),
-          images: countDistinct(manifests.id),
-        })
-        .from(repositories)
-        .leftJoin(manifests, eq(manifests.repositoryId, repositories.id))
-        .where(eq(repositories.namespaceId, ns.id));
-      const [tagCount] = await tx
-        .select({ n: count() })
-        .from(tags)
-        .innerJoin(repositories, eq(repositories.id, tags.repositoryId))
-        .where(eq(repositories.namespaceId, ns.id));
-      const before = await storageUsage(tx, ns.accountId, ctx.region);
-      const trashed = await trashNamespaceImages(tx, ctx, ns.id);
+      // Statements asked at once travel together on the transaction's connection (one
+      // round trip) and Postgres runs them in the order asked: the counts and the usage
+      // before are read before the images move to the trash, as when awaited one by one.
+      const [[counts], [tagCount], before, trashed] = await Promise.all([
+        tx
+          .select({
+            repositories: countDistinct(repositories.id),
+            images: countDistinct(manifests.id),
+          })
+          .from(repositories)
+          .leftJoin(manifests, eq(manifests.repositoryId, repositories.id))
+          .where(eq(repositories.namespaceId, ns.id)),
+        tx
+          .select({ n: count() })
+          .from(tags)
+          .innerJoin(repositories, eq(repositories.id, tags.repositoryId))
+          .where(eq(repositories.namespaceId, ns.id)),
+        storageUsage(tx, ns.accountId, ctx.region),
+        trashNamespaceImages(tx, ctx, ns.id),
+      ]);
       // Cascades: repositories → manifests, tags, references, blob links, uploads.
-      await tx.delete(namespaces).where(eq(namespaces.id, ns.id));
-      const after = await storageUsage(tx, ns.accountId, ctx.region);
+      const [, after] = await Promise.all([
+        tx.delete(namespaces).where(eq(namespaces.id, ns.id)),
+        storageUsage(tx, ns.accountId, ctx.region),
+      ]);
       const result: DeletedNamespace = {
         name,
         repositories: Number(counts?.repositories ?? 0),

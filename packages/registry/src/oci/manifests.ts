@@ -242,14 +242,10 @@ export function pullManifest(ctx: RegistryContext, input: ManifestRead): Promise
         }
         if (!found.manifest) throw unknownManifest(name.name, input.reference);
         refuseUnaccepted(name.name, input.reference, found.manifest.mediaType, input.accept);
-        // Sent together (postgres.js pipelines them): noting the pull costs no round trip.
-        await Promise.all([
-          countPullTraffic(tx, ctx, found.manifest.size),
-          recordPull(tx, ctx, name, found.manifest.digest),
-        ]);
         const m = found.manifest;
         return {
           result: { digest: m.digest, mediaType: m.mediaType, size: m.size, content: m.content },
+          alongside: [countPullTraffic(tx, ctx, m.size), recordPull(tx, ctx, name, m.digest)],
           records: [
             {
               target: imageTarget(targetName, name.name, m.digest),

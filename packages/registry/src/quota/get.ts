@@ -23,17 +23,20 @@ export async function readQuota(
 ): Promise<QuotaInfo> {
   const account = accountId(ctx);
   const month = trafficMonth(nowOf(ctx));
-  const plan = await planOf(tx, account, ctx.region);
-  const quotas = await quotasOf(tx, account, ctx.region);
+  // Four reads asked at once: postgres.js sends them together on the transaction's
+  // connection (one round trip, not four), and Postgres still runs them in order.
+  const [plan, quotas, storageBytes, pullTrafficBytes] = await Promise.all([
+    planOf(tx, account, ctx.region),
+    quotasOf(tx, account, ctx.region),
+    storageUsage(tx, account, ctx.region),
+    trafficUsage(tx, account, ctx.region, month),
+  ]);
   return {
     region: ctx.region,
     plan,
     quotas: { storageMb: quotas.storageMb, trafficMb: quotas.trafficMb },
     limits: effectiveLimits(plan, quotas),
-    usage: {
-      storageBytes: await storageUsage(tx, account, ctx.region),
-      pullTrafficBytes: await trafficUsage(tx, account, ctx.region, month),
-    },
+    usage: { storageBytes, pullTrafficBytes },
     month,
   };
 }
