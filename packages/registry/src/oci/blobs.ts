@@ -1,8 +1,8 @@
 import type { ReadStream } from "node:fs";
 import type { Readable } from "node:stream";
 import type { DbOrTx } from "@berth/db";
-import { blobs, namespaces, repositories, repositoryBlobs } from "@berth/db";
-import { and, eq } from "drizzle-orm";
+import { blobs, namespaces, preparedPerDb, repositories, repositoryBlobs } from "@berth/db";
+import { and, eq, sql } from "drizzle-orm";
 import { runAudited, safeName } from "../audit";
 import { accountId, type RegistryContext } from "../context";
 import { manifestsReferencing } from "../images/records";
@@ -42,29 +42,13 @@ async function requireBlob(
   const name = ociRepositoryName(input.repository);
   ociDigest(input.digest);
   // One query on the path every layer fetch takes; telling why it failed can take two.
-  const rows = await ctx.db
-    .select({ digest: blobs.digest, size: blobs.size })
-    .from(namespaces)
-    .innerJoin(
-      repositories,
-      and(eq(repositories.namespaceId, namespaces.id), eq(repositories.name, name.name)),
-    )
-    .innerJoin(
-      repositoryBlobs,
-      and(
-        eq(repositoryBlobs.repositoryId, repositories.id),
-        eq(repositoryBlobs.digest, input.digest),
-      ),
-    )
-    .innerJoin(blobs, eq(blobs.digest, repositoryBlobs.digest))
-    .where(
-      and(
-        eq(namespaces.region, ctx.region),
-        eq(namespaces.name, name.namespace),
-        eq(namespaces.accountId, accountId(ctx)),
-      ),
-    )
-    .limit(1);
+  const rows = await repositoryBlobQuery(ctx.db).execute({
+    region: ctx.region,
+    namespace: name.namespace,
+    account: accountId(ctx),
+    repository: name.name,
+    digest: input.digest,
+  });
   if (rows[0]) return rows[0];
   if (explain) await readableRepository(ctx.db, ctx, name);
   throw new OciFailure(
@@ -72,6 +56,37 @@ async function requireBlob(
     `blob ${input.digest} is not known in repository ${name.name}`,
   );
 }
+
+/** Built once: every layer fetch runs it, and drizzle would build its SQL every time. */
+const repositoryBlobQuery = preparedPerDb((db) =>
+  db
+    .select({ digest: blobs.digest, size: blobs.size })
+    .from(namespaces)
+    .innerJoin(
+      repositories,
+      and(
+        eq(repositories.namespaceId, namespaces.id),
+        eq(repositories.name, sql.placeholder("repository")),
+      ),
+    )
+    .innerJoin(
+      repositoryBlobs,
+      and(
+        eq(repositoryBlobs.repositoryId, repositories.id),
+        eq(repositoryBlobs.digest, sql.placeholder("digest")),
+      ),
+    )
+    .innerJoin(blobs, eq(blobs.digest, repositoryBlobs.digest))
+    .where(
+      and(
+        eq(namespaces.region, sql.placeholder("region")),
+        eq(namespaces.name, sql.placeholder("namespace")),
+        eq(namespaces.accountId, sql.placeholder("account")),
+      ),
+    )
+    .limit(1)
+    .prepare("repository_blob"),
+);
 
 /** Size of a blob of the repository (HEAD). */
 export async function statBlob(ctx: RegistryContext, input: BlobRequest): Promise<BlobInfo> {
