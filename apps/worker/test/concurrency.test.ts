@@ -1,25 +1,17 @@
-import type { TestDatabase } from "@berth/db/testing";
-import type { RunningTracker } from "@berth/tracker/tracker";
 import { afterAll, describe, expect, it } from "vitest";
 import type { RunningWorker } from "../src/worker";
 import { enqueue, makeEvent } from "./events";
 import {
+  databaseAndTracker,
   outboxCounts,
   storedByRegion,
   storedCount,
   waitFor,
-  withDatabaseAndTracker,
   workerOn,
 } from "./harness";
 
-let t: TestDatabase;
-let tracker: RunningTracker;
+const { t, tracker } = await databaseAndTracker();
 const workers: RunningWorker[] = [];
-
-withDatabaseAndTracker((db, tr) => {
-  t = db;
-  tracker = tr;
-});
 // Registered after the tracker's: runs before it is stopped.
 afterAll(async () => {
   await Promise.all(workers.map((w) => w.stop()));

@@ -1,26 +1,18 @@
-import type { TestDatabase } from "@berth/db/testing";
-import type { RunningTracker } from "@berth/tracker/tracker";
 import { createTrackerClient } from "@berth/tracker-client";
 import { describe, expect, it } from "vitest";
 import { enqueue, makeEvent } from "./events";
 import {
+  databaseAndTracker,
   outboxCounts,
   proxyTo,
   QUERY_KEY,
   runScript,
   storedCount,
   waitFor,
-  withDatabaseAndTracker,
   workerEnv,
 } from "./harness";
 
-let t: TestDatabase;
-let tracker: RunningTracker;
-
-withDatabaseAndTracker((db, tr) => {
-  t = db;
-  tracker = tr;
-});
+const { t, tracker } = await databaseAndTracker();
 
 /** Longer leases and timeouts than the default test worker's: batches in flight get killed. */
 const env = (trackerUrl: string, extra: Record<string, string> = {}) =>

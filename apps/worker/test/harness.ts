@@ -34,21 +34,18 @@ export function withDatabase(use: (t: TestDatabase) => void): void {
   afterAll(async () => t?.drop());
 }
 
-/** withDatabase, and an in-process tracker on it for the file's tests. */
-export function withDatabaseAndTracker(
-  use: (t: TestDatabase, tracker: RunningTracker) => void,
-): void {
-  let t: TestDatabase | undefined;
-  let tracker: RunningTracker | undefined;
-  beforeAll(async () => {
-    t = await createTestDatabase();
-    tracker = await trackerOn(t);
-    use(t, tracker);
-  });
-  afterAll(async () => {
-    await tracker?.stop();
-    await t?.drop();
-  });
+/**
+ * withDatabase, and an in-process tracker on it, for a whole test file (top-level await):
+ * `const { t, tracker } = await databaseAndTracker();`. The tracker is stopped after the
+ * file's tests, then the database dropped (vitest runs afterAll hooks last-registered first,
+ * so a file's own afterAll, registered after this call, runs before both).
+ */
+export async function databaseAndTracker(): Promise<{ t: TestDatabase; tracker: RunningTracker }> {
+  const t = await createTestDatabase();
+  afterAll(() => t.drop());
+  const tracker = await trackerOn(t);
+  afterAll(() => tracker.stop());
+  return { t, tracker };
 }
 
 /** A worker tuned for tests: quick polls, short leases, short backoff. */

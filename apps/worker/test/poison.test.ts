@@ -1,25 +1,17 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import type { TestDatabase } from "@berth/db/testing";
-import type { RunningTracker } from "@berth/tracker/tracker";
 import { describe, expect, it } from "vitest";
 import { enqueue, makeEvent } from "./events";
 import {
+  databaseAndTracker,
   outboxCounts,
   runScript,
   storedCount,
   waitFor,
-  withDatabaseAndTracker,
   workerOn,
 } from "./harness";
 
-let t: TestDatabase;
-let tracker: RunningTracker;
-
-withDatabaseAndTracker((db, tr) => {
-  t = db;
-  tracker = tr;
-});
+const { t, tracker } = await databaseAndTracker();
 
 describe("poison events", () => {
   it("dead-letters the event the tracker rejects, delivers the rest, and redrives it once fixed", async () => {

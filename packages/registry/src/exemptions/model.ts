@@ -1,8 +1,8 @@
 import { exemptionIssueSchema, exemptionScopeSchema, parseExemptionScope } from "@berth/core";
-import { type DbOrTx, exemptions } from "@berth/db";
+import { type DbOrTx, exemptions, type Tx } from "@berth/db";
 import { and, eq } from "drizzle-orm";
 import { z } from "zod";
-import { field, safeName } from "../audit";
+import { type AuditedAttempt, field, runAudited, safeName } from "../audit";
 import { accountId, type RegistryContext } from "../context";
 import { requireNamespace } from "../namespaces/lookup";
 
@@ -84,4 +84,25 @@ export async function checkScopeOwned(
 ): Promise<void> {
   const parsed = parseExemptionScope(scope);
   if (parsed.kind !== "account") await requireNamespace(tx, ctx, parsed.namespace);
+}
+
+/**
+ * The audited frame that exemption.create and .delete share: the input is parsed inside it
+ * (so bad input gets its failure event) and a failure names the exemption as the raw input
+ * does; `change` writes the change and returns its result and records.
+ */
+export function changeExemption(
+  ctx: RegistryContext,
+  raw: unknown,
+  action: "container-registry.exemption.create" | "container-registry.exemption.delete",
+  change: (
+    tx: Tx,
+    input: z.output<typeof exemptionInput>,
+  ) => ReturnType<AuditedAttempt<ExemptionInfo>["execute"]>,
+): Promise<ExemptionInfo> {
+  return runAudited(ctx, {
+    action,
+    failure: () => [exemptionFailureRecord(raw)],
+    execute: async (tx) => change(tx, exemptionInput.parse(raw)),
+  });
 }

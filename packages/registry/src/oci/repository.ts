@@ -9,7 +9,8 @@ import type { DbOrTx } from "@berth/db";
 import { namespaces, repositories } from "@berth/db";
 import { and, eq } from "drizzle-orm";
 import { safeName } from "../audit";
-import { accountId, type RegistryContext } from "../context";
+import type { RegistryContext } from "../context";
+import { callersNamespace } from "../namespaces/lookup";
 import { OciFailure } from "./errors";
 
 /** A repository name from a URL, or NAME_INVALID. */
@@ -66,13 +67,7 @@ export async function findRepository(
       repositories,
       and(eq(repositories.namespaceId, namespaces.id), eq(repositories.name, name.name)),
     )
-    .where(
-      and(
-        eq(namespaces.region, ctx.region),
-        eq(namespaces.name, name.namespace),
-        eq(namespaces.accountId, accountId(ctx)),
-      ),
-    )
+    .where(callersNamespace(ctx, name.namespace))
     .limit(1);
   return rows[0] ?? null;
 }
