@@ -8,9 +8,10 @@ import { BuildContextUploadError, uploadBuildContext } from "@berth/client";
 import { STATE_TABLES } from "@berth/db/testing";
 import { BUILD_LIMIT_DEFAULTS, inBuildSlot, setBuildLimits } from "@berth/registry";
 import { contextTar, gzipBomb } from "@berth/registry/testing";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { followBuild, outcome, upload } from "./build-helpers";
-import { rid, startTestServer, type TestServer, USER_AGENT } from "./helpers";
+import { buildTenants } from "./build-tenants";
+import { rid, USER_AGENT } from "./helpers";
 
 /*
  * Hostile builds through the public surface (POST /build/context and the image.build
@@ -19,18 +20,7 @@ import { rid, startTestServer, type TestServer, USER_AGENT } from "./helpers";
  * and build args that must never reach a log.
  */
 
-let env: TestServer;
-let alice: BerthClient;
-let bob: BerthClient;
-
-beforeAll(async () => {
-  env = await startTestServer();
-  alice = env.client(env.alice);
-  bob = env.client(env.bob);
-  await alice.namespace.create.mutate({ name: "alicens" });
-  await bob.namespace.create.mutate({ name: "bobns" });
-}, 60_000);
-afterAll(async () => env?.close());
+const { env, alice, bob } = await buildTenants();
 afterEach(() => {
   setBuildLimits(BUILD_LIMIT_DEFAULTS);
 });

@@ -1,12 +1,12 @@
 import { createHash, randomBytes } from "node:crypto";
 import type { BuildMessage } from "@berth/api";
-import type { BerthClient } from "@berth/client";
 import { manifests, outbox } from "@berth/db";
 import { contextTar, createTestImage } from "@berth/registry/testing";
 import { sql } from "drizzle-orm";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { followBuild, outcome, upload } from "./build-helpers";
-import { rid, startTestServer, type TestServer } from "./helpers";
+import { buildTenants } from "./build-tenants";
+import { rid } from "./helpers";
 
 /*
  * The isolation matrix for builds: account B knows every id and digest of account A's (its
@@ -16,9 +16,7 @@ import { rid, startTestServer, type TestServer } from "./helpers";
  * registry, and A's state and events stay as they were.
  */
 
-let env: TestServer;
-let alice: BerthClient;
-let bob: BerthClient;
+const { env, alice, bob } = await buildTenants();
 const secret = `alice-secret-${randomBytes(8).toString("hex")}`;
 let aliceContext: string;
 let aliceContextDigest: string;
@@ -28,11 +26,6 @@ const sha256 = (b: Buffer) => `sha256:${createHash("sha256").update(b).digest("h
 const randomDigest = () => `sha256:${randomBytes(32).toString("hex")}`;
 
 beforeAll(async () => {
-  env = await startTestServer();
-  alice = env.client(env.alice);
-  bob = env.client(env.bob);
-  await alice.namespace.create.mutate({ name: "alicens" });
-  await bob.namespace.create.mutate({ name: "bobns" });
   // A's context and A's image both hold a Dockerfile that copies A's secret: a build that
   // read either would put the secret in B's image.
   const files = {
@@ -55,7 +48,6 @@ beforeAll(async () => {
   );
   expect(own.kind, JSON.stringify(own)).toBe("done");
 }, 120_000);
-afterAll(async () => env?.close());
 
 async function aliceState() {
   const rows = await env.t.db

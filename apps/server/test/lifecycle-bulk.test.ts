@@ -10,7 +10,7 @@ import { trashEntries } from "@berth/db";
 import { stateFingerprint } from "@berth/db/testing";
 import { count } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { checkEvent, errorInfo, expectOneEvent, rejects, rid } from "./helpers";
+import { checkEvent, type ExpectedEvent, errorInfo, expectOneEvent, rejects, rid } from "./helpers";
 import { expectError, MEDIA, OciClient, sha256 } from "./oci-client";
 import { type OciEnv, startOciEnv } from "./oci-helpers";
 
@@ -20,6 +20,16 @@ const on = (requestId: string) => ({ context: { requestId } });
 const A = () => env.client(env.alice);
 const B = () => env.client(env.bob);
 type Pushed = Awaited<ReturnType<OciClient["pushImage"]>>;
+/** The failure event of alice's image.bulkdelete for one image (or, "invalid", the call). */
+const bulkFailure = (reasonCode: number, targetName: string): ExpectedEvent => ({
+  action: "container-registry.image.bulkdelete",
+  outcome: "failure",
+  severity: "warning",
+  reasonCode,
+  who: env.alice,
+  targetType: "image",
+  targetName,
+});
 
 const trashCount = async () =>
   Number((await env.t.db.select({ n: count() }).from(trashEntries))[0]!.n);
@@ -105,27 +115,13 @@ describe("image.bulkdelete", () => {
     ok(1, `bulkns/b@${b1.digest}`, b1.digest, ["1"]);
     ok(4, "bulkns/a:2", a2.digest, ["2"]);
     const nope = checkEvent(events[2], id, {
-      action: "container-registry.image.bulkdelete",
-      outcome: "failure",
-      severity: "warning",
-      reasonCode: 404,
-      who: env.alice,
-      targetType: "image",
-      targetName: "bulkns/a:nope",
+      ...bulkFailure(404, "bulkns/a:nope"),
       message: "Container Registry: delete image bulkns/a:nope -failure",
     });
     expect(nope.reason.reasonForFailure).toBe(
       "image bulkns/a:nope was not found in region us-south",
     );
-    checkEvent(events[3], id, {
-      action: "container-registry.image.bulkdelete",
-      outcome: "failure",
-      severity: "warning",
-      reasonCode: 400,
-      who: env.alice,
-      targetType: "image",
-      targetName: "bulkns/NotAName",
-    });
+    checkEvent(events[3], id, bulkFailure(400, "bulkns/NotAName"));
     const trash = await A().trash.list.query({ namespace: "bulkns" });
     expect(trash.map((t) => [t.repository, t.digest, t.reason]).sort()).toEqual(
       [
@@ -171,15 +167,7 @@ describe("image.bulkdelete", () => {
     expect(await stateFingerprint(env.t.sql)).toEqual(state);
     expect(await manifestStatus("bulkns/keep", keep.digest)).toBe(200);
     // The refused attempt is audited once, naming no image of the oversized list.
-    const event = await expectOneEvent(env, id, {
-      action: "container-registry.image.bulkdelete",
-      outcome: "failure",
-      severity: "warning",
-      reasonCode: 400,
-      who: env.alice,
-      targetType: "image",
-      targetName: "invalid",
-    });
+    const event = await expectOneEvent(env, id, bulkFailure(400, "invalid"));
     expect(event.reason.reasonForFailure).toBe(error.message);
   });
 });

@@ -4,7 +4,7 @@ import { outbox } from "@berth/db";
 import { createTestImage } from "@berth/registry/testing";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { App, type AppProps } from "../src/ui/app";
-import { contextDir } from "./context-dir";
+import { contextDir, sixStepContext } from "./context-dir";
 import { KEY, plain, renderScreen, renderSized, type Screen } from "./ink";
 import { type Stack, startStack, until } from "./stack";
 
@@ -419,19 +419,7 @@ describe("delivery", () => {
 });
 
 describe("build", () => {
-  const files = {
-    Dockerfile: [
-      "FROM scratch",
-      "ARG VERSION=0",
-      "COPY hello.txt /hello.txt",
-      "COPY bin/ /usr/bin/",
-      "ENV VERSION=$VERSION",
-      'CMD ["/usr/bin/run"]',
-      "",
-    ].join("\n"),
-    "hello.txt": "hello from the build screen\n",
-    "bin/run*": "#!/bin/sh\necho hi\n",
-  };
+  const files = sixStepContext("hello from the build screen\n");
 
   it("fills the form, shows the steps as they come and the digest, and builds again", async () => {
     await alice()

@@ -13,3 +13,23 @@ export function contextDir(files: Record<string, string>): string {
   }
   return dir;
 }
+
+/**
+ * The build context of the build tests: a six-step Dockerfile from scratch (an ARG, two
+ * COPYs, one of them an executable under bin/, an ENV, a CMD), `hello.txt` saying `hello`.
+ */
+export function sixStepContext(hello: string): Record<string, string> {
+  return {
+    Dockerfile: [
+      "FROM scratch",
+      "ARG VERSION=0",
+      "COPY hello.txt /hello.txt",
+      "COPY bin/ /usr/bin/",
+      "ENV VERSION=$VERSION",
+      'CMD ["/usr/bin/run"]',
+      "",
+    ].join("\n"),
+    "hello.txt": hello,
+    "bin/run*": "#!/bin/sh\necho hi\n",
+  };
+}

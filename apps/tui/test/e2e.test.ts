@@ -27,19 +27,47 @@ async function tmux(...args: string[]): Promise<string> {
   return stdout;
 }
 
-const capture = () => tmux("capture-pane", "-p", "-t", SESSION).catch(() => "");
-
-async function waitScreen(text: string | RegExp, ms = 30_000): Promise<string> {
+async function waitScreen(text: string | RegExp, ms = 30_000, session = SESSION): Promise<string> {
   let last = "";
   await until(
     async () => {
-      last = await capture();
+      last = await tmux("capture-pane", "-p", "-t", session).catch(() => "");
       return typeof text === "string" ? last.includes(text) : text.test(last);
     },
-    () => `${String(text)} on the screen:\n${last}`,
+    () => `${String(text)} on the screen of tmux session ${session}:\n${last}`,
     ms,
   );
   return last;
+}
+
+/**
+ * Runs `command` in a new 100x30 tmux session as a person at a terminal would: Ink renders
+ * only the last frame when it sees CI set (as on the CI machine), and a person is not in CI.
+ * The shell keeps the pane after berth exits, so a crash leaves its output (and the exit
+ * code) on the screen for the failure message instead of a blank, closed session.
+ */
+async function inTerminal(session: string, command: string[], cwd?: string): Promise<void> {
+  const line = [
+    "env",
+    "-u",
+    "CI",
+    `HOME=${env.HOME}`,
+    `BERTH_CONFIG=${env.BERTH_CONFIG}`,
+    "TERM=xterm-256color",
+    ...command,
+  ].join(" ");
+  await tmux(
+    "new-session",
+    "-d",
+    "-s",
+    session,
+    "-x",
+    "100",
+    "-y",
+    "30",
+    ...(cwd ? ["-c", cwd] : []),
+    `${line}; echo "[berth exited with $?]"; sleep 120`,
+  );
 }
 
 let stack: Stack;
@@ -60,22 +88,7 @@ afterAll(async () => {
 
 describe("berth in a terminal", () => {
   it("creates a namespace, sees its event arrive live, and quits", async () => {
-    const command = [
-      // Ink renders only the last frame when it sees CI set (as on the CI machine); a person
-      // at a terminal is not in CI.
-      "env",
-      "-u",
-      "CI",
-      `HOME=${env.HOME}`,
-      `BERTH_CONFIG=${env.BERTH_CONFIG}`,
-      "TERM=xterm-256color",
-      process.execPath,
-      BERTH,
-    ].join(" ");
-    // The shell keeps the pane after berth exits, so a crash leaves its output (and the exit
-    // code) on the screen for the failure message instead of a blank, closed session.
-    const shell = `${command}; echo "[berth exited with $?]"; sleep 120`;
-    await tmux("new-session", "-d", "-s", SESSION, "-x", "100", "-y", "30", shell);
+    await inTerminal(SESSION, [process.execPath, BERTH]);
 
     const home = await waitScreen("alice@example.com");
     expect(home).toContain("region us-south");
@@ -122,47 +135,13 @@ describe("berth in a terminal", () => {
     expect((await pnpm("image-list")).stdout).toMatch(/^REPOSITORY\s+TAG/);
 
     const session = "root";
-    const command = [
-      "cd",
-      ROOT,
-      "&&",
-      "env",
-      "-u",
-      "CI",
-      `HOME=${env.HOME}`,
-      `BERTH_CONFIG=${env.BERTH_CONFIG}`,
-      "TERM=xterm-256color",
-      "pnpm",
-      "berth",
-    ].join(" ");
-    await tmux(
-      "new-session",
-      "-d",
-      "-s",
-      session,
-      "-x",
-      "100",
-      "-y",
-      "30",
-      `${command}; echo "[berth exited with $?]"; sleep 120`,
-    );
-    const screen = async (text: string) => {
-      let last = "";
-      await until(
-        async () => {
-          last = await tmux("capture-pane", "-p", "-t", session).catch(() => "");
-          return last.includes(text);
-        },
-        () => `${text} on the screen of pnpm berth:\n${last}`,
-        90_000,
-      );
-      return last;
-    };
+    await inTerminal(session, ["pnpm", "berth"], ROOT);
+    // Each `pnpm berth` compiles the sources with tsx: slow on a busy machine.
+    const screen = (text: string) => waitScreen(text, 90_000, session);
     const home = await screen("alice@example.com");
     expect(home).not.toContain("React is not defined");
     await screen("root-birds");
     await tmux("send-keys", "-t", session, "q");
     await screen("[berth exited with 0]");
-    // Each `pnpm berth` compiles the sources with tsx: slow on a busy machine.
   }, 420_000);
 });
