@@ -6,7 +6,7 @@ import { createTestImage } from "@berth/registry/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCli } from "../src/cli/run";
 import { berth, type Run, spawnBerth } from "./cli";
-import { contextDir } from "./context-dir";
+import { contextDir, sixStepContext } from "./context-dir";
 import { type Stack, startStack, until } from "./stack";
 
 // Command mode, through the built binary: every verb's output and exit code, tables and
@@ -201,17 +201,7 @@ interface BuiltImage {
 
 describe("build", () => {
   const app = {
-    Dockerfile: [
-      "FROM scratch",
-      "ARG VERSION=0",
-      "COPY hello.txt /hello.txt",
-      "COPY bin/ /usr/bin/",
-      "ENV VERSION=$VERSION",
-      'CMD ["/usr/bin/run"]',
-      "",
-    ].join("\n"),
-    "hello.txt": "hello, berth\n",
-    "bin/run*": "#!/bin/sh\necho hi\n",
+    ...sixStepContext("hello, berth\n"),
     "secret.txt": "not for the image\n",
     ".dockerignore": "secret.txt\n",
   };

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { deliveries, deliveryDestinations } from "@berth/db";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { App } from "../src/ui/app";
+import { aliceApp } from "./alice-app";
 import { KEY, renderScreen, type Screen } from "./ink";
 import { type Stack, startStack } from "./stack";
 
@@ -20,14 +20,7 @@ afterEach(() => {
 });
 
 function app(): Screen {
-  const s = renderScreen(
-    <App
-      connection={{ url: stack.url, apiKey: stack.alice.apiKey }}
-      regions={{ "us-south": stack.url }}
-      interactive
-      initialScreen="delivery"
-    />,
-  );
+  const s = renderScreen(aliceApp(stack, "delivery"));
   open.push(s);
   return s;
 }

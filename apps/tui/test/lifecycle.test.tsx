@@ -1,7 +1,7 @@
 import { createBerthClient } from "@berth/client";
 import { createTestImage } from "@berth/registry/testing";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { App } from "../src/ui/app";
+import { aliceApp } from "./alice-app";
 import { cliAt } from "./in-process";
 import { KEY, renderSized, type Screen } from "./ink";
 import { type Stack, startStack } from "./stack";
@@ -149,16 +149,7 @@ describe("the trash screen", () => {
     await image("lifecli/screen", "v1");
     await image("lifecli/gone", "v1");
     await alice().image.rm.mutate({ images: ["lifecli/screen:v1", "lifecli/gone:v1"] });
-    const s = renderSized(
-      <App
-        connection={{ url: stack.url, apiKey: stack.alice.apiKey }}
-        regions={{ "us-south": stack.url }}
-        interactive
-        initialScreen="trash"
-      />,
-      120,
-      24,
-    );
+    const s = renderSized(aliceApp(stack, "trash"), 120, 24);
     open.push(s);
     const until = new Date(Date.now() + 30 * 86_400_000).toISOString().slice(0, 10);
     await s.waitFor(/REPOSITORY\s+DIGEST\s+TAGS\s+DELETED BY\s+UNTIL/);
