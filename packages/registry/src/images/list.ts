@@ -10,9 +10,9 @@ import { manifestReferences, manifests, namespaces, repositories, tags } from "@
 import { and, eq, sql } from "drizzle-orm";
 import { z } from "zod";
 import { accountTarget, runAudited } from "../audit";
-import { accountId, type RegistryContext } from "../context";
+import type { RegistryContext } from "../context";
 import { badRequest } from "../errors";
-import { requireNamespace } from "../namespaces/lookup";
+import { callersNamespaces, requireNamespace } from "../namespaces/lookup";
 import { after, bytewise } from "../paging";
 
 /** Images are listed by repository, then tag: the pair names one tag of the account. */
@@ -77,8 +77,7 @@ export function listImages(ctx: RegistryContext, raw: unknown): Promise<Page<Ima
         .innerJoin(manifests, eq(manifests.id, tags.manifestId))
         .where(
           and(
-            eq(namespaces.accountId, accountId(ctx)),
-            eq(namespaces.region, ctx.region),
+            callersNamespaces(ctx),
             nsFilter ? eq(namespaces.name, nsFilter) : undefined,
             input.repository ? eq(repositories.name, input.repository) : undefined,
             input.cursor

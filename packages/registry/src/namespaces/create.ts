@@ -10,6 +10,7 @@ import { z } from "zod";
 import { field, runAudited, safeName } from "../audit";
 import { accountId, nowOf, type RegistryContext } from "../context";
 import { badRequest, conflict, isUniqueViolation, RegistryError } from "../errors";
+import { callersNamespaces } from "./lookup";
 
 export const createNamespaceInput = z.object({ name: namespaceNameSchema });
 export type CreateNamespaceInput = z.input<typeof createNamespaceInput>;
@@ -41,10 +42,7 @@ export function createNamespace(ctx: RegistryContext, raw: unknown): Promise<Nam
         tx.execute(
           sql`select pg_advisory_xact_lock(hashtext(${`ns:${accountId(ctx)}:${ctx.region}`}))`,
         ),
-        tx
-          .select({ n: count() })
-          .from(namespaces)
-          .where(and(eq(namespaces.accountId, accountId(ctx)), eq(namespaces.region, ctx.region))),
+        tx.select({ n: count() }).from(namespaces).where(callersNamespaces(ctx)),
         tx
           .select({ id: namespaces.id })
           .from(namespaces)

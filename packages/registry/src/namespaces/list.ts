@@ -3,8 +3,9 @@ import { manifests, namespaces, repositories } from "@berth/db";
 import { and, countDistinct, eq, sql } from "drizzle-orm";
 import { z } from "zod";
 import { accountTarget, runAudited } from "../audit";
-import { accountId, type RegistryContext } from "../context";
+import type { RegistryContext } from "../context";
 import { after, bytewise } from "../paging";
+import { callersNamespaces } from "./lookup";
 
 /** Namespaces are listed by name, unique in the region. */
 const cursor = cursorCodec("namespace.list", z.tuple([z.string().max(64)]));
@@ -44,8 +45,7 @@ export function listNamespaces(
         .leftJoin(manifests, eq(manifests.repositoryId, repositories.id))
         .where(
           and(
-            eq(namespaces.accountId, accountId(ctx)),
-            eq(namespaces.region, ctx.region),
+            callersNamespaces(ctx),
             input.cursor ? after(order, [sql`${input.cursor[0]}`]) : undefined,
           ),
         )

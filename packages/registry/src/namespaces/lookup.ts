@@ -11,11 +11,12 @@ export type NamespaceRow = typeof namespaces.$inferSelect;
  * request's region: another account's namespace of the same name never matches.
  */
 export function callersNamespace(ctx: RegistryContext, name: string) {
-  return and(
-    eq(namespaces.region, ctx.region),
-    eq(namespaces.name, name),
-    eq(namespaces.accountId, accountId(ctx)),
-  );
+  return and(callersNamespaces(ctx), eq(namespaces.name, name));
+}
+
+/** The condition on `namespaces` that selects all the caller's namespaces in the request's region. */
+export function callersNamespaces(ctx: RegistryContext) {
+  return and(eq(namespaces.accountId, accountId(ctx)), eq(namespaces.region, ctx.region));
 }
 
 /** The caller's namespace of that name in the request's region, or null. */
