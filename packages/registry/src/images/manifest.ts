@@ -1,25 +1,20 @@
 import { createHash } from "node:crypto";
-import { digestProblem } from "@berth/core";
+import { digestProblem, MEDIA_TYPES } from "@berth/core";
 import { z } from "zod";
 import { RegistryError } from "../errors";
 
-export const MEDIA_TYPES = {
-  ociManifest: "application/vnd.oci.image.manifest.v1+json",
-  ociIndex: "application/vnd.oci.image.index.v1+json",
-  ociConfig: "application/vnd.oci.image.config.v1+json",
-  ociLayerGzip: "application/vnd.oci.image.layer.v1.tar+gzip",
-  ociLayer: "application/vnd.oci.image.layer.v1.tar",
-  dockerManifest: "application/vnd.docker.distribution.manifest.v2+json",
-  dockerList: "application/vnd.docker.distribution.manifest.list.v2+json",
-  dockerConfig: "application/vnd.docker.container.image.v1+json",
-  dockerLayerGzip: "application/vnd.docker.image.rootfs.diff.tar.gzip",
-} as const;
+// The media types are core's list (one list for every package); exported here too because
+// the registry's own modules and its test helpers import them from here.
+export { MEDIA_TYPES };
 
 const IMAGE_MANIFEST_TYPES: ReadonlySet<string> = new Set([
   MEDIA_TYPES.ociManifest,
   MEDIA_TYPES.dockerManifest,
 ]);
-const INDEX_TYPES: ReadonlySet<string> = new Set([MEDIA_TYPES.ociIndex, MEDIA_TYPES.dockerList]);
+const INDEX_TYPES: ReadonlySet<string> = new Set([
+  MEDIA_TYPES.ociIndex,
+  MEDIA_TYPES.dockerManifestList,
+]);
 
 export function isIndexMediaType(mediaType: string): boolean {
   return INDEX_TYPES.has(mediaType);
