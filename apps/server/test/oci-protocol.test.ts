@@ -6,7 +6,7 @@ import { uploadSessions } from "@berth/db";
 import { FsBlobStore, MAX_OPEN_UPLOADS } from "@berth/registry";
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { checkEvent, expectOneEvent, rid, serverOn } from "./helpers";
+import { checkEvent, type ExpectedEvent, expectOneEvent, rid, serverOn } from "./helpers";
 import { expectError, imageManifest, json, MEDIA, OciClient, sha256 } from "./oci-client";
 import { type OciEnv, startOciEnv } from "./oci-helpers";
 
@@ -22,6 +22,24 @@ beforeAll(async () => {
   bob = OciClient.basic(env.url(), "iamapikey", env.bob.apiKey);
 });
 afterAll(async () => env?.close());
+
+/** The failure event of alice's refused push of `name`. */
+const pushRefused = (
+  name: string,
+  reasonCode: number,
+  severity: "warning" | "critical" = "warning",
+): ExpectedEvent => ({
+  action: "container-registry.image.push",
+  outcome: "failure",
+  severity,
+  reasonCode,
+  targetType: "image",
+  targetName: name,
+  who: env.alice,
+});
+/** Alice's GET of `path` is answered with that OCI error. */
+const refusedGet = async (path: string, status: number, code: string) =>
+  expectError(await alice.request("GET", path), status, code);
 
 const image = (name: string, status = 201) => ({
   action: "container-registry.image.push",
@@ -201,16 +219,8 @@ describe("blob uploads", () => {
       404,
       "BLOB_UPLOAD_UNKNOWN",
     );
-    await expectError(
-      await alice.request("GET", `/v2/alicens/other/blobs/uploads/${id}`),
-      404,
-      "BLOB_UPLOAD_UNKNOWN",
-    );
-    await expectError(
-      await alice.request("GET", "/v2/alicens/cancel/blobs/uploads/not-a-uuid"),
-      404,
-      "BLOB_UPLOAD_UNKNOWN",
-    );
+    await refusedGet(`/v2/alicens/other/blobs/uploads/${id}`, 404, "BLOB_UPLOAD_UNKNOWN");
+    await refusedGet("/v2/alicens/cancel/blobs/uploads/not-a-uuid", 404, "BLOB_UPLOAD_UNKNOWN");
     expect((await alice.request("DELETE", location)).status).toBe(204);
     await expectError(await alice.request("GET", location), 404, "BLOB_UPLOAD_UNKNOWN");
     await expectError(await alice.request("DELETE", location), 404, "BLOB_UPLOAD_UNKNOWN");
@@ -408,15 +418,7 @@ describe("manifests", () => {
       .withRequestId(badId)
       .putManifest("alicens/bydigest", sha256("else"), m.toString(), MEDIA.ociManifest);
     await expectError(bad, 400, "DIGEST_INVALID");
-    await expectOneEvent(env, badId, {
-      action: "container-registry.image.push",
-      outcome: "failure",
-      severity: "warning",
-      reasonCode: 400,
-      targetType: "image",
-      targetName: `alicens/bydigest@${sha256("else")}`,
-      who: env.alice,
-    });
+    await expectOneEvent(env, badId, pushRefused(`alicens/bydigest@${sha256("else")}`, 400));
   });
 
   it("refuses manifests whose blobs are not in the repository (MANIFEST_BLOB_UNKNOWN)", async () => {
@@ -439,11 +441,7 @@ describe("manifests", () => {
       400,
       "MANIFEST_BLOB_UNKNOWN",
     );
-    await expectError(
-      await alice.request("GET", "/v2/alicens/missing/manifests/v1"),
-      404,
-      "MANIFEST_UNKNOWN",
-    );
+    await refusedGet("/v2/alicens/missing/manifests/v1", 404, "MANIFEST_UNKNOWN");
   });
 
   it("refuses invalid, unsupported and oversize manifests", async () => {
@@ -478,15 +476,7 @@ describe("manifests", () => {
       .withRequestId(id)
       .putManifest("alicens/invalid", "big", huge, MEDIA.ociManifest);
     await expectError(r, 413, "MANIFEST_INVALID");
-    await expectOneEvent(env, id, {
-      action: "container-registry.image.push",
-      outcome: "failure",
-      severity: "warning",
-      reasonCode: 413,
-      targetType: "image",
-      targetName: "alicens/invalid:big",
-      who: env.alice,
-    });
+    await expectOneEvent(env, id, pushRefused("alicens/invalid:big", 413));
     await expectError(
       await alice.putManifest("alicens/invalid", "bad..tag!", "{}", MEDIA.ociManifest),
       400,
@@ -589,11 +579,7 @@ describe("manifests", () => {
       targetName: `alicens/del@${pushed.digest}`,
       who: env.alice,
     });
-    await expectError(
-      await alice.request("GET", "/v2/alicens/del/manifests/v2"),
-      404,
-      "MANIFEST_UNKNOWN",
-    );
+    await refusedGet("/v2/alicens/del/manifests/v2", 404, "MANIFEST_UNKNOWN");
     const againId = rid("delagain");
     await expectError(
       await alice
@@ -677,25 +663,13 @@ describe("names and namespaces", () => {
     );
     const events = await env.events(id);
     expect(events).toHaveLength(1);
-    checkEvent(events[0], id, {
-      action: "container-registry.image.push",
-      outcome: "failure",
-      severity: "critical",
-      reasonCode: 403,
-      targetType: "image",
-      targetName: "bobns/secret",
-      who: env.alice,
-    });
+    checkEvent(events[0], id, pushRefused("bobns/secret", 403, "critical"));
     await expectError(
       await alice.putManifest("bobns/secret", "v2", "{}", MEDIA.ociManifest),
       403,
       "DENIED",
     );
-    await expectError(
-      await alice.request("GET", "/v2/bobns/secret/tags/list"),
-      404,
-      "NAME_UNKNOWN",
-    );
+    await refusedGet("/v2/bobns/secret/tags/list", 404, "NAME_UNKNOWN");
   });
 });
 
@@ -722,16 +696,8 @@ describe("listing", () => {
     expect(last.headers.get("link")).toBeNull();
     const none = await alice.request("GET", "/v2/alicens/tags/tags/list?n=0");
     expect((await json<{ tags: string[] }>(none)).tags).toEqual([]);
-    await expectError(
-      await alice.request("GET", "/v2/alicens/tags/tags/list?n=abc"),
-      400,
-      "PAGINATION_NUMBER_INVALID",
-    );
-    await expectError(
-      await alice.request("GET", "/v2/alicens/none/tags/list"),
-      404,
-      "NAME_UNKNOWN",
-    );
+    await refusedGet("/v2/alicens/tags/tags/list?n=abc", 400, "PAGINATION_NUMBER_INVALID");
+    await refusedGet("/v2/alicens/none/tags/list", 404, "NAME_UNKNOWN");
   });
 
   it("lists only the caller's repositories in the catalog, paginated", async () => {
@@ -795,10 +761,6 @@ describe("listing", () => {
     expect((await json<{ manifests: unknown[] }>(filtered)).manifests).toEqual([]);
     const none = await alice.request("GET", `/v2/alicens/refs/referrers/${sha256("nothing")}`);
     expect((await json<{ manifests: unknown[] }>(none)).manifests).toEqual([]);
-    await expectError(
-      await alice.request("GET", "/v2/alicens/refs/referrers/sha256:zz"),
-      400,
-      "DIGEST_INVALID",
-    );
+    await refusedGet("/v2/alicens/refs/referrers/sha256:zz", 400, "DIGEST_INVALID");
   });
 });

@@ -1,12 +1,11 @@
 import { randomUUID } from "node:crypto";
 import { createBerthClient } from "@berth/client";
 import { outbox } from "@berth/db";
-import { createTestImage } from "@berth/registry/testing";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { App, type AppProps } from "../src/ui/app";
 import { contextDir, sixStepContext } from "./context-dir";
 import { KEY, plain, renderScreen, renderSized, type Screen } from "./ink";
-import { type Stack, startStack, until } from "./stack";
+import { aliceImage, type Stack, startStack, until } from "./stack";
 
 // The interactive app, screen by screen, with ink-testing-library against a real server,
 // tracker and worker: navigate, create, confirm, see the result and the server's errors.
@@ -228,18 +227,8 @@ describe("images", () => {
     await alice()
       .namespace.create.mutate({ name: "aviary" })
       .catch(() => {});
-    const robin = await createTestImage(stack.t.db, stack.store, {
-      accountId: stack.alice.account.id,
-      region: "us-south",
-      repository: "aviary/robin",
-      tag: "1",
-    });
-    await createTestImage(stack.t.db, stack.store, {
-      accountId: stack.alice.account.id,
-      region: "us-south",
-      repository: "aviary/wren",
-      tag: "2",
-    });
+    const robin = await aliceImage(stack, "aviary/robin", "1");
+    await aliceImage(stack, "aviary/wren", "2");
     const s = app();
     await s.waitFor(/aviary\s+2\s+2/);
     // aviary sorts before birds

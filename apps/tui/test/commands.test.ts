@@ -2,12 +2,11 @@ import { mkdtempSync, readFileSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createBerthClient } from "@berth/client";
-import { createTestImage } from "@berth/registry/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCli } from "../src/cli/run";
 import { berth, type Run, spawnBerth } from "./cli";
 import { contextDir, sixStepContext } from "./context-dir";
-import { type Stack, startStack, until } from "./stack";
+import { aliceImage, type Stack, startStack, until } from "./stack";
 
 // Command mode, through the built binary: every verb's output and exit code, tables and
 // `--output json` parsed back, errors on stderr.
@@ -128,18 +127,8 @@ describe("namespaces and images", () => {
   });
 
   it("lists, inspects, tags, untags and removes images", async () => {
-    const robin = await createTestImage(stack.t.db, stack.store, {
-      accountId: stack.alice.account.id,
-      region: "us-south",
-      repository: "birds/robin",
-      tag: "1",
-    });
-    await createTestImage(stack.t.db, stack.store, {
-      accountId: stack.alice.account.id,
-      region: "us-south",
-      repository: "fish-tank/carp",
-      tag: "2",
-    });
+    const robin = await aliceImage(stack, "birds/robin", "1");
+    await aliceImage(stack, "fish-tank/carp", "2");
     const table = expectOk(await run("image-list")).stdout;
     expect(table).toMatch(/^REPOSITORY\s+TAG\s+DIGEST\s+NAMESPACE\s+SIZE\s+PUSHED/);
     expect(table).toMatch(

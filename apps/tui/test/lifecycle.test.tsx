@@ -1,10 +1,9 @@
 import { createBerthClient } from "@berth/client";
-import { createTestImage } from "@berth/registry/testing";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { aliceApp } from "./alice-app";
 import { cliAt } from "./in-process";
 import { KEY, renderSized, type Screen } from "./ink";
-import { type Stack, startStack } from "./stack";
+import { aliceImage, type Stack, startStack } from "./stack";
 
 // Issue 19 in the CLI and the app: trash-list shows until when, image-restore brings an
 // image back by tag or digest, trash-purge asks first; image-bulk-delete reports each image;
@@ -18,13 +17,7 @@ const open: Screen[] = [];
 const cli = (args: string[]) => cliAt(stack.url, stack.alice.apiKey, args);
 
 const image = (repository: string, tag: string, created?: string) =>
-  createTestImage(stack.t.db, stack.store, {
-    accountId: stack.alice.account.id,
-    region: "us-south",
-    repository,
-    tag,
-    ...(created ? { created } : {}),
-  });
+  aliceImage(stack, repository, tag, created);
 
 beforeAll(async () => {
   stack = await startStack({ tracker: false, worker: false });

@@ -1,13 +1,12 @@
 import { type BerthClient, createBerthClient } from "@berth/client";
 import { allPages, DEFAULT_PAGE_SIZE } from "@berth/core";
-import { createTestImage } from "@berth/registry/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCli } from "../src/cli/run";
 import type { Io } from "../src/cli/types";
 import { App } from "../src/ui/app";
 import { berth } from "./cli";
 import { KEY, renderSized } from "./ink";
-import { type Stack, startStack } from "./stack";
+import { aliceImage, type Stack, startStack } from "./stack";
 
 // The list verbs follow the pages to the end and print each as it arrives; the list screens
 // fetch the next page only when the selection nears the last row loaded.
@@ -30,12 +29,7 @@ beforeAll(async () => {
       issueType: "cve",
       issueId: `CVE-2021-000${i}`,
     });
-    await createTestImage(stack.t.db, stack.store, {
-      accountId: stack.alice.account.id,
-      region: "us-south",
-      repository: `page${i % 2}/app`,
-      tag: `t${i}`,
-    });
+    await aliceImage(stack, `page${i % 2}/app`, `t${i}`);
   }
   // One more than a page of the server's default size, made in order so their order is known.
   for (let i = 0; i < BOB_TOKENS; i++) {

@@ -1,8 +1,7 @@
 import { createBerthClient } from "@berth/client";
-import { createTestImage } from "@berth/registry/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cliAt } from "./in-process";
-import { type Stack, startStack } from "./stack";
+import { aliceImage, type Stack, startStack } from "./stack";
 
 // Issue 19's retention verbs against a real server process: retention-policy-set and -get,
 // retention-analyze (what would go, and why), retention-run (asks first, --force where
@@ -22,12 +21,7 @@ beforeAll(async () => {
   await alice().namespace.create.mutate({ name: "retcli" });
   await alice().namespace.create.mutate({ name: "retnone" });
   for (const tag of ["old", "mid", "new"]) {
-    const image = await createTestImage(stack.t.db, stack.store, {
-      accountId: stack.alice.account.id,
-      region: "us-south",
-      repository: "retcli/app",
-      tag,
-    });
+    const image = await aliceImage(stack, "retcli/app", tag);
     digests.push(image.digest);
   }
 }, 180_000);

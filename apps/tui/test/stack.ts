@@ -6,6 +6,7 @@ import { fileURLToPath } from "node:url";
 import type { RegionName } from "@berth/core";
 import { createTestDatabase, type TestDatabase } from "@berth/db/testing";
 import { type CreatedAccount, createAccount, FsBlobStore } from "@berth/registry";
+import { createTestImage } from "@berth/registry/testing";
 
 /**
  * A real Berth stack for the TUI's tests: the server, the tracker and the outbox worker,
@@ -94,6 +95,17 @@ function stopChild(c: Child): Promise<void> {
       resolve();
     });
     child.kill("SIGTERM");
+  });
+}
+
+/** An image of alice's in us-south, written straight into the stack's database and store. */
+export function aliceImage(stack: Stack, repository: string, tag: string, created?: string) {
+  return createTestImage(stack.t.db, stack.store, {
+    accountId: stack.alice.account.id,
+    region: "us-south",
+    repository,
+    tag,
+    ...(created ? { created } : {}),
   });
 }
 
