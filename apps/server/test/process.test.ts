@@ -35,7 +35,9 @@ function run(script: string, args: string[], env: Record<string, string>): Run {
   return { child, stdout, stderr, exit };
 }
 
-async function until<T>(what: string, probe: () => T | undefined, ms = 30_000): Promise<T> {
+// Generous: a server process starting under tsx on a loaded 2-core machine can take tens of
+// seconds to print its first line.
+async function until<T>(what: string, probe: () => T | undefined, ms = 150_000): Promise<T> {
   const deadline = Date.now() + ms;
   for (;;) {
     const value = probe();
@@ -78,6 +80,8 @@ describe("server process", () => {
       const url = await until("the listening line", () => {
         const m = /listening on (http:\/\/[0-9.:]+)/.exec(r.stdout.join(""));
         return m?.[1];
+      }).catch((e: Error) => {
+        throw new Error(`${e.message}; stderr: ${r.stderr.join("").slice(-2000)}`);
       });
       expect((await fetch(`${url}/healthz`)).status).toBe(200);
       expect((await fetch(`${url}/readyz`)).status).toBe(200);
@@ -87,7 +91,7 @@ describe("server process", () => {
     } finally {
       if (r.child.exitCode === null) r.child.kill("SIGKILL");
     }
-  });
+  }, 240_000);
 
   it("refuses a bad configuration, naming the variable", async () => {
     const r = run("main.ts", [], { DATABASE_URL: t.url, BERTH_PORT: "not-a-port" });

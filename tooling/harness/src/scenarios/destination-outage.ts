@@ -248,15 +248,25 @@ export async function destinationOutage(
         (await sql<{ id: string }[]>`select id::text from tracker.events`).map((r) => r.id),
       ),
     });
-    await until(
-      "every destination to hold every event",
-      async () => {
-        const h = await heldBy();
-        return Object.values(h).every((s) => [...all].every((id) => s.has(id))) ? true : undefined;
-      },
-      opts.drainTimeoutMs ?? 10 * 60_000,
-      1000,
-    );
+    const missingOf = (h: Record<Observed, Set<string>>) =>
+      Object.entries(h)
+        .map(([name, s]) => [name, [...all].filter((id) => !s.has(id)).length] as const)
+        .filter(([, n]) => n > 0);
+    try {
+      await until(
+        "every destination to hold every event",
+        async () => (missingOf(await heldBy()).length === 0 ? true : undefined),
+        opts.drainTimeoutMs ?? 10 * 60_000,
+        1000,
+      );
+    } catch (error) {
+      // Name who is missing what, and what the worker's ledgers say of it.
+      const missing = missingOf(await heldBy()).map(([n, c]) => `${n} lacks ${c}`);
+      const ledger = await deliveryLedger(sql).catch(() => undefined);
+      throw new Error(
+        `${(error as Error).message}: ${missing.join(", ")} of ${all.size}; ledger ${JSON.stringify(ledger)}`,
+      );
+    }
     const drainSeconds = (performance.now() - loadEnded) / 1000;
     clearInterval(sampler);
     await inFlight;
