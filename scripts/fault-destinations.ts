@@ -3,7 +3,7 @@
  * [--retry-max-ms <worker's default>]`
  *
  * Each destination's receiver down in turn for --down-seconds under a steady flow of
- * events (rsyslog and nats-server killed, the webhook and CloudEvents receivers refusing
+ * events (rsyslog stopped and nats-server killed, the webhook and CloudEvents receivers refusing
  * connections), then back; the tracker stays up throughout. Prints, per destination, events
  * enqueued and received, lost, duplicates kept, requests repeated and redeliveries counted, and
  * per outage the down one's lag and backlog beside the others'. Exits 1 when a promise is

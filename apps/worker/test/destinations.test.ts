@@ -63,7 +63,7 @@ describe("fan-out to real receivers under faults", () => {
         );
         events.push(...batch);
         await enqueue(t.db, batch);
-        if (round === 2) await rsyslog.kill();
+        if (round === 2) await rsyslog.shutdown();
         if (round === 3) await nats.kill();
         if (round === 4) hook.state.status = 503;
         if (round === 5) ce.state.status = 500;

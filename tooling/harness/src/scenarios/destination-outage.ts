@@ -1,6 +1,6 @@
 /**
  * Each destination's receiver down in turn under a steady flow of events, then back
- * (`pnpm fault:destinations`): rsyslog and nats-server killed and restarted, the webhook and
+ * (`pnpm fault:destinations`): rsyslog stopped (SIGTERM) and nats-server killed (-9), each restarted, the webhook and
  * CloudEvents receivers refusing connections. Per destination: every event arrives (0 lost),
  * no duplicates where the destination dedupes, and while one is down the others keep up.
  */
@@ -140,7 +140,7 @@ export async function destinationOutage(
     running.push(worker);
 
     const outages: Record<OutageDestination, { down(): Promise<void>; up(): Promise<void> }> = {
-      siem: { down: rsyslog.kill, up: rsyslog.start },
+      siem: { down: rsyslog.shutdown, up: rsyslog.start },
       bus: { down: nats.kill, up: nats.start },
       hooks: { down: hooks.down, up: hooks.up },
       ce: { down: ce.down, up: ce.up },

@@ -32,6 +32,19 @@ export async function listening(port: number, what: string, ms = 20_000): Promis
   );
 }
 
+/**
+ * A child process stopped the way an operator stops it (SIGTERM, then SIGKILL after 10 s),
+ * waited for.
+ */
+async function terminate(child: ChildProcess | undefined): Promise<void> {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once("exit", r));
+  child.kill("SIGTERM");
+  const late = setTimeout(() => child.kill("SIGKILL"), 10_000);
+  await exited;
+  clearTimeout(late);
+}
+
 /** A child process that can be killed (SIGKILL) and waited for. */
 async function kill9(child: ChildProcess | undefined): Promise<void> {
   if (!child || child.exitCode !== null || child.signalCode !== null) return;
@@ -141,12 +154,22 @@ action(type="omfile" file="${out}" template="berth")
     await kill9(child);
     rmSync(join(dir, "rsyslog.pid"), { force: true });
   };
+  /**
+   * Stopped as an operator stops it: rsyslog writes what it has read before it exits. (Killed
+   * with -9 it loses a batch it had read but not yet written, and the sender cannot tell: plain
+   * TCP syslog has no acknowledgement — see docs/delivery.md.)
+   */
+  const shutdown = async () => {
+    await terminate(child);
+    rmSync(join(dir, "rsyslog.pid"), { force: true });
+  };
   await start();
   return {
     url: `${t ? "tls" : "tcp"}://127.0.0.1:${port}`,
     port,
     start,
     kill,
+    shutdown,
     /** Every line received: its header fields, structured data and the event. */
     lines(): SyslogLine[] {
       let text = "";
