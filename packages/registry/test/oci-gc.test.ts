@@ -1,59 +1,22 @@
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { existsSync, utimesSync } from "node:fs";
 import { join } from "node:path";
 import { blobs, manifestReferences, manifests, repositoryBlobs, uploadSessions } from "@berth/db";
 import { eq, inArray, sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { deleteManifestByDigest } from "../src/oci/delete-manifest";
-import { pushManifest } from "../src/oci/manifests";
-import { appendUpload, finishUpload, startUpload } from "../src/oci/uploads";
+import { appendUpload, startUpload } from "../src/oci/uploads";
 import { collectBlobs } from "../src/storage/gc";
 import { purgeTrash } from "../src/trash/purge";
 import { forFile, setup } from "./helpers";
+import { pushVia, sha256, uploadVia } from "./push-helpers";
 
 const env = await forFile(setup({ alice: ["alicens"] }));
 const ctx = () => env.ctx(env.alice);
 
-const sha256 = (bytes: Buffer) => `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
-
-async function upload(repository: string, bytes: Buffer): Promise<string> {
-  const { id } = await startUpload(ctx(), { repository });
-  await appendUpload(ctx(), { repository, id, source: bytes });
-  const blob = await finishUpload(ctx(), { repository, id, digest: sha256(bytes) });
-  return blob.digest;
-}
-
-async function push(repository: string, tag: string, layers: Buffer[]) {
-  const config = Buffer.from(
-    JSON.stringify({ architecture: "amd64", os: "linux", repository, tag }),
-  );
-  const configDigest = await upload(repository, config);
-  const layerDigests: string[] = [];
-  for (const l of layers) layerDigests.push(await upload(repository, l));
-  const body = Buffer.from(
-    JSON.stringify({
-      schemaVersion: 2,
-      mediaType: "application/vnd.oci.image.manifest.v1+json",
-      config: {
-        mediaType: "application/vnd.oci.image.config.v1+json",
-        digest: configDigest,
-        size: config.length,
-      },
-      layers: layers.map((l, i) => ({
-        mediaType: "application/vnd.oci.image.layer.v1.tar+gzip",
-        digest: layerDigests[i],
-        size: l.length,
-      })),
-    }),
-  );
-  const pushed = await pushManifest(ctx(), {
-    repository,
-    reference: tag,
-    body,
-    contentType: "application/vnd.oci.image.manifest.v1+json",
-  });
-  return { ...pushed, config: configDigest, layers: layerDigests };
-}
+const upload = (repository: string, bytes: Buffer) => uploadVia(ctx, repository, bytes);
+const push = (repository: string, tag: string, layers: Buffer[]) =>
+  pushVia(ctx, repository, tag, layers);
 
 async function hasRow(digest: string): Promise<boolean> {
   const rows = await env.t.db.select().from(blobs).where(eq(blobs.digest, digest));
