@@ -1,13 +1,12 @@
-import { spawn } from "node:child_process";
 import { mkdtemp, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createTestDatabase, type TestDatabase } from "@berth/db/testing";
+import { runEntry } from "@berth/harness";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 const pkgDir = fileURLToPath(new URL("..", import.meta.url));
-const tsx = `${pkgDir}node_modules/.bin/tsx`;
 
 let t: TestDatabase;
 beforeAll(async () => {
@@ -15,33 +14,8 @@ beforeAll(async () => {
 });
 afterAll(async () => t?.drop());
 
-function run(env: Record<string, string>) {
-  const child = spawn(tsx, ["src/main.ts"], {
-    cwd: pkgDir,
-    env: { ...process.env, ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let out = "";
-  let err = "";
-  child.stdout.on("data", (d) => {
-    out += d;
-  });
-  child.stderr.on("data", (d) => {
-    err += d;
-  });
-  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-  const line = async (pattern: RegExp): Promise<RegExpMatchArray> => {
-    const deadline = Date.now() + 30_000;
-    while (Date.now() < deadline) {
-      const m = out.match(pattern);
-      if (m) return m;
-      if (child.exitCode !== null) break;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    throw new Error(`no ${pattern} in output: ${out}\n${err}`);
-  };
-  return { child, exited, line, output: () => ({ out, err }) };
-}
+/** The tracker's entry as a real process, with `env` added to this one's. */
+const run = (env: Record<string, string>) => runEntry("src/main.ts", { cwd: pkgDir, env });
 
 describe("tracker process", () => {
   it("prints its URL and its log key when ready, keeps the key across restarts, and stops cleanly on SIGTERM", async () => {

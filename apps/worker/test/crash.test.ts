@@ -6,11 +6,10 @@ import {
   outboxCounts,
   proxyTo,
   QUERY_KEY,
-  runScript,
   storedCount,
   waitFor,
-  workerEnv,
 } from "./harness";
+import { runScript, workerEnv } from "./processes";
 
 const { t, tracker } = await databaseAndTracker();
 

@@ -1,22 +1,12 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import type { TestDatabase } from "@berth/db/testing";
 import type { RunningTracker } from "@berth/tracker/tracker";
 import { describe, expect, it } from "vitest";
 import type { DestinationSpec } from "../src/destination-config";
 import type { RunningWorker } from "../src/worker";
-import { enqueue, makeEvent } from "./events";
-import {
-  runScript,
-  storedCount,
-  trackerOn,
-  waitFor,
-  withDatabase,
-  workerEnv,
-  workerOn,
-} from "./harness";
+import { enqueue, makeEvent, twoAccountEvents } from "./events";
+import { stopAll, storedCount, trackerOn, waitFor, withDatabase, workerOn } from "./harness";
 import { expectAllDelivered } from "./ledgers";
+import { type Takeover, tempFile, workerAndSuccessor, workerEnv } from "./processes";
 import { startNats, startReceiver, startRsyslog } from "./receivers";
 
 const SECRET = `whsec_${Buffer.from("berth-test-webhook-secret-0123456789").toString("base64")}`;
@@ -122,12 +112,7 @@ describe("fan-out to real receivers under faults", () => {
           `per destination ${JSON.stringify(stats)}`,
       );
     } finally {
-      await worker?.stop();
-      await tracker?.stop();
-      await rsyslog.stop();
-      await nats.stop();
-      await hook.close();
-      await ce.close();
+      await stopAll(worker, tracker, rsyslog, nats, hook, ce);
     }
   }, 180_000);
 
@@ -140,23 +125,18 @@ describe("fan-out to real receivers under faults", () => {
     // Slow answers keep webhook batches in flight when the worker dies.
     hook.state.delayMs = 200;
     const tracker = await trackerOn(t);
-    const dir = mkdtempSync(join(tmpdir(), "berth-dest-"));
-    const file = join(dir, "destinations.yaml");
-    writeFileSync(
-      file,
+    const file = tempFile(
+      "destinations.yaml",
       `- name: siem\n  type: syslog\n  url: ${rsyslog.url}\n  batchSize: 50\n` +
         `- name: bus\n  type: jetstream\n  url: ${nats.url}\n  subject: ${nats.subject}\n  batchSize: 50\n` +
         `- name: hooks\n  type: webhook\n  url: ${hook.url}\n  secret: ${SECRET}\n  batchSize: 50\n`,
     );
     const env = workerEnv(t, tracker.url, { BERTH_DESTINATIONS: file });
-    const events = Array.from({ length: 600 }, (_, i) =>
-      makeEvent({ account: i % 3 ? "acct1" : "acct2" }),
-    );
+    const events = twoAccountEvents(600, "acct1", "acct2");
     const ids = events.map((e) => e.id);
-    const first = runScript("src/main.ts", env);
-    let second: ReturnType<typeof runScript> | undefined;
+    let workers: Takeover | undefined;
     try {
-      await first.line(/^worker +http/m);
+      workers = await workerAndSuccessor(env);
       await enqueue(t.db, events);
       // Every destination has taken some, and webhook requests are in flight: kill it.
       await waitFor(
@@ -164,10 +144,9 @@ describe("fan-out to real receivers under faults", () => {
         async () => ({ hooks: hook.state.taken.size, bus: (await nats.ids()).length }),
         (v) => v.hooks >= 20 && v.bus >= 50,
       );
-      first.child.kill("SIGKILL");
-      expect(await first.exited).toBeNull();
-      second = runScript("src/main.ts", env);
-      await second.line(/^worker +http/m);
+      workers.first.child.kill("SIGKILL");
+      expect(await workers.first.exited).toBeNull();
+      await workers.restart().line(/^worker +http/m);
       await expectAllDelivered(t, ["tracker", "siem", "bus", "hooks"]);
       expect(await storedCount(t, ids)).toBe(ids.length);
       expect(await nats.ids()).toEqual(ids);
@@ -181,13 +160,7 @@ describe("fan-out to real receivers under faults", () => {
           `webhook requests taken ${[...hook.state.taken.values()].reduce((a, b) => a + b, 0)} for ${ids.length} ids`,
       );
     } finally {
-      first.child.kill("SIGKILL");
-      second?.child.kill("SIGTERM");
-      await second?.exited;
-      await tracker.stop();
-      await rsyslog.stop();
-      await nats.stop();
-      await hook.close();
+      await stopAll(workers, tracker, rsyslog, nats, hook);
     }
   }, 180_000);
 });

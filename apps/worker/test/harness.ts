@@ -1,7 +1,5 @@
-import { spawn } from "node:child_process";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { fileURLToPath } from "node:url";
 import { createTestDatabase, type TestDatabase } from "@berth/db/testing";
 import { type RunningTracker, startTracker } from "@berth/tracker/tracker";
 import pino from "pino";
@@ -113,72 +111,16 @@ export async function storedCount(t: TestDatabase, ids?: string[]): Promise<numb
   return r!.n;
 }
 
-const pkgDir = fileURLToPath(new URL("..", import.meta.url));
-
-/** The environment of a worker process for tests: quick polls, short backoff. */
-export function workerEnv(
-  t: TestDatabase,
-  trackerUrl: string,
-  extra: Record<string, string> = {},
-): Record<string, string> {
-  return {
-    DATABASE_URL: t.url,
-    BERTH_TRACKER_URL: trackerUrl,
-    BERTH_TRACKER_KEYS: "test-ingest",
-    BERTH_WORKER_PORT: "0",
-    BERTH_WORKER_LEASE_MS: "3000",
-    BERTH_WORKER_TIMEOUT_MS: "2000",
-    BERTH_WORKER_POLL_MS: "200",
-    BERTH_WORKER_RETRY_BASE_MS: "50",
-    BERTH_WORKER_RETRY_MAX_MS: "400",
-    ...extra,
-  };
-}
+type Stoppable = { stop(): Promise<unknown> } | { close(): Promise<unknown> };
 
 /**
- * Run a script of this package as a real process: node with tsx's loader directly (no tsx
- * CLI parent in between, so signals and kill -9 reach the process itself), leading a process
- * group of its own so that `killGroup` takes down anything it started too.
+ * Stop (or close) each in the order given, for a test's finally: the workers first, then
+ * the tracker and receivers they talk to. An `undefined` (never started) is passed over.
  */
-export function runScript(script: string, env: Record<string, string>, args: string[] = []) {
-  const child = spawn(process.execPath, ["--import", "tsx", script, ...args], {
-    cwd: pkgDir,
-    env: { ...process.env, BERTH_LOG_LEVEL: "warn", ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-    detached: true,
-  });
-  let out = "";
-  let err = "";
-  child.stdout.on("data", (d) => {
-    out += d;
-  });
-  child.stderr.on("data", (d) => {
-    err += d;
-  });
-  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-  return {
-    child,
-    exited,
-    output: () => ({ out, err }),
-    /** SIGKILL to the whole process group: a crash, nothing gets to clean up. */
-    killGroup(): void {
-      try {
-        process.kill(-child.pid!, "SIGKILL");
-      } catch {
-        // already gone
-      }
-    },
-    async line(pattern: RegExp): Promise<RegExpMatchArray> {
-      const deadline = Date.now() + 30_000;
-      while (Date.now() < deadline) {
-        const m = out.match(pattern);
-        if (m) return m;
-        if (child.exitCode !== null) break;
-        await new Promise((r) => setTimeout(r, 50));
-      }
-      throw new Error(`no ${pattern} in output:\n${out}\n${err}`);
-    },
-  };
+export async function stopAll(...parts: (Stoppable | undefined)[]): Promise<void> {
+  for (const part of parts) {
+    if (part) await ("stop" in part ? part.stop() : part.close());
+  }
 }
 
 /**

@@ -1,11 +1,9 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import type { TestDatabase } from "@berth/db/testing";
 import { describe, expect, it } from "vitest";
-import { enqueue, makeEvent } from "./events";
-import { runScript, storedCount, trackerOn, waitFor, withDatabase, workerEnv } from "./harness";
+import { enqueue, twoAccountEvents } from "./events";
+import { stopAll, storedCount, trackerOn, waitFor, withDatabase } from "./harness";
 import { expectAllDelivered, pendingOf } from "./ledgers";
+import { type Takeover, tempFile, workerAndSuccessor, workerEnv } from "./processes";
 import { startNats, startRsyslog, tcpProxy } from "./receivers";
 
 let t: TestDatabase;
@@ -25,10 +23,8 @@ describe("worker killed mid-batch to rsyslog and JetStream", () => {
     const syslogProxy = await tcpProxy(rsyslog.port);
     const natsProxy = await tcpProxy(nats.port);
     const tracker = await trackerOn(t);
-    const dir = mkdtempSync(join(tmpdir(), "berth-kill-"));
-    const file = join(dir, "destinations.json");
-    writeFileSync(
-      file,
+    const file = tempFile(
+      "destinations.json",
       JSON.stringify([
         { name: "siem", type: "syslog", url: `tcp://127.0.0.1:${syslogProxy.port}`, batchSize: 50 },
         {
@@ -46,14 +42,11 @@ describe("worker killed mid-batch to rsyslog and JetStream", () => {
       BERTH_WORKER_TIMEOUT_MS: "15000",
       BERTH_WORKER_LEASE_MS: "20000",
     });
-    const events = Array.from({ length: 300 }, (_, i) =>
-      makeEvent({ account: i % 3 ? "kill-a" : "kill-b" }),
-    );
+    const events = twoAccountEvents(300, "kill-a", "kill-b");
     const ids = events.map((e) => e.id);
-    const first = runScript("src/main.ts", env);
-    let second: ReturnType<typeof runScript> | undefined;
+    let workers: Takeover | undefined;
     try {
-      await first.line(/^worker +http/m);
+      workers = await workerAndSuccessor(env);
       await enqueue(t.db, events.slice(0, 100));
       await waitFor(
         "the first 100 at both receivers",
@@ -78,12 +71,12 @@ describe("worker killed mid-batch to rsyslog and JetStream", () => {
         }),
         (v) => v.siem > 0 && v.bus > 0,
       );
-      first.killGroup();
-      expect(await first.exited).toBeNull();
+      workers.first.killGroup();
+      expect(await workers.first.exited).toBeNull();
       syslogProxy.state.hold = false;
       natsProxy.state.hold = false;
 
-      second = runScript("src/main.ts", env);
+      const second = workers.restart();
       const [, url] = await second.line(/^worker +(http:\/\/\S+)\/metrics/m);
       await expectAllDelivered(t, ["tracker", "siem", "bus"], 120_000);
       expect(await storedCount(t, ids)).toBe(ids.length);
@@ -106,14 +99,7 @@ describe("worker killed mid-batch to rsyslog and JetStream", () => {
           `${held.bus} published again and deduplicated`,
       );
     } finally {
-      first.killGroup();
-      second?.child.kill("SIGTERM");
-      await second?.exited;
-      await tracker.stop();
-      await syslogProxy.close();
-      await natsProxy.close();
-      await rsyslog.stop();
-      await nats.stop();
+      await stopAll(workers, tracker, syslogProxy, natsProxy, rsyslog, nats);
     }
   }, 240_000);
 });

@@ -2,14 +2,8 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { describe, expect, it } from "vitest";
 import { enqueue, makeEvent } from "./events";
-import {
-  databaseAndTracker,
-  outboxCounts,
-  runScript,
-  storedCount,
-  waitFor,
-  workerOn,
-} from "./harness";
+import { databaseAndTracker, outboxCounts, storedCount, waitFor, workerOn } from "./harness";
+import { runScript } from "./processes";
 
 const { t, tracker } = await databaseAndTracker();
 

@@ -1,3 +1,4 @@
+import type { AtEvent } from "@berth/core";
 import { createTestDatabase, type TestDatabase } from "@berth/db/testing";
 import type { RunningTracker } from "@berth/tracker/tracker";
 import { createTrackerClient } from "@berth/tracker-client";
@@ -47,9 +48,15 @@ async function deliverAll(ids: string[]) {
   );
 }
 
+/** A worker with `options` (the routing table) delivers `events` to the tracker, all of them. */
+async function deliveredBy(options: Parameters<typeof workerOn>[2], events: AtEvent[]) {
+  worker = await workerOn(t, tracker.url, options);
+  await enqueue(t.db, events);
+  await deliverAll(events.map((e) => e.id));
+}
+
 describe("routing (DESIGN §2)", () => {
   it("files ap-north's events in ap-south and global's in us-south, under the owner's domain", async () => {
-    worker = await workerOn(t, tracker.url);
     const north = makeEvent({ region: "ap-north", account: "tokyo-co" });
     const global = makeEvent({
       region: "global",
@@ -57,8 +64,7 @@ describe("routing (DESIGN §2)", () => {
       action: "container-registry.image.list",
     });
     const uk = makeEvent({ region: "uk-south", account: "london-co" });
-    await enqueue(t.db, [north, global, uk]);
-    await deliverAll([north.id, global.id, uk.id]);
+    await deliveredBy({}, [north, global, uk]);
     expect(await regionsHolding("tokyo-co", north.id)).toEqual(["ap-south"]);
     expect(await regionsHolding("global-co", global.id)).toEqual(["us-south"]);
     expect(await regionsHolding("london-co", uk.id)).toEqual(["uk-south"]);
@@ -68,25 +74,21 @@ describe("routing (DESIGN §2)", () => {
   });
 
   it("follows another routing table chosen by configuration", async () => {
-    worker = await workerOn(t, tracker.url, { routing: "later" });
     const north = makeEvent({ region: "ap-north", account: "later-co" });
     const south = makeEvent({ region: "ap-south", account: "later-co" });
-    await enqueue(t.db, [north, south]);
-    await deliverAll([north.id, south.id]);
+    await deliveredBy({ routing: "later" }, [north, south]);
     expect(await regionsHolding("later-co", north.id)).toEqual(["ap-north"]);
     expect(await regionsHolding("later-co", south.id)).toEqual(["ap-north"]);
   });
 
   it("takes an inline table as well", async () => {
-    worker = await workerOn(t, tracker.url, { routing: "global=eu-central" });
     const global = makeEvent({
       region: "global",
       account: "inline-co",
       action: "container-registry.image.list",
     });
     const north = makeEvent({ region: "ap-north", account: "inline-co" });
-    await enqueue(t.db, [global, north]);
-    await deliverAll([global.id, north.id]);
+    await deliveredBy({ routing: "global=eu-central" }, [global, north]);
     expect(await regionsHolding("inline-co", global.id)).toEqual(["eu-central"]);
     // Regions an inline table leaves out route to themselves.
     expect(await regionsHolding("inline-co", north.id)).toEqual(["ap-north"]);

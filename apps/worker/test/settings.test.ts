@@ -1,7 +1,8 @@
 import type { TestDatabase } from "@berth/db/testing";
 import { describe, expect, it } from "vitest";
 import { defaultWorkerPort, loadWorkerConfig } from "../src/config";
-import { runScript, withDatabase } from "./harness";
+import { withDatabase } from "./harness";
+import { runScript } from "./processes";
 
 // Issue 13: one name for one setting in every process, and no fixed port.
 

@@ -13,6 +13,7 @@ export * from "./pg-proxy";
 export * from "./processes";
 export * from "./prometheus";
 export * from "./reference-registry";
+export * from "./run-entry";
 export * from "./scenarios/destination-http-receivers";
 export * from "./scenarios/destination-outage";
 export * from "./scenarios/destination-receivers";
