@@ -9,7 +9,7 @@ import { createTestDatabase, type TestDatabase } from "@berth/db/testing";
 import { basic, type Image, pushImage, randomImage, trpc } from "@berth/harness";
 import { type CreatedAccount, createAccount, FsBlobStore } from "@berth/registry";
 import { createTestImage } from "@berth/registry/testing";
-import { sql } from "drizzle-orm";
+import { eq, sql } from "drizzle-orm";
 import { afterAll, expect } from "vitest";
 import type { RegionListener } from "../src/config";
 import { type RunningServer, type StartServerOptions, startServer } from "../src/server";
@@ -69,23 +69,38 @@ export async function startTestServer(
         ...(who.apiKey ? { apiKey: who.apiKey } : {}),
         headers: { "user-agent": USER_AGENT },
       }),
-    async events(requestId) {
-      const rows = await t.db
-        .select({ payload: outbox.payload, region: outbox.region, accountId: outbox.accountId })
-        .from(outbox)
-        .where(sql`${outbox.payload}->>'correlationId' = ${requestId}`)
-        .orderBy(outbox.seq);
-      return rows.map((r) => ({
-        event: eventSchema.parse(r.payload),
-        region: r.region,
-        accountId: r.accountId,
-      }));
-    },
+    events: (requestId) => requestEvents(t.db, requestId),
     async close() {
       await server.close();
       await t.drop();
     },
   };
+}
+
+/** Outbox events of one request, validated against core's schema, in insertion order. */
+export async function requestEvents(
+  db: Db,
+  requestId: string,
+): Promise<{ event: AtEvent; region: string; accountId: string }[]> {
+  const rows = await db
+    .select({ payload: outbox.payload, region: outbox.region, accountId: outbox.accountId })
+    .from(outbox)
+    .where(sql`${outbox.payload}->>'correlationId' = ${requestId}`)
+    .orderBy(outbox.seq);
+  return rows.map((r) => ({
+    event: eventSchema.parse(r.payload),
+    region: r.region,
+    accountId: r.accountId,
+  }));
+}
+
+/** How many events an account has in the outbox: what a refused request must not change. */
+export async function eventCount(db: Db, accountId: string): Promise<number> {
+  const [row] = await db
+    .select({ n: sql<number>`count(*)::int` })
+    .from(outbox)
+    .where(eq(outbox.accountId, accountId));
+  return row!.n;
 }
 
 let counter = 0;

@@ -1,12 +1,11 @@
 import { createHash, randomBytes } from "node:crypto";
 import type { BuildMessage } from "@berth/api";
-import { manifests, outbox } from "@berth/db";
+import { manifests } from "@berth/db";
 import { contextTar, createTestImage } from "@berth/registry/testing";
-import { sql } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
 import { followBuild, outcome, upload } from "./build-helpers";
 import { buildTenants } from "./build-tenants";
-import { rid } from "./helpers";
+import { eventCount, rid } from "./helpers";
 
 /*
  * The isolation matrix for builds: account B knows every id and digest of account A's (its
@@ -50,12 +49,11 @@ beforeAll(async () => {
 }, 120_000);
 
 async function aliceState() {
-  const rows = await env.t.db
-    .select({ n: sql<number>`count(*)::int` })
-    .from(outbox)
-    .where(sql`${outbox.accountId} = ${env.alice.account.id}`);
   const images = await env.t.db.select({ digest: manifests.digest }).from(manifests);
-  return { events: rows[0]!.n, manifests: images.map((m) => m.digest).sort() };
+  return {
+    events: await eventCount(env.t.db, env.alice.account.id),
+    manifests: images.map((m) => m.digest).sort(),
+  };
 }
 
 function failure(messages: BuildMessage[]) {

@@ -1,8 +1,8 @@
 import { randomBytes } from "node:crypto";
-import { outbox, repositoryBlobs } from "@berth/db";
+import { repositoryBlobs } from "@berth/db";
 import { eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { rid } from "./helpers";
+import { eventCount, rid } from "./helpers";
 import { OciClient } from "./oci-client";
 import { type OciEnv, startOciEnv } from "./oci-helpers";
 
@@ -33,13 +33,7 @@ const links = async () =>
       .where(eq(repositoryBlobs.digest, digest))
   )[0]!.n;
 
-const aliceEvents = async () =>
-  (
-    await env.t.db
-      .select({ n: sql<number>`count(*)::int` })
-      .from(outbox)
-      .where(eq(outbox.accountId, env.alice.account.id))
-  )[0]!.n;
+const aliceEvents = () => eventCount(env.t.db, env.alice.account.id);
 
 type Caller = { name: string; client: () => Promise<OciClient>; into: string };
 

@@ -1,13 +1,13 @@
-import { eventSchema } from "@berth/core";
-import { apiKeys, outbox } from "@berth/db";
+import { createBerthClient } from "@berth/client";
+import { apiKeys } from "@berth/db";
 import { createTestDatabase, stateFingerprint, type TestDatabase } from "@berth/db/testing";
 import { basic, type Image, trpc } from "@berth/harness";
 import { type CreatedAccount, createAccount, createApiKey, hashSecret } from "@berth/registry";
-import { eq, sql } from "drizzle-orm";
+import { eq } from "drizzle-orm";
 import { decodeJwt } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunningServer } from "../src/server";
-import { pushNewImage, refreshByForm, rid, serverOn } from "./helpers";
+import { eventCount, pushNewImage, refreshByForm, requestEvents, rid, serverOn } from "./helpers";
 
 // The isolation matrix, for bearer tokens presented to /token (a refresh). Account B holds
 // bearer tokens made from each kind of its credentials, and exchanges each one, each way a
@@ -32,21 +32,9 @@ const bearers: Record<string, { jwt: string; granted: string[] }> = {};
 
 type Access = { type: string; name: string; actions: string[] }[];
 
-const aliceEventCount = async () =>
-  (
-    await t.db
-      .select({ n: sql<number>`count(*)::int` })
-      .from(outbox)
-      .where(eq(outbox.accountId, alice.account.id))
-  )[0]!.n;
+const aliceEventCount = () => eventCount(t.db, alice.account.id);
 
-const eventsOf = async (requestId: string) =>
-  (
-    await t.db
-      .select({ payload: outbox.payload, accountId: outbox.accountId })
-      .from(outbox)
-      .where(sql`${outbox.payload}->>'correlationId' = ${requestId}`)
-  ).map((r) => ({ event: eventSchema.parse(r.payload), accountId: r.accountId }));
+const eventsOf = (requestId: string) => requestEvents(t.db, requestId);
 
 /** A token from /token for `scopes`, the Docker way (GET with an Authorization header). */
 async function getToken(base: string, authorization: string, scopes: string[]) {
@@ -100,14 +88,9 @@ beforeAll(async () => {
   // B's credentials: a second API key (the one to be deleted), a read-only and a read-write
   // registry token.
   bobKey = await createApiKey(t.db, { accountId: bob.account.id, userId: bob.user.id });
-  const registryToken = async (access: "read" | "readwrite") => {
-    const res = await fetch(`${url}/trpc/registrytoken.create`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${bob.apiKey}`, "content-type": "application/json" },
-      body: JSON.stringify({ access }),
-    });
-    return ((await res.json()) as { result: { data: { id: string; secret: string } } }).result.data;
-  };
+  const bobClient = createBerthClient({ url, apiKey: bob.apiKey });
+  const registryToken = (access: "read" | "readwrite") =>
+    bobClient.registrytoken.create.mutate({ access });
   const ro = await registryToken("read");
   const rw = await registryToken("readwrite");
   bobTokenIds = { ro: ro.id, rw: rw.id };

@@ -1,7 +1,7 @@
 // Over 400 lines: one table (account B's every credential against every action and endpoint of
 // A's) run against one server, so A's state is built once and checked unchanged at the end.
 import { createBerthClient, uploadBuildContext } from "@berth/client";
-import { type AtEvent, eventSchema } from "@berth/core";
+import type { AtEvent } from "@berth/core";
 import { outbox, registryTokens } from "@berth/db";
 import { createTestDatabase, stateFingerprint, type TestDatabase } from "@berth/db/testing";
 import {
@@ -17,10 +17,10 @@ import {
 } from "@berth/harness";
 import { type CreatedAccount, createAccount } from "@berth/registry";
 import { contextTar } from "@berth/registry/testing";
-import { eq, sql } from "drizzle-orm";
+import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunningServer } from "../src/server";
-import { pushNewImage, rid, serverOn } from "./helpers";
+import { eventCount, pushNewImage, requestEvents, rid, serverOn } from "./helpers";
 
 // Isolation, table-driven: account B, with each kind of credential it can hold (its API key,
 // a read-only registry token, a read-write one, an expired one, a bearer token for another
@@ -43,21 +43,9 @@ let aliceDeadId: string;
 let bobImage: Image;
 const creds: Record<string, { v2: string; trpc: string }> = {};
 
-const events = async (requestId: string) =>
-  (
-    await t.db
-      .select({ payload: outbox.payload, accountId: outbox.accountId })
-      .from(outbox)
-      .where(sql`${outbox.payload}->>'correlationId' = ${requestId}`)
-  ).map((r) => ({ event: eventSchema.parse(r.payload), accountId: r.accountId }));
+const events = (requestId: string) => requestEvents(t.db, requestId);
 
-const aliceEventCount = async () =>
-  (
-    await t.db
-      .select({ n: sql<number>`count(*)::int` })
-      .from(outbox)
-      .where(eq(outbox.accountId, alice.account.id))
-  )[0]!.n;
+const aliceEventCount = () => eventCount(t.db, alice.account.id);
 
 beforeAll(async () => {
   t = await createTestDatabase();
@@ -104,19 +92,9 @@ beforeAll(async () => {
     auth: basic("iamapikey", bob.apiKey),
     requestId: rid(),
   });
-  const token = async (access: "read" | "readwrite") => {
-    const out = { id: "", secret: "" } as { id: string; secret?: string };
-    const res = await fetch(`${url}/trpc/registrytoken.create`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${bob.apiKey}`, "content-type": "application/json" },
-      body: JSON.stringify({ access, description: access }),
-    });
-    const data = ((await res.json()) as { result: { data: { id: string; secret: string } } }).result
-      .data;
-    out.id = data.id;
-    out.secret = data.secret;
-    return data;
-  };
+  const bobClient = createBerthClient({ url, apiKey: bob.apiKey });
+  const token = (access: "read" | "readwrite") =>
+    bobClient.registrytoken.create.mutate({ access, description: access });
   const ro = await token("read");
   const rw = await token("readwrite");
   const expired = await token("readwrite");

@@ -13,6 +13,7 @@ import {
   layoutRef,
   type OciEnv,
   ok,
+  podmanIn,
   requireTool,
   run,
   startOciEnv,
@@ -171,24 +172,7 @@ describe("an immutable tag", () => {
   }, 120_000);
 
   it("cannot be moved by a podman push either", async () => {
-    const root = join(env.tmp, "podman");
-    const podman = (args: string[]) =>
-      run(
-        "podman",
-        [
-          ...["--root", join(root, "root"), "--runroot", join(root, "run")],
-          ...[
-            "--storage-driver",
-            "vfs",
-            "--cgroup-manager",
-            "cgroupfs",
-            "--events-backend",
-            "file",
-          ],
-          ...args,
-        ],
-        { env: env.clientEnv, timeoutMs: 180_000 },
-      );
+    const podman = podmanIn(join(env.tmp, "podman"), env.clientEnv).run;
     const source = `${env.host}/immns/app:v2`;
     const target = `${env.host}/immns/app:v1`;
     for (const args of [

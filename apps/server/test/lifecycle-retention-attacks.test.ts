@@ -5,13 +5,13 @@
 // BAD_REQUEST and writes nothing but its failure event.
 
 import { eventSchema } from "@berth/core";
-import { apiKeys, namespaces, outbox } from "@berth/db";
+import { apiKeys, namespaces } from "@berth/db";
 import { stateFingerprint } from "@berth/db/testing";
 import { basic } from "@berth/harness";
 import { createApiKey, hashSecret } from "@berth/registry";
-import { eq, sql } from "drizzle-orm";
+import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { checkEvent, errorInfo, rejects, rid } from "./helpers";
+import { checkEvent, errorInfo, eventCount, rejects, rid } from "./helpers";
 import { type OciEnv, startOciEnv } from "./oci-helpers";
 import { pushAged } from "./retention-helpers";
 
@@ -22,13 +22,7 @@ const A = () => env.client(env.alice);
 const B = () => env.client(env.bob);
 const policy = { imagesPerRepository: 1, keepUntagged: false, keepPulledWithinDays: 0 };
 
-const aliceEvents = async () =>
-  (
-    await env.t.db
-      .select({ n: sql<number>`count(*)::int` })
-      .from(outbox)
-      .where(eq(outbox.accountId, env.alice.account.id))
-  )[0]!.n;
+const aliceEvents = () => eventCount(env.t.db, env.alice.account.id);
 
 beforeAll(async () => {
   env = await startOciEnv();

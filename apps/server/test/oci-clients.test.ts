@@ -11,6 +11,7 @@ import {
   layoutRef,
   type OciEnv,
   ok,
+  podmanIn,
   requireTool,
   run,
   sha256,
@@ -305,25 +306,7 @@ describe("registry tokens with skopeo", () => {
 
 describe("podman", () => {
   it("pulls an image, tags it and pushes it to another repository", async () => {
-    const root = join(env.tmp, "podman");
-    const podman = (args: string[]) =>
-      ok(
-        "podman",
-        [
-          "--root",
-          join(root, "root"),
-          "--runroot",
-          join(root, "run"),
-          "--storage-driver",
-          "vfs",
-          "--cgroup-manager",
-          "cgroupfs",
-          "--events-backend",
-          "file",
-          ...args,
-        ],
-        { env: env.clientEnv, timeoutMs: 180_000 },
-      );
+    const podman = podmanIn(join(env.tmp, "podman"), env.clientEnv).ok;
     const source = `${env.host}/alicens/app:v1`;
     await podman(["pull", "--tls-verify=false", "--creds", apiKeyCreds, source]);
     const [image] = JSON.parse(await podman(["image", "inspect", source])) as {

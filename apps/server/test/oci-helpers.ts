@@ -88,6 +88,41 @@ export async function ok(
   return r.stdout;
 }
 
+/**
+ * Environment for skopeo and podman with their home, auth file and caches under `tmp`, so
+ * that no test reads or writes the user's.
+ */
+export function clientEnvIn(tmp: string): Record<string, string> {
+  const home = join(tmp, "home");
+  mkdirSync(home, { recursive: true });
+  writeFileSync(join(tmp, "auth.json"), JSON.stringify({ auths: {} }));
+  return {
+    HOME: home,
+    REGISTRY_AUTH_FILE: join(tmp, "auth.json"),
+    XDG_RUNTIME_DIR: join(tmp, "run"),
+    XDG_DATA_HOME: join(home, ".local", "share"),
+    XDG_CONFIG_HOME: join(home, ".config"),
+  };
+}
+
+/**
+ * podman on an image store of its own under `root` (vfs storage, cgroupfs, events to a
+ * file), so it needs neither a daemon nor privileges; `run` returns what it printed and its
+ * code, `ok` requires success.
+ */
+export function podmanIn(root: string, env: Record<string, string>) {
+  const argv = (args: string[]) => [
+    ...["--root", join(root, "root"), "--runroot", join(root, "run")],
+    ...["--storage-driver", "vfs", "--cgroup-manager", "cgroupfs", "--events-backend", "file"],
+    ...args,
+  ];
+  const opts = { env, timeoutMs: 180_000 };
+  return {
+    run: (args: string[]) => run("podman", argv(args), opts),
+    ok: (args: string[]) => ok("podman", argv(args), opts),
+  };
+}
+
 export interface OciEnv extends TestServer {
   /** `127.0.0.1:<port>` of the us-south endpoint, as clients write it in references. */
   host: string;
@@ -107,9 +142,6 @@ export interface OciEnv extends TestServer {
 export async function startOciEnv(): Promise<OciEnv> {
   const base = await startTestServer();
   const tmp = mkdtempSync(join(tmpdir(), "berth-oci-"));
-  const home = join(tmp, "home");
-  mkdirSync(home, { recursive: true });
-  writeFileSync(join(tmp, "auth.json"), JSON.stringify({ auths: {} }));
   const host = new URL(base.url()).host;
   let n = 0;
   const ctx = (who: CreatedAccount, region: RegionName = "us-south") =>
@@ -147,13 +179,7 @@ export async function startOciEnv(): Promise<OciEnv> {
         .map((r) => eventSchema.parse(r.payload))
         .filter((e) => action === undefined || e.action === action);
     },
-    clientEnv: {
-      HOME: home,
-      REGISTRY_AUTH_FILE: join(tmp, "auth.json"),
-      XDG_RUNTIME_DIR: join(tmp, "run"),
-      XDG_DATA_HOME: join(home, ".local", "share"),
-      XDG_CONFIG_HOME: join(home, ".config"),
-    },
+    clientEnv: clientEnvIn(tmp),
   };
 }
 

@@ -1,10 +1,10 @@
 import { randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { imageManifest, MEDIA, sha256 } from "./oci-client";
-import { ok, requireTool, umociImage } from "./oci-helpers";
+import { clientEnvIn, ok, podmanIn, requireTool, umociImage } from "./oci-helpers";
 import {
   type ProcessBed,
   type ServerProcess,
@@ -162,35 +162,9 @@ describe("many server processes on one database and one bucket", () => {
   it("lets podman push through one process and pull through the others, redirected or not", async () => {
     // Lowercase (podman names an image pulled from a layout after its path).
     const tmp = join(tmpdir(), `berth-s3-podman-${randomBytes(6).toString("hex")}`);
-    const home = join(tmp, "home");
-    mkdirSync(home, { recursive: true });
-    writeFileSync(join(tmp, "auth.json"), JSON.stringify({ auths: {} }));
-    const env = {
-      HOME: home,
-      REGISTRY_AUTH_FILE: join(tmp, "auth.json"),
-      XDG_RUNTIME_DIR: join(tmp, "run"),
-      XDG_DATA_HOME: join(home, ".local", "share"),
-      XDG_CONFIG_HOME: join(home, ".config"),
-    };
+    const env = clientEnvIn(tmp);
     // Each pull into an empty image store of its own, so the bytes come from the registry.
-    const podman = (store: string, args: string[]) =>
-      ok(
-        "podman",
-        [
-          "--root",
-          join(tmp, store, "root"),
-          "--runroot",
-          join(tmp, store, "run"),
-          "--storage-driver",
-          "vfs",
-          "--cgroup-manager",
-          "cgroupfs",
-          "--events-backend",
-          "file",
-          ...args,
-        ],
-        { env, timeoutMs: 180_000 },
-      );
+    const podman = (store: string, args: string[]) => podmanIn(join(tmp, store), env).ok(args);
     const creds = ["--tls-verify=false", "--creds", `iamapikey:${bed.alice.apiKey}`];
     await umociImage(join(tmp, "img"), "v1", {
       layers: [{ big: randomBytes(6 * MiB + 11) }, { small: "podman" }],
