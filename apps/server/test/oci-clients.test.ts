@@ -9,6 +9,7 @@ import {
   layoutBlob,
   layoutClosure,
   layoutRef,
+  loggedRequests,
   type OciEnv,
   ok,
   podmanIn,
@@ -72,21 +73,7 @@ beforeAll(async () => {
 afterAll(async () => env?.close());
 
 /** Requests of the server log as method, url and status, in order. */
-function requests(): { method: string; url: string; status?: number }[] {
-  const byId = new Map<string, { method: string; url: string; status?: number }>();
-  for (const line of env.logs) {
-    const entry = JSON.parse(line) as {
-      reqId?: string;
-      req?: { method: string; url: string };
-      res?: { statusCode: number };
-    };
-    if (!entry.reqId) continue;
-    if (entry.req) byId.set(entry.reqId, { method: entry.req.method, url: entry.req.url });
-    const known = byId.get(entry.reqId);
-    if (entry.res && known) known.status = entry.res.statusCode;
-  }
-  return [...byId.values()];
-}
+const requests = () => loggedRequests(env.logs);
 
 describe("skopeo", () => {
   it("pushes an OCI image built with umoci and pulls it back byte for byte", async () => {

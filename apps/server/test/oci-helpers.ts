@@ -22,6 +22,8 @@ const PACKAGES: Record<string, string> = {
   podman: "podman",
   umoci: "umoci",
   "docker-registry": "docker-registry",
+  docker: "docker.io",
+  dockerd: "docker.io",
 };
 
 const checked = new Map<string, Promise<void>>();
@@ -51,14 +53,14 @@ export interface RunResult {
   stderr: string;
 }
 
-/** Run a program (no shell), bounded in time, and collect its output. */
+/** Run a program (no shell), bounded in time, and collect its output; `input` is its stdin. */
 export function run(
   cmd: string,
   args: string[],
-  opts: { env?: Record<string, string>; timeoutMs?: number } = {},
+  opts: { env?: Record<string, string>; timeoutMs?: number; input?: string } = {},
 ): Promise<RunResult> {
   return new Promise((resolve) => {
-    execFile(
+    const child = execFile(
       cmd,
       args,
       {
@@ -72,6 +74,11 @@ export function run(
         resolve({ code, stdout: String(stdout), stderr: String(stderr) });
       },
     );
+    if (opts.input !== undefined) {
+      // A program that exits without reading its input is answered by its exit code.
+      child.stdin?.on("error", () => {});
+      child.stdin?.end(opts.input);
+    }
   });
 }
 
@@ -121,6 +128,35 @@ export function podmanIn(root: string, env: Record<string, string>) {
     run: (args: string[]) => run("podman", argv(args), opts),
     ok: (args: string[]) => ok("podman", argv(args), opts),
   };
+}
+
+export interface LoggedRequest {
+  id: string;
+  method: string;
+  url: string;
+  status?: number;
+}
+
+/**
+ * The requests a server logged (pino lines), in order: id (the events' correlationId),
+ * method, path (the log keeps no query) and the status answered.
+ */
+export function loggedRequests(logs: string[]): LoggedRequest[] {
+  const byId = new Map<string, LoggedRequest>();
+  for (const line of logs) {
+    const entry = JSON.parse(line) as {
+      reqId?: string;
+      req?: { method: string; url: string };
+      res?: { statusCode: number };
+    };
+    if (!entry.reqId) continue;
+    if (entry.req) {
+      byId.set(entry.reqId, { id: entry.reqId, method: entry.req.method, url: entry.req.url });
+    }
+    const known = byId.get(entry.reqId);
+    if (entry.res && known) known.status = entry.res.statusCode;
+  }
+  return [...byId.values()];
 }
 
 export interface OciEnv extends TestServer {
