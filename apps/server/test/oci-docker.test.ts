@@ -19,6 +19,8 @@ const started = await startDockerd();
 if ("unavailable" in started && process.env.CI) {
   throw new Error(`dockerd could not start in CI: ${started.unavailable}`);
 }
+/** Per test: a few docker commands, each bounded at 180 s, on a machine that may be loaded. */
+const DOCKER_TEST_MS = 600_000;
 const daemon: Dockerd | undefined = "unavailable" in started ? undefined : started;
 afterAll(async () => daemon?.close());
 
@@ -89,172 +91,200 @@ if (!daemon) {
   ).trim();
   const app = (tag: string) => `${host}/alicens/app:${tag}`;
   let pushed = "";
+  /**
+   * Tag the pulled image as `repository:v1` and push it (the same digest); returns the
+   * upload POSTs the push made there, as the server logged them.
+   */
+  const pushCopy = async (config: string, repository: string) => {
+    const before = loggedRequests(env.logs).length;
+    await docker(config, ["tag", app("v1"), `${host}/${repository}:v1`]);
+    expect(await push(config, `${host}/${repository}:v1`)).toBe(pushed);
+    return loggedRequests(env.logs)
+      .slice(before)
+      .filter((r) => r.method === "POST" && r.url === `/v2/${repository}/blobs/uploads/`);
+  };
 
   describe("docker with an API key", () => {
-    it("logs in and pushes a three-layer image under two tags", async () => {
-      await login(alice, "iamapikey", env.alice.apiKey);
-      await docker(alice, ["tag", "local/app:1", app("v1")]);
-      await docker(alice, ["tag", "local/app:1", app("v2")]);
-      pushed = await push(alice, app("v1"));
-      expect(await push(alice, app("v2"))).toBe(pushed);
+    it(
+      "logs in and pushes a three-layer image under two tags",
+      async () => {
+        await login(alice, "iamapikey", env.alice.apiKey);
+        await docker(alice, ["tag", "local/app:1", app("v1")]);
+        await docker(alice, ["tag", "local/app:1", app("v2")]);
+        pushed = await push(alice, app("v1"));
+        expect(await push(alice, app("v2"))).toBe(pushed);
 
-      const listed = await env.client(env.alice).image.list.query({ repository: "alicens/app" });
-      expect(listed.items.map((i) => [i.tag, i.digest])).toEqual([
-        ["v1", pushed],
-        ["v2", pushed],
-      ]);
-      expect(listed.items[0]!.mediaType).toBe(
-        "application/vnd.docker.distribution.manifest.v2+json",
-      );
-      const repoDigests = await docker(alice, [
-        "image",
-        "inspect",
-        "--format",
-        "{{json .RepoDigests}}",
-        app("v1"),
-      ]);
-      expect(JSON.parse(repoDigests)).toContain(`${host}/alicens/app@${pushed}`);
-
-      const pushes = await eventsOf("image.push", env.alice.account.id);
-      expect(pushes.map((e) => [e.outcome, e.target.name])).toEqual([
-        ["success", "alicens/app:v1"],
-        ["success", "alicens/app:v2"],
-      ]);
-      for (const [i, tag] of ["v1", "v2"].entries()) {
-        const event = pushes[i]!;
-        expect(event.target.id.endsWith(`::image:alicens/app@${pushed}`)).toBe(true);
-        expectDockerUser(event, env.alice);
-        expect(requestIds("PUT", `/v2/alicens/app/manifests/${tag}`)).toEqual([
-          event.correlationId,
+        const listed = await env.client(env.alice).image.list.query({ repository: "alicens/app" });
+        expect(listed.items.map((i) => [i.tag, i.digest])).toEqual([
+          ["v1", pushed],
+          ["v2", pushed],
         ]);
-      }
-    });
+        expect(listed.items[0]!.mediaType).toBe(
+          "application/vnd.docker.distribution.manifest.v2+json",
+        );
+        const repoDigests = await docker(alice, [
+          "image",
+          "inspect",
+          "--format",
+          "{{json .RepoDigests}}",
+          app("v1"),
+        ]);
+        expect(JSON.parse(repoDigests)).toContain(`${host}/alicens/app@${pushed}`);
 
-    it("pulls the image back after docker rmi: the same digest and image id", async () => {
-      await docker(alice, ["rmi", app("v1"), app("v2"), "local/app:1"]);
-      const gone = await daemon.run(alice, ["image", "inspect", imageId]);
-      expect(gone.code, "the image is still in the daemon after rmi").not.toBe(0);
+        const pushes = await eventsOf("image.push", env.alice.account.id);
+        expect(pushes.map((e) => [e.outcome, e.target.name])).toEqual([
+          ["success", "alicens/app:v1"],
+          ["success", "alicens/app:v2"],
+        ]);
+        for (const [i, tag] of ["v1", "v2"].entries()) {
+          const event = pushes[i]!;
+          expect(event.target.id.endsWith(`::image:alicens/app@${pushed}`)).toBe(true);
+          expectDockerUser(event, env.alice);
+          expect(requestIds("PUT", `/v2/alicens/app/manifests/${tag}`)).toEqual([
+            event.correlationId,
+          ]);
+        }
+      },
+      DOCKER_TEST_MS,
+    );
 
-      const out = await docker(alice, ["pull", app("v1")]);
-      expect(out).toContain(`Digest: ${pushed}`);
-      // The image id is the config's digest, and the daemon checked every layer's diff id
-      // against it: the same id means the same image, byte for byte.
-      expect(
-        (await docker(alice, ["image", "inspect", "--format", "{{.Id}}", app("v1")])).trim(),
-      ).toBe(imageId);
+    it(
+      "pulls the image back after docker rmi: the same digest and image id",
+      async () => {
+        await docker(alice, ["rmi", app("v1"), app("v2"), "local/app:1"]);
+        const gone = await daemon.run(alice, ["image", "inspect", imageId]);
+        expect(gone.code, "the image is still in the daemon after rmi").not.toBe(0);
 
-      // docker resolves the tag with a HEAD (not audited: nothing is served) and then GETs
-      // the manifest by digest: one pull event, named as requested.
-      const pulls = await eventsOf("image.pull", env.alice.account.id);
-      expect(pulls.map((e) => [e.outcome, e.target.name])).toEqual([
-        ["success", `alicens/app@${pushed}`],
-      ]);
-      expectDockerUser(pulls[0]!, env.alice);
-      expect(requestIds("GET", `/v2/alicens/app/manifests/${pushed}`)).toEqual([
-        pulls[0]!.correlationId,
-      ]);
-    });
+        const out = await docker(alice, ["pull", app("v1")]);
+        expect(out).toContain(`Digest: ${pushed}`);
+        // The image id is the config's digest, and the daemon checked every layer's diff id
+        // against it: the same id means the same image, byte for byte.
+        expect(
+          (await docker(alice, ["image", "inspect", "--format", "{{.Id}}", app("v1")])).trim(),
+        ).toBe(imageId);
 
-    it("pushes to another repository by mounting the layers from the first", async () => {
-      const before = loggedRequests(env.logs).length;
-      const copy = `${host}/alicens/copy:v1`;
-      await docker(alice, ["tag", app("v1"), copy]);
-      expect(await push(alice, copy)).toBe(pushed);
-      const posts = loggedRequests(env.logs)
-        .slice(before)
-        .filter((r) => r.method === "POST" && r.url === "/v2/alicens/copy/blobs/uploads/");
-      // A mount is the only upload POST answered 201 (a new session is 202).
-      expect(posts.filter((r) => r.status === 201).length).toBeGreaterThanOrEqual(3);
-    });
+        // docker resolves the tag with a HEAD (not audited: nothing is served) and then GETs
+        // the manifest by digest: one pull event, named as requested.
+        const pulls = await eventsOf("image.pull", env.alice.account.id);
+        expect(pulls.map((e) => [e.outcome, e.target.name])).toEqual([
+          ["success", `alicens/app@${pushed}`],
+        ]);
+        expectDockerUser(pulls[0]!, env.alice);
+        expect(requestIds("GET", `/v2/alicens/app/manifests/${pushed}`)).toEqual([
+          pulls[0]!.correlationId,
+        ]);
+      },
+      DOCKER_TEST_MS,
+    );
+
+    it(
+      "pushes to another repository by mounting the layers from the first",
+      async () => {
+        const posts = await pushCopy(alice, "alicens/copy");
+        // A mount is the only upload POST answered 201 (a new session is 202).
+        expect(posts.filter((r) => r.status === 201).length).toBeGreaterThanOrEqual(3);
+      },
+      DOCKER_TEST_MS,
+    );
   });
 
   describe("another tenant's docker login", () => {
-    it("cannot pull alice's repository: not found, and a failure event of bob's", async () => {
-      await login(bob, "iamapikey", env.bob.apiKey);
-      const said = await refused(bob, ["pull", app("v1")]);
-      expect(said).toMatch(/not found|manifest unknown|does not exist/i);
-      expect(said).not.toContain(pushed);
-      const [pull, ...more] = await eventsOf("image.pull", env.bob.account.id);
-      expect(more).toEqual([]);
-      expect([pull?.outcome, pull?.target.name, pull?.reason.reasonCode]).toEqual([
-        "failure",
-        "alicens/app:v1",
-        404,
-      ]);
-      expectDockerUser(pull!, env.bob);
-      expect(requestIds("GET", "/v2/alicens/app/manifests/v1")).toEqual([pull!.correlationId]);
-    });
-
-    it("cannot push to alice's repository: denied, nothing stored", async () => {
-      await docker(bob, ["tag", app("v1"), app("bobs")]);
-      expect(await refused(bob, ["push", app("bobs")])).toMatch(/denied/i);
-      const tags = await env.client(env.alice).image.list.query({ repository: "alicens/app" });
-      expect(tags.items.map((i) => i.tag)).toEqual(["v1", "v2"]);
-      // docker retries each refused upload; every attempt is a failure event of bob's.
-      const pushes = await eventsOf("image.push", env.bob.account.id);
-      expect(pushes.length).toBeGreaterThan(0);
-      for (const event of pushes) {
-        expect([event.outcome, event.target.name, event.reason.reasonCode]).toEqual([
+    it(
+      "cannot pull alice's repository: not found, and a failure event of bob's",
+      async () => {
+        await login(bob, "iamapikey", env.bob.apiKey);
+        const said = await refused(bob, ["pull", app("v1")]);
+        expect(said).toMatch(/not found|manifest unknown|does not exist/i);
+        expect(said).not.toContain(pushed);
+        const [pull, ...more] = await eventsOf("image.pull", env.bob.account.id);
+        expect(more).toEqual([]);
+        expect([pull?.outcome, pull?.target.name, pull?.reason.reasonCode]).toEqual([
           "failure",
-          "alicens/app",
-          403,
+          "alicens/app:v1",
+          404,
         ]);
-        expectDockerUser(event, env.bob);
-      }
-      expect(await eventsOf("image.push", env.alice.account.id)).toHaveLength(3);
-    });
+        expectDockerUser(pull!, env.bob);
+        expect(requestIds("GET", "/v2/alicens/app/manifests/v1")).toEqual([pull!.correlationId]);
+      },
+      DOCKER_TEST_MS,
+    );
 
-    it("pushes the same layers to its own repository by uploading them, never by mounting alice's", async () => {
-      // The daemon remembers that these layers came from alicens/app, so it asks to mount
-      // them from there: the answer must be a new upload session, never the blob.
-      const before = loggedRequests(env.logs).length;
-      const own = `${host}/bobns/mine:v1`;
-      await docker(bob, ["tag", app("v1"), own]);
-      expect(await push(bob, own)).toBe(pushed);
-      const posts = loggedRequests(env.logs)
-        .slice(before)
-        .filter((r) => r.method === "POST" && r.url === "/v2/bobns/mine/blobs/uploads/");
-      expect(posts.length).toBeGreaterThanOrEqual(4);
-      expect(posts.map((r) => r.status).filter((s) => s !== 202)).toEqual([]);
-      const pushes = await eventsOf("image.push", env.bob.account.id);
-      expect(pushes.at(-1)!.target.name).toBe("bobns/mine:v1");
-      expectDockerUser(pushes.at(-1)!, env.bob);
-    });
+    it(
+      "cannot push to alice's repository: denied, nothing stored",
+      async () => {
+        await docker(bob, ["tag", app("v1"), app("bobs")]);
+        expect(await refused(bob, ["push", app("bobs")])).toMatch(/denied/i);
+        const tags = await env.client(env.alice).image.list.query({ repository: "alicens/app" });
+        expect(tags.items.map((i) => i.tag)).toEqual(["v1", "v2"]);
+        // docker retries each refused upload; every attempt is a failure event of bob's.
+        const pushes = await eventsOf("image.push", env.bob.account.id);
+        expect(pushes.length).toBeGreaterThan(0);
+        for (const event of pushes) {
+          expect([event.outcome, event.target.name, event.reason.reasonCode]).toEqual([
+            "failure",
+            "alicens/app",
+            403,
+          ]);
+          expectDockerUser(event, env.bob);
+        }
+        expect(await eventsOf("image.push", env.alice.account.id)).toHaveLength(3);
+      },
+      DOCKER_TEST_MS,
+    );
+
+    it(
+      "pushes the same layers to its own repository by uploading them, never by mounting alice's",
+      async () => {
+        // The daemon remembers that these layers came from alicens/app, so it asks to mount
+        // them from there: the answer must be a new upload session, never the blob.
+        const posts = await pushCopy(bob, "bobns/mine");
+        expect(posts.length).toBeGreaterThanOrEqual(4);
+        expect(posts.map((r) => r.status).filter((s) => s !== 202)).toEqual([]);
+        const pushes = await eventsOf("image.push", env.bob.account.id);
+        expect(pushes.at(-1)!.target.name).toBe("bobns/mine:v1");
+        expectDockerUser(pushes.at(-1)!, env.bob);
+      },
+      DOCKER_TEST_MS,
+    );
   });
 
   describe("docker with a registry token", () => {
-    it("pulls while the token exists, and is refused once it is revoked", async () => {
-      const token = await env.client(env.alice).registrytoken.create.mutate({
-        access: "read",
-        description: "docker",
-      });
-      const ci = daemon.config("token");
-      await login(ci, token.username, token.secret);
-      // Nothing local, so the pull fetches the manifest and every layer.
-      await docker(ci, ["rmi", "--force", imageId]);
-      expect(await docker(ci, ["pull", app("v2")])).toContain(`Digest: ${pushed}`);
-      const pull = (await eventsOf("image.pull", env.alice.account.id)).at(-1)!;
-      expect([
-        pull.outcome,
-        pull.target.name,
-        pull.initiator.credential.type,
-        pull.initiator.typeURI,
-      ]).toEqual([
-        "success",
-        `alicens/app@${pushed}`,
-        "token",
-        "service/security/account/serviceid",
-      ]);
+    it(
+      "pulls while the token exists, and is refused once it is revoked",
+      async () => {
+        const token = await env.client(env.alice).registrytoken.create.mutate({
+          access: "read",
+          description: "docker",
+        });
+        const ci = daemon.config("token");
+        await login(ci, token.username, token.secret);
+        // Nothing local, so the pull fetches the manifest and every layer.
+        await docker(ci, ["rmi", "--force", imageId]);
+        expect(await docker(ci, ["pull", app("v2")])).toContain(`Digest: ${pushed}`);
+        const pull = (await eventsOf("image.pull", env.alice.account.id)).at(-1)!;
+        expect([
+          pull.outcome,
+          pull.target.name,
+          pull.initiator.credential.type,
+          pull.initiator.typeURI,
+        ]).toEqual([
+          "success",
+          `alicens/app@${pushed}`,
+          "token",
+          "service/security/account/serviceid",
+        ]);
 
-      await env.client(env.alice).registrytoken.delete.mutate({ id: token.id });
-      expect(await refused(ci, ["pull", app("v2")])).toMatch(
-        /unauthorized|authentication required/i,
-      );
-      expect(await refused(ci, loginArgs(token.username), token.secret)).toMatch(
-        /unauthorized|invalid|expired/i,
-      );
-      expect((await eventsOf("image.pull", env.alice.account.id)).at(-1)).toEqual(pull);
-    });
+        await env.client(env.alice).registrytoken.delete.mutate({ id: token.id });
+        expect(await refused(ci, ["pull", app("v2")])).toMatch(
+          /unauthorized|authentication required/i,
+        );
+        expect(await refused(ci, loginArgs(token.username), token.secret)).toMatch(
+          /unauthorized|invalid|expired/i,
+        );
+        expect((await eventsOf("image.pull", env.alice.account.id)).at(-1)).toEqual(pull);
+      },
+      DOCKER_TEST_MS,
+    );
   });
 
   it("left no credential in the server's logs or the events", async () => {
