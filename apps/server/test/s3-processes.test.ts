@@ -2,16 +2,11 @@ import { randomBytes } from "node:crypto";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
+import { forFile } from "./helpers";
 import { imageManifest, MEDIA, sha256 } from "./oci-client";
 import { clientEnvIn, ok, podmanIn, requireTool, umociImage } from "./oci-helpers";
-import {
-  type ProcessBed,
-  type ServerProcess,
-  startProcessBed,
-  startServerProcess,
-  stopProcessBed,
-} from "./upload-processes";
+import { type ServerProcess, startProcessBed, startServerProcess } from "./upload-processes";
 
 // Several server processes on one database and one bucket (moto_server on loopback), as
 // behind a load balancer: an upload's chunks land on different processes, and real clients
@@ -20,45 +15,20 @@ import {
 
 const MiB = 1024 * 1024;
 
-let bed: ProcessBed;
-let bucket: string;
-const secret = randomBytes(32).toString("hex");
+await Promise.all(["skopeo", "podman", "umoci"].map(requireTool));
+const bed = await forFile(startProcessBed());
+// One token secret for all three, as behind a load balancer.
+const processEnv = bed.s3Env(await bed.moto.bucket());
+const [A, B, C] = await Promise.all([
+  startServerProcess(processEnv),
+  startServerProcess(processEnv),
+  startServerProcess({ ...processEnv, BERTH_BLOB_REDIRECTS: "off" }),
+]);
+const { client } = bed;
 
-const startProcess = (env: Record<string, string>) =>
-  startServerProcess({
-    ...bed.moto.env,
-    DATABASE_URL: bed.t.url,
-    BERTH_STORAGE: `s3://${bucket}/berth`,
-    BERTH_TOKEN_SECRET: secret,
-    ...env,
-  });
-
-let A: ServerProcess;
-let B: ServerProcess;
-let C: ServerProcess;
-const client = (p: ServerProcess) => bed.client(p);
-
-beforeAll(async () => {
-  await Promise.all(["skopeo", "podman", "umoci"].map(requireTool));
-  bed = await startProcessBed();
-  bucket = await bed.moto.bucket();
-  [A, B, C] = await Promise.all([
-    startProcess({}),
-    startProcess({}),
-    startProcess({ BERTH_BLOB_REDIRECTS: "off" }),
-  ]);
-}, 600_000);
-
-afterAll(() => stopProcessBed(bed));
-
+/** PATCH a chunk through `p`, which must take it; returns the upload's next location. */
 async function patch(p: ServerProcess, location: string, bytes: Buffer, start: number) {
-  const r = await client(p).request("PATCH", location, {
-    body: bytes,
-    headers: {
-      "content-type": "application/octet-stream",
-      "content-range": `${start}-${start + bytes.length - 1}`,
-    },
-  });
+  const r = await bed.patch(p, location, bytes, start);
   expect(r.status, `PATCH on ${p.host}: ${await r.clone().text()}`).toBe(202);
   return r.headers.get("location")!;
 }

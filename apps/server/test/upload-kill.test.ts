@@ -1,16 +1,11 @@
 import { randomBytes } from "node:crypto";
-import { request as httpRequest } from "node:http";
 import { uploadSessions } from "@berth/db";
+import { until } from "@berth/harness";
 import { eq, sql } from "drizzle-orm";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
+import { forFile } from "./helpers";
 import { sha256 } from "./oci-client";
-import {
-  type ProcessBed,
-  type ServerProcess,
-  startProcessBed,
-  startServerProcess,
-  stopProcessBed,
-} from "./upload-processes";
+import { heldPatch, startProcessBed, startServerProcess } from "./upload-processes";
 
 // A server process dies (SIGKILL of its process group: no shutdown, no cleanup) in the middle
 // of a chunked push to S3 (moto_server); the client finishes the push on another process.
@@ -19,37 +14,11 @@ import {
 // see them all; a wrong digest is refused and nothing becomes visible.
 
 const MiB = 1024 * 1024;
-let bed: ProcessBed;
-let bucket: string;
-
-beforeAll(async () => {
-  bed = await startProcessBed();
-  bucket = await bed.moto.bucket();
-}, 120_000);
-
-afterAll(() => stopProcessBed(bed));
-
-const client = (p: ServerProcess) => bed.client(p);
-
-async function patch(p: ServerProcess, location: string, bytes: Buffer, start: number) {
-  return client(p).request("PATCH", location, {
-    body: bytes,
-    headers: {
-      "content-type": "application/octet-stream",
-      "content-range": `${start}-${start + bytes.length - 1}`,
-    },
-  });
-}
-
-async function until<T>(what: string, check: () => Promise<T | undefined>): Promise<T> {
-  // Bounded: three minutes (the lease of the dead process is 30 s), a half second apart.
-  for (let i = 0; i < 360; i++) {
-    const value = await check();
-    if (value !== undefined) return value;
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
+const bed = await forFile(startProcessBed());
+const bucket = await bed.moto.bucket();
+const { client, patch } = bed;
+// Bounded: three minutes (the lease of the dead process is 30 s), a half second apart.
+const slowly = [180_000, 500] as const;
 
 async function sessionRow(id: string) {
   const rows = await bed.t.db.select().from(uploadSessions).where(eq(uploadSessions.id, id));
@@ -60,12 +29,7 @@ const blobKeys = () => bed.moto.keys(bucket, "berth/blobs/");
 
 describe("a server process killed in the middle of a chunked push to S3", () => {
   it("lets another process finish the upload, byte for byte, and refuses a wrong digest", async () => {
-    const env = {
-      ...bed.moto.env,
-      DATABASE_URL: bed.t.url,
-      BERTH_STORAGE: `s3://${bucket}/berth`,
-      BERTH_TOKEN_SECRET: randomBytes(32).toString("hex"),
-    };
+    const env = bed.s3Env(bucket);
     const [A, B] = await Promise.all([startServerProcess(env), startServerProcess(env)]);
     const repo = "alicens/killed";
     const layer = randomBytes(14 * MiB + 4321);
@@ -88,23 +52,17 @@ describe("a server process killed in the middle of a chunked push to S3", () => 
     }
     // The third chunk is half sent to A when A is killed.
     const third = chunk(2);
-    const req = httpRequest(new URL(location, A.url), {
-      method: "PATCH",
-      headers: {
-        authorization: client(A).authorization!,
-        "content-type": "application/octet-stream",
-        "content-length": String(third.length),
-        "content-range": `${cuts[2]}-${cuts[3]! - 1}`,
+    const half = heldPatch(bed, A, location, third, cuts[2]!);
+    const held = await until(
+      "A to take the upload for the third chunk",
+      async () => {
+        const row = await sessionRow(id);
+        return row?.writer ? row : undefined;
       },
-    });
-    req.on("error", () => {});
-    req.write(third.subarray(0, third.length / 2));
-    const held = await until("A to take the upload for the third chunk", async () => {
-      const row = await sessionRow(id);
-      return row?.writer ? row : undefined;
-    });
+      ...slowly,
+    );
     await A.kill();
-    req.destroy();
+    half.abort();
     expect(held.offset, "what the database says A received before it died").toBe(cuts[2]);
 
     // B knows where the upload stands: what A's completed chunks sent, nothing of the third.
@@ -113,23 +71,27 @@ describe("a server process killed in the middle of a chunked push to S3", () => 
     expect(status.headers.get("range")).toBe(`0-${cuts[2]! - 1}`);
     // A's lease runs out by itself; while it runs, B refuses to write (another request holds
     // it). Checked against the database's clock, with a margin, not against the test's.
-    await until("B to take the third chunk", async () => {
-      const [lease] = await bed.t.db.execute<{ held: boolean }>(
-        sql`select writer_until > now() + interval '2 seconds' as held
+    await until(
+      "B to take the third chunk",
+      async () => {
+        const [lease] = await bed.t.db.execute<{ held: boolean }>(
+          sql`select writer_until > now() + interval '2 seconds' as held
               from upload_sessions where id = ${id}`,
-      );
-      // Refused before its body is read, the connection may close under the client's feet.
-      const r = await patch(B, location, third, cuts[2]!).catch(() => null);
-      if (r?.status === 202) {
-        expect(lease?.held, "B wrote while A's lease still ran").not.toBe(true);
-        return true;
-      }
-      if (r) {
-        expect(r.status, await r.clone().text()).toBe(400);
-        expect(await r.text()).toMatch(/another request is writing/);
-      }
-      return undefined;
-    });
+        );
+        // Refused before its body is read, the connection may close under the client's feet.
+        const r = await patch(B, location, third, cuts[2]!).catch(() => null);
+        if (r?.status === 202) {
+          expect(lease?.held, "B wrote while A's lease still ran").not.toBe(true);
+          return true;
+        }
+        if (r) {
+          expect(r.status, await r.clone().text()).toBe(400);
+          expect(await r.text()).toMatch(/another request is writing/);
+        }
+        return undefined;
+      },
+      ...slowly,
+    );
     const digest = sha256(layer);
     const put = await client(B).request("PUT", `${location}?digest=${digest}`, {
       body: chunk(3),

@@ -1,5 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { mkdtempSync } from "node:fs";
+import { request as httpRequest } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -105,23 +107,84 @@ export interface ProcessBed {
   alice: CreatedAccount;
   /** Alice's client of one process (Basic credentials: her API key). */
   client(p: ServerProcess): OciClient;
+  /** Alice's PATCH of `bytes` at offset `start` of an upload, through `p`. */
+  patch(p: ServerProcess, location: string, bytes: Buffer, start: number): Promise<Response>;
+  /** The environment of processes on this database storing in `bucket` (one token secret). */
+  s3Env(bucket: string): Record<string, string>;
+  /** Stop the processes, moto_server and the database. */
+  close(): Promise<void>;
 }
 
 export async function startProcessBed(): Promise<ProcessBed> {
   const moto = await startMoto();
   const t = await createTestDatabase();
   const alice = await aliceWithNamespace(t);
+  const client = (p: ServerProcess) => OciClient.basic(p.url, "iamapikey", alice.apiKey);
   return {
     t,
     moto,
     alice,
-    client: (p) => OciClient.basic(p.url, "iamapikey", alice.apiKey),
+    client,
+    patch: (p, location, bytes, start) =>
+      client(p).request("PATCH", location, {
+        body: bytes,
+        headers: {
+          "content-type": "application/octet-stream",
+          "content-range": `${start}-${start + bytes.length - 1}`,
+        },
+      }),
+    s3Env: (bucket) => ({
+      ...moto.env,
+      DATABASE_URL: t.url,
+      BERTH_STORAGE: `s3://${bucket}/berth`,
+      BERTH_TOKEN_SECRET: randomBytes(32).toString("hex"),
+    }),
+    async close() {
+      await stopServerProcesses();
+      await moto.stop();
+      await t.drop();
+    },
   };
 }
 
-/** Stop the processes, moto_server and the database (whatever of them was started). */
-export async function stopProcessBed(bed: ProcessBed | undefined): Promise<void> {
-  await stopServerProcesses();
-  await bed?.moto.stop();
-  await bed?.t.drop();
+/**
+ * A PATCH whose body is sent in two halves: the server holds the upload from the moment it
+ * takes the request, so the test can act while it is held. `finish` sends the rest; `answer`
+ * is the response, or status 0 and the error when the connection broke (the process died).
+ */
+export function heldPatch(
+  bed: ProcessBed,
+  p: ServerProcess,
+  location: string,
+  bytes: Buffer,
+  start: number,
+) {
+  const req = httpRequest(new URL(location, p.url), {
+    method: "PATCH",
+    headers: {
+      authorization: bed.client(p).authorization!,
+      "content-type": "application/octet-stream",
+      "content-length": String(bytes.length),
+      "content-range": `${start}-${start + bytes.length - 1}`,
+    },
+  });
+  const answer = new Promise<{ status: number; range: string | undefined; error?: string }>(
+    (resolve) => {
+      req.once("response", (res) => {
+        res.resume();
+        res.once("end", () =>
+          resolve({ status: res.statusCode ?? 0, range: res.headers.range as string | undefined }),
+        );
+      });
+      req.once("error", (e) => resolve({ status: 0, range: undefined, error: String(e) }));
+    },
+  );
+  const half = Math.floor(bytes.length / 2);
+  req.write(bytes.subarray(0, half));
+  return {
+    answer,
+    finish: () => req.end(bytes.subarray(half)),
+    /** Drop the connection without the rest of the body. */
+    abort: () => req.destroy(),
+  };
 }

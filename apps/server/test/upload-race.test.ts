@@ -1,18 +1,17 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { mkdtempSync } from "node:fs";
-import { request as httpRequest } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { uploadSessions } from "@berth/db";
+import { until } from "@berth/harness";
 import { eq } from "drizzle-orm";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
+import { forFile } from "./helpers";
 import { sha256 } from "./oci-client";
 import {
-  type ProcessBed,
-  type ServerProcess,
+  heldPatch,
   startProcessBed,
   startServerProcess,
-  stopProcessBed,
   stopServerProcesses,
 } from "./upload-processes";
 
@@ -23,57 +22,8 @@ import {
 // one folder of files shared by both processes (the stack's processes of one machine).
 
 const MiB = 1024 * 1024;
-let bed: ProcessBed;
-
-beforeAll(async () => {
-  bed = await startProcessBed();
-}, 120_000);
-
-afterAll(() => stopProcessBed(bed));
-
-const client = (p: ServerProcess) => bed.client(p);
-
-function patch(p: ServerProcess, location: string, bytes: Buffer, start: number) {
-  return client(p).request("PATCH", location, {
-    body: bytes,
-    headers: {
-      "content-type": "application/octet-stream",
-      "content-range": `${start}-${start + bytes.length - 1}`,
-    },
-  });
-}
-
-/**
- * A PATCH whose body is sent in two halves: the server holds the upload from the moment it
- * takes the request, so the test can act while it is held. `finish` sends the rest.
- */
-function heldPatch(p: ServerProcess, location: string, bytes: Buffer, start: number) {
-  const url = new URL(location, p.url);
-  const req = httpRequest(url, {
-    method: "PATCH",
-    headers: {
-      authorization: client(p).authorization!,
-      "content-type": "application/octet-stream",
-      "content-length": String(bytes.length),
-      "content-range": `${start}-${start + bytes.length - 1}`,
-    },
-  });
-  const answer = new Promise<{ status: number; range: string | undefined }>((resolve, reject) => {
-    req.once("response", (res) => {
-      res.resume();
-      res.once("end", () =>
-        resolve({ status: res.statusCode ?? 0, range: res.headers.range as string | undefined }),
-      );
-    });
-    req.once("error", reject);
-  });
-  const half = Math.floor(bytes.length / 2);
-  req.write(bytes.subarray(0, half));
-  return {
-    answer,
-    finish: () => req.end(bytes.subarray(half)),
-  };
-}
+const bed = await forFile(startProcessBed());
+const { client, patch } = bed;
 
 async function writerOf(id: string): Promise<string | null> {
   const rows = await bed.t.db
@@ -83,16 +33,6 @@ async function writerOf(id: string): Promise<string | null> {
   return rows[0]?.writer ?? null;
 }
 
-async function until<T>(what: string, check: () => Promise<T | undefined>): Promise<T> {
-  // Bounded: two minutes, a tenth of a second apart.
-  for (let i = 0; i < 1200; i++) {
-    const value = await check();
-    if (value !== undefined) return value;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
 async function body(r: Response): Promise<string> {
   return r.text();
 }
@@ -100,24 +40,19 @@ async function body(r: Response): Promise<string> {
 describe.each([
   {
     name: "s3 (moto_server)",
-    env: async (): Promise<Record<string, string>> => ({
-      ...bed.moto.env,
-      BERTH_STORAGE: `s3://${await bed.moto.bucket()}/berth`,
-    }),
+    env: async (): Promise<Record<string, string>> => bed.s3Env(await bed.moto.bucket()),
   },
   {
     name: "files shared by both processes",
     env: async (): Promise<Record<string, string>> => ({
+      DATABASE_URL: bed.t.url,
       BERTH_STORAGE: mkdtempSync(join(tmpdir(), "berth-shared-")),
+      BERTH_TOKEN_SECRET: randomBytes(32).toString("hex"),
     }),
   },
 ])("one upload written from two processes at once: $name", ({ env }) => {
   it("lets one request write at a time and keeps the blob whole", async () => {
-    const shared = {
-      ...(await env()),
-      DATABASE_URL: bed.t.url,
-      BERTH_TOKEN_SECRET: randomBytes(32).toString("hex"),
-    };
+    const shared = await env();
     const [A, B] = await Promise.all([startServerProcess(shared), startServerProcess(shared)]);
     const repo = `alicens/race-${randomUUID().slice(0, 8)}`;
     const start = await client(A).request("POST", `/v2/${repo}/blobs/uploads/`);
@@ -128,8 +63,13 @@ describe.each([
 
     // A holds the upload while its chunk streams in: B may not write it, finish it or cancel it.
     const first = randomBytes(2 * MiB + 17);
-    const held = heldPatch(A, location, first, 0);
-    await until("A to hold the upload", async () => ((await writerOf(id)) ? true : undefined));
+    const held = heldPatch(bed, A, location, first, 0);
+    // Bounded: two minutes, a tenth of a second apart.
+    await until(
+      "A to hold the upload",
+      async () => ((await writerOf(id)) ? true : undefined),
+      120_000,
+    );
     const meanwhile = await patch(B, location, randomBytes(1000), 0);
     expect(meanwhile.status, "a PATCH on B while A writes").toBe(400);
     expect(await body(meanwhile)).toMatch(/another request is writing/);
