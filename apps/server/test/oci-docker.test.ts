@@ -25,6 +25,10 @@ const daemon: Dockerd | undefined = "unavailable" in started ? undefined : start
 afterAll(async () => daemon?.close());
 
 if (!daemon) {
+  // Said where a default run shows it, beside the skipped test that names it too.
+  console.warn(
+    `oci-docker.test.ts skipped: ${"unavailable" in started ? started.unavailable : ""}`,
+  );
   it.skip(`docker CLI tests: ${"unavailable" in started ? started.unavailable : ""}`, () => {});
 } else {
   const env = await forFile(startOciEnv());
