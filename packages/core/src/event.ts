@@ -238,13 +238,29 @@ export function buildEvent(input: BuildEventInput): AtEvent {
  * would go unaudited.
  */
 function withoutNul<T>(value: T): T {
+  // Copied only when a NUL is there: nearly no event holds one, and a copy of every event
+  // would cost more than the walk that finds none.
+  return hasNul(value) ? replaceNul(value) : value;
+}
+
+function hasNul(value: unknown): boolean {
+  if (typeof value === "string") return value.includes("\u0000");
+  if (value === null || typeof value !== "object") return false;
+  if (Array.isArray(value)) return value.some(hasNul);
+  for (const [key, item] of Object.entries(value)) {
+    if (key.includes("\u0000") || hasNul(item)) return true;
+  }
+  return false;
+}
+
+function replaceNul<T>(value: T): T {
   if (typeof value === "string") {
     return (value.includes("\u0000") ? value.replaceAll("\u0000", "\uFFFD") : value) as T;
   }
-  if (Array.isArray(value)) return value.map(withoutNul) as T;
+  if (Array.isArray(value)) return value.map(replaceNul) as T;
   if (value !== null && typeof value === "object") {
     return Object.fromEntries(
-      Object.entries(value).map(([k, v]) => [withoutNul(k), withoutNul(v)]),
+      Object.entries(value).map(([k, v]) => [replaceNul(k), replaceNul(v)]),
     ) as T;
   }
   return value;
@@ -281,7 +297,7 @@ export function hostFromAddress(address: string, agent: string): Host {
   const plain = mapped?.[1] ?? address;
   return {
     address: plain,
-    addressType: z.ipv4().safeParse(plain).success ? "IPv4" : "IPv6",
+    addressType: ipv4Schema.safeParse(plain).success ? "IPv4" : "IPv6",
     agent,
   };
 }

@@ -27,9 +27,22 @@ const SECRET_FRAGMENTS = [
 // An Authorization header value: scheme, then one opaque credential.
 const CREDENTIAL_VALUE = /^\s*(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}\s*$/i;
 
+/**
+ * Answers by key, remembered: every event's data is walked (twice: by buildEvent and by the
+ * event schema) and its keys are nearly always the same few. Bounded, for keys from input.
+ */
+const keyVerdicts = new Map<string, boolean>();
+const KEY_VERDICTS_KEPT = 4096;
+
 function looksLikeSecretKey(key: string): boolean {
-  const k = key.toLowerCase().replace(/[^a-z0-9]/g, "");
-  return k.endsWith("token") || SECRET_FRAGMENTS.some((fragment) => k.includes(fragment));
+  let verdict = keyVerdicts.get(key);
+  if (verdict === undefined) {
+    const k = key.toLowerCase().replace(/[^a-z0-9]/g, "");
+    verdict = k.endsWith("token") || SECRET_FRAGMENTS.some((fragment) => k.includes(fragment));
+    if (keyVerdicts.size >= KEY_VERDICTS_KEPT) keyVerdicts.clear();
+    keyVerdicts.set(key, verdict);
+  }
+  return verdict;
 }
 
 /**
