@@ -14,6 +14,7 @@ import {
   type ExpectedEvent,
   errorInfo,
   expectOneEvent,
+  on,
   rejects,
   rid,
   startTestServer,
@@ -22,7 +23,6 @@ import {
 
 let env: TestServer;
 let robin: TestImage;
-const on = (requestId: string) => ({ context: { requestId } });
 const A = () => env.client(env.alice);
 const B = () => env.client(env.bob);
 

@@ -2,52 +2,25 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { TailMessage } from "@berth/api";
 import { type BerthClient, createBerthClient, untracked } from "@berth/client";
-import type { RegionName } from "@berth/core";
-import { outbox } from "@berth/db";
-import { createTestDatabase, type TestDatabase } from "@berth/db/testing";
-import { type CreatedAccount, createAccount } from "@berth/registry";
-import { sql } from "drizzle-orm";
+import { createAccount } from "@berth/registry";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunningServer } from "../src/server";
-import { errorInfo, rejects, rid, serverOn } from "./helpers";
-import { startTrackerProcess, type TrackerProcess } from "./tracker-process";
+import { errorInfo, forFile, on, rejects, requestEvents, rid, serverOn, waitFor } from "./helpers";
+import { startTrackerBed } from "./tracker-bed";
 
 // events.query / events.tail against a real tracker process: the caller's account only,
 // filters, pagination, routing of the default region, live tail, and the failure modes.
 
-let t: TestDatabase;
-let tracker: TrackerProcess;
-let server: RunningServer;
-let alice: CreatedAccount;
-let bob: CreatedAccount;
+const { t, tracker, alice, bob, client, deliver } = await forFile(
+  startTrackerBed({
+    regions: [
+      { region: "us-south", port: 0 },
+      { region: "ap-north", port: 0 },
+    ],
+  }),
+);
 const extra: RunningServer[] = [];
-
-const client = (who: { apiKey: string } | undefined, region: RegionName = "us-south") =>
-  createBerthClient({
-    url: server.urls[region]!,
-    ...(who ? { apiKey: who.apiKey } : {}),
-  });
-const on = (requestId: string) => ({ context: { requestId } });
-
-/** Outbox payloads of a request: what the worker would deliver. */
-async function payloads(requestId: string): Promise<{ event: unknown; region: string }[]> {
-  const rows = await t.db
-    .select({ payload: outbox.payload, region: outbox.region })
-    .from(outbox)
-    .where(sql`${outbox.payload}->>'correlationId' = ${requestId}`)
-    .orderBy(outbox.seq);
-  return rows.map((r) => ({ event: r.payload, region: r.region }));
-}
-
-/** Deliver a request's events to the tracker region they route to (as the worker would). */
-async function deliver(requestId: string, trackerRegion: string): Promise<void> {
-  const events = await payloads(requestId);
-  expect(events.length).toBeGreaterThan(0);
-  await tracker.ingest(
-    trackerRegion,
-    events.map((e) => e.event),
-  );
-}
+afterAll(() => Promise.allSettled(extra.map((s) => s.close())));
 
 async function serverWith(opts: {
   tracker?: { url: string; queryKey: string };
@@ -64,17 +37,6 @@ async function serverWith(opts: {
 const created: Record<string, string> = {};
 
 beforeAll(async () => {
-  t = await createTestDatabase();
-  tracker = await startTrackerProcess(t.url);
-  server = await serverOn(t.db, {
-    regions: [
-      { region: "us-south", port: 0 },
-      { region: "ap-north", port: 0 },
-    ],
-    tracker: { url: tracker.url, queryKey: tracker.queryKey },
-  });
-  alice = await createAccount(t.db, { name: "alice", userName: "alice@example.com" });
-  bob = await createAccount(t.db, { name: "bob", userName: "bob@example.com" });
   for (const [who, name] of [
     [alice, "alice-birds"],
     [alice, "alice-fish"],
@@ -93,13 +55,6 @@ beforeAll(async () => {
   await deliver(failed, "us-south");
   created.failed = failed;
 }, 120_000);
-
-afterAll(async () => {
-  await Promise.allSettled(extra.map((s) => s.close()));
-  await server?.close();
-  await tracker?.stop();
-  await t?.drop();
-});
 
 describe("events.query", () => {
   it("returns the caller's events only, newest first, from the region its events go to", async () => {
@@ -144,7 +99,7 @@ describe("events.query", () => {
     const r = rid("tokyo");
     const north = client(alice, "ap-north");
     await north.namespace.create.mutate({ name: "tokyo-birds" }, on(r));
-    expect((await payloads(r))[0]!.region).toBe("ap-north");
+    expect((await requestEvents(t.db, r))[0]!.region).toBe("ap-north");
     await deliver(r, "ap-south");
     const page = await north.events.query.query();
     expect(page.region).toBe("ap-south");
@@ -158,7 +113,7 @@ describe("events.query", () => {
     const r = rid("query");
     await client(alice).events.query.query({}, on(r));
     await client(alice).delivery.status.query(undefined, on(r));
-    expect(await payloads(r)).toEqual([]);
+    expect(await requestEvents(t.db, r)).toEqual([]);
   });
 
   it("refuses bad input, unknown callers, and explains an absent or failing tracker", async () => {
@@ -231,8 +186,8 @@ describe("events.query", () => {
       const t1 = tail(c, {});
       const t2 = tail(c, { region: "eu-de" });
       try {
-        await until(() => t1.errors.length > 0 || t2.errors.length > 0, "the tail's errors");
-        await until(() => t2.errors.length > 0, "the second tail's error");
+        await waitFor("the tail's errors", () => t1.errors.length > 0 || t2.errors.length > 0);
+        await waitFor("the second tail's error", () => t2.errors.length > 0);
       } finally {
         t1.unsubscribe();
         t2.unsubscribe();
@@ -290,20 +245,12 @@ function tail(c: BerthClient, input: Parameters<BerthClient["events"]["tail"]["s
   return { messages, errors, unsubscribe: () => sub.unsubscribe() };
 }
 
-async function until(check: () => boolean, what: string, ms = 20_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
 describe("events.tail", () => {
   it("streams the caller's new events over SSE once ready, and nobody else's", async () => {
     const a = tail(client(alice), {});
     const failures = tail(client(alice), { outcome: ["failure"] });
     try {
-      await until(() => a.messages.length > 0 && failures.messages.length > 0, "ready");
+      await waitFor("ready", () => a.messages.length > 0 && failures.messages.length > 0);
       expect(a.messages[0]).toEqual({ kind: "ready", region: "us-south" });
 
       const rb = rid("bob-live");
@@ -318,10 +265,10 @@ describe("events.tail", () => {
         .catch(() => {});
       await deliver(rf, "us-south");
 
-      await until(() => a.messages.length >= 3, "alice's two live events");
+      await waitFor("alice's two live events", () => a.messages.length >= 3);
       const lines = a.messages.flatMap((m) => (m.kind === "line" ? [m.line] : []));
       expect(lines.map((l) => l.event.correlationId)).toEqual([ra, rf]);
-      await until(() => failures.messages.length >= 2, "the failure");
+      await waitFor("the failure", () => failures.messages.length >= 2);
       expect(
         failures.messages.slice(1).map((m) => m.kind === "line" && m.line.event.outcome),
       ).toEqual(["failure"]);
@@ -338,10 +285,10 @@ describe("events.tail", () => {
     const dave = await createAccount(t.db, { name: "dave", userName: "dave@example.com" });
     const open = Array.from({ length: 10 }, () => tail(client(carol), {}));
     try {
-      await until(() => open.every((o) => o.messages.length > 0), "ten tails ready");
+      await waitFor("ten tails ready", () => open.every((o) => o.messages.length > 0));
       const over = tail(client(carol), {});
       try {
-        await until(() => over.errors.length > 0, "the eleventh tail's error");
+        await waitFor("the eleventh tail's error", () => over.errors.length > 0);
         expect((over.errors[0] as Error).message).toBe(
           "too many open live tails for this account (at most 10): close one first",
         );
@@ -352,7 +299,7 @@ describe("events.tail", () => {
       // Another account is not held back by carol's tails.
       const other = tail(client(dave), {});
       try {
-        await until(() => other.messages.length > 0, "dave's tail ready");
+        await waitFor("dave's tail ready", () => other.messages.length > 0);
         expect(other.errors).toEqual([]);
       } finally {
         other.unsubscribe();
@@ -363,28 +310,28 @@ describe("events.tail", () => {
     }
     // Closed tails free their places (once the server has seen them go).
     let again: ReturnType<typeof tail> | undefined;
-    await until(() => {
+    await waitFor("a tail after the others closed", () => {
       if (again?.messages.length) return true;
       if (!again || again.errors.length > 0) {
         again?.unsubscribe();
         again = tail(client(carol), {});
       }
       return false;
-    }, "a tail after the others closed");
+    });
     again!.unsubscribe();
   });
 
   it("fails a subscription with the tracker's reason", async () => {
     const none = tail(await serverWith({}), {});
     try {
-      await until(() => none.errors.length > 0, "the error");
+      await waitFor("the error", () => none.errors.length > 0);
       expect((none.errors[0] as Error).message).toMatch(/no tracker configured/);
     } finally {
       none.unsubscribe();
     }
     const anonymous = tail(client(undefined), {});
     try {
-      await until(() => anonymous.errors.length > 0, "the error");
+      await waitFor("the error", () => anonymous.errors.length > 0);
       expect((anonymous.errors[0] as Error).message).toMatch(/API key is required/);
     } finally {
       anonymous.unsubscribe();

@@ -6,7 +6,7 @@ import { type AtEvent, eventSchema, type RegionName } from "@berth/core";
 import type { Db } from "@berth/db";
 import { outbox } from "@berth/db";
 import { createTestDatabase, type TestDatabase } from "@berth/db/testing";
-import { basic, type Image, pushImage, randomImage, trpc } from "@berth/harness";
+import { basic, type Image, pushImage, randomImage, trpc, until } from "@berth/harness";
 import { type CreatedAccount, createAccount, FsBlobStore } from "@berth/registry";
 import { createTestImage } from "@berth/registry/testing";
 import { eq, sql } from "drizzle-orm";
@@ -107,6 +107,24 @@ let counter = 0;
 /** A fresh request id, sent as x-request-id and expected back as correlationId. */
 export function rid(label = "req"): string {
   return `${label}-${Date.now().toString(36)}-${(++counter).toString(36)}`;
+}
+
+/** tRPC call options that send `requestId` as x-request-id (to find the call's events). */
+export function on(requestId: string): { context: { requestId: string } } {
+  return { context: { requestId } };
+}
+
+/**
+ * Poll `check` (bounded: `ms`, 25 ms apart) until it holds; the error names `what` was
+ * awaited. For conditions a test cannot await directly (a subscription's messages, counters
+ * written after the response).
+ */
+export function waitFor(
+  what: string,
+  check: () => boolean | Promise<boolean>,
+  ms = 20_000,
+): Promise<true> {
+  return until(what, async () => (await check()) || undefined, ms, 25);
 }
 
 /** Location of each region inside CRNs, written out here rather than taken from core. */

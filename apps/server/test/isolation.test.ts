@@ -1,7 +1,7 @@
 import { outbox } from "@berth/db";
 import { and, eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { crn, errorInfo, rejects, rid, startTestServer, type TestServer } from "./helpers";
+import { crn, errorInfo, on, rejects, rid, startTestServer, type TestServer } from "./helpers";
 
 // Two accounts: neither can see or change the other's resources, and the other's
 // resources answer exactly like missing ones, with the failure event in the caller's account.
@@ -10,7 +10,6 @@ let env: TestServer;
 let tokenId: string;
 let digest: string;
 let bobImageSize = 0;
-const on = (requestId: string) => ({ context: { requestId } });
 const A = () => env.client(env.alice);
 const B = () => env.client(env.bob);
 const exemption = { scope: "alicens", issueType: "cve", issueId: "CVE-2018-17929" } as const;

@@ -10,13 +10,20 @@ import { trashEntries } from "@berth/db";
 import { stateFingerprint } from "@berth/db/testing";
 import { count } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { checkEvent, type ExpectedEvent, errorInfo, expectOneEvent, rejects, rid } from "./helpers";
+import {
+  checkEvent,
+  type ExpectedEvent,
+  errorInfo,
+  expectOneEvent,
+  on,
+  rejects,
+  rid,
+} from "./helpers";
 import { expectError, MEDIA, OciClient, sha256 } from "./oci-client";
 import { type OciEnv, startOciEnv } from "./oci-helpers";
 
 let env: OciEnv;
 let alice: OciClient;
-const on = (requestId: string) => ({ context: { requestId } });
 const A = () => env.client(env.alice);
 const B = () => env.client(env.bob);
 type Pushed = Awaited<ReturnType<OciClient["pushImage"]>>;

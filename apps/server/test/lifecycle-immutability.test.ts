@@ -7,7 +7,7 @@
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { checkEvent, errorInfo, expectOneEvent, rejects, rid } from "./helpers";
+import { checkEvent, errorInfo, expectOneEvent, on, rejects, rid } from "./helpers";
 import { expectError, OciClient } from "./oci-client";
 import {
   layoutRef,
@@ -25,7 +25,6 @@ let layout: string;
 let creds: string;
 let d1: string;
 let d2: string;
-const on = (requestId: string) => ({ context: { requestId } });
 const A = () => env.client(env.alice);
 const B = () => env.client(env.bob);
 const dest = (name: string) => `docker://${env.host}/${name}`;

@@ -11,13 +11,12 @@ import { basic } from "@berth/harness";
 import { createApiKey, hashSecret } from "@berth/registry";
 import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { checkEvent, errorInfo, eventCount, rejects, rid } from "./helpers";
+import { checkEvent, errorInfo, eventCount, on, rejects, rid } from "./helpers";
 import { type OciEnv, startOciEnv } from "./oci-helpers";
 import { pushAged } from "./retention-helpers";
 
 let env: OciEnv;
 let namespaceId: string;
-const on = (requestId: string) => ({ context: { requestId } });
 const A = () => env.client(env.alice);
 const B = () => env.client(env.bob);
 const policy = { imagesPerRepository: 1, keepUntagged: false, keepPulledWithinDays: 0 };

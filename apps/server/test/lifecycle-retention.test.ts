@@ -12,6 +12,7 @@ import {
   crn,
   errorInfo,
   expectOneEvent,
+  on,
   rejects,
   rid,
   startTestServer,
@@ -20,7 +21,6 @@ import {
 import { checkRetentionRemoval, type ImageSpec, pushAged } from "./retention-helpers";
 
 let env: TestServer;
-const on = (requestId: string) => ({ context: { requestId } });
 const A = () => env.client(env.alice);
 
 beforeAll(async () => {

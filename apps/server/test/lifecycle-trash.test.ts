@@ -10,7 +10,7 @@ import { trashEntries } from "@berth/db";
 import { collectBlobs, purgeExpiredTrash, storageUsage } from "@berth/registry";
 import { eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { checkEvent, crn, errorInfo, expectOneEvent, rejects, rid } from "./helpers";
+import { checkEvent, crn, errorInfo, expectOneEvent, on, rejects, rid } from "./helpers";
 import {
   layoutBlob,
   layoutClosure,
@@ -28,7 +28,6 @@ let creds: string;
 let digest: string;
 const skopeo = (args: string[]) => ok("skopeo", args, { env: env.clientEnv });
 const ref = (name: string) => `docker://${env.host}/${name}`;
-const on = (requestId: string) => ({ context: { requestId } });
 const A = () => env.client(env.alice);
 const B = () => env.client(env.bob);
 

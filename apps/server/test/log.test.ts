@@ -1,74 +1,23 @@
-import { createBerthClient } from "@berth/client";
-import { outbox } from "@berth/db";
-import { createTestDatabase, type TestDatabase } from "@berth/db/testing";
-import { type CreatedAccount, createAccount } from "@berth/registry";
-import { sql } from "drizzle-orm";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { RunningServer } from "../src/server";
-import { errorInfo, rejects, rid, serverOn } from "./helpers";
-import { startTrackerProcess, type TrackerProcess } from "./tracker-process";
+import { beforeAll, describe, expect, it } from "vitest";
+import { errorInfo, forFile, on, rejects, rid } from "./helpers";
+import { startTrackerBed } from "./tracker-bed";
 
 // log.* against a real tracker process: the caller's own log only. The attacks: bob naming
 // alice's account, alice's event ids or alice's indexes gets nothing of alice's.
 
-let t: TestDatabase;
-let tracker: TrackerProcess;
-let server: RunningServer;
-let alice: CreatedAccount;
-let bob: CreatedAccount;
+const { tracker, alice, bob, client, deliver, checkpointOf } = await forFile(startTrackerBed());
 const aliceIds: string[] = [];
 
-const client = (who: { apiKey: string }) =>
-  createBerthClient({ url: server.urls["us-south"]!, apiKey: who.apiKey });
-
-async function deliver(requestId: string): Promise<string[]> {
-  const rows = await t.db
-    .select({ payload: outbox.payload })
-    .from(outbox)
-    .where(sql`${outbox.payload}->>'correlationId' = ${requestId}`)
-    .orderBy(outbox.seq);
-  await tracker.ingest(
-    "us-south",
-    rows.map((r) => r.payload),
-  );
-  return rows.map((r) => (r.payload as { id: string }).id);
-}
-
-/** Bounded polling until the tracker has signed a checkpoint covering `size` entries. */
-async function checkpointOf(who: CreatedAccount, size: number) {
-  for (let i = 0; i < 200; i++) {
-    const c = await client(who)
-      .log.checkpoint.query()
-      .catch(() => undefined);
-    if (c && c.size >= size) return c;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`no checkpoint of size ${size} after 20 s`);
-}
-
 beforeAll(async () => {
-  t = await createTestDatabase();
-  tracker = await startTrackerProcess(t.url);
-  server = await serverOn(t.db, {
-    tracker: { url: tracker.url, queryKey: tracker.queryKey },
-  });
-  alice = await createAccount(t.db, { name: "alice", userName: "alice@example.com" });
-  bob = await createAccount(t.db, { name: "bob", userName: "bob@example.com" });
   for (const name of ["alice-a", "alice-b", "alice-c"]) {
     const r = rid(name);
-    await client(alice).namespace.create.mutate({ name }, { context: { requestId: r } });
+    await client(alice).namespace.create.mutate({ name }, on(r));
     aliceIds.push(...(await deliver(r)));
   }
   const r = rid("bob");
-  await client(bob).namespace.create.mutate({ name: "bob-a" }, { context: { requestId: r } });
+  await client(bob).namespace.create.mutate({ name: "bob-a" }, on(r));
   await deliver(r);
 }, 120_000);
-
-afterAll(async () => {
-  await server?.close();
-  await tracker?.stop();
-  await t?.drop();
-});
 
 describe("log.*: the caller's own log", () => {
   it("gives the checkpoint, entries and proofs of the caller's log (the CLI test verifies them)", async () => {

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { MB, STORAGE_QUOTA_MESSAGE, TRAFFIC_QUOTA_MESSAGE } from "@berth/core";
 import { createAccount, readQuota } from "@berth/registry";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { rid } from "./helpers";
+import { rid, waitFor } from "./helpers";
 import { expectError, OciClient } from "./oci-client";
 import {
   layoutBlob,
@@ -23,15 +23,6 @@ beforeAll(async () => {
   env = await startOciEnv();
 }, 120_000);
 afterAll(async () => env?.close());
-
-/** Wait (bounded) until a condition holds. */
-async function until(what: string, check: () => Promise<boolean>): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 describe("storage quota", () => {
   it("lets a lite account push until its usage reaches the quota, then refuses with DENIED", async () => {
@@ -149,7 +140,7 @@ describe("pull-traffic quota", () => {
         served += (await b.arrayBuffer()).byteLength;
       }
       // Blob bytes are counted when each response is over.
-      await until("traffic to be counted", async () => (await traffic()) === served);
+      await waitFor("traffic to be counted", async () => (await traffic()) === served);
     }
     // 400 KB a pull: the third pull crosses 1 MB, the fourth is refused.
     expect(refusedAt).toBe(3);
@@ -161,6 +152,6 @@ describe("pull-traffic quota", () => {
       headers: { range: "bytes=0-99" },
     });
     expect((await range.arrayBuffer()).byteLength).toBe(100);
-    await until("the range to be counted", async () => (await traffic()) === served + 100);
+    await waitFor("the range to be counted", async () => (await traffic()) === served + 100);
   });
 });

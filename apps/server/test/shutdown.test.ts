@@ -1,33 +1,23 @@
 import { request } from "node:http";
 import type { TailMessage } from "@berth/api";
 import { createBerthClient, untracked } from "@berth/client";
-import { createTestDatabase, type TestDatabase } from "@berth/db/testing";
+import { createTestDatabase } from "@berth/db/testing";
+import { QUERY_KEY, startTrackerProcess } from "@berth/harness";
 import { createAccount } from "@berth/registry";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import type { RunningServer } from "../src/server";
-import { serverOn } from "./helpers";
-import { startTrackerProcess, type TrackerProcess } from "./tracker-process";
+import { forFile, serverOn, waitFor } from "./helpers";
 
 // Shutting down with long-lived requests open (an events.tail subscription, an upload whose
 // body never ends): close() waits a short grace, then ends those connections, so SIGTERM
 // stops the process promptly instead of waiting on clients that never leave.
 
-let t: TestDatabase;
-let tracker: TrackerProcess;
-
-beforeAll(async () => {
-  t = await createTestDatabase();
-  tracker = await startTrackerProcess(t.url);
-}, 120_000);
-afterAll(async () => {
-  await tracker?.stop();
-  await t?.drop();
-});
+const t = await forFile(createTestDatabase());
+const tracker = await startTrackerProcess({ databaseUrl: t.url });
+afterAll(() => tracker.stop());
 
 async function start(): Promise<RunningServer> {
-  return serverOn(t.db, {
-    tracker: { url: tracker.url, queryKey: tracker.queryKey },
-  });
+  return serverOn(t.db, { tracker: { url: tracker.url, queryKey: QUERY_KEY } });
 }
 
 /** close() settles within `ms` (generous: this bounds a hang, it does not time the close). */
@@ -43,14 +33,6 @@ async function closesWithin(server: RunningServer, ms: number): Promise<"closed"
   }
 }
 
-async function until(check: () => boolean, what: string, ms = 20_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
 describe("close()", () => {
   it("ends a live events.tail subscription instead of waiting for it", async () => {
     const server = await start();
@@ -62,7 +44,7 @@ describe("close()", () => {
       { onData: (m) => void messages.push(untracked(m)) },
     );
     try {
-      await until(() => messages.length > 0, "the tail to be ready");
+      await waitFor("the tail to be ready", () => messages.length > 0);
       expect(messages[0]).toMatchObject({ kind: "ready" });
       expect(await closesWithin(server, 30_000)).toBe("closed");
     } finally {

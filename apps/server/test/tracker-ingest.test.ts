@@ -1,7 +1,7 @@
-import { randomBytes } from "node:crypto";
-import { type AtEvent, buildEvent, eventSchema, uuidV7 } from "@berth/core";
+import { eventSchema } from "@berth/core";
 import { createTestDatabase, type TestDatabase } from "@berth/db/testing";
 import { INGESTION_KEY, type ServiceProcess, startTrackerProcess } from "@berth/harness";
+import { makeEvent } from "@berth/tracker-client/testing";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
@@ -23,31 +23,9 @@ afterAll(async () => {
   await t?.drop();
 });
 
-function validEvent(account: string): AtEvent {
-  return buildEvent({
-    id: uuidV7(Date.now(), randomBytes(10)),
-    time: new Date(),
-    action: "container-registry.namespace.create",
-    outcome: "success",
-    region: "us-south",
-    account,
-    initiator: {
-      id: "user-1",
-      name: "alice",
-      typeURI: "service/security/account/user",
-      credential: { type: "apikey" },
-      host: { address: "127.0.0.1", addressType: "IPv4", agent: "fuzz" },
-    },
-    target: { name: "birds" },
-    reasonCode: 201,
-    messageDetail: "birds",
-    correlationId: "fuzz",
-  });
-}
-
 /** A valid event, or one with a field replaced by something arbitrary. */
 const meta = fc.oneof(
-  fc.constant(null).map(() => validEvent("acct1")),
+  fc.constant(null).map(() => makeEvent()),
   fc
     .tuple(
       fc.constantFrom(
@@ -65,7 +43,7 @@ const meta = fc.oneof(
       ),
       fc.oneof(fc.jsonValue(), fc.string(), fc.constant("\u0000")),
     )
-    .map(([field, value]) => ({ ...validEvent("acct1"), [field]: value }) as unknown),
+    .map(([field, value]) => ({ ...makeEvent(), [field]: value }) as unknown),
   fc.jsonValue(),
 );
 const line = fc.oneof(

@@ -1,16 +1,7 @@
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { createBerthClient } from "@berth/client";
-import { outbox } from "@berth/db";
-import { createTestDatabase, type TestDatabase } from "@berth/db/testing";
-import { type CreatedAccount, createAccount, FsBlobStore } from "@berth/registry";
 import { parseTlogProof } from "@berth/tlog";
-import { sql } from "drizzle-orm";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type RunningServer, startServer } from "../src/server";
-import { errorInfo, rejects, rid } from "./helpers";
-import { startTrackerProcess, type TrackerProcess } from "./tracker-process";
+import { beforeAll, describe, expect, it } from "vitest";
+import { errorInfo, forFile, on, rejects, rid } from "./helpers";
+import { startTrackerBed } from "./tracker-bed";
 
 // Issue 16's attacks on log.* through tRPC, beside log.test.ts (ids, indexes, an account
 // field): bob, knowing alice's log sizes, asks for checkpoints, ranges and proofs of those
@@ -18,64 +9,20 @@ import { startTrackerProcess, type TrackerProcess } from "./tracker-process";
 // hash or entry of alice's. A registry token (a narrower credential) and a wrong key get
 // nothing at all.
 
-let t: TestDatabase;
-let tracker: TrackerProcess;
-let server: RunningServer;
-let alice: CreatedAccount;
-let bob: CreatedAccount;
+const bed = await forFile(startTrackerBed());
+const { t, tracker, alice, bob, deliver, checkpointOf } = bed;
+const client = (apiKey: string) => bed.client({ apiKey });
 const ALICE_EVENTS = 5;
-
-const client = (apiKey: string) => createBerthClient({ url: server.urls["us-south"]!, apiKey });
-
-async function deliver(requestId: string) {
-  const rows = await t.db
-    .select({ payload: outbox.payload })
-    .from(outbox)
-    .where(sql`${outbox.payload}->>'correlationId' = ${requestId}`);
-  await tracker.ingest(
-    "us-south",
-    rows.map((r) => r.payload),
-  );
-}
-
-async function checkpointOf(who: CreatedAccount, size: number) {
-  for (let i = 0; i < 600; i++) {
-    const c = await client(who.apiKey)
-      .log.checkpoint.query()
-      .catch(() => undefined);
-    if (c && c.size >= size) return c;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`no checkpoint of size ${size} after 60 s`);
-}
-
 let aliceNotes: string[] = [];
 
 beforeAll(async () => {
-  t = await createTestDatabase();
-  tracker = await startTrackerProcess(t.url);
-  server = await startServer({
-    db: t.db,
-    store: new FsBlobStore(mkdtempSync(join(tmpdir(), "berth-verify-iso-"))),
-    regions: [{ region: "us-south", port: 0 }],
-    logLevel: "silent",
-    tracker: { url: tracker.url, queryKey: tracker.queryKey },
-  });
-  alice = await createAccount(t.db, { name: "alice", userName: "alice@example.com" });
-  bob = await createAccount(t.db, { name: "bob", userName: "bob@example.com" });
   for (let i = 0; i < ALICE_EVENTS; i++) {
     const r = rid(`alice-${i}`);
-    await client(alice.apiKey).namespace.create.mutate(
-      { name: `alice-${i}` },
-      { context: { requestId: r } },
-    );
+    await client(alice.apiKey).namespace.create.mutate({ name: `alice-${i}` }, on(r));
     await deliver(r);
   }
   const r = rid("bob");
-  await client(bob.apiKey).namespace.create.mutate(
-    { name: "bob-a" },
-    { context: { requestId: r } },
-  );
+  await client(bob.apiKey).namespace.create.mutate({ name: "bob-a" }, on(r));
   await deliver(r);
   await checkpointOf(bob, 1);
   await checkpointOf(alice, ALICE_EVENTS);
@@ -85,12 +32,6 @@ beforeAll(async () => {
   ).map((n) => n.note);
   expect(aliceNotes.length).toBeGreaterThan(0);
 }, 180_000);
-
-afterAll(async () => {
-  await server?.close();
-  await tracker?.stop();
-  await t?.drop();
-});
 
 /** Nothing of alice's in what bob got: her account id, her notes, her signatures. */
 function nothingOfAlices(got: unknown) {
