@@ -1,6 +1,5 @@
 import { eq } from "drizzle-orm";
-import { v7 as uuidv7 } from "uuid";
-import { beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   claimForDelivery,
   enqueueEvents,
@@ -9,24 +8,21 @@ import {
   settleDeliveries,
 } from "../src/outbox/index";
 import { outbox } from "../src/schema/outbox";
-import { fileDatabase } from "./fixture";
+import { outboxDatabase, outboxRow } from "./fixture";
 
-const t = await fileDatabase();
-beforeEach(async () => {
-  await t.db.delete(outbox);
-});
+const t = await outboxDatabase();
 
-const ev = (region = "us-south") => ({
-  event: {
-    id: uuidv7(),
-    action: "container-registry.namespace.create",
-    message: 'Container Registry: create namespace "q"',
-    severity: "normal",
-    eventTime: "2019-06-01T12:34:56.78+0000",
-  },
-  accountId: "acct1",
-  region,
-});
+const ev = (region = "us-south") =>
+  outboxRow(
+    {
+      action: "container-registry.namespace.create",
+      message: 'Container Registry: create namespace "q"',
+      severity: "normal",
+      eventTime: "2019-06-01T12:34:56.78+0000",
+    },
+    "acct1",
+    region,
+  );
 
 describe("claimForDelivery", () => {
   it("leases due events in order with the payload as JSON text", async () => {

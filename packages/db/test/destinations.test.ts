@@ -1,5 +1,4 @@
-import { v7 as uuidv7 } from "uuid";
-import { beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   claimDestination,
   destinationStats,
@@ -9,25 +8,20 @@ import {
   registerDestinations,
   settleDestination,
 } from "../src/outbox/index";
-import { fileDatabase } from "./fixture";
+import { outboxDatabase, outboxRow } from "./fixture";
 
-const t = await fileDatabase();
-beforeEach(async () => {
-  await t.sql`delete from deliveries`;
-  await t.sql`delete from outbox`;
-  await registerDestinations(t.db, []);
-});
+const t = await outboxDatabase();
 
-const ev = (o: { action?: string; outcome?: string; account?: string; region?: string } = {}) => ({
-  event: {
-    id: uuidv7(),
-    action: o.action ?? "container-registry.image.push",
-    outcome: o.outcome ?? "success",
-    severity: o.outcome === "failure" ? "warning" : "normal",
-  },
-  accountId: o.account ?? "acct1",
-  region: o.region ?? "us-south",
-});
+const ev = (o: { action?: string; outcome?: string; account?: string; region?: string } = {}) =>
+  outboxRow(
+    {
+      action: o.action ?? "container-registry.image.push",
+      outcome: o.outcome ?? "success",
+      severity: o.outcome === "failure" ? "warning" : "normal",
+    },
+    o.account,
+    o.region,
+  );
 
 const ledger = async (destination: string) =>
   (

@@ -1,4 +1,5 @@
-import { afterAll } from "vitest";
+import { v7 as uuidv7 } from "uuid";
+import { afterAll, beforeEach } from "vitest";
 import { createTestDatabase, type TestDatabase } from "../src/testing";
 
 /**
@@ -11,3 +12,21 @@ export async function fileDatabase(): Promise<TestDatabase> {
   afterAll(() => t.drop());
   return t;
 }
+
+/** fileDatabase, its outbox, destinations and their ledgers emptied before each test. */
+export async function outboxDatabase(): Promise<TestDatabase> {
+  const t = await fileDatabase();
+  beforeEach(async () => {
+    await t.sql`delete from deliveries`;
+    await t.sql`delete from outbox`;
+    await t.sql`delete from delivery_destinations`;
+  });
+  return t;
+}
+
+/** What enqueueEvents takes: `event` given a fresh id, for `accountId` in `region`. */
+export const outboxRow = (
+  event: { action: string; [field: string]: unknown },
+  accountId = "acct1",
+  region = "us-south",
+) => ({ event: { id: uuidv7(), ...event }, accountId, region });

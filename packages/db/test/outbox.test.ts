@@ -1,7 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { eq, sql } from "drizzle-orm";
-import { v7 as uuidv7 } from "uuid";
-import { beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import {
   claimForDelivery,
   enqueueEvent,
@@ -13,9 +12,9 @@ import {
 } from "../src/outbox/index";
 import { accounts, namespaces } from "../src/schema/index";
 import { outbox } from "../src/schema/outbox";
-import { fileDatabase } from "./fixture";
+import { outboxDatabase, outboxRow } from "./fixture";
 
-const t = await fileDatabase();
+const t = await outboxDatabase();
 beforeAll(async () => {
   await t.db.insert(accounts).values({ id: "acct1", name: "one" });
 });
@@ -24,15 +23,14 @@ beforeAll(async () => {
 // settleDeliveries), so these tests hold the code that runs in production to its promises.
 const claim = (opts: { limit: number; leaseMs: number; workerId: string }) =>
   claimForDelivery(t.sql, opts);
-beforeEach(async () => {
-  await t.db.delete(outbox);
-});
+/** Enqueue `events` and lease them all to worker "w". */
+const enqueuedAndClaimed = async (...events: ReturnType<typeof ev>[]) => {
+  await enqueueEvents(t.db, events);
+  await claim({ limit: 10, leaseMs: 60_000, workerId: "w" });
+};
 
-const ev = (action = "container-registry.namespace.create") => ({
-  event: { id: uuidv7(), action, message: "Container Registry: x" },
-  accountId: "acct1",
-  region: "us-south",
-});
+const ev = (action = "container-registry.namespace.create") =>
+  outboxRow({ action, message: "Container Registry: x" });
 
 describe("transactional enqueue", () => {
   it("commits the state change and its event together", async () => {
@@ -156,8 +154,7 @@ describe("retries and dead letters", () => {
   it("hides a retried event until its time comes", async () => {
     const later = ev();
     const now = ev();
-    await enqueueEvents(t.db, [later, now]);
-    await claim({ limit: 10, leaseMs: 60_000, workerId: "w" });
+    await enqueuedAndClaimed(later, now);
     await settleDeliveries(t.sql, {
       retries: [
         { id: later.event.id, delayMs: 3_600_000, error: "503 from tracker" },
@@ -177,8 +174,7 @@ describe("retries and dead letters", () => {
   it("parks poison events and redrives them", async () => {
     const poison = ev();
     const fine = ev();
-    await enqueueEvents(t.db, [poison, fine]);
-    await claim({ limit: 10, leaseMs: 60_000, workerId: "w" });
+    await enqueuedAndClaimed(poison, fine);
     await settleDeliveries(t.sql, {
       dead: [{ id: poison.event.id, reason: "400: invalid event" }],
       released: [fine.event.id],
