@@ -1,5 +1,5 @@
 import { CommandFailed, UsageError } from "./errors";
-import type { CommandContext, Io } from "./types";
+import type { CommandContext, Io, OptionSpec } from "./types";
 
 // Reading what a command is given: its options, and answers typed on the terminal or piped in.
 
@@ -17,6 +17,26 @@ export const list = (ctx: CommandContext, name: string): string[] | undefined =>
     .filter((s) => s !== "");
   return values.length > 0 ? values : undefined;
 };
+
+/** --namespace and --repository: what a listing is narrowed to. */
+export const SCOPE_OPTIONS = {
+  namespace: { type: "string", help: "only this namespace" },
+  repository: { type: "string", help: "only this repository (ns/repo)" },
+} as const satisfies Record<string, OptionSpec>;
+
+/** The --namespace and --repository given (SCOPE_OPTIONS); an empty one is left out. */
+export function scopeOf(ctx: CommandContext): { namespace?: string; repository?: string } {
+  const namespace = str(ctx, "namespace");
+  const repository = str(ctx, "repository");
+  return { ...(namespace ? { namespace } : {}), ...(repository ? { repository } : {}) };
+}
+
+/** One call for each argument, in turn (the server sees them in the order given). */
+export async function eachArg<T>(ctx: CommandContext, call: (arg: string) => Promise<T>) {
+  const results: T[] = [];
+  for (const arg of ctx.args) results.push(await call(arg));
+  return results;
+}
 
 /** Ask on the terminal; where nobody can answer, demand --force instead. */
 export async function confirm(ctx: CommandContext, question: string): Promise<void> {

@@ -65,6 +65,14 @@ export function renderPairs(pairs: [string, string | number | null | undefined][
     .join("\n");
 }
 
+/** A record shown as `renderPairs`; `--output json` prints `data`. */
+export function pairsOutput(
+  data: unknown,
+  pairs: [string, string | number | null | undefined][],
+): CommandResult {
+  return { data, text: renderPairs(pairs) };
+}
+
 /** The outcome of a bulk verb, one row a target; exit 1 when any failed. */
 export function bulkOutput(verb: string, results: BulkResult[], data: unknown): CommandResult {
   const failed = results.filter((r) => !r.ok);

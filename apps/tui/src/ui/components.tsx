@@ -1,6 +1,6 @@
 import { PasswordInput, Spinner, TextInput } from "@inkjs/ui";
 import { Box, Text } from "ink";
-import { useRef, useState } from "react";
+import { type ReactNode, useRef, useState } from "react";
 import { truncate } from "../format";
 import { type ActionState, type HelpItem, useCapture, useKeys } from "./context";
 
@@ -293,6 +293,42 @@ export function Scroller({
           {truncate(l, width) || " "}
         </Text>
       ))}
+    </Box>
+  );
+}
+
+/**
+ * An event in full: `head` over its JSON in a scrolling window of `scrollHeight` lines; Esc
+ * or q goes back. It holds the keys while shown (the list behind it does not move).
+ */
+export function EventJson({
+  event,
+  head,
+  scrollHeight,
+  width,
+  active,
+  onBack,
+}: {
+  event: unknown;
+  head: ReactNode;
+  scrollHeight: number;
+  width: number;
+  active: boolean;
+  onBack(): void;
+}) {
+  useCapture(active);
+  useKeys((input, key) => {
+    if (key.escape || input === "q") onBack();
+  }, active);
+  return (
+    <Box flexDirection="column">
+      {head}
+      <Scroller
+        lines={JSON.stringify(event, null, 2).split("\n")}
+        height={scrollHeight}
+        width={width}
+        active={active}
+      />
     </Box>
   );
 }

@@ -1,5 +1,6 @@
+import type { BerthClient, BulkResult } from "../../api";
 import { formatBytes, formatTime, shortDigest } from "../../format";
-import { flag, str } from "../input";
+import { eachArg, flag, SCOPE_OPTIONS, scopeOf } from "../input";
 import { PAGE_SIZE_OPTION, printPages } from "../pages";
 import { bulkOutput, renderPairs, renderTable } from "../table";
 import type { Command } from "../types";
@@ -11,22 +12,16 @@ export const imageCommands: Command[] = [
     summary: "list tagged images",
     example: "berth image-list --namespace birds",
     options: {
-      namespace: { type: "string", help: "only this namespace" },
-      repository: { type: "string", help: "only this repository (ns/repo)" },
+      ...SCOPE_OPTIONS,
       quiet: { type: "boolean", short: "q", help: "image names only" },
       ...PAGE_SIZE_OPTION,
     },
     max: 0,
     run(ctx) {
-      const namespace = str(ctx, "namespace");
-      const repository = str(ctx, "repository");
+      const scope = scopeOf(ctx);
       const client = ctx.client();
       const fetch = (page: { limit?: number; cursor?: string }) =>
-        client.image.list.query({
-          ...(namespace ? { namespace } : {}),
-          ...(repository ? { repository } : {}),
-          ...page,
-        });
+        client.image.list.query({ ...scope, ...page });
       if (flag(ctx, "quiet")) {
         return printPages(ctx, fetch, { line: (r) => r.image, json: (r) => r.image });
       }
@@ -50,8 +45,7 @@ export const imageCommands: Command[] = [
     min: 1,
     async run(ctx) {
       const client = ctx.client();
-      const details = [];
-      for (const image of ctx.args) details.push(await client.image.inspect.query({ image }));
+      const details = await eachArg(ctx, (image) => client.image.inspect.query({ image }));
       const text = details
         .map((d) => {
           const config = (d.config ?? {}) as {
@@ -97,26 +91,39 @@ export const imageCommands: Command[] = [
       return { data: r, text: `Tagged ${r.source} as ${r.target} (${shortDigest(r.digest)}).` };
     },
   },
-  {
-    name: "image-untag",
-    args: "IMAGE...",
-    summary: "remove tags, keeping the images",
-    example: "berth image-untag birds/robin:stable",
-    min: 1,
-    async run(ctx) {
-      const r = await ctx.client().image.untag.mutate({ images: ctx.args });
-      return bulkOutput("UNTAGGED", r.results, r);
+  onImages(
+    {
+      name: "image-untag",
+      summary: "remove tags, keeping the images",
+      example: "berth image-untag birds/robin:stable",
     },
-  },
-  {
-    name: "image-rm",
-    args: "IMAGE...",
-    summary: "delete images with all their tags",
-    example: "berth image-rm birds/robin:1.0 birds/wren:2",
-    min: 1,
-    async run(ctx) {
-      const r = await ctx.client().image.rm.mutate({ images: ctx.args });
-      return bulkOutput("REMOVED", r.results, r);
+    "UNTAGGED",
+    (client, images) => client.image.untag.mutate({ images }),
+  ),
+  onImages(
+    {
+      name: "image-rm",
+      summary: "delete images with all their tags",
+      example: "berth image-rm birds/robin:1.0 birds/wren:2",
     },
-  },
+    "REMOVED",
+    (client, images) => client.image.rm.mutate({ images }),
+  ),
 ];
+
+/** A bulk verb on the images named: one call with all of them, a row a result (`verb` or FAILED). */
+function onImages(
+  about: Pick<Command, "name" | "summary" | "example">,
+  verb: string,
+  call: (client: BerthClient, images: string[]) => Promise<{ results: BulkResult[] }>,
+): Command {
+  return {
+    ...about,
+    args: "IMAGE...",
+    min: 1,
+    async run(ctx) {
+      const r = await call(ctx.client(), ctx.args);
+      return bulkOutput(verb, r.results, r);
+    },
+  };
+}

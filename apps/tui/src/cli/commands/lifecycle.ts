@@ -1,7 +1,7 @@
 import { shortDigest } from "../../format";
 import { UsageError } from "../errors";
 import { readAll, str } from "../input";
-import { bulkOutput, renderPairs, renderTable } from "../table";
+import { bulkOutput, pairsOutput, renderTable } from "../table";
 import type { Command } from "../types";
 
 /** One image a line; blank lines and `#` comments skipped. */
@@ -73,14 +73,11 @@ export const lifecycleCommands: Command[] = [
     max: 1,
     async run(ctx) {
       const s = await ctx.client().immutability.get.query({ namespace: ctx.args[0]! });
-      return {
-        data: s,
-        text: renderPairs([
-          ["Namespace", s.namespace],
-          ["Whole namespace", s.immutable ? "immutable" : "mutable"],
-          ["Immutable repositories", s.repositories.join(", ") || undefined],
-        ]),
-      };
+      return pairsOutput(s, [
+        ["Namespace", s.namespace],
+        ["Whole namespace", s.immutable ? "immutable" : "mutable"],
+        ["Immutable repositories", s.repositories.join(", ") || undefined],
+      ]);
     },
   },
   {

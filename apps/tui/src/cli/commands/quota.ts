@@ -1,7 +1,7 @@
 import { formatBytes, formatMb } from "../../format";
 import { UsageError } from "../errors";
 import { str } from "../input";
-import { renderPairs, renderTable } from "../table";
+import { pairsOutput, renderTable } from "../table";
 import type { Command } from "../types";
 
 /** `--storage 1024`, or `unlimited` to clear the user quota. */
@@ -87,20 +87,17 @@ export const quotaCommands: Command[] = [
     max: 0,
     async run(ctx) {
       const p = await ctx.client().plan.get.query();
-      return {
-        data: p,
-        text: renderPairs([
-          ["Region", p.region],
-          ["Plan", p.plan],
-          ["Storage cap", p.caps.storageBytes === null ? "none" : formatBytes(p.caps.storageBytes)],
-          [
-            "Traffic cap",
-            p.caps.pullTrafficBytes === null
-              ? "none"
-              : `${formatBytes(p.caps.pullTrafficBytes)} a month`,
-          ],
-        ]),
-      };
+      return pairsOutput(p, [
+        ["Region", p.region],
+        ["Plan", p.plan],
+        ["Storage cap", p.caps.storageBytes === null ? "none" : formatBytes(p.caps.storageBytes)],
+        [
+          "Traffic cap",
+          p.caps.pullTrafficBytes === null
+            ? "none"
+            : `${formatBytes(p.caps.pullTrafficBytes)} a month`,
+        ],
+      ]);
     },
   },
   {

@@ -1,7 +1,7 @@
 import { formatTime, shortDigest } from "../../format";
 import { UsageError } from "../errors";
 import { confirm, flag, str } from "../input";
-import { renderPairs, renderTable } from "../table";
+import { pairsOutput, renderTable } from "../table";
 import type { Command, CommandContext, OptionSpec } from "../types";
 
 // Retention policies of namespaces, as `ibmcloud cr retention-policy-set` / `retention-run`:
@@ -97,16 +97,13 @@ export const retentionCommands: Command[] = [
     async run(ctx) {
       const r = await ctx.client().retention.get.query({ namespace: ctx.args[0]! });
       if (!r.policy) return { data: r, text: `Namespace ${r.namespace} has no retention policy.` };
-      return {
-        data: r,
-        text: renderPairs([
-          ["Namespace", r.namespace],
-          ["Images per repository", String(r.policy.imagesPerRepository)],
-          ["Untagged images", r.policy.keepUntagged ? "kept" : "removed"],
-          ["Keep pulled within", `${r.policy.keepPulledWithinDays} days`],
-          ["Last run", r.policy.lastRunAt ? formatTime(r.policy.lastRunAt) : "never"],
-        ]),
-      };
+      return pairsOutput(r, [
+        ["Namespace", r.namespace],
+        ["Images per repository", String(r.policy.imagesPerRepository)],
+        ["Untagged images", r.policy.keepUntagged ? "kept" : "removed"],
+        ["Keep pulled within", `${r.policy.keepPulledWithinDays} days`],
+        ["Last run", r.policy.lastRunAt ? formatTime(r.policy.lastRunAt) : "never"],
+      ]);
     },
   },
   {

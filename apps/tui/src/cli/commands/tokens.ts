@@ -1,7 +1,7 @@
 import { formatTime } from "../../format";
 import { confirm, flag, str } from "../input";
 import { PAGE_SIZE_OPTION, printPages } from "../pages";
-import { bulkOutput, renderPairs } from "../table";
+import { bulkOutput, pairsOutput, renderPairs } from "../table";
 import type { Command } from "../types";
 
 /** Registry tokens (the credentials of skopeo, podman and docker). */
@@ -69,19 +69,16 @@ export const tokenCommands: Command[] = [
     max: 1,
     async run(ctx) {
       const t = await ctx.client().registrytoken.get.query({ id: ctx.args[0]! });
-      return {
-        data: t,
-        text: renderPairs([
-          ["Token ID", t.id],
-          ["Region", t.region],
-          ["Access", t.access],
-          ["Description", t.description],
-          ["Expires", t.expired ? "expired" : t.expiresAt ? formatTime(t.expiresAt) : "never"],
-          ["Created", formatTime(t.createdAt)],
-          ["Created by", t.createdBy],
-          ["Last used", formatTime(t.lastUsedAt)],
-        ]),
-      };
+      return pairsOutput(t, [
+        ["Token ID", t.id],
+        ["Region", t.region],
+        ["Access", t.access],
+        ["Description", t.description],
+        ["Expires", t.expired ? "expired" : t.expiresAt ? formatTime(t.expiresAt) : "never"],
+        ["Created", formatTime(t.createdAt)],
+        ["Created by", t.createdBy],
+        ["Last used", formatTime(t.lastUsedAt)],
+      ]);
     },
   },
   {

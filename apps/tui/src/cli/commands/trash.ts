@@ -1,7 +1,7 @@
 import type { BerthClient, Out } from "../../api";
 import { formatBytes, formatTime, shortDigest } from "../../format";
 import { UsageError } from "../errors";
-import { confirm, flag, str } from "../input";
+import { confirm, eachArg, flag, SCOPE_OPTIONS, scopeOf } from "../input";
 import { renderTable } from "../table";
 import type { Command } from "../types";
 
@@ -31,18 +31,10 @@ export const trashCommands: Command[] = [
     args: "",
     summary: "list deleted images in the trash and until when they can be restored",
     example: "berth trash-list --namespace birds",
-    options: {
-      namespace: { type: "string", help: "only this namespace" },
-      repository: { type: "string", help: "only this repository (ns/repo)" },
-    },
+    options: SCOPE_OPTIONS,
     max: 0,
     async run(ctx) {
-      const namespace = str(ctx, "namespace");
-      const repository = str(ctx, "repository");
-      const rows = await ctx.client().trash.list.query({
-        ...(namespace ? { namespace } : {}),
-        ...(repository ? { repository } : {}),
-      });
+      const rows = await ctx.client().trash.list.query(scopeOf(ctx));
       return { data: rows, text: rows.length === 0 ? "The trash is empty." : trashTable(rows) };
     },
   },
@@ -54,8 +46,7 @@ export const trashCommands: Command[] = [
     min: 1,
     async run(ctx) {
       const client = ctx.client();
-      const restored = [];
-      for (const image of ctx.args) restored.push(await client.image.restore.mutate({ image }));
+      const restored = await eachArg(ctx, (image) => client.image.restore.mutate({ image }));
       const text = restored
         .map((r) => {
           const tags = r.tags.length > 0 ? ` with tags ${r.tags.join(", ")}` : "";

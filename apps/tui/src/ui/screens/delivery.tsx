@@ -2,8 +2,8 @@ import { Box, Text } from "ink";
 import { useEffect, useState } from "react";
 import type { DeadLetter } from "../../api";
 import { formatDuration, formatTime, shortAction } from "../../format";
-import { Confirm, Pairs, Scroller, StatusLine } from "../components";
-import { useAction, useCapture, useHelp, useKeys, useLoad } from "../context";
+import { Confirm, EventJson, Pairs, StatusLine } from "../components";
+import { useAction, useHelp, useKeys, useLoad } from "../context";
 import { Table, useList } from "../table";
 import type { ScreenProps } from "./types";
 
@@ -199,10 +199,6 @@ function DeadDetail({
   active: boolean;
   onBack(): void;
 }) {
-  useCapture(active);
-  useKeys((input, key) => {
-    if (key.escape || input === "q") onBack();
-  }, active);
   const pairs: [string, string][] = [
     ["Event", dead.id],
     ["Action", dead.action],
@@ -211,17 +207,20 @@ function DeadDetail({
     ["Dead since", formatTime(dead.deadAt)],
   ];
   return (
-    <Box flexDirection="column">
-      <Pairs pairs={pairs} width={width} />
-      <Text color="red" wrap="truncate">
-        Reason: {dead.reason ?? "-"}
-      </Text>
-      <Scroller
-        lines={JSON.stringify(dead.event, null, 2).split("\n")}
-        height={Math.max(1, height - pairs.length - 1)}
-        width={width}
-        active={active}
-      />
-    </Box>
+    <EventJson
+      event={dead.event}
+      head={
+        <>
+          <Pairs pairs={pairs} width={width} />
+          <Text color="red" wrap="truncate">
+            Reason: {dead.reason ?? "-"}
+          </Text>
+        </>
+      }
+      scrollHeight={Math.max(1, height - pairs.length - 1)}
+      width={width}
+      active={active}
+      onBack={onBack}
+    />
   );
 }

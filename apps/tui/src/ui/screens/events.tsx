@@ -8,8 +8,8 @@ import {
   untracked,
 } from "../../api";
 import { formatSeconds, fullAction, shortAction } from "../../format";
-import { Form, Scroller, StatusLine } from "../components";
-import { useCapture, useHelp, useKeys, useUi } from "../context";
+import { EventJson, Form, StatusLine } from "../components";
+import { useHelp, useKeys, useUi } from "../context";
 import { Table, useList } from "../table";
 import { MarksLine, useMarks } from "./event-marks";
 import type { ScreenProps } from "./types";
@@ -292,10 +292,15 @@ export function EventsScreen({ client, width, height, active }: ScreenProps) {
           }}
         />
       ) : mode === "detail" && list.current ? (
-        <EventDetail
-          line={list.current}
+        <EventJson
+          event={list.current.event}
+          head={
+            <Text bold wrap="truncate">
+              {list.current.event.message}
+            </Text>
+          }
+          scrollHeight={bodyHeight - 1}
           width={width}
-          height={bodyHeight}
           active={active}
           onBack={() => setMode("list")}
         />
@@ -334,38 +339,6 @@ export function EventsScreen({ client, width, height, active }: ScreenProps) {
           }
         />
       )}
-    </Box>
-  );
-}
-
-function EventDetail({
-  line,
-  width,
-  height,
-  active,
-  onBack,
-}: {
-  line: EventLine;
-  width: number;
-  height: number;
-  active: boolean;
-  onBack(): void;
-}) {
-  useCapture(active);
-  useKeys((input, key) => {
-    if (key.escape || input === "q") onBack();
-  }, active);
-  return (
-    <Box flexDirection="column">
-      <Text bold wrap="truncate">
-        {line.event.message}
-      </Text>
-      <Scroller
-        lines={JSON.stringify(line.event, null, 2).split("\n")}
-        height={height - 1}
-        width={width}
-        active={active}
-      />
     </Box>
   );
 }
