@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { createHash, hash } from "node:crypto";
 
 // RFC 9162 §2.1.1: leaves and interior nodes are hashed under different one-byte prefixes so
 // that a leaf can never be passed off as a node (second-preimage resistance).
@@ -11,6 +11,14 @@ export type Hash = Buffer;
 
 export function leafHash(data: Uint8Array): Hash {
   return createHash("sha256").update(LEAF_PREFIX).update(data).digest();
+}
+
+/**
+ * The leaf hash of a text (its UTF-8 bytes): one call into OpenSSL, without a Hash object or a
+ * Buffer of the text (about half the cost of `leafHash(Buffer.from(text))`, per event ingested).
+ */
+export function leafHashOfText(text: string): Hash {
+  return hash("sha256", `\u0000${text}`, "buffer");
 }
 
 export function nodeHash(left: Uint8Array, right: Uint8Array): Hash {

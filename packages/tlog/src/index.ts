@@ -1,3 +1,4 @@
+export * from "./canonical";
 export * from "./checkpoint";
 export * from "./hash";
 export * from "./leaf";

@@ -1,6 +1,7 @@
 import { type AtEvent, eventAccount } from "@berth/core";
-import { appendLeaves, eventLeafHash, type Hash, nodesToStore } from "@berth/tlog";
+import { appendLeaves, canonicalLeafHash, type Hash, nodesToStore } from "@berth/tlog";
 import type postgres from "postgres";
+import { canonicalEvent } from "./event-canonical";
 import { decodeFrontier, encodeFrontier } from "./frontier";
 
 export interface LogAppend {
@@ -44,7 +45,7 @@ export async function placeInLogs(
   placed.catch(() => {});
   // The leaves (canonical JSON and a hash: the log's main cost in CPU) are computed while
   // Postgres takes the locks, not while this transaction holds them.
-  const leaves = events.map((e) => eventLeafHash(e.stored));
+  const leaves = events.map((e) => canonicalLeafHash(canonicalEvent(e.stored)));
   const [rows, found] = await placed;
   const duplicates = new Set(found.map((r) => r.id));
   const byAccount = new Map<string, { event: AtEvent; leaf: Hash }[]>();
