@@ -3,17 +3,15 @@ import {
   namespaceNameSchema,
   type Page,
   pageInput,
-  pageOf,
   repositoryNameSchema,
 } from "@berth/core";
 import { manifestReferences, manifests, namespaces, repositories, tags } from "@berth/db";
 import { and, eq, sql } from "drizzle-orm";
 import { z } from "zod";
-import { accountTarget, runAudited } from "../audit";
 import type { RegistryContext } from "../context";
 import { badRequest } from "../errors";
 import { callersNamespaces, requireNamespace } from "../namespaces/lookup";
-import { after, bytewise } from "../paging";
+import { after, auditedList, bytewise } from "../paging";
 
 /** Images are listed by repository, then tag: the pair names one tag of the account. */
 const cursor = cursorCodec("image.list", z.tuple([z.string().max(256), z.string().max(128)]));
@@ -44,11 +42,11 @@ export interface ImageSummary {
 
 /** container-registry.image.list: the tagged images of the account in the region, a page at a time. */
 export function listImages(ctx: RegistryContext, raw: unknown): Promise<Page<ImageSummary>> {
-  return runAudited(ctx, {
+  return auditedList(ctx, raw, {
     action: "container-registry.image.list",
-    failure: () => [{ target: accountTarget(ctx) }],
-    execute: async (tx) => {
-      const input = listImagesInput.parse(raw ?? {});
+    input: listImagesInput,
+    cursor,
+    read: async (tx, input) => {
       const nsFilter = input.namespace ?? input.repository?.split("/")[0];
       if (
         input.namespace &&
@@ -60,7 +58,7 @@ export function listImages(ctx: RegistryContext, raw: unknown): Promise<Page<Ima
       if (nsFilter) await requireNamespace(tx, ctx, nsFilter);
       const order = [bytewise(repositories.name), bytewise(tags.name)];
       const refSize = sql<string>`coalesce((select sum(${manifestReferences.size}) from ${manifestReferences} where ${manifestReferences.manifestId} = ${manifests.id}), 0)`;
-      const rows = await tx
+      return tx
         .select({
           namespace: namespaces.name,
           repository: repositories.name,
@@ -90,36 +88,21 @@ export function listImages(ctx: RegistryContext, raw: unknown): Promise<Page<Ima
         )
         .orderBy(...order)
         .limit(input.limit + 1);
-      const result = pageOf(
-        rows,
-        input.limit,
-        (r) => ({
-          image: `${r.repository}:${r.tag}`,
-          namespace: r.namespace,
-          repository: r.repository,
-          tag: r.tag,
-          digest: r.digest,
-          mediaType: r.mediaType,
-          size: r.size + Number(r.refSize),
-          pushedAt: r.pushedAt.toISOString(),
-        }),
-        (r) => [r.repository, r.tag] as [string, string],
-        cursor,
-      );
-      const filters = {
-        ...(input.namespace ? { namespace: input.namespace } : {}),
-        ...(input.repository ? { repository: input.repository } : {}),
-      };
-      return {
-        result,
-        records: [
-          {
-            target: accountTarget(ctx),
-            ...(Object.keys(filters).length > 0 ? { requestData: filters } : {}),
-            responseData: { count: result.items.length },
-          },
-        ],
-      };
     },
+    item: (r) => ({
+      image: `${r.repository}:${r.tag}`,
+      namespace: r.namespace,
+      repository: r.repository,
+      tag: r.tag,
+      digest: r.digest,
+      mediaType: r.mediaType,
+      size: r.size + Number(r.refSize),
+      pushedAt: r.pushedAt.toISOString(),
+    }),
+    key: (r) => [r.repository, r.tag] as [string, string],
+    filters: (input) => ({
+      ...(input.namespace ? { namespace: input.namespace } : {}),
+      ...(input.repository ? { repository: input.repository } : {}),
+    }),
   });
 }

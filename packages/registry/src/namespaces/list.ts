@@ -1,10 +1,9 @@
-import { cursorCodec, type Page, pageInput, pageOf } from "@berth/core";
+import { cursorCodec, type Page, pageInput } from "@berth/core";
 import { manifests, namespaces, repositories } from "@berth/db";
 import { and, countDistinct, eq, sql } from "drizzle-orm";
 import { z } from "zod";
-import { accountTarget, runAudited } from "../audit";
 import type { RegistryContext } from "../context";
-import { after, bytewise } from "../paging";
+import { after, auditedList, bytewise } from "../paging";
 import { callersNamespaces } from "./lookup";
 
 /** Namespaces are listed by name, unique in the region. */
@@ -26,13 +25,13 @@ export function listNamespaces(
   ctx: RegistryContext,
   raw?: unknown,
 ): Promise<Page<NamespaceSummary>> {
-  return runAudited(ctx, {
+  return auditedList(ctx, raw, {
     action: "container-registry.namespace.list",
-    failure: () => [{ target: accountTarget(ctx) }],
-    execute: async (tx) => {
-      const input = listNamespacesInput.parse(raw ?? {});
+    input: listNamespacesInput,
+    cursor,
+    read: (tx, input) => {
       const order = [bytewise(namespaces.name)];
-      const rows = await tx
+      return tx
         .select({
           name: namespaces.name,
           region: namespaces.region,
@@ -52,23 +51,14 @@ export function listNamespaces(
         .groupBy(namespaces.id)
         .orderBy(...order)
         .limit(input.limit + 1);
-      const result = pageOf(
-        rows,
-        input.limit,
-        (r) => ({
-          name: r.name,
-          region: r.region,
-          createdAt: r.createdAt.toISOString(),
-          repositories: Number(r.repositories),
-          images: Number(r.images),
-        }),
-        (r) => [r.name] as [string],
-        cursor,
-      );
-      return {
-        result,
-        records: [{ target: accountTarget(ctx), responseData: { count: result.items.length } }],
-      };
     },
+    item: (r) => ({
+      name: r.name,
+      region: r.region,
+      createdAt: r.createdAt.toISOString(),
+      repositories: Number(r.repositories),
+      images: Number(r.images),
+    }),
+    key: (r) => [r.name] as [string],
   });
 }

@@ -1,12 +1,12 @@
-import { cursorCodec, type Page, pageInput, pageOf } from "@berth/core";
+import { cursorCodec, type Page, pageInput } from "@berth/core";
 import type { DbOrTx } from "@berth/db";
 import { registryTokens } from "@berth/db";
 import { and, eq, getTableColumns, sql } from "drizzle-orm";
 import { z } from "zod";
-import { accountTarget, field, runAudited, safeName } from "../audit";
+import { field, runAudited, safeName } from "../audit";
 import { accountId, nowOf, type RegistryContext } from "../context";
 import { notFound } from "../errors";
-import { after } from "../paging";
+import { after, auditedList } from "../paging";
 import { type RegistryTokenInfo, type RegistryTokenRow, tokenInfo } from "./model";
 
 export const tokenIdSchema = z.uuid({ message: "a registry token id is a UUID" });
@@ -68,13 +68,15 @@ export function listRegistryTokens(
   ctx: RegistryContext,
   raw?: unknown,
 ): Promise<Page<RegistryTokenInfo>> {
-  return runAudited(ctx, {
+  // One time for the whole page (expired or not), taken once its rows are read.
+  let now: Date | undefined;
+  return auditedList(ctx, raw, {
     action: "container-registry.registrytoken.list",
-    failure: () => [{ target: accountTarget(ctx) }],
-    execute: async (tx) => {
-      const input = listRegistryTokensInput.parse(raw ?? {});
+    input: listRegistryTokensInput,
+    cursor,
+    read: (tx, input) => {
       const order = [sql`${registryTokens.createdAt}`, sql`${registryTokens.id}`];
-      const rows = await tx
+      return tx
         .select({
           ...getTableColumns(registryTokens),
           createdMicros: sql<string>`floor(extract(epoch from ${registryTokens.createdAt}) * 1000000)::bigint::text`,
@@ -94,18 +96,8 @@ export function listRegistryTokens(
         )
         .orderBy(...order)
         .limit(input.limit + 1);
-      const now = nowOf(ctx);
-      const result = pageOf(
-        rows,
-        input.limit,
-        ({ createdMicros: _, ...r }) => tokenInfo(r, now),
-        (r) => [r.createdMicros, r.id] as [string, string],
-        cursor,
-      );
-      return {
-        result,
-        records: [{ target: accountTarget(ctx), responseData: { count: result.items.length } }],
-      };
     },
+    item: ({ createdMicros: _, ...r }) => tokenInfo(r, (now ??= nowOf(ctx))),
+    key: (r) => [r.createdMicros, r.id] as [string, string],
   });
 }
