@@ -69,14 +69,14 @@ export function listRegistryTokens(
   raw?: unknown,
 ): Promise<Page<RegistryTokenInfo>> {
   // One time for the whole page (expired or not), taken once its rows are read.
-  let now: Date | undefined;
+  let now: Date;
   return auditedList(ctx, raw, {
     action: "container-registry.registrytoken.list",
     input: listRegistryTokensInput,
     cursor,
-    read: (tx, input) => {
+    read: async (tx, input) => {
       const order = [sql`${registryTokens.createdAt}`, sql`${registryTokens.id}`];
-      return tx
+      const rows = await tx
         .select({
           ...getTableColumns(registryTokens),
           createdMicros: sql<string>`floor(extract(epoch from ${registryTokens.createdAt}) * 1000000)::bigint::text`,
@@ -96,8 +96,10 @@ export function listRegistryTokens(
         )
         .orderBy(...order)
         .limit(input.limit + 1);
+      now = nowOf(ctx);
+      return rows;
     },
-    item: ({ createdMicros: _, ...r }) => tokenInfo(r, (now ??= nowOf(ctx))),
+    item: ({ createdMicros: _, ...r }) => tokenInfo(r, now),
     key: (r) => [r.createdMicros, r.id] as [string, string],
   });
 }
