@@ -8,31 +8,29 @@ import type { AtEvent } from "@berth/core";
 import type { CreatedAccount } from "@berth/registry";
 import type { TestImage } from "@berth/registry/testing";
 import { sql } from "drizzle-orm";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import {
   checkEvent,
   type ExpectedEvent,
   errorInfo,
   expectOneEvent,
+  forFile,
   on,
   rejects,
   rid,
   startTestServer,
-  type TestServer,
 } from "./helpers";
 
-let env: TestServer;
+const env = await forFile(startTestServer());
 let robin: TestImage;
 const A = () => env.client(env.alice);
 const B = () => env.client(env.bob);
 
 beforeAll(async () => {
-  env = await startTestServer();
   await A().namespace.create.mutate({ name: "birds" });
   await B().namespace.create.mutate({ name: "bobsns" });
   robin = await env.image(env.alice, "birds/robin");
 });
-afterAll(async () => env?.close());
 
 /** Make a table unreachable for the duration of `fn`: a real database failure, no mocks. */
 async function withTableGone<T>(table: string, fn: () => Promise<T>): Promise<T> {

@@ -6,9 +6,9 @@ import { type BerthClient, uploadBuildContext } from "@berth/client";
 import { tags } from "@berth/db";
 import { type ContextSpec, contextTar } from "@berth/registry/testing";
 import { eq } from "drizzle-orm";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { checkEvent, rid, USER_AGENT } from "./helpers";
-import { layoutRef, type OciEnv, ok, requireTool, startOciEnv } from "./oci-helpers";
+import { beforeAll, describe, expect, it } from "vitest";
+import { checkEvent, forFile, rid, USER_AGENT } from "./helpers";
+import { layoutRef, ok, requireTool, startOciEnv } from "./oci-helpers";
 
 /*
  * image.build end to end: the context uploaded over HTTP, the build followed through the
@@ -16,7 +16,8 @@ import { layoutRef, type OciEnv, ok, requireTool, startOciEnv } from "./oci-help
  * umoci, and compared with what the Dockerfile asked for.
  */
 
-let env: OciEnv;
+await Promise.all(["skopeo", "umoci"].map(requireTool));
+const env = await forFile(startOciEnv());
 let client: BerthClient;
 let creds: string;
 let baseDigest: string;
@@ -26,8 +27,6 @@ const skopeo = (args: string[]) => ok("skopeo", args, { env: env.clientEnv });
 const ref = (name: string) => `docker://${env.host}/${name}`;
 
 beforeAll(async () => {
-  await Promise.all(["skopeo", "umoci"].map(requireTool));
-  env = await startOciEnv();
   await env.namespace(env.alice, "builds");
   client = env.client(env.alice);
   creds = `iamapikey:${env.alice.apiKey}`;
@@ -71,7 +70,6 @@ beforeAll(async () => {
   ) as { layers: { digest: string }[] };
   baseLayers = manifest.layers.map((l) => l.digest);
 }, 180_000);
-afterAll(async () => env?.close());
 
 /** Upload a context and follow image.build to its end; returns every message. */
 async function build(

@@ -1,11 +1,10 @@
 import { createHash } from "node:crypto";
 import { apiKeys } from "@berth/db";
-import { createTestDatabase, type TestDatabase } from "@berth/db/testing";
-import { type CreatedAccount, createAccount, ensureDevAccount } from "@berth/registry";
+import { basic, until } from "@berth/harness";
+import { createAccount, ensureDevAccount } from "@berth/registry";
 import { eq } from "drizzle-orm";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { RunningServer } from "../src/server";
-import { serverOn } from "./helpers";
+import { describe, expect, it } from "vitest";
+import { forFile, startTestServer } from "./helpers";
 
 // An API key an operator chose (BERTH_DEV_API_KEY) may be guessable, so it is stored with a
 // salted slow KDF (scrypt), not SHA-256: whoever reads the table cannot test guesses at
@@ -14,28 +13,10 @@ import { serverOn } from "./helpers";
 const sha256 = (s: string) => createHash("sha256").update(s).digest("hex");
 const CHOSEN = "correct-horse-battery-staple-dev";
 
-let t: TestDatabase;
-let server: RunningServer;
-let url: string;
-let alice: CreatedAccount;
-
-beforeAll(async () => {
-  t = await createTestDatabase();
-  alice = await createAccount(t.db, { name: "alice" });
-  await ensureDevAccount(t.db, { apiKey: CHOSEN });
-  server = await serverOn(t.db, {
-    authLimit: { maxFailures: 0 },
-  });
-  url = server.urls["us-south"]!;
-}, 120_000);
-
-afterAll(async () => {
-  await server?.close();
-  await t?.drop();
-});
-
-const basic = (user: string, password: string) =>
-  `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}`;
+const env = await forFile(startTestServer({ authLimit: { maxFailures: 0 } }));
+const { t, alice } = env;
+const url = env.url();
+await ensureDevAccount(t.db, { apiKey: CHOSEN });
 
 /** Status of the key on each surface: tRPC, /v2 with Basic, /token. */
 async function statuses(key: string): Promise<number[]> {
@@ -105,14 +86,15 @@ describe("an API key the operator chose", () => {
       .set({ keyHash: sha256(legacy), hashScheme: "sha256", fingerprint: null })
       .where(eq(apiKeys.accountId, old.account.id));
     expect(await statuses(legacy)).toEqual([200, 200, 200]);
-    let row: typeof apiKeys.$inferSelect | undefined;
-    for (let i = 0; i < 300; i++) {
-      [row] = await t.db.select().from(apiKeys).where(eq(apiKeys.accountId, old.account.id));
-      if (row?.hashScheme === "scrypt") break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    expect(row?.hashScheme, "the legacy row was not rehashed within 30 s").toBe("scrypt");
-    expect(row!.keyHash).not.toContain(sha256(legacy));
+    const row = await until(
+      "the legacy row to be rehashed with scrypt",
+      async () => {
+        const [r] = await t.db.select().from(apiKeys).where(eq(apiKeys.accountId, old.account.id));
+        return r?.hashScheme === "scrypt" ? r : undefined;
+      },
+      30_000,
+    );
+    expect(row.keyHash).not.toContain(sha256(legacy));
     expect(await statuses(legacy)).toEqual([200, 200, 200]);
     expect(await statuses(wrongKeyLike(legacy))).toEqual([401, 401, 401]);
   });

@@ -1,16 +1,15 @@
 import { claimDestination, registerDestinations, settleDestination } from "@berth/db";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { errorInfo, rejects, startTestServer, type TestServer } from "./helpers";
+import { beforeAll, describe, expect, it } from "vitest";
+import { errorInfo, forFile, rejects, startTestServer } from "./helpers";
 
 // delivery.status / dead / redrive per destination (issue 17): the caller's account only,
 // one destination at a time.
 
-let env: TestServer;
+const env = await forFile(startTestServer());
 const A = () => env.client(env.alice);
 const B = () => env.client(env.bob);
 
 beforeAll(async () => {
-  env = await startTestServer();
   await registerDestinations(env.t.db, [
     { name: "siem", filter: {}, ordered: true },
     { name: "hooks", filter: { outcomes: ["failure"] }, ordered: false },
@@ -18,7 +17,6 @@ beforeAll(async () => {
   await A().namespace.create.mutate({ name: "alice-dest" });
   await B().namespace.create.mutate({ name: "bob-dest" });
 });
-afterAll(async () => env?.close());
 
 describe("delivery per destination", () => {
   it("shows the caller's backlog per destination, the tracker first, and redrives one destination only", async () => {

@@ -1,11 +1,11 @@
 import { deadLetter, outbox, outboxStats } from "@berth/db";
 import { eq } from "drizzle-orm";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { errorInfo, rejects, rid, startTestServer, type TestServer } from "./helpers";
+import { beforeAll, describe, expect, it } from "vitest";
+import { errorInfo, forFile, rejects, rid, startTestServer } from "./helpers";
 
 // delivery.status / delivery.dead / delivery.redrive: the caller's account only, unaudited.
 
-let env: TestServer;
+const env = await forFile(startTestServer());
 const A = () => env.client(env.alice);
 const B = () => env.client(env.bob);
 
@@ -19,12 +19,10 @@ async function idsOf(accountId: string): Promise<string[]> {
 }
 
 beforeAll(async () => {
-  env = await startTestServer();
   await A().namespace.create.mutate({ name: "alice-ns" });
   await A().namespace.create.mutate({ name: "alice-two" });
   await B().namespace.create.mutate({ name: "bob-ns" });
 });
-afterAll(async () => env?.close());
 
 describe("delivery", () => {
   it("reports the caller's backlog and its lag", async () => {

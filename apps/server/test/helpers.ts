@@ -32,18 +32,24 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
+/**
+ * A fresh database and blob store, a server on them (us-south unless `opts.regions` says
+ * otherwise; its debug log kept in `logs`; `opts` go to startServer), alice and bob.
+ */
 export async function startTestServer(
-  regions: RegionListener[] = [{ region: "us-south", port: 0 }],
+  opts: Partial<Omit<StartServerOptions, "db" | "store">> = {},
 ): Promise<TestServer> {
   const t = await createTestDatabase();
   const store = new FsBlobStore(mkdtempSync(join(tmpdir(), "berth-srv-")));
   const logs: string[] = [];
+  const regions: RegionListener[] = opts.regions ?? [{ region: "us-south", port: 0 }];
   const server = await startServer({
+    logLevel: "debug",
+    logDestination: { write: (line: string) => void logs.push(line) },
+    ...opts,
     db: t.db,
     store,
     regions,
-    logLevel: "debug",
-    logDestination: { write: (line: string) => void logs.push(line) },
   });
   const alice = await createAccount(t.db, { name: "alice", userName: "alice@example.com" });
   const bob = await createAccount(t.db, { name: "bob", userName: "bob@example.com" });

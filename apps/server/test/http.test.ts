@@ -8,10 +8,12 @@ import { ConfigError, loadConfig, loadDotEnv, parseRegions } from "../src/config
 import { crn, errorInfo, forFile, rejects, rid, serverOn, startTestServer } from "./helpers";
 
 const env = await forFile(
-  startTestServer([
-    { region: "us-south", port: 0 },
-    { region: "ap-north", port: 0 },
-  ]),
+  startTestServer({
+    regions: [
+      { region: "us-south", port: 0 },
+      { region: "ap-north", port: 0 },
+    ],
+  }),
 );
 
 describe("health, readiness and metrics", () => {

@@ -1,10 +1,10 @@
 import { randomBytes } from "node:crypto";
 import { repositoryBlobs } from "@berth/db";
 import { eq, sql } from "drizzle-orm";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { eventCount, rid } from "./helpers";
+import { beforeAll, describe, expect, it } from "vitest";
+import { eventCount, forFile, rid } from "./helpers";
 import { OciClient } from "./oci-client";
-import { type OciEnv, startOciEnv } from "./oci-helpers";
+import { startOciEnv } from "./oci-helpers";
 
 // The isolation matrix's mount row: a cross-repository mount of a digest that account A
 // holds in alicens/a, tried by every credential that should not get it (B's API key, B's
@@ -13,17 +13,15 @@ import { type OciEnv, startOciEnv } from "./oci-helpers";
 // upload session (202), the blob is never linked where the caller asked, A's links and
 // events do not change, and nothing the caller is told depends on A having the digest.
 
-let env: OciEnv;
+const env = await forFile(startOciEnv());
 let digest: string;
 
 beforeAll(async () => {
-  env = await startOciEnv();
   await env.namespace(env.alice, "alicens");
   await env.namespace(env.bob, "bobns");
   const alice = OciClient.basic(env.url(), "iamapikey", env.alice.apiKey);
   digest = await alice.pushBlob("alicens/a", randomBytes(4000));
 }, 120_000);
-afterAll(async () => env?.close());
 
 const links = async () =>
   (

@@ -1,12 +1,12 @@
 import { outbox } from "@berth/db";
 import { and, eq, sql } from "drizzle-orm";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { crn, errorInfo, on, rejects, rid, startTestServer, type TestServer } from "./helpers";
+import { beforeAll, describe, expect, it } from "vitest";
+import { crn, errorInfo, forFile, on, rejects, rid, startTestServer } from "./helpers";
 
 // Two accounts: neither can see or change the other's resources, and the other's
 // resources answer exactly like missing ones, with the failure event in the caller's account.
 
-let env: TestServer;
+const env = await forFile(startTestServer());
 let tokenId: string;
 let digest: string;
 let bobImageSize = 0;
@@ -15,7 +15,6 @@ const B = () => env.client(env.bob);
 const exemption = { scope: "alicens", issueType: "cve", issueId: "CVE-2018-17929" } as const;
 
 beforeAll(async () => {
-  env = await startTestServer();
   await A().namespace.create.mutate({ name: "alicens" });
   await B().namespace.create.mutate({ name: "bobns" });
   digest = (await env.image(env.alice, "alicens/app")).digest;
@@ -23,7 +22,6 @@ beforeAll(async () => {
   await A().exemption.create.mutate(exemption);
   await A().quota.set.mutate({ storageMb: 100 });
 });
-afterAll(async () => env?.close());
 
 /**
  * Bob's attempt on Alice's resource and on one that does not exist fail the same way;

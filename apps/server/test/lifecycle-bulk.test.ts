@@ -9,20 +9,21 @@ import type { AtEvent } from "@berth/core";
 import { trashEntries } from "@berth/db";
 import { stateFingerprint } from "@berth/db/testing";
 import { count } from "drizzle-orm";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import {
   checkEvent,
   type ExpectedEvent,
   errorInfo,
   expectOneEvent,
+  forFile,
   on,
   rejects,
   rid,
 } from "./helpers";
 import { expectError, MEDIA, OciClient, sha256 } from "./oci-client";
-import { type OciEnv, startOciEnv } from "./oci-helpers";
+import { startOciEnv } from "./oci-helpers";
 
-let env: OciEnv;
+const env = await forFile(startOciEnv());
 let alice: OciClient;
 const A = () => env.client(env.alice);
 const B = () => env.client(env.bob);
@@ -50,12 +51,10 @@ async function pushUntagged(repo: string, tag: string, layer = `${repo} ${tag}`)
 }
 
 beforeAll(async () => {
-  env = await startOciEnv();
   for (const ns of ["bulkns", "prunens"]) await env.namespace(env.alice, ns);
   await env.namespace(env.bob, "bobbulk");
   alice = OciClient.basic(env.url(), "iamapikey", env.alice.apiKey);
 }, 120_000);
-afterAll(async () => env?.close());
 
 describe("image.bulkdelete", () => {
   let a1: Pushed;

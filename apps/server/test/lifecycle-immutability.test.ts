@@ -6,21 +6,13 @@
 
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { checkEvent, errorInfo, expectOneEvent, on, rejects, rid } from "./helpers";
+import { beforeAll, describe, expect, it } from "vitest";
+import { checkEvent, errorInfo, expectOneEvent, forFile, on, rejects, rid } from "./helpers";
 import { expectError, OciClient } from "./oci-client";
-import {
-  layoutRef,
-  type OciEnv,
-  ok,
-  podmanIn,
-  requireTool,
-  run,
-  startOciEnv,
-  umociImage,
-} from "./oci-helpers";
+import { layoutRef, ok, podmanIn, requireTool, run, startOciEnv, umociImage } from "./oci-helpers";
 
-let env: OciEnv;
+await Promise.all(["skopeo", "umoci", "podman"].map(requireTool));
+const env = await forFile(startOciEnv());
 let layout: string;
 let creds: string;
 let d1: string;
@@ -63,8 +55,6 @@ async function expectRefusal(requestId: string, action: string, targetName: stri
 }
 
 beforeAll(async () => {
-  await Promise.all(["skopeo", "umoci", "podman"].map(requireTool));
-  env = await startOciEnv();
   await env.namespace(env.alice, "immns");
   await env.namespace(env.bob, "bobimm");
   creds = `iamapikey:${env.alice.apiKey}`;
@@ -81,7 +71,6 @@ beforeAll(async () => {
     expect(r.code, r.stderr).toBe(0);
   }
 }, 180_000);
-afterAll(async () => env?.close());
 
 describe("immutability.set and immutability.get", () => {
   it("turn it on for a repository, with a warning event naming the scope", async () => {

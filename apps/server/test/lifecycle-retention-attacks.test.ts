@@ -10,12 +10,12 @@ import { stateFingerprint } from "@berth/db/testing";
 import { basic } from "@berth/harness";
 import { createApiKey, hashSecret } from "@berth/registry";
 import { eq } from "drizzle-orm";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { checkEvent, errorInfo, eventCount, on, rejects, rid } from "./helpers";
-import { type OciEnv, startOciEnv } from "./oci-helpers";
+import { beforeAll, describe, expect, it } from "vitest";
+import { checkEvent, errorInfo, eventCount, forFile, on, rejects, rid } from "./helpers";
+import { startOciEnv } from "./oci-helpers";
 import { pushAged } from "./retention-helpers";
 
-let env: OciEnv;
+const env = await forFile(startOciEnv());
 let namespaceId: string;
 const A = () => env.client(env.alice);
 const B = () => env.client(env.bob);
@@ -24,7 +24,6 @@ const policy = { imagesPerRepository: 1, keepUntagged: false, keepPulledWithinDa
 const aliceEvents = () => eventCount(env.t.db, env.alice.account.id);
 
 beforeAll(async () => {
-  env = await startOciEnv();
   await env.namespace(env.alice, "alicekeep");
   for (const [i, label] of ["k1", "k2", "k3"].entries()) {
     await pushAged(env, env.alice, "alicekeep/app", [label, true, i + 1, null]);
@@ -33,7 +32,6 @@ beforeAll(async () => {
   const [ns] = await env.t.db.select().from(namespaces).where(eq(namespaces.name, "alicekeep"));
   namespaceId = ns!.id;
 }, 120_000);
-afterAll(async () => env?.close());
 
 type Opts = ReturnType<typeof on>;
 type Call = [string, (c: ReturnType<typeof B>, namespace: string, o?: Opts) => Promise<unknown>];

@@ -7,12 +7,12 @@ import { basic, pushImage, putManifest, randomImage } from "@berth/harness";
 import { beginRun, createNamespace, policyFor, removePlanned } from "@berth/registry";
 import { apiKeyPrincipal, testContext } from "@berth/registry/testing";
 import { sql } from "drizzle-orm";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { rid, startTestServer, type TestServer } from "./helpers";
+import { describe, expect, it } from "vitest";
+import { forFile, rid, startTestServer } from "./helpers";
 import { MEDIA } from "./oci-client";
 import { pushAged, SERVICE_INITIATOR } from "./retention-helpers";
 
-let env: TestServer;
+const env = await forFile(startTestServer());
 const A = () => env.client(env.alice);
 const auth = () => basic("iamapikey", env.alice.apiKey);
 const ctx = (requestId = rid("ctx")) =>
@@ -22,11 +22,6 @@ const ctx = (requestId = rid("ctx")) =>
     principal: apiKeyPrincipal(env.alice.account, env.alice.user),
     requestId,
   });
-
-beforeAll(async () => {
-  env = await startTestServer();
-}, 60_000);
-afterAll(async () => env?.close());
 
 const age = (repository: string, digest: string, days: number) =>
   env.t.db.execute(sql`

@@ -6,27 +6,22 @@
 import type { RetentionPolicyInput } from "@berth/core";
 import { createNamespace } from "@berth/registry";
 import { apiKeyPrincipal, testContext } from "@berth/registry/testing";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   checkEvent,
   crn,
   errorInfo,
   expectOneEvent,
+  forFile,
   on,
   rejects,
   rid,
   startTestServer,
-  type TestServer,
 } from "./helpers";
 import { checkRetentionRemoval, type ImageSpec, pushAged } from "./retention-helpers";
 
-let env: TestServer;
+const env = await forFile(startTestServer());
 const A = () => env.client(env.alice);
-
-beforeAll(async () => {
-  env = await startTestServer();
-}, 60_000);
-afterAll(async () => env?.close());
 
 async function namespace(name: string): Promise<void> {
   await createNamespace(

@@ -2,18 +2,15 @@
 // variable), and the period it sets is what image.rm, image.bulkdelete, the OCI DELETE and
 // image.prune-untagged give a deleted image in the trash.
 
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { createBerthClient } from "@berth/client";
-import { createTestDatabase, type TestDatabase } from "@berth/db/testing";
-import { createAccount, createNamespace, FsBlobStore } from "@berth/registry";
-import { apiKeyPrincipal, createTestImage, testContext } from "@berth/registry/testing";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { basic } from "@berth/harness";
+import { describe, expect, it } from "vitest";
 import { ConfigError, loadConfig } from "../src/config";
-import { type RunningServer, startServer } from "../src/server";
+import { forFile, startTestServer } from "./helpers";
 
 const DAY = 86_400_000;
+const env = await forFile(
+  startTestServer({ trashDays: loadConfig({ BERTH_TRASH_DAYS: "3" }).trashDays }),
+);
 
 describe("BERTH_TRASH_DAYS", () => {
   it("defaults to 30 and takes a whole number of days from 1 to 3650", () => {
@@ -27,46 +24,10 @@ describe("BERTH_TRASH_DAYS", () => {
 });
 
 describe("a server started with BERTH_TRASH_DAYS=3", () => {
-  let t: TestDatabase;
-  let store: FsBlobStore;
-  let server: RunningServer;
-  let apiKey: string;
-  let accountId: string;
-
-  beforeAll(async () => {
-    t = await createTestDatabase();
-    store = new FsBlobStore(mkdtempSync(join(tmpdir(), "berth-trashdays-")));
-    server = await startServer({
-      db: t.db,
-      store,
-      regions: [{ region: "us-south", port: 0 }],
-      logLevel: "warn",
-      logDestination: { write: () => undefined },
-      trashDays: loadConfig({ BERTH_TRASH_DAYS: "3" }).trashDays,
-    });
-    const alice = await createAccount(t.db, { name: "alice", userName: "alice@example.com" });
-    apiKey = alice.apiKey;
-    accountId = alice.account.id;
-    await createNamespace(
-      testContext({
-        db: t.db,
-        store,
-        principal: apiKeyPrincipal(alice.account, alice.user),
-        region: "us-south",
-        requestId: "setup",
-      }),
-      { name: "days" },
-    );
-  }, 60_000);
-  afterAll(async () => {
-    await server?.close();
-    await t?.drop();
-  });
-
   it("keeps what image.rm, image.bulkdelete, the OCI DELETE and a prune delete for 3 days", async () => {
-    const image = (repository: string, tag: string) =>
-      createTestImage(t.db, store, { accountId, region: "us-south", repository, tag });
-    const client = createBerthClient({ url: server.urls["us-south"]!, apiKey });
+    const image = (repository: string, tag: string) => env.image(env.alice, repository, tag);
+    const client = env.client(env.alice);
+    await client.namespace.create.mutate({ name: "days" });
     await image("days/rm", "1");
     await image("days/bulk", "1");
     const deleted = await image("days/oci", "1");
@@ -75,9 +36,9 @@ describe("a server started with BERTH_TRASH_DAYS=3", () => {
 
     await client.image.rm.mutate({ images: ["days/rm:1"] });
     await client.image.bulkdelete.mutate({ images: ["days/bulk:1"] });
-    const del = await fetch(`${server.urls["us-south"]}/v2/days/oci/manifests/${deleted.digest}`, {
+    const del = await fetch(`${env.url()}/v2/days/oci/manifests/${deleted.digest}`, {
       method: "DELETE",
-      headers: { authorization: `Basic ${Buffer.from(`iamapikey:${apiKey}`).toString("base64")}` },
+      headers: { authorization: basic("iamapikey", env.alice.apiKey) },
     });
     expect(del.status).toBe(202);
     await client.image["prune-untagged"].mutate({ namespace: "days" });

@@ -9,20 +9,20 @@ import type { AtEvent } from "@berth/core";
 import { trashEntries } from "@berth/db";
 import { collectBlobs, purgeExpiredTrash, storageUsage } from "@berth/registry";
 import { eq, sql } from "drizzle-orm";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { checkEvent, crn, errorInfo, expectOneEvent, on, rejects, rid } from "./helpers";
+import { beforeAll, describe, expect, it } from "vitest";
+import { checkEvent, crn, errorInfo, expectOneEvent, forFile, on, rejects, rid } from "./helpers";
 import {
   layoutBlob,
   layoutClosure,
   layoutRef,
-  type OciEnv,
   ok,
   requireTool,
   startOciEnv,
   umociImage,
 } from "./oci-helpers";
 
-let env: OciEnv;
+await Promise.all(["skopeo", "umoci"].map(requireTool));
+const env = await forFile(startOciEnv());
 let layout: string;
 let creds: string;
 let digest: string;
@@ -60,8 +60,6 @@ async function expectByteIdentical(name: string, dir: string): Promise<void> {
 }
 
 beforeAll(async () => {
-  await Promise.all(["skopeo", "umoci"].map(requireTool));
-  env = await startOciEnv();
   await env.namespace(env.alice, "trashns");
   await env.namespace(env.bob, "bobtrash");
   creds = `iamapikey:${env.alice.apiKey}`;
@@ -71,7 +69,6 @@ beforeAll(async () => {
   });
   digest = layoutRef(layout, "v1").digest;
 }, 120_000);
-afterAll(async () => env?.close());
 
 const imageEvent = (name: string, action: string, severity: "normal" | "warning" | "critical") => ({
   action: `container-registry.${action}`,

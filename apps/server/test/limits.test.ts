@@ -5,19 +5,18 @@ import { stateFingerprint } from "@berth/db/testing";
 import { basic, pushImage, randomImage, successEvents, trpc } from "@berth/harness";
 import { MAX_OPEN_UPLOADS, MAX_PAGE } from "@berth/registry";
 import { eq } from "drizzle-orm";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { rid, startTestServer, type TestServer } from "./helpers";
+import { beforeAll, describe, expect, it } from "vitest";
+import { forFile, rid, startTestServer } from "./helpers";
 
 // Every size a client controls has a limit, and going past it is a clear error of the right
 // kind that changes nothing.
 
-let env: TestServer;
+const env = await forFile(startTestServer());
 let url: string;
 const bearer = () => ({ authorization: `Bearer ${env.alice.apiKey}` });
 const v2auth = () => ({ authorization: basic("iamapikey", env.alice.apiKey) });
 
 beforeAll(async () => {
-  env = await startTestServer();
   url = env.url();
   await trpc(url, env.alice.apiKey, "namespace.create", { name: "limits" }, rid());
   await pushImage(url, "limits/app", "1", randomImage([1024]), {
@@ -25,7 +24,6 @@ beforeAll(async () => {
     requestId: rid(),
   });
 });
-afterAll(async () => env?.close());
 
 /** Run `attempt`, then check that the state and the success events are as before. */
 async function changesNothing(attempt: () => Promise<void>): Promise<void> {

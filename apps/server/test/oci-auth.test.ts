@@ -1,10 +1,10 @@
 import { decodeJwt } from "jose";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { rid, serverOn } from "./helpers";
+import { beforeAll, describe, expect, it } from "vitest";
+import { forFile, rid, serverOn } from "./helpers";
 import { expectError, json, OciClient } from "./oci-client";
-import { type OciEnv, startOciEnv } from "./oci-helpers";
+import { startOciEnv } from "./oci-helpers";
 
-let env: OciEnv;
+const env = await forFile(startOciEnv());
 let readOnly: string;
 let readWrite: string;
 
@@ -12,13 +12,11 @@ const basic = (user: string, password: string) =>
   `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}`;
 
 beforeAll(async () => {
-  env = await startOciEnv();
   await env.namespace(env.alice, "alicens");
   readOnly = await env.registryToken(env.alice, "read");
   readWrite = await env.registryToken(env.alice, "readwrite");
   await OciClient.basic(env.url(), "iamapikey", env.alice.apiKey).pushImage("alicens/app", "v1");
 });
-afterAll(async () => env?.close());
 
 async function token(user: string, password: string, scopes: string[]) {
   const query = new URLSearchParams([

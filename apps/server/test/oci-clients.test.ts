@@ -3,14 +3,14 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { registryTokens } from "@berth/db";
 import { eq, sql } from "drizzle-orm";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
+import { forFile } from "./helpers";
 import { MEDIA } from "./oci-client";
 import {
   layoutBlob,
   layoutClosure,
   layoutRef,
   loggedRequests,
-  type OciEnv,
   ok,
   podmanIn,
   requireTool,
@@ -27,7 +27,8 @@ import {
  * images built with umoci. Nothing here is skipped: a missing tool fails the suite.
  */
 
-let env: OciEnv;
+await Promise.all(["skopeo", "podman", "umoci"].map(requireTool));
+const env = await forFile(startOciEnv());
 let layout: string;
 let apiKeyCreds: string;
 
@@ -58,8 +59,6 @@ const onRef = (verb: string, name: string, extra: string[] = [], creds = apiKeyC
   skopeo([verb, ...extra, ...here("", creds), ref(name)]);
 
 beforeAll(async () => {
-  await Promise.all(["skopeo", "podman", "umoci"].map(requireTool));
-  env = await startOciEnv();
   await env.namespace(env.alice, "alicens");
   apiKeyCreds = `iamapikey:${env.alice.apiKey}`;
   layout = join(env.tmp, "layout");
@@ -70,7 +69,6 @@ beforeAll(async () => {
     ],
   });
 }, 120_000);
-afterAll(async () => env?.close());
 
 /** Requests of the server log as method, url and status, in order. */
 const requests = () => loggedRequests(env.logs);

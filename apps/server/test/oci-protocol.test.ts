@@ -5,23 +5,21 @@ import { MAX_MANIFEST_BYTES } from "@berth/core";
 import { uploadSessions } from "@berth/db";
 import { FsBlobStore, MAX_OPEN_UPLOADS } from "@berth/registry";
 import { sql } from "drizzle-orm";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { checkEvent, type ExpectedEvent, expectOneEvent, rid, serverOn } from "./helpers";
+import { beforeAll, describe, expect, it } from "vitest";
+import { checkEvent, type ExpectedEvent, expectOneEvent, forFile, rid, serverOn } from "./helpers";
 import { expectError, imageManifest, json, MEDIA, OciClient, sha256 } from "./oci-client";
-import { type OciEnv, startOciEnv } from "./oci-helpers";
+import { startOciEnv } from "./oci-helpers";
 
-let env: OciEnv;
+const env = await forFile(startOciEnv());
 let alice: OciClient;
 let bob: OciClient;
 
 beforeAll(async () => {
-  env = await startOciEnv();
   await env.namespace(env.alice, "alicens");
   await env.namespace(env.bob, "bobns");
   alice = OciClient.basic(env.url(), "iamapikey", env.alice.apiKey);
   bob = OciClient.basic(env.url(), "iamapikey", env.bob.apiKey);
 });
-afterAll(async () => env?.close());
 
 /** The failure event of alice's refused push of `name`. */
 const pushRefused = (

@@ -2,27 +2,21 @@ import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { MB, STORAGE_QUOTA_MESSAGE, TRAFFIC_QUOTA_MESSAGE } from "@berth/core";
 import { createAccount, readQuota } from "@berth/registry";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { rid, waitFor } from "./helpers";
+import { describe, expect, it } from "vitest";
+import { forFile, rid, waitFor } from "./helpers";
 import { expectError, OciClient } from "./oci-client";
 import {
   layoutBlob,
   layoutClosure,
   layoutRef,
-  type OciEnv,
   requireTool,
   run,
   startOciEnv,
   umociImage,
 } from "./oci-helpers";
 
-let env: OciEnv;
-
-beforeAll(async () => {
-  await Promise.all(["skopeo", "umoci"].map(requireTool));
-  env = await startOciEnv();
-}, 120_000);
-afterAll(async () => env?.close());
+await Promise.all(["skopeo", "umoci"].map(requireTool));
+const env = await forFile(startOciEnv());
 
 describe("storage quota", () => {
   it("lets a lite account push until its usage reaches the quota, then refuses with DENIED", async () => {

@@ -2,15 +2,15 @@ import type { BerthClient } from "@berth/client";
 import { allPages, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, type Page } from "@berth/core";
 import { basic, pushImage, putManifest, randomImage } from "@berth/harness";
 import { createAccount } from "@berth/registry";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { errorInfo, rejects, rid, startTestServer, type TestServer } from "./helpers";
+import { beforeAll, describe, expect, it } from "vitest";
+import { errorInfo, forFile, rejects, rid, startTestServer } from "./helpers";
 
 // image.list, namespace.list, registrytoken.list and exemption.list page with an opaque
 // cursor over tRPC: every item exactly once across the pages, a cursor the server did not
 // write for that list refused as a bad request, and a cursor of another account only a
 // position in the caller's own rows.
 
-let env: TestServer;
+const env = await forFile(startTestServer());
 const A = () => env.client(env.alice);
 const B = () => env.client(env.bob);
 
@@ -57,7 +57,6 @@ const ALICE_NS = ["pgna0", "pgna1", "pgna2", "pgna3", "pgna4", "pgna5", "pgna6"]
 const BOB_NS = ["pgna1b", "pgnb0"];
 
 beforeAll(async () => {
-  env = await startTestServer();
   for (const name of ALICE_NS) await A().namespace.create.mutate({ name });
   for (const name of BOB_NS) await B().namespace.create.mutate({ name });
   await pushTagged("alice", "pgna0/app", ["t0", "t1", "t2", "t3"]);
@@ -81,7 +80,6 @@ beforeAll(async () => {
     });
   }
 }, 120_000);
-afterAll(async () => env?.close());
 
 describe("list pages", () => {
   it.each(LISTS)(

@@ -4,14 +4,14 @@ import { STATE_TABLES } from "@berth/db/testing";
 import { basic, pushImage, randomImage, trpc } from "@berth/harness";
 import { hashSecret, secretMatches } from "@berth/registry";
 import { contextTar } from "@berth/registry/testing";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { rid, startTestServer, type TestServer } from "./helpers";
+import { describe, expect, it } from "vitest";
+import { forFile, rid, startTestServer } from "./helpers";
 
 // Every kind of secret, used rightly and wrongly on every surface, then searched for
 // everywhere it must never be: the logs (debug level), /metrics, the events, every response
 // body and header after the one that created it, and the database's tables in clear.
 
-let env: TestServer;
+const env = await forFile(startTestServer());
 const secrets = new Map<string, string>();
 const seen: string[] = [];
 
@@ -21,11 +21,6 @@ async function call(path: string, init: RequestInit = {}): Promise<Response> {
   seen.push(text, JSON.stringify([...res.headers.entries()]));
   return res;
 }
-
-beforeAll(async () => {
-  env = await startTestServer();
-});
-afterAll(async () => env?.close());
 
 describe("secrets", () => {
   it("are stored as hashes, compared by hash, and never show in logs, metrics, events or later answers", async () => {

@@ -1,44 +1,25 @@
-import { createDb, type Db, type Sql } from "@berth/db";
-import { createTestDatabase, type TestDatabase } from "@berth/db/testing";
-import {
-  basic,
-  type PgProxy,
-  pushImage,
-  randomImage,
-  startPgProxy,
-  uploadBlob,
-} from "@berth/harness";
-import { type CreatedAccount, createAccount } from "@berth/registry";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { RunningServer } from "../../src/server";
-import { rid, serverOn } from "../helpers";
+import { createDb } from "@berth/db";
+import { createTestDatabase } from "@berth/db/testing";
+import { basic, pushImage, randomImage, startPgProxy, uploadBlob } from "@berth/harness";
+import { createAccount } from "@berth/registry";
+import { afterAll, describe, expect, it } from "vitest";
+import { forFile, rid, serverOn } from "../helpers";
 
 // The connection to Postgres lost while a change is being committed: the database committed
 // it, the server did not hear back. Answering "failed, try again" would be false (the change
 // and its success event are there, and a retry would do it twice); the server asks the
 // database what became of its transaction and answers accordingly.
 
-let t: TestDatabase;
-let proxy: PgProxy;
-let db: Db;
-let sql: Sql;
-let server: RunningServer;
-let url: string;
-let alice: CreatedAccount;
-
-beforeAll(async () => {
-  t = await createTestDatabase();
-  proxy = await startPgProxy(t.url);
-  ({ db, sql } = createDb(proxy.url));
-  server = await serverOn(db);
-  url = server.urls["us-south"]!;
-  alice = await createAccount(t.db, { name: "alice" });
-});
+const t = await forFile(createTestDatabase());
+const proxy = await startPgProxy(t.url);
+const { db, sql } = createDb(proxy.url);
+const server = await serverOn(db);
+const url = server.urls["us-south"]!;
+const alice = await createAccount(t.db, { name: "alice" });
 afterAll(async () => {
-  await server?.close();
-  await sql?.end({ timeout: 1 });
-  await proxy?.close();
-  await t?.drop();
+  await server.close();
+  await sql.end({ timeout: 1 });
+  await proxy.close();
 });
 
 const events = async (requestId: string) =>

@@ -2,18 +2,17 @@ import { rmSync, truncateSync } from "node:fs";
 import { outbox } from "@berth/db";
 import { basic, blobFile, checkInvariants, pushImage, randomImage, trpc } from "@berth/harness";
 import { sql } from "drizzle-orm";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestServer, type TestServer } from "../helpers";
+import { beforeAll, describe, expect, it } from "vitest";
+import { forFile, startTestServer } from "../helpers";
 
 // The consistency checks the fault scenarios rely on find what they are meant to find: a
 // check that cannot fail proves nothing.
 
-let env: TestServer;
+const env = await forFile(startTestServer());
 let layer: string;
 const check = () => checkInvariants(env.t.sql, env.store.root);
 
 beforeAll(async () => {
-  env = await startTestServer();
   await trpc(env.url(), env.alice.apiKey, "namespace.create", { name: "checked" }, "inv-1");
   await trpc(env.url(), env.alice.apiKey, "registrytoken.create", {}, "inv-2");
   const image = randomImage([4096, 2048]);
@@ -23,7 +22,6 @@ beforeAll(async () => {
   });
   layer = JSON.parse(image.manifest.toString()).layers[0].digest;
 });
-afterAll(async () => env?.close());
 
 describe("invariants", () => {
   it("hold on a consistent registry", async () => {
