@@ -1,8 +1,12 @@
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { KEY_TRUSTED_MS } from "@berth/api";
 import { createBerthClient } from "@berth/client";
+import { apiKeys } from "@berth/db";
 import { createTestDatabase } from "@berth/db/testing";
+import { createApiKey, hashSecret } from "@berth/registry";
+import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { ConfigError, loadConfig, loadDotEnv, parseRegions } from "../src/config";
 import { crn, errorInfo, forFile, rejects, rid, serverOn, startTestServer } from "./helpers";
@@ -139,6 +143,28 @@ describe("client", () => {
     expect(who.account.id).toBe(env.alice.account.id);
     expect(who.credentialType).toBe("apikey");
     expect(plan.plan).toBe("lite");
+  });
+});
+
+describe("API keys", () => {
+  it("a deleted key is refused once the listener's trust in its last check has run out", async () => {
+    const key = await createApiKey(env.t.db, {
+      accountId: env.alice.account.id,
+      userId: env.alice.user.id,
+    });
+    const whoami = async () =>
+      (await fetch(`${env.url()}/trpc/whoami`, { headers: { authorization: `Bearer ${key}` } }))
+        .status;
+    expect(await whoami()).toBe(200);
+    await env.t.db.delete(apiKeys).where(eq(apiKeys.keyHash, hashSecret(key)));
+    // Bounded polling: the refusal must come, on a loaded machine perhaps not at once.
+    const deadline = Date.now() + KEY_TRUSTED_MS + 30_000;
+    let status = await whoami();
+    while (status !== 401 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50));
+      status = await whoami();
+    }
+    expect(status, "the deleted key is still accepted").toBe(401);
   });
 });
 

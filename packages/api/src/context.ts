@@ -2,6 +2,7 @@ import type { RegionName, RoutingTable } from "@berth/core";
 import { DATABASE_UNAVAILABLE_MESSAGE, type Db, isDatabaseUnavailable } from "@berth/db";
 import {
   type BlobStore,
+  hashSecret,
   type Principal,
   type RegistryContext,
   resolveApiKey,
@@ -83,6 +84,7 @@ export function apiKeyFrom(headers: RequestInfo["headers"]): string | undefined 
 /** Builds the tRPC context of a request: resolves its API key to an account and user. */
 export function createContextFactory(deps: ApiDeps) {
   const tracker = deps.tracker ? createTrackerClient(deps.tracker) : undefined;
+  const keys = verifiedKeys(deps.db);
   return async (info: RequestInfo): Promise<ApiContext> => {
     const key = apiKeyFrom(info.headers);
     if (key !== undefined) {
@@ -97,7 +99,7 @@ export function createContextFactory(deps: ApiDeps) {
         });
       }
     }
-    const principal = key ? await resolveKey(deps.db, key) : null;
+    const principal = key ? await keys.resolve(key) : null;
     if (key !== undefined && !principal) deps.authLimit?.failed(info.clientIp);
     return {
       deps,
@@ -109,6 +111,38 @@ export function createContextFactory(deps: ApiDeps) {
       ...(principal ? {} : { authProblem: key === undefined ? "missing" : "invalid" }),
       ...(tracker ? { tracker } : {}),
     };
+  };
+}
+
+/**
+ * How long a key this listener verified is taken on trust without asking the database. A
+ * client's calls then cost a lookup a few times a second instead of one each (for `whoami`
+ * the lookup was the whole of its database work). API keys are deleted by removing their row:
+ * a key deleted within this window of its last verification still works for what is left of
+ * it, a quarter of a second at most. Unknown keys are never remembered: each one counts as a
+ * failed authentication, as before.
+ */
+export const KEY_TRUSTED_MS = 250;
+const KEYS_REMEMBERED = 10_000;
+
+function verifiedKeys(db: Db) {
+  /** By the key's SHA-256 (never the key itself): the principal, and until when it holds. */
+  const verified = new Map<string, { principal: Principal; until: number }>();
+  return {
+    async resolve(key: string): Promise<Principal | null> {
+      const hash = hashSecret(key);
+      const now = performance.now();
+      const known = verified.get(hash);
+      if (known && known.until > now) return known.principal;
+      const principal = await resolveKey(db, key);
+      if (!principal) {
+        verified.delete(hash);
+      } else {
+        if (verified.size >= KEYS_REMEMBERED) verified.clear();
+        verified.set(hash, { principal, until: performance.now() + KEY_TRUSTED_MS });
+      }
+      return principal;
+    },
   };
 }
 
