@@ -1,18 +1,28 @@
-import http from "node:http";
 import { eventSchema } from "@berth/core";
 import { outbox } from "@berth/db";
-import { createTestDatabase, type TestDatabase } from "@berth/db/testing";
-import { type CreatedAccount, createAccount } from "@berth/registry";
+import { basic } from "@berth/harness";
 import { sql } from "drizzle-orm";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { AuthFailureLimiter, parseTrustedProxies, sourceKey } from "../src/auth-limit";
 import { loadConfig } from "../src/config";
-import type { RunningServer } from "../src/server";
-import { serverOn } from "./helpers";
+import { forFile, getFrom, startTestServer } from "./helpers";
 
 // Whose failures a failed authentication counts against, and that an attacker can neither
 // spoof its way out of the limit (X-Forwarded-For from a peer that is not a trusted proxy)
 // nor flush its own count out of the bounded table by failing from many addresses.
+
+// The server of the last block: LIMIT failures in ten minutes, at most 20 sources remembered.
+const LIMIT = 3;
+const env = await forFile(
+  startTestServer({
+    authLimit: { maxFailures: LIMIT, windowMs: 600_000, maxSources: 20 },
+    // The proxy is 127.0.0.1 (and a second hop in 10/8); other loopback peers are clients
+    // that reach the server directly.
+    trustedProxies: ["127.0.0.1", "10.0.0.0/8"],
+  }),
+);
+const { t, alice } = env;
+const url = env.url();
 
 describe("AuthFailureLimiter sources", () => {
   it("flooding a full table does not evict a blocked source nor give new ones an allowance", () => {
@@ -66,42 +76,12 @@ describe("AuthFailureLimiter sources", () => {
 });
 
 describe("the server", () => {
-  let t: TestDatabase;
-  let server: RunningServer;
-  let alice: CreatedAccount;
-  let url: URL;
-  const LIMIT = 3;
-  beforeAll(async () => {
-    t = await createTestDatabase();
-    alice = await createAccount(t.db, { name: "alice" });
-    server = await serverOn(t.db, {
-      authLimit: { maxFailures: LIMIT, windowMs: 600_000, maxSources: 20 },
-      // The proxy is 127.0.0.1 (and a second hop in 10/8); other loopback peers are clients
-      // that reach the server directly.
-      trustedProxies: ["127.0.0.1", "10.0.0.0/8"],
-    });
-    url = new URL(server.urls["us-south"]!);
-  });
-  afterAll(async () => {
-    await server?.close();
-    await t?.drop();
-  });
-
-  const basic = (user: string, password: string) =>
-    `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}`;
   const good = () => basic("iamapikey", alice.apiKey);
   const wrong = (i: number) => basic("iamapikey", `berth_ak_guess-${i}-00000000000000000000`);
 
   /** GET `path` from the loopback address `from`, with headers; the status. */
   const get = (path: string, from: string, headers: Record<string, string>) =>
-    new Promise<number>((resolve, reject) => {
-      http
-        .get({ host: url.hostname, port: url.port, path, localAddress: from, headers }, (res) => {
-          res.resume();
-          resolve(res.statusCode ?? 0);
-        })
-        .on("error", reject);
-    });
+    getFrom(url, path, from, headers);
 
   it("a client that is not a trusted proxy cannot escape its limit with X-Forwarded-For", async () => {
     const from = "127.0.0.3";
@@ -135,7 +115,7 @@ describe("the server", () => {
     expect(await get("/v2/", proxy, { authorization: good() })).toBe(200);
     // Events name the client too.
     const requestId = `xff-${Date.now().toString(36)}`;
-    const res = await fetch(`${url.origin}/trpc/namespace.create`, {
+    const res = await fetch(`${url}/trpc/namespace.create`, {
       method: "POST",
       headers: {
         authorization: `Bearer ${alice.apiKey}`,

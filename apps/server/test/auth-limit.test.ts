@@ -1,19 +1,22 @@
-import http from "node:http";
 import { outbox } from "@berth/db";
-import { createTestDatabase, type TestDatabase } from "@berth/db/testing";
-import { type CreatedAccount, createAccount } from "@berth/registry";
+import { basic } from "@berth/harness";
 import { sql } from "drizzle-orm";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { AuthFailureLimiter } from "../src/auth-limit";
 import { loadConfig } from "../src/config";
-import type { RunningServer } from "../src/server";
-import { serverOn } from "./helpers";
+import { forFile, getFrom, startTestServer } from "./helpers";
 
 type OciErrors = { errors: { code: string; message: string }[] };
 
 // Failed authentications are limited per source address: past the limit, every request
 // that carries a credential is refused with 429 and Retry-After before the credential is
 // looked at, on /v2, /token, /trpc and /build/context alike.
+
+// The server of the last block: LIMIT failures a minute.
+const LIMIT = 5;
+const env = await forFile(startTestServer({ authLimit: { maxFailures: LIMIT, windowMs: 60_000 } }));
+const { t, alice } = env;
+const url = env.url();
 
 describe("AuthFailureLimiter", () => {
   it("blocks a source after maxFailures within the window, until the oldest ages out", () => {
@@ -63,47 +66,9 @@ describe("configuration", () => {
 });
 
 describe("the server", () => {
-  let t: TestDatabase;
-  let server: RunningServer;
-  let alice: CreatedAccount;
-  let url: string;
-  const LIMIT = 5;
-  beforeAll(async () => {
-    t = await createTestDatabase();
-    alice = await createAccount(t.db, { name: "alice" });
-    server = await serverOn(t.db, {
-      authLimit: { maxFailures: LIMIT, windowMs: 60_000 },
-    });
-    url = server.urls["us-south"]!;
-  });
-  afterAll(async () => {
-    await server?.close();
-    await t?.drop();
-  });
-
-  const basic = (user: string, password: string) =>
-    `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}`;
-
   /** GET from another loopback source address (127.0.0.2). */
   const fromElsewhere = (path: string, authorization: string) =>
-    new Promise<number>((resolve, reject) => {
-      const target = new URL(path, url);
-      http
-        .get(
-          {
-            host: target.hostname,
-            port: target.port,
-            path: target.pathname,
-            localAddress: "127.0.0.2",
-            headers: { authorization },
-          },
-          (res) => {
-            res.resume();
-            resolve(res.statusCode ?? 0);
-          },
-        )
-        .on("error", reject);
-    });
+    getFrom(url, path, "127.0.0.2", { authorization });
 
   it("refuses every credential of a source past its failures, on every surface, with Retry-After", async () => {
     const events = async () =>

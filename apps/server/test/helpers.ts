@@ -1,4 +1,5 @@
 import { mkdtempSync } from "node:fs";
+import { get as httpGet } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type BerthClient, createBerthClient, TRPCClientError } from "@berth/client";
@@ -280,6 +281,25 @@ export async function pushNewImage(
     requestId: rid(),
   });
   return { image, layer: JSON.parse(image.manifest.toString()).layers[0].digest };
+}
+
+/**
+ * GET `path` of the server at `base` from the loopback address `from` (127.0.0.x: another
+ * source than the tests' 127.0.0.1), with `headers`; resolves with the status.
+ */
+export function getFrom(
+  base: string,
+  path: string,
+  from: string,
+  headers: Record<string, string>,
+): Promise<number> {
+  const { hostname, port } = new URL(base);
+  return new Promise<number>((resolve, reject) => {
+    httpGet({ host: hostname, port, path, localAddress: from, headers }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    }).on("error", reject);
+  });
 }
 
 /**

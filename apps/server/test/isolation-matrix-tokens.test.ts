@@ -1,13 +1,20 @@
 import { createBerthClient } from "@berth/client";
 import { apiKeys } from "@berth/db";
-import { createTestDatabase, stateFingerprint, type TestDatabase } from "@berth/db/testing";
+import { stateFingerprint } from "@berth/db/testing";
 import { basic, type Image, trpc } from "@berth/harness";
-import { type CreatedAccount, createAccount, createApiKey, hashSecret } from "@berth/registry";
+import { createApiKey, hashSecret } from "@berth/registry";
 import { eq } from "drizzle-orm";
 import { decodeJwt } from "jose";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { RunningServer } from "../src/server";
-import { eventCount, pushNewImage, refreshByForm, requestEvents, rid, serverOn } from "./helpers";
+import { beforeAll, describe, expect, it } from "vitest";
+import {
+  eventCount,
+  forFile,
+  pushNewImage,
+  refreshByForm,
+  requestEvents,
+  rid,
+  startTestServer,
+} from "./helpers";
 
 // The isolation matrix, for bearer tokens presented to /token (a refresh). Account B holds
 // bearer tokens made from each kind of its credentials, and exchanges each one, each way a
@@ -17,12 +24,19 @@ import { eventCount, pushNewImage, refreshByForm, requestEvents, rid, serverOn }
 // Once B's credential is deleted (API key, registry token) or the token is presented in
 // another region, every exchange and every use is refused.
 
-let t: TestDatabase;
-let server: RunningServer;
-let url: string;
-let apNorth: string;
-let alice: CreatedAccount;
-let bob: CreatedAccount;
+const env = await forFile(
+  startTestServer({
+    regions: [
+      { region: "us-south", port: 0 },
+      { region: "ap-north", port: 0 },
+    ],
+    // Hundreds of refusals from one address, on purpose.
+    authLimit: { maxFailures: 0 },
+  }),
+);
+const { t, alice, bob } = env;
+const url = env.url("us-south");
+const apNorth = env.url("ap-north");
 let aliceImage: Image;
 let aliceLayer: string;
 let bobKey: string;
@@ -64,20 +78,6 @@ function grants(jwt: string): string[] {
 }
 
 beforeAll(async () => {
-  t = await createTestDatabase();
-  server = await serverOn(t.db, {
-    regions: [
-      { region: "us-south", port: 0 },
-      { region: "ap-north", port: 0 },
-    ],
-    // Hundreds of refusals from one address, on purpose.
-    authLimit: { maxFailures: 0 },
-  });
-  url = server.urls["us-south"]!;
-  apNorth = server.urls["ap-north"]!;
-  alice = await createAccount(t.db, { name: "alice" });
-  bob = await createAccount(t.db, { name: "bob" });
-
   ({ image: aliceImage, layer: aliceLayer } = await pushNewImage(
     url,
     alice.apiKey,
@@ -109,11 +109,6 @@ beforeAll(async () => {
   bearers["refreshed bearer"] = { jwt: refreshed.jwt, granted: grants(refreshed.jwt) };
   expect(bearers["read-only token"]!.granted).toEqual(["bobns/tool:pull"]);
 }, 180_000);
-
-afterAll(async () => {
-  await server?.close();
-  await t?.drop();
-});
 
 /** What B asks for in exchange for its token. */
 const ASKS: Record<string, string[]> = {

@@ -3,24 +3,13 @@
 import { createBerthClient, uploadBuildContext } from "@berth/client";
 import type { AtEvent } from "@berth/core";
 import { outbox, registryTokens } from "@berth/db";
-import { createTestDatabase, stateFingerprint, type TestDatabase } from "@berth/db/testing";
-import {
-  basic,
-  type Image,
-  INGESTION_KEY,
-  pushImage,
-  QUERY_KEY,
-  randomImage,
-  type ServiceProcess,
-  startTrackerProcess,
-  trpc,
-} from "@berth/harness";
-import { type CreatedAccount, createAccount } from "@berth/registry";
+import { stateFingerprint } from "@berth/db/testing";
+import { basic, type Image, INGESTION_KEY, pushImage, randomImage, trpc } from "@berth/harness";
 import { contextTar } from "@berth/registry/testing";
 import { eq } from "drizzle-orm";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { RunningServer } from "../src/server";
-import { eventCount, pushNewImage, requestEvents, rid, serverOn } from "./helpers";
+import { beforeAll, describe, expect, it } from "vitest";
+import { eventCount, forFile, pushNewImage, requestEvents, rid } from "./helpers";
+import { startTrackerBed } from "./tracker-bed";
 
 // Isolation, table-driven: account B, with each kind of credential it can hold (its API key,
 // a read-only registry token, a read-write one, an expired one, a bearer token for another
@@ -29,12 +18,11 @@ import { eventCount, pushNewImage, requestEvents, rid, serverOn } from "./helper
 // unauthenticated (never served), the failure events it causes are B's alone, and nothing of
 // A's changes; B's lists and event queries never show anything of A's.
 
-let t: TestDatabase;
-let tracker: ServiceProcess;
-let server: RunningServer;
-let url: string;
-let alice: CreatedAccount;
-let bob: CreatedAccount;
+const { t, tracker, server, alice, bob } = await forFile(
+  // The matrix is hundreds of refusals from one address, on purpose.
+  startTrackerBed({ authLimit: { maxFailures: 0 } }),
+);
+const url = server.urls["us-south"]!;
 let aliceImage: Image;
 let aliceLayer: string;
 let aliceTokenId: string;
@@ -48,17 +36,6 @@ const events = (requestId: string) => requestEvents(t.db, requestId);
 const aliceEventCount = () => eventCount(t.db, alice.account.id);
 
 beforeAll(async () => {
-  t = await createTestDatabase();
-  tracker = await startTrackerProcess({ databaseUrl: t.url });
-  server = await serverOn(t.db, {
-    tracker: { url: tracker.url, queryKey: QUERY_KEY },
-    // The matrix is hundreds of refusals from one address, on purpose.
-    authLimit: { maxFailures: 0 },
-  });
-  url = server.urls["us-south"]!;
-  alice = await createAccount(t.db, { name: "alice" });
-  bob = await createAccount(t.db, { name: "bob" });
-
   // A's resources: a namespace, an image, a registry token, an exemption, an open upload and
   // a dead-lettered event; all of its events delivered to the tracker.
   ({ image: aliceImage, layer: aliceLayer } = await pushNewImage(
@@ -136,12 +113,6 @@ beforeAll(async () => {
     .set({ status: "dead", deadAt: new Date(), lastError: "test" })
     .where(eq(outbox.id, aliceDeadId));
 }, 180_000);
-
-afterAll(async () => {
-  await server?.close();
-  await tracker?.stop();
-  await t?.drop();
-});
 
 /** Every event a request caused is B's, about B's account; none is A's. */
 async function onlyBobs(requestId: string, what: string): Promise<AtEvent[]> {

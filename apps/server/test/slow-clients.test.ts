@@ -1,32 +1,33 @@
 import { randomBytes } from "node:crypto";
 import net from "node:net";
-import { createTestDatabase, type TestDatabase } from "@berth/db/testing";
-import { trpc, until } from "@berth/harness";
-import { type CreatedAccount, createAccount } from "@berth/registry";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { RunningServer } from "../src/server";
+import { createTestDatabase } from "@berth/db/testing";
+import { basic, trpc, until } from "@berth/harness";
+import { createAccount } from "@berth/registry";
+import { describe, expect, it } from "vitest";
 import type { ClientTimeouts } from "../src/slow-clients";
-import { serverOn } from "./helpers";
+import { forFile, serverOn } from "./helpers";
 
 // A client that opens an upload and trickles bytes, or goes silent, does not keep the upload
 // (its lock, its file, its connection) for ever: the connection is cut, the upload keeps
 // what it had before, and the next request on it works.
 
-let t: TestDatabase;
-let alice: CreatedAccount;
-beforeAll(async () => {
-  t = await createTestDatabase();
-  alice = await createAccount(t.db, { name: "alice" });
-});
-afterAll(async () => t?.drop());
+const t = await forFile(createTestDatabase());
+const alice = await createAccount(t.db, { name: "alice" });
+const auth = () => basic("iamapikey", alice.apiKey);
 
-const auth = () => `Basic ${Buffer.from(`iamapikey:${alice.apiKey}`).toString("base64")}`;
-
-async function serve(timeouts: ClientTimeouts): Promise<{ server: RunningServer; url: string }> {
-  const server = await serverOn(t.db, {
-    timeouts,
-  });
-  return { server, url: server.urls["us-south"]! };
+/** A server with `timeouts` and an upload of alice's opened on it in `namespace`, for `fn`. */
+async function withUpload(
+  timeouts: ClientTimeouts,
+  namespace: string,
+  fn: (url: string, location: string) => Promise<void>,
+): Promise<void> {
+  const server = await serverOn(t.db, { timeouts });
+  try {
+    const url = server.urls["us-south"]!;
+    await fn(url, await openUpload(url, namespace));
+  } finally {
+    await server.close();
+  }
 }
 
 async function openUpload(url: string, namespace: string): Promise<string> {
@@ -77,14 +78,13 @@ async function patchOnceFree(url: string, location: string, body: Buffer): Promi
 
 describe("slow clients", () => {
   it("a body trickled slower than the minimum rate is cut, and its upload released", async () => {
-    const { server, url } = await serve({
+    const timeouts = {
       idleMs: 60_000,
       minBodyBytesPerSecond: 1000,
       // Long enough for the probe below to see the upload taken on a busy machine.
       bodyWindowMs: 3000,
-    });
-    try {
-      const location = await openUpload(url, "trickle");
+    };
+    await withUpload(timeouts, "trickle", async (url, location) => {
       const slow = rawPatch(url, location, 100_000);
       // Above the minimum rate until the probe has seen the upload taken, then below it: the
       // cut then comes after the probe however slow the machine is.
@@ -129,19 +129,12 @@ describe("slow clients", () => {
       expect(big.status).toBe(202);
       const metrics = await (await fetch(`${url}/metrics`)).text();
       expect(metrics).toMatch(/berth_slow_requests_cut_total\{region="us-south"\} [1-9]/);
-    } finally {
-      await server.close();
-    }
+    });
   });
 
   it("a connection that goes silent mid-body is closed after the idle timeout, its upload released", async () => {
-    const { server, url } = await serve({
-      idleMs: 1000,
-      minBodyBytesPerSecond: 0,
-      bodyWindowMs: 30_000,
-    });
-    try {
-      const location = await openUpload(url, "silent");
+    const timeouts = { idleMs: 1000, minBodyBytesPerSecond: 0, bodyWindowMs: 30_000 };
+    await withUpload(timeouts, "silent", async (url, location) => {
       const silent = rawPatch(url, location, 100_000);
       silent.socket.write("partial");
       await until(
@@ -152,8 +145,6 @@ describe("slow clients", () => {
       const next = await patchOnceFree(url, location, Buffer.from("abc"));
       expect(next.status).toBe(202);
       expect(next.headers.get("range")).toBe("0-2");
-    } finally {
-      await server.close();
-    }
+    });
   });
 });
