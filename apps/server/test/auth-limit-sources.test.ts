@@ -5,7 +5,7 @@ import { sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { AuthFailureLimiter, parseTrustedProxies, sourceKey } from "../src/auth-limit";
 import { loadConfig } from "../src/config";
-import { forFile, getFrom, startTestServer } from "./helpers";
+import { forFile, getFrom, postTrpc, startTestServer } from "./helpers";
 
 // Whose failures a failed authentication counts against, and that an attacker can neither
 // spoof its way out of the limit (X-Forwarded-For from a peer that is not a trusted proxy)
@@ -115,16 +115,13 @@ describe("the server", () => {
     expect(await get("/v2/", proxy, { authorization: good() })).toBe(200);
     // Events name the client too.
     const requestId = `xff-${Date.now().toString(36)}`;
-    const res = await fetch(`${url}/trpc/namespace.create`, {
-      method: "POST",
-      headers: {
-        authorization: `Bearer ${alice.apiKey}`,
-        "content-type": "application/json",
-        "x-request-id": requestId,
-        "x-forwarded-for": "192.0.2.8",
-      },
-      body: JSON.stringify({ name: "alicexff" }),
-    });
+    const res = await postTrpc(
+      url,
+      alice.apiKey,
+      "namespace.create",
+      { name: "alicexff" },
+      { "x-request-id": requestId, "x-forwarded-for": "192.0.2.8" },
+    );
     expect(res.status).toBe(200);
     const [row] = await t.db
       .select({ payload: outbox.payload })

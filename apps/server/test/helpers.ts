@@ -6,7 +6,7 @@ import { type BerthClient, createBerthClient, TRPCClientError } from "@berth/cli
 import { type AtEvent, eventSchema, type RegionName } from "@berth/core";
 import type { Db } from "@berth/db";
 import { outbox } from "@berth/db";
-import { createTestDatabase, type TestDatabase } from "@berth/db/testing";
+import { createTestDatabase, STATE_TABLES, type TestDatabase } from "@berth/db/testing";
 import { basic, type Image, pushImage, randomImage, trpc, until } from "@berth/harness";
 import { type CreatedAccount, createAccount, FsBlobStore } from "@berth/registry";
 import { createTestImage } from "@berth/registry/testing";
@@ -299,6 +299,46 @@ export function getFrom(
       res.resume();
       resolve(res.statusCode ?? 0);
     }).on("error", reject);
+  });
+}
+
+/**
+ * Every place a secret must never reach, as [where, text]: the server's logs, /metrics, the
+ * events and the rows of each state table.
+ */
+export async function secretPlaces(env: TestServer): Promise<[string, string][]> {
+  const places: [string, string][] = [
+    ["the logs", env.logs.join("\n")],
+    ["/metrics", await (await fetch(`${env.url()}/metrics`)).text()],
+    [
+      "the events",
+      JSON.stringify((await env.t.sql`select payload from outbox`).map((r) => r.payload)),
+    ],
+  ];
+  for (const table of STATE_TABLES) {
+    places.push([
+      `table ${table}`,
+      JSON.stringify(await env.t.sql.unsafe(`select t::text as row from "${table}" t`)),
+    ]);
+  }
+  return places;
+}
+
+/**
+ * A tRPC mutation as a plain HTTP POST (the key as Bearer, `input` as JSON, `headers` added),
+ * for tests that read the raw status and body or send headers the client does not.
+ */
+export function postTrpc(
+  base: string,
+  apiKey: string,
+  path: string,
+  input: unknown,
+  headers: Record<string, string> = {},
+): Promise<Response> {
+  return fetch(`${base}/trpc/${path}`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json", ...headers },
+    body: JSON.stringify(input),
   });
 }
 

@@ -6,18 +6,17 @@ import { basic, pushImage, randomImage, successEvents, trpc } from "@berth/harne
 import { MAX_OPEN_UPLOADS, MAX_PAGE } from "@berth/registry";
 import { eq } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
-import { forFile, rid, startTestServer } from "./helpers";
+import { forFile, postTrpc, rid, startTestServer } from "./helpers";
 
 // Every size a client controls has a limit, and going past it is a clear error of the right
 // kind that changes nothing.
 
 const env = await forFile(startTestServer());
-let url: string;
+const url = env.url();
 const bearer = () => ({ authorization: `Bearer ${env.alice.apiKey}` });
 const v2auth = () => ({ authorization: basic("iamapikey", env.alice.apiKey) });
 
 beforeAll(async () => {
-  url = env.url();
   await trpc(url, env.alice.apiKey, "namespace.create", { name: "limits" }, rid());
   await pushImage(url, "limits/app", "1", randomImage([1024]), {
     auth: basic("iamapikey", env.alice.apiKey),
@@ -39,10 +38,8 @@ const json = async (res: Response) => JSON.parse(await res.text());
 describe("limits", () => {
   it("a tRPC body over 1 MiB is 413", () =>
     changesNothing(async () => {
-      const res = await fetch(`${url}/trpc/namespace.create`, {
-        method: "POST",
-        headers: { ...bearer(), "content-type": "application/json" },
-        body: JSON.stringify({ name: "x".repeat(1024 * 1024 + 1) }),
+      const res = await postTrpc(url, env.alice.apiKey, "namespace.create", {
+        name: "x".repeat(1024 * 1024 + 1),
       });
       expect(res.status).toBe(413);
       expect((await json(res)).message).toMatch(/too large/i);

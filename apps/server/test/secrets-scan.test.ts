@@ -1,11 +1,10 @@
 import { createHash } from "node:crypto";
 import { uploadBuildContext } from "@berth/client";
-import { STATE_TABLES } from "@berth/db/testing";
 import { basic, pushImage, randomImage, trpc } from "@berth/harness";
 import { hashSecret, secretMatches } from "@berth/registry";
 import { contextTar } from "@berth/registry/testing";
 import { describe, expect, it } from "vitest";
-import { forFile, rid, startTestServer } from "./helpers";
+import { forFile, postTrpc, rid, secretPlaces, startTestServer } from "./helpers";
 
 // Every kind of secret, used rightly and wrongly on every surface, then searched for
 // everywhere it must never be: the logs (debug level), /metrics, the events, every response
@@ -34,13 +33,9 @@ describe("secrets", () => {
     // Registry tokens: the creating answer is the one place a secret may appear.
     const tokens: Record<string, string> = {};
     for (const access of ["read", "readwrite"]) {
-      const res = await fetch(`${url}/trpc/registrytoken.create`, {
-        method: "POST",
-        headers: {
-          authorization: `Bearer ${env.alice.apiKey}`,
-          "content-type": "application/json",
-        },
-        body: JSON.stringify({ access, description: `a ${access} token` }),
+      const res = await postTrpc(url, env.alice.apiKey, "registrytoken.create", {
+        access,
+        description: `a ${access} token`,
       });
       const data = ((await res.json()) as { result: { data: { id: string; secret: string } } })
         .result.data;
@@ -123,23 +118,11 @@ describe("secrets", () => {
       { url, apiKey: env.alice.apiKey },
       await contextTar({ Dockerfile: "FROM scratch\n" }),
     );
-    const metrics = await (await fetch(`${url}/metrics`)).text();
 
     const everywhere: [string, string][] = [
-      ["the logs", env.logs.join("\n")],
-      ["/metrics", metrics],
       ["the answers", seen.join("\n")],
-      [
-        "the events",
-        JSON.stringify((await env.t.sql`select payload from outbox`).map((r) => r.payload)),
-      ],
+      ...(await secretPlaces(env)),
     ];
-    for (const table of STATE_TABLES) {
-      everywhere.push([
-        `table ${table}`,
-        JSON.stringify(await env.t.sql.unsafe(`select t::text as row from "${table}" t`)),
-      ]);
-    }
     for (const [name, secret] of secrets) {
       const variants = [
         secret,

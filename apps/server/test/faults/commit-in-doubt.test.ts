@@ -3,7 +3,7 @@ import { createTestDatabase } from "@berth/db/testing";
 import { basic, pushImage, randomImage, startPgProxy, uploadBlob } from "@berth/harness";
 import { createAccount } from "@berth/registry";
 import { afterAll, describe, expect, it } from "vitest";
-import { forFile, rid, serverOn } from "../helpers";
+import { forFile, postTrpc, rid, serverOn } from "../helpers";
 
 // The connection to Postgres lost while a change is being committed: the database committed
 // it, the server did not hear back. Answering "failed, try again" would be false (the change
@@ -29,15 +29,15 @@ const events = async (requestId: string) =>
   }[];
 
 async function createNamespace(name: string, requestId: string) {
-  const res = await fetch(`${url}/trpc/namespace.create`, {
-    method: "POST",
-    headers: {
-      authorization: `Bearer ${alice.apiKey}`,
-      "content-type": "application/json",
+  const res = await postTrpc(
+    url,
+    alice.apiKey,
+    "namespace.create",
+    { name },
+    {
       "x-request-id": requestId,
     },
-    body: JSON.stringify({ name }),
-  });
+  );
   return { status: res.status, body: await res.text() };
 }
 
