@@ -40,7 +40,7 @@ import {
   migrate,
   startEmbeddedPostgres,
 } from "@berth/db";
-import { cpuOfTree, runScript, startReferenceRegistry } from "@berth/harness";
+import { cpuOfTree, freshDatabase, runScript, startReferenceRegistry } from "@berth/harness";
 import { createAccount, createNamespace, FsBlobStore } from "@berth/registry";
 import { apiKeyPrincipal, testContext } from "@berth/registry/testing";
 
@@ -198,7 +198,17 @@ async function startBerth(): Promise<Target> {
   let conn: Connection;
   let postmaster: number | undefined;
   if (process.env.DATABASE_URL) {
-    conn = await connect({ url: process.env.DATABASE_URL });
+    // A database of its own on that server, dropped at the end: runs never meet each other's
+    // accounts and namespaces.
+    const fresh = await freshDatabase(process.env.DATABASE_URL);
+    const own = await connect({ url: fresh.url, migrate: false });
+    conn = {
+      ...own,
+      async close() {
+        await own.close();
+        await fresh.drop();
+      },
+    };
   } else {
     const pg = await startEmbeddedPostgres({ dataDir: join(tmp, "pg"), persistent: false });
     postmaster = Number(readFileSync(join(tmp, "pg", "postmaster.pid"), "utf8").split("\n")[0]);

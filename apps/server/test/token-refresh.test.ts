@@ -1,8 +1,8 @@
 import { createBerthClient } from "@berth/client";
-import { apiKeys, registryTokens } from "@berth/db";
+import { apiKeys, outbox, registryTokens } from "@berth/db";
 import { createTestDatabase, type TestDatabase } from "@berth/db/testing";
 import { type CreatedAccount, createAccount, createApiKey, hashSecret } from "@berth/registry";
-import { eq } from "drizzle-orm";
+import { and, count, eq } from "drizzle-orm";
 import { decodeJwt } from "jose";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { RunningServer } from "../src/server";
@@ -64,6 +64,50 @@ async function v2(jwt: string, method: string, path: string): Promise<number> {
   const res = await new OciClient(url, `Bearer ${jwt}`).request(method, path);
   await res.arrayBuffer();
   return res.status;
+}
+
+/** Events of alice's manifest GETs, successes and failures. */
+async function pullEvents(): Promise<number> {
+  const [row] = await t.db
+    .select({ n: count() })
+    .from(outbox)
+    .where(
+      and(
+        eq(outbox.accountId, alice.account.id),
+        eq(outbox.action, "container-registry.image.pull"),
+      ),
+    );
+  return row!.n;
+}
+
+const UNKNOWN_BLOB = `sha256:${"0".repeat(64)}`;
+
+/**
+ * A bearer token whose credential is gone: every read of a pull (a manifest or blob that
+ * exists, an unknown repository or blob, an invalid reference, digest or range) is refused
+ * as unauthenticated, and none is an attempt of the account (no event).
+ */
+async function expectDeadOnV2(jwt: string): Promise<void> {
+  const before = await pullEvents();
+  const reads: [string, string, Record<string, string>?][] = [
+    ["GET", "/v2/alicens/a/manifests/v1"],
+    ["GET", "/v2/alicens/nothing/manifests/v1"],
+    ["GET", "/v2/alicens/a/manifests/-bad-"],
+    ["HEAD", `/v2/alicens/a/blobs/${UNKNOWN_BLOB}`],
+    ["GET", `/v2/alicens/nothing/blobs/${UNKNOWN_BLOB}`],
+    ["GET", "/v2/alicens/a/blobs/sha256:bad"],
+    ["GET", `/v2/alicens/a/blobs/${UNKNOWN_BLOB}`, { range: "bytes=5-1" }],
+  ];
+  for (const [method, path, headers] of reads) {
+    const what = `${method} ${path} ${JSON.stringify(headers ?? {})}`;
+    const res = await new OciClient(url, `Bearer ${jwt}`).request(method, path, {
+      ...(headers ? { headers } : {}),
+    });
+    await res.arrayBuffer();
+    expect(res.status, what).toBe(401);
+    expect(res.headers.get("www-authenticate"), what).toContain('error="invalid_token"');
+  }
+  expect(await pullEvents()).toBe(before);
 }
 
 beforeAll(async () => {
@@ -174,12 +218,7 @@ describe("a bearer token whose credential is gone", () => {
       expect((await tokenFor(`Bearer ${jwt}`, ["repository:alicens/a:pull"])).status).toBe(401);
       expect((await tokenFor(basic("iambearer", jwt), [])).status).toBe(401);
       expect((await formRefresh(jwt, "repository:alicens/a:pull")).status).toBe(401);
-      const res = await new OciClient(url, `Bearer ${jwt}`).request(
-        "GET",
-        "/v2/alicens/a/manifests/v1",
-      );
-      expect(res.status).toBe(401);
-      expect(res.headers.get("www-authenticate")).toContain('error="invalid_token"');
+      await expectDeadOnV2(jwt);
       expect(await v2(jwt, "POST", "/v2/alicens/a/blobs/uploads/")).toBe(401);
     }
     expect((await tokenFor(basic("iamapikey", alice.apiKey), [])).status).toBe(200);
@@ -201,7 +240,7 @@ describe("a bearer token whose credential is gone", () => {
     for (const jwt of [issued.token!, refreshed.token!]) {
       expect((await tokenFor(`Bearer ${jwt}`, ["repository:alicens/a:pull"])).status).toBe(401);
       expect((await tokenFor(basic("iambearer", jwt), [])).status).toBe(401);
-      expect(await v2(jwt, "GET", "/v2/alicens/a/manifests/v1")).toBe(401);
+      await expectDeadOnV2(jwt);
       expect(await v2(jwt, "POST", "/v2/alicens/a/blobs/uploads/")).toBe(401);
     }
   });

@@ -1,9 +1,11 @@
 import {
   type AuthDeps,
   authenticate,
+  type BearerTokens,
   parseAuthorization,
   type RegistryContext,
   type RegistryCredential,
+  verifyBearer,
 } from "@berth/registry";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import { retryAfterSeconds, tooManyFailuresMessage } from "../auth-limit";
@@ -13,19 +15,56 @@ import { sendErrorInfo } from "./reply";
 export const TOKEN_PATH = "/token";
 
 export type AuthOutcome =
-  | { ok: true; cred: RegistryCredential }
+  | {
+      ok: true;
+      cred: RegistryCredential;
+      /**
+       * Set when only the bearer token's signature and claims were checked: whether the
+       * credential it was made from still holds is left to the use case's own query
+       * (`confirmCredential` checks it when the request goes no further than the checks).
+       */
+      unconfirmed?: string;
+    }
   | { ok: false; reason: "missing" | "invalid" };
 
-/** The credential of a request's Authorization header (Basic or Bearer). */
+/**
+ * The credential of a request's Authorization header (Basic or Bearer). With `deferCheck`,
+ * a bearer token is verified without looking its credential up (see `unconfirmed`).
+ */
 export async function authenticateRequest(
-  deps: AuthDeps,
+  deps: AuthDeps & { tokens: BearerTokens },
   req: FastifyRequest,
+  deferCheck = false,
 ): Promise<AuthOutcome> {
   const header = req.headers.authorization;
   if (!header) return { ok: false, reason: "missing" };
   const parsed = parseAuthorization(header);
+  if (deferCheck && parsed?.scheme === "bearer") {
+    const cred = await deps.tokens.verify(parsed.token);
+    return cred ? { ok: true, cred, unconfirmed: parsed.token } : { ok: false, reason: "invalid" };
+  }
   const cred = parsed ? await authenticate(deps, parsed) : null;
   return cred ? { ok: true, cred } : { ok: false, reason: "invalid" };
+}
+
+/** An `unconfirmed` outcome checked in full (the credential looked up), as without deferral. */
+export async function confirmCredential(
+  deps: AuthDeps,
+  outcome: AuthOutcome,
+): Promise<AuthOutcome> {
+  if (!outcome.ok || outcome.unconfirmed === undefined) return outcome;
+  const cred = await verifyBearer(deps, outcome.unconfirmed);
+  return cred ? { ok: true, cred } : { ok: false, reason: "invalid" };
+}
+
+/**
+ * Thrown by a handler whose use case found that an `unconfirmed` credential no longer
+ * holds: the request is answered as one with an invalid token.
+ */
+export class CredentialGone extends Error {
+  constructor() {
+    super("the credential behind the bearer token no longer holds");
+  }
 }
 
 /** The `WWW-Authenticate` challenge pointing clients at the token endpoint. */

@@ -1,4 +1,5 @@
 import {
+  type BlobRequest,
   bytesRead,
   countServedBytes,
   deleteBlob,
@@ -8,6 +9,7 @@ import {
   statBlob,
 } from "@berth/registry";
 import type { FastifyReply } from "fastify";
+import { CredentialGone } from "./auth";
 import type { OciCall } from "./call";
 
 type BlobCall = OciCall & { name: string; digest: string };
@@ -31,8 +33,17 @@ export function parseRange(header: string | undefined): RequestedRange | undefin
   return { start, end };
 }
 
+function blobRequest(call: BlobCall): BlobRequest {
+  return {
+    repository: call.name,
+    digest: call.digest,
+    ...(call.unconfirmed ? { unconfirmed: call.unconfirmed } : {}),
+  };
+}
+
 export async function headBlob(call: BlobCall): Promise<FastifyReply> {
-  const blob = await statBlob(call.ctx, { repository: call.name, digest: call.digest });
+  const blob = await statBlob(call.ctx, blobRequest(call));
+  if (!blob) throw new CredentialGone();
   return call.reply
     .code(200)
     .headers({
@@ -55,8 +66,7 @@ export async function getBlob(call: BlobCall): Promise<FastifyReply> {
   const { ctx, req, reply } = call;
   const range = parseRange(req.headers.range);
   const blob = await openBlob(ctx, {
-    repository: call.name,
-    digest: call.digest,
+    ...blobRequest(call),
     ...(range ? { range } : {}),
     // A ranged GET is served here: the redirect would lose the range check's answers.
     allowRedirect: !range,
@@ -66,6 +76,7 @@ export async function getBlob(call: BlobCall): Promise<FastifyReply> {
     }
     throw error;
   });
+  if (!blob) throw new CredentialGone();
   if ("redirect" in blob) {
     countServedBytes(ctx, blob.size).catch((err: unknown) =>
       req.log.warn({ err }, "could not count pull traffic"),

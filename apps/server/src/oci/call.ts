@@ -1,5 +1,5 @@
 import type { IncomingMessage } from "node:http";
-import type { RegistryContext, RegistryCredential } from "@berth/registry";
+import type { CredentialSource, RegistryContext, RegistryCredential } from "@berth/registry";
 import type { FastifyReply, FastifyRequest } from "fastify";
 
 /** One authenticated request of the distribution API, as the endpoint handlers get it. */
@@ -10,6 +10,11 @@ export interface OciCall {
   cred: RegistryCredential;
   /** Largest blob a push may upload (absent: the registry's default). */
   maxBlobBytes?: number;
+  /**
+   * The stored credential behind a bearer token that was not looked up yet (the reads of a
+   * pull check it in their own query): the handler throws CredentialGone if it is gone.
+   */
+  unconfirmed?: CredentialSource;
 }
 
 /** A query parameter's first value. */

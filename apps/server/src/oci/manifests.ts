@@ -3,10 +3,12 @@ import {
   deleteManifestByDigest,
   deleteTag,
   pullManifest,
+  pullManifestConfirming,
   pushManifest,
   statManifest,
 } from "@berth/registry";
 import type { FastifyReply } from "fastify";
+import { CredentialGone } from "./auth";
 import { type OciCall, readLimited } from "./call";
 
 type ManifestCall = OciCall & { name: string; reference: string };
@@ -35,7 +37,10 @@ function readOf(call: ManifestCall) {
 
 /** GET: the manifest's bytes as stored, one `image.pull` event, its bytes counted as traffic. */
 export async function getManifest(call: ManifestCall): Promise<FastifyReply> {
-  const m = await pullManifest(call.ctx, readOf(call));
+  const m = call.unconfirmed
+    ? await pullManifestConfirming(call.ctx, readOf(call), call.unconfirmed)
+    : await pullManifest(call.ctx, readOf(call));
+  if (!m) throw new CredentialGone();
   return call.reply.code(200).headers(manifestHeaders(m)).send(m.content);
 }
 

@@ -8,6 +8,8 @@ import {
   permits,
   permitsCatalog,
   purgeExpiredTrash,
+  type RegistryCredential,
+  type RepositoryAction,
   recordRefusal,
   requestedImageName,
 } from "@berth/registry";
@@ -17,6 +19,8 @@ import {
   type AuthOutcome,
   authenticateRequest,
   bearerChallenge,
+  CredentialGone,
+  confirmCredential,
   contextOf,
   refuseRateLimited,
   refuseUnauthenticated,
@@ -169,16 +173,29 @@ async function handle(
     const wait = deps.authLimit?.blockedFor(req.ip) ?? 0;
     if (wait > 0) return refuseRateLimited(deps, req, reply, wait, "v2");
   }
+  // The reads of a pull check a bearer token's credential in their own query.
+  const deferCheck =
+    (route.kind === "manifest" && req.method === "GET") ||
+    (route.kind === "blob" && req.method !== "DELETE");
+  const refuse = (reason: "missing" | "invalid") => {
+    if (reason === "invalid") deps.authLimit?.failed(req.ip);
+    return refuseUnauthenticated(deps, service, req, reply, reason, scope);
+  };
   let outcome: AuthOutcome;
+  let refusal: Refusal;
   try {
-    outcome = await authenticateRequest(auth, req);
+    outcome = await authenticateRequest(auth, req, deferCheck);
+    if (!outcome.ok) return refuse(outcome.reason);
+    refusal = needs && name !== undefined ? refusalOf(outcome.cred, name, needs.action) : null;
+    // A refused request goes no further: its credential is checked here, as without deferral.
+    if (refusal !== null && outcome.unconfirmed !== undefined) {
+      outcome = await confirmCredential(auth, outcome);
+      if (!outcome.ok) return refuse(outcome.reason);
+      refusal = refusalOf(outcome.cred, name!, needs!.action);
+    }
   } catch (error) {
     // The credential could not be checked (database unavailable): no verdict on it.
     return sendError(req, reply, error);
-  }
-  if (!outcome.ok) {
-    if (outcome.reason === "invalid") deps.authLimit?.failed(req.ip);
-    return refuseUnauthenticated(deps, service, req, reply, outcome.reason, scope);
   }
   const { cred } = outcome;
   const ctx = contextOf(deps, req, cred);
@@ -188,33 +205,21 @@ async function handle(
     ctx,
     cred,
     ...(deps.maxBlobBytes ? { maxBlobBytes: deps.maxBlobBytes } : {}),
+    ...(outcome.unconfirmed !== undefined ? { unconfirmed: cred.source } : {}),
   };
   try {
-    if (needs && name !== undefined) {
+    if (refusal === "scope") {
+      req.log.info({ scope }, "token lacks the scope");
+      return sendErrorInfo(
+        req,
+        reply,
+        { code: "UNAUTHORIZED", status: 401, message: `the token does not grant ${scope}` },
+        { "www-authenticate": bearerChallenge(req, service, scope, "insufficient_scope") },
+      );
+    }
+    if (refusal && needs && name !== undefined) {
       const target = route.kind === "manifest" ? requestedImageName(name, route.reference) : name;
-      const problem = repositoryNameProblem(name);
-      const refusal = problem
-        ? new OciFailure("NAME_INVALID", problem)
-        : permits(cred, name, needs.action)
-          ? null
-          : missing(cred, needs.action) === "denied"
-            ? new OciFailure(
-                "DENIED",
-                `requested access to the resource is denied: the credential does not allow ${needs.action}`,
-              )
-            : "scope";
-      if (refusal === "scope") {
-        req.log.info({ scope }, "token lacks the scope");
-        return sendErrorInfo(
-          req,
-          reply,
-          { code: "UNAUTHORIZED", status: 401, message: `the token does not grant ${scope}` },
-          { "www-authenticate": bearerChallenge(req, service, scope, "insufficient_scope") },
-        );
-      }
-      if (refusal) {
-        throw needs.audit ? await recordRefusal(ctx, needs.audit, target, refusal) : refusal;
-      }
+      throw needs.audit ? await recordRefusal(ctx, needs.audit, target, refusal) : refusal;
     }
     if (route.kind === "catalog" && !permitsCatalog(cred)) {
       return sendErrorInfo(
@@ -226,6 +231,13 @@ async function handle(
     }
     return await dispatch(route, req.method, call);
   } catch (error) {
+    if (error instanceof CredentialGone) return refuse("invalid");
+    // A request refused before its use case asked about the credential: asked now, so
+    // that a gone credential hears only that it is unauthenticated.
+    if (call.unconfirmed && !reply.sent) {
+      const confirmed = await confirmCredential(auth, outcome).catch(() => outcome);
+      if (!confirmed.ok) return refuse(confirmed.reason);
+    }
     if (reply.sent) {
       // The error came while streaming the response: nothing left to tell the client.
       req.log.warn({ err: error }, "OCI response interrupted");
@@ -233,6 +245,21 @@ async function handle(
     }
     return sendError(req, reply, error);
   }
+}
+
+/** Why a credential may not do what the request needs: null when it may. */
+type Refusal = OciFailure | "scope" | null;
+
+function refusalOf(cred: RegistryCredential, name: string, action: RepositoryAction): Refusal {
+  const problem = repositoryNameProblem(name);
+  if (problem) return new OciFailure("NAME_INVALID", problem);
+  if (permits(cred, name, action)) return null;
+  return missing(cred, action) === "denied"
+    ? new OciFailure(
+        "DENIED",
+        `requested access to the resource is denied: the credential does not allow ${action}`,
+      )
+    : "scope";
 }
 
 /**

@@ -4,11 +4,13 @@ import type { DbOrTx } from "@berth/db";
 import { blobs, namespaces, preparedPerDb, repositories, repositoryBlobs } from "@berth/db";
 import { and, eq, sql } from "drizzle-orm";
 import { runAudited, safeName } from "../audit";
+import type { CredentialSource } from "../auth/credential";
 import { accountId, type RegistryContext } from "../context";
 import { manifestsReferencing } from "../images/records";
 import { imageTarget } from "../images/resolve";
 import type { BlobInfo } from "../storage/blob-store";
 import { streamBlob } from "../storage/read";
+import { credentialHoldsSql } from "./credential-holds";
 import { OciFailure, ociFailureOf } from "./errors";
 import { countBlobTraffic } from "./quota";
 import { ociDigest, ociRepositoryName, readableRepository } from "./repository";
@@ -16,6 +18,8 @@ import { ociDigest, ociRepositoryName, readableRepository } from "./repository";
 export interface BlobRequest {
   repository: string;
   digest: string;
+  /** A bearer token's credential not looked up yet: checked in the blob's own query. */
+  unconfirmed?: CredentialSource;
 }
 
 /** A blob linked into a repository, with its recorded size; null when not linked there. */
@@ -33,23 +37,49 @@ export async function linkedBlob(
   return rows[0] ?? null;
 }
 
+/** Null when the request's `unconfirmed` credential no longer holds (credential-holds.ts). */
 async function requireBlob(
   ctx: RegistryContext,
   input: BlobRequest,
   /** Whether to tell NAME_UNKNOWN from BLOB_UNKNOWN (a HEAD answer has no body to tell it in). */
   explain = true,
-): Promise<BlobInfo> {
+): Promise<BlobInfo | null> {
+  const { unconfirmed } = input;
+  // Unaudited: a refusal here of a credential that no longer holds is turned into the
+  // unauthenticated answer by the caller, which asks about the credential then.
   const name = ociRepositoryName(input.repository);
   ociDigest(input.digest);
-  // One query on the path every layer fetch takes; telling why it failed can take two.
-  const rows = await repositoryBlobQuery(ctx.db).execute({
+  const key = {
     region: ctx.region,
     namespace: name.namespace,
     account: accountId(ctx),
     repository: name.name,
     digest: input.digest,
-  });
-  if (rows[0]) return rows[0];
+  };
+  // One query on the path every layer fetch takes; telling why it failed can take two.
+  let found: BlobInfo | undefined;
+  if (unconfirmed) {
+    const rows = await ctx.db.execute<{
+      alive: boolean;
+      digest: string | null;
+      size: number | null;
+    }>(sql`
+      select ${credentialHoldsSql(ctx, unconfirmed)} as alive, b.digest, b.size
+        from (select 1) one
+        left join (namespaces n
+                   join repositories r on r.namespace_id = n.id and r.name = ${key.repository}
+                   join repository_blobs rb on rb.repository_id = r.id and rb.digest = ${key.digest}
+                   join blobs b on b.digest = rb.digest)
+               on n.region = ${key.region} and n.name = ${key.namespace} and n.account_id = ${key.account}
+       limit 1`);
+    const row = rows[0]!;
+    if (!row.alive) return null;
+    if (row.digest !== null && row.size !== null)
+      found = { digest: row.digest, size: Number(row.size) };
+  } else {
+    found = (await repositoryBlobQuery(ctx.db).execute(key))[0];
+  }
+  if (found) return found;
   if (explain) await readableRepository(ctx.db, ctx, name);
   throw new OciFailure(
     "BLOB_UNKNOWN",
@@ -88,8 +118,8 @@ const repositoryBlobQuery = preparedPerDb((db) =>
     .prepare("repository_blob"),
 );
 
-/** Size of a blob of the repository (HEAD). */
-export async function statBlob(ctx: RegistryContext, input: BlobRequest): Promise<BlobInfo> {
+/** Size of a blob of the repository (HEAD); null when `unconfirmed` no longer holds. */
+export async function statBlob(ctx: RegistryContext, input: BlobRequest): Promise<BlobInfo | null> {
   try {
     return await requireBlob(ctx, input, false);
   } catch (error) {
@@ -119,14 +149,15 @@ export interface OpenedBlob extends BlobInfo {
 /**
  * The bytes of a blob of the repository, or of a range of it. Blob fetches are not audited
  * (one pull event per manifest), but their bytes count as pull traffic: call
- * `countServedBytes` when the response is done.
+ * `countServedBytes` when the response is done. Null when `unconfirmed` no longer holds.
  */
 export async function openBlob(
   ctx: RegistryContext,
   input: BlobRequest & { range?: RequestedRange; allowRedirect?: boolean },
-): Promise<OpenedBlob | RedirectedBlob> {
+): Promise<OpenedBlob | RedirectedBlob | null> {
   try {
     const blob = await requireBlob(ctx, input);
+    if (!blob) return null;
     // Checked (repository, account, region) above like any read; the URL names this blob only.
     if (input.allowRedirect && ctx.store.presign) {
       const redirect = await ctx.store.presign(blob.digest, {

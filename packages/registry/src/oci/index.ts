@@ -5,6 +5,7 @@ export * from "./delete-tag";
 export * from "./errors";
 export * from "./listing";
 export * from "./manifests";
+export * from "./pull-manifest";
 export * from "./quota";
 export * from "./repository";
 export * from "./uploads/index";

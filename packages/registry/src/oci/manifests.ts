@@ -1,27 +1,18 @@
 import {
-  DEFAULT_PLAN,
-  effectiveLimits,
   MAX_MANIFEST_BYTES,
   mediaTypeAccepted,
-  type PlanName,
   parseManifest as parseOciManifest,
-  quotaAllows,
-  type RepositoryName,
-  TRAFFIC_QUOTA_MESSAGE,
-  trafficMonth,
 } from "@berth/core";
 import type { DbOrTx } from "@berth/db";
 import { manifests, tags } from "@berth/db";
-import { and, eq, sql } from "drizzle-orm";
+import { and, eq } from "drizzle-orm";
 import { runAudited } from "../audit";
-import { accountId, nowOf, type RegistryContext } from "../context";
-import { RegistryError } from "../errors";
+import { nowOf, type RegistryContext } from "../context";
 import { ensureRepository, holdBlobsAgainstGc, writeManifestRows } from "../images/records";
 import { imageTarget } from "../images/resolve";
 import { refusePushMovingTag } from "../lifecycle/immutability";
-import { recordPull } from "../retention/pulls";
 import { OciFailure, ociFailureOf } from "./errors";
-import { checkStorageQuota, countPullTraffic } from "./quota";
+import { checkStorageQuota } from "./quota";
 import {
   type ManifestRef,
   ociManifestRef,
@@ -47,7 +38,7 @@ export interface ManifestRead extends ManifestRequest {
  * A manifest of a type the client does not accept is, to that client, no manifest: 404
  * MANIFEST_UNKNOWN as distribution answers, saying what was found and what was asked.
  */
-function refuseUnaccepted(
+export function refuseUnaccepted(
   repository: string,
   reference: string,
   mediaType: string,
@@ -207,122 +198,6 @@ export function existingRef(repository: string, raw: string): ManifestRef {
     }
     throw error;
   }
-}
-
-export interface PulledManifest extends ManifestInfo {
-  content: Buffer;
-}
-
-/**
- * container-registry.image.pull, one per manifest GET: the pull-traffic quota is checked
- * first, then the manifest's bytes are counted as traffic and the event written, together.
- */
-export function pullManifest(ctx: RegistryContext, input: ManifestRead): Promise<PulledManifest> {
-  const targetName = requestedImageName(input.repository, input.reference);
-  return runAudited(ctx, {
-    action: "container-registry.image.pull",
-    failure: () => [{ target: imageTarget(targetName), messageDetail: targetName }],
-    execute: async (tx) => {
-      try {
-        const name = ociRepositoryName(input.repository);
-        const ref = existingRef(name.name, input.reference);
-        const found = await pullLookup(tx, ctx, name, ref);
-        if (!found) {
-          throw new OciFailure(
-            "NAME_UNKNOWN",
-            `repository ${name.name} is not known in region ${ctx.region}`,
-          );
-        }
-        const limits = effectiveLimits(found.plan ?? DEFAULT_PLAN, {
-          storageMb: found.storageMb,
-          trafficMb: found.trafficMb,
-        });
-        if (!quotaAllows(found.trafficBytes, limits.pullTrafficBytes)) {
-          throw new RegistryError("QUOTA_EXCEEDED", TRAFFIC_QUOTA_MESSAGE);
-        }
-        if (!found.manifest) throw unknownManifest(name.name, input.reference);
-        refuseUnaccepted(name.name, input.reference, found.manifest.mediaType, input.accept);
-        const m = found.manifest;
-        return {
-          result: { digest: m.digest, mediaType: m.mediaType, size: m.size, content: m.content },
-          alongside: [countPullTraffic(tx, ctx, m.size), recordPull(tx, ctx, name, m.digest)],
-          records: [
-            {
-              target: imageTarget(targetName, name.name, m.digest),
-              messageDetail: targetName,
-              responseData: { digest: m.digest, mediaType: m.mediaType, size: m.size },
-            },
-          ],
-        };
-      } catch (error) {
-        throw ociFailureOf(error);
-      }
-    },
-  });
-}
-
-interface PullLookup {
-  plan: PlanName | null;
-  storageMb: number | null;
-  trafficMb: number | null;
-  trafficBytes: number;
-  manifest: { digest: string; mediaType: string; size: number; content: Buffer } | null;
-}
-
-/**
- * What a pull needs, in one query: the caller's repository (null when it has none of that
- * name), its plan, quotas and traffic this month, and the manifest (null when unknown).
- */
-async function pullLookup(
-  tx: DbOrTx,
-  ctx: RegistryContext,
-  name: RepositoryName,
-  ref: ManifestRef,
-): Promise<PullLookup | null> {
-  const account = accountId(ctx);
-  const manifest = ref.digest
-    ? sql`select m.digest, m.media_type, m.size, m.content from manifests m
-           where m.repository_id = r.id and m.digest = ${ref.digest}`
-    : sql`select m.digest, m.media_type, m.size, m.content from tags t
-            join manifests m on m.id = t.manifest_id
-           where t.repository_id = r.id and t.name = ${ref.tag}`;
-  const rows = await tx.execute<{
-    plan: PlanName | null;
-    storage_mb: number | null;
-    traffic_mb: number | null;
-    traffic: string | number | null;
-    digest: string | null;
-    media_type: string | null;
-    size: number | null;
-    content: Buffer | null;
-  }>(sql`
-    select p.plan, q.storage_mb, q.traffic_mb, pt.bytes as traffic,
-           m.digest, m.media_type, m.size, m.content
-      from namespaces n
-      join repositories r on r.namespace_id = n.id and r.name = ${name.name}
-      left join lateral (${manifest} limit 1) m on true
-      left join plans p on p.account_id = ${account} and p.region = ${ctx.region}
-      left join quotas q on q.account_id = ${account} and q.region = ${ctx.region}
-      left join pull_traffic pt on pt.account_id = ${account} and pt.region = ${ctx.region}
-                               and pt.month = ${trafficMonth(nowOf(ctx))}
-     where n.account_id = ${account} and n.region = ${ctx.region} and n.name = ${name.namespace}`);
-  const row = rows[0];
-  if (!row) return null;
-  return {
-    plan: row.plan,
-    storageMb: row.storage_mb,
-    trafficMb: row.traffic_mb,
-    trafficBytes: Number(row.traffic ?? 0),
-    manifest:
-      row.digest && row.media_type && row.size !== null && row.content
-        ? {
-            digest: row.digest,
-            mediaType: row.media_type,
-            size: Number(row.size),
-            content: Buffer.from(row.content),
-          }
-        : null,
-  };
 }
 
 /** A manifest's digest, type and size (HEAD): neither audited nor counted as traffic. */
