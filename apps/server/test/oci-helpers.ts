@@ -7,6 +7,7 @@ import { type AtEvent, eventSchema, type RegionName } from "@berth/core";
 import { outbox } from "@berth/db";
 import {
   type CreatedAccount,
+  createAccount,
   createNamespace,
   createRegistryToken,
   type RegistryContext,
@@ -169,6 +170,11 @@ export interface OciEnv extends TestServer {
   registryToken(who: CreatedAccount, access: "read" | "readwrite"): Promise<string>;
   storageQuota(who: CreatedAccount, mb: number): Promise<void>;
   trafficQuota(who: CreatedAccount, mb: number): Promise<void>;
+  /**
+   * Another tenant: the account `name` (its user `name@example.com`) with the namespace
+   * `${name}ns` in us-south and, where given, its storage and traffic quotas in MB.
+   */
+  tenant(name: string, quota?: { storageMb?: number; trafficMb?: number }): Promise<CreatedAccount>;
   /** Every event in the outbox, validated against core's schema, oldest first. */
   allEvents(action?: string): Promise<AtEvent[]>;
   /** Environment for skopeo and podman: auth file and caches under the test's temp folder. */
@@ -205,6 +211,12 @@ export async function startOciEnv(): Promise<OciEnv> {
     },
     async trafficQuota(who, mb) {
       await setQuota(ctx(who), { trafficMb: mb });
+    },
+    async tenant(name, quota) {
+      const who = await createAccount(base.t.db, { name, userName: `${name}@example.com` });
+      await createNamespace(ctx(who), { name: `${name}ns` });
+      if (quota) await setQuota(ctx(who), quota);
+      return who;
     },
     async allEvents(action) {
       const rows = await base.t.db

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { MB, STORAGE_QUOTA_MESSAGE, TRAFFIC_QUOTA_MESSAGE } from "@berth/core";
-import { createAccount, readQuota } from "@berth/registry";
+import { readQuota } from "@berth/registry";
 import { describe, expect, it } from "vitest";
 import { forFile, rid, waitFor } from "./helpers";
 import { expectError, OciClient } from "./oci-client";
@@ -20,9 +20,7 @@ const env = await forFile(startOciEnv());
 
 describe("storage quota", () => {
   it("lets a lite account push until its usage reaches the quota, then refuses with DENIED", async () => {
-    const carol = await createAccount(env.t.db, { name: "carol", userName: "carol@example.com" });
-    await env.namespace(carol, "carolns");
-    await env.storageQuota(carol, 1);
+    const carol = await env.tenant("carol", { storageMb: 1 });
     const creds = `iamapikey:${carol.apiKey}`;
     const layout = join(env.tmp, "quota");
     const pushed: string[] = [];
@@ -105,9 +103,7 @@ describe("storage quota", () => {
 
 describe("pull-traffic quota", () => {
   it("counts manifest and blob bytes served, and refuses pulls once the month's traffic reaches the quota", async () => {
-    const dave = await createAccount(env.t.db, { name: "dave", userName: "dave@example.com" });
-    await env.namespace(dave, "davens");
-    await env.trafficQuota(dave, 1);
+    const dave = await env.tenant("dave", { trafficMb: 1 });
     const client = OciClient.basic(env.url(), "iamapikey", dave.apiKey);
     const layer = randomBytes(400_000);
     const image = await client.pushImage("davens/app", "v1", { layers: [layer] });

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { request as httpRequest } from "node:http";
 import { STORAGE_QUOTA_MESSAGE } from "@berth/core";
-import { createAccount, FsBlobStore } from "@berth/registry";
+import { FsBlobStore } from "@berth/registry";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunningServer } from "../src/server";
 import { forFile, rid, serverOn } from "./helpers";
@@ -44,8 +44,7 @@ async function startUpload(client: OciClient, repo: string): Promise<string> {
 
 describe("cross-repository mount", () => {
   it("mounts nothing without `from`: a token for repository b cannot link a blob of repository a", async () => {
-    const erin = await createAccount(env.t.db, { name: "erin", userName: "erin@example.com" });
-    await env.namespace(erin, "erinns");
+    const erin = await env.tenant("erin");
     const key = OciClient.basic(env.url(), "iamapikey", erin.apiKey);
     const digest = await key.pushBlob("erinns/a", randomBytes(3000));
     const onlyB = await OciClient.bearer(env.url(), "iamapikey", erin.apiKey, [
@@ -87,9 +86,7 @@ describe("cross-repository mount", () => {
 
 describe("storage quota and open uploads", () => {
   it("counts the bytes of open uploads: the next chunk and the next upload are refused, audited, and the refused chunk is not kept", async () => {
-    const fay = await createAccount(env.t.db, { name: "fay", userName: "fay@example.com" });
-    await env.namespace(fay, "fayns");
-    await env.storageQuota(fay, 1);
+    const fay = await env.tenant("fay", { storageMb: 1 });
     const client = OciClient.basic(env.url(), "iamapikey", fay.apiKey);
     const first = await startUpload(client, "fayns/app");
     const second = await startUpload(client, "fayns/app");
@@ -123,9 +120,7 @@ describe("storage quota and open uploads", () => {
   });
 
   it("cuts a chunk while it streams once the account's other uploads reach the quota, and rolls it back", async () => {
-    const gus = await createAccount(env.t.db, { name: "gus", userName: "gus@example.com" });
-    await env.namespace(gus, "gusns");
-    await env.storageQuota(gus, 1);
+    const gus = await env.tenant("gus", { storageMb: 1 });
     const client = OciClient.basic(env.url(), "iamapikey", gus.apiKey);
     const slow = await startUpload(client, "gusns/app");
     const fast = await startUpload(client, "gusns/app");
@@ -188,8 +183,7 @@ describe("blob size cap", () => {
       store: new FsBlobStore(env.store.root),
       maxBlobBytes: CAP,
     });
-    const hal = await createAccount(env.t.db, { name: "hal", userName: "hal@example.com" });
-    await env.namespace(hal, "halns");
+    const hal = await env.tenant("hal");
     client = OciClient.basic(capped.urls["us-south"]!, "iamapikey", hal.apiKey);
   });
   afterAll(async () => capped?.close());
