@@ -81,18 +81,20 @@ export const logs = trackerSchema.table(
 );
 
 /**
- * Complete subtrees of the logs at every 4th level, the leaves (level 0) included. The leaves are
- * kept apart from the events on purpose: an event row changed, moved to another index or
- * replaced no longer matches the leaf the tree holds for its index, which names it.
+ * Complete subtrees of the logs at every 4th level, the leaves (level 0) included, in tiles of
+ * 16 (`hashes`: the nodes [idx·16, idx·16 + 16) of `level`, concatenated; the last tile of a
+ * level is partial and grows). A batch writes a few tiles per log, not a row per leaf. The
+ * leaves are kept apart from the events on purpose: an event row changed, moved to another
+ * index or replaced no longer matches the leaf the tree holds for its index, which names it.
  */
-export const logNodes = trackerSchema.table(
-  "log_nodes",
+export const logTiles = trackerSchema.table(
+  "log_tiles",
   {
     accountId: text("account_id").notNull(),
     region: text("region").notNull(),
     level: smallint("level").notNull(),
     idx: bigint("idx", { mode: "number" }).notNull(),
-    hash: bytea("hash").notNull(),
+    hashes: bytea("hashes").notNull(),
   },
   (t) => [primaryKey({ columns: [t.accountId, t.region, t.level, t.idx] })],
 );

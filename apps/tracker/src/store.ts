@@ -32,13 +32,13 @@ export const UNLOGGED_FOR_BENCHMARK = process.env.BERTH_BENCH_UNLOGGED === "1";
 async function unlogged(
   tx: postgres.TransactionSql,
   events: readonly { event: AtEvent }[],
-): Promise<Pick<LogAppend, "indexes" | "duplicates" | "nodes" | "logs">> {
+): Promise<Pick<LogAppend, "indexes" | "duplicates" | "tiles" | "logs">> {
   const found = await tx<{ id: string }[]>`
     select id::text from tracker.events where id = any(${events.map((e) => e.event.id)}::uuid[])`;
   return {
     indexes: new Map(),
     duplicates: new Set(found.map((r) => r.id)),
-    nodes: { account: [], level: [], idx: [], hash: [] },
+    tiles: { account: [], level: [], idx: [], offset: [], hashes: [] },
     logs: { account: [], size: [], frontier: [] },
   };
 }
@@ -78,8 +78,8 @@ export async function insertEvents(
              from jsonb_array_elements(${JSON.stringify(fresh.map((e) => e.stored))}::text::jsonb)
                   with ordinality as j(e, n)
              join unnest(${logIndexes}::bigint[]) with ordinality as p(log_index, k) on p.k = j.n`;
-    const { nodes, logs } = placed;
-    const [result] = await tx<{ inserted: number }[]>`
+    const { tiles, logs } = placed;
+    const [result] = await tx<{ inserted: number; tiles: number }[]>`
       with input as (${input}
       ), ins as (
         insert into tracker.events (id, account_id, region, event_time, host, action, outcome,
@@ -93,11 +93,15 @@ export async function insertEvents(
           from input
         on conflict (id) do nothing
         returning id, seq, account_id
-      ), nodes as (
-        insert into tracker.log_nodes (account_id, region, level, idx, hash)
-        select a, ${region}, l, i, decode(h, 'hex')
-          from unnest(${nodes.account}::text[], ${nodes.level}::smallint[], ${nodes.idx}::bigint[],
-                      ${nodes.hash}::text[]) as n(a, l, i, h)
+      ), tile as (
+        select a, l, i, o, decode(h, 'hex') as h
+          from unnest(${tiles.account}::text[], ${tiles.level}::smallint[], ${tiles.idx}::bigint[],
+                      ${tiles.offset}::int[], ${tiles.hashes}::text[]) as t(a, l, i, o, h)
+      ), tiles as (
+        insert into tracker.log_tiles as t (account_id, region, level, idx, hashes)
+        select a, ${region}, l, i, h from tile
+        on conflict (account_id, region, level, idx) do update set hashes = t.hashes || excluded.hashes
+        returning t.account_id, t.level, t.idx, octet_length(t.hashes) as length
       ), grown as (
         update tracker.logs g set size = u.size, frontier = decode(u.f, 'hex')
           from unnest(${logs.account}::text[], ${logs.size}::bigint[], ${logs.frontier}::text[])
@@ -110,12 +114,21 @@ export async function insertEvents(
                            then json_agg(distinct account_id) end)::text)
           from ins having count(*) > 0
       )
-      select (select count(*)::int from ins) as inserted, (select count(*) from note) as notified`;
+      select (select count(*)::int from ins) as inserted, (select count(*) from note) as notified,
+             (select count(*)::int from tiles join tile on (a, l, i) = (account_id, level, idx)
+               where length = (o * 32 + octet_length(h))) as tiles`;
     // The domain locks make a concurrent insert of the same id impossible; if one ever got in,
     // committing would leave a hole in a log, so the batch fails instead (the worker retries).
     if (result?.inserted !== fresh.length) {
       throw new Error(
         `stored ${result?.inserted} of ${fresh.length} new events; the batch is rolled back`,
+      );
+    }
+    // Each tile must have held exactly the hashes before the new ones: a tile of another length
+    // (which the domain locks rule out) would put hashes at the wrong index.
+    if (result.tiles !== tiles.idx.length) {
+      throw new Error(
+        `${tiles.idx.length - result.tiles} of ${tiles.idx.length} tree tiles did not end where the log did; the batch is rolled back`,
       );
     }
     return placed.duplicates;

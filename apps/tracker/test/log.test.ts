@@ -224,7 +224,7 @@ describe("the verifiable log", () => {
     it("a log rolled back and regrown differently is inconsistent with the checkpoint seen before", async () => {
       const before = cp;
       await t.sql`delete from tracker.events where account_id = ${account} and log_index >= 30`;
-      await t.sql`delete from tracker.log_nodes where account_id = ${account}`;
+      await t.sql`delete from tracker.log_tiles where account_id = ${account}`;
       await t.sql`delete from tracker.checkpoints where account_id = ${account}`;
       // Rebuild the log from the first 30 events, as an operator rewriting history would.
       const kept = await t.sql<{ payload: ReturnType<typeof makeEvent> }[]>`

@@ -289,7 +289,7 @@ describe("berth events-verify against a live tracker whose tables are tampered w
     const [kept] = await stack.t.sql<{ payload: { message: string } }[]>`
       select payload from tracker.events where account_id = ${account} and log_index = 0`;
     await stack.t.sql.begin(async (tx) => {
-      for (const table of ["events", "log_nodes", "checkpoints", "logs"])
+      for (const table of ["events", "log_tiles", "checkpoints", "logs"])
         await tx.unsafe(`delete from tracker.${table} where account_id = $1`, [account]);
     });
     const res = await fetch(`${stack.trackerUrl}/regions/us-south/logs/ingest`, {

@@ -6,5 +6,6 @@ export * from "./nodes";
 export * from "./note";
 export * from "./proof";
 export * from "./stored";
+export * from "./tiles";
 export * from "./tlog-proof";
 export * from "./verify";

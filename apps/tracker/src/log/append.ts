@@ -1,5 +1,5 @@
 import { type AtEvent, eventAccount } from "@berth/core";
-import { appendLeaves, canonicalLeafHash, type Hash, nodesToStore } from "@berth/tlog";
+import { appendLeaves, canonicalLeafHash, type Hash, nodesToStore, tileWrites } from "@berth/tlog";
 import type postgres from "postgres";
 import { canonicalEvent } from "./event-canonical";
 import { decodeFrontier, encodeFrontier } from "./frontier";
@@ -10,8 +10,11 @@ export interface LogAppend {
   leaves: Map<string, Hash>;
   /** Ids already stored before this batch (never entered twice). */
   duplicates: Set<string>;
-  /** Writes the new nodes and frontiers; runs in the same transaction as the events' insert. */
-  nodes: { account: string[]; level: number[]; idx: number[]; hash: string[] };
+  /**
+   * The new stored nodes, one write per tile: `hashes` go at slot `offset`, which must be the
+   * tile's length so far. Written with the frontiers in the same transaction as the events.
+   */
+  tiles: { account: string[]; level: number[]; idx: number[]; offset: number[]; hashes: string[] };
   logs: { account: string[]; size: number[]; frontier: string[] };
 }
 
@@ -61,7 +64,7 @@ export async function placeInLogs(
     indexes: new Map(),
     leaves: new Map(),
     duplicates,
-    nodes: { account: [], level: [], idx: [], hash: [] },
+    tiles: { account: [], level: [], idx: [], offset: [], hashes: [] },
     logs: { account: [], size: [], frontier: [] },
   };
   for (const row of rows) {
@@ -77,11 +80,12 @@ export async function placeInLogs(
       out.indexes.set(a.event.id, size + i);
       out.leaves.set(a.event.id, a.leaf);
     });
-    for (const node of nodesToStore(appended.created)) {
-      out.nodes.account.push(row.account_id);
-      out.nodes.level.push(node.level);
-      out.nodes.idx.push(node.index);
-      out.nodes.hash.push(node.hash.toString("hex"));
+    for (const tile of tileWrites(nodesToStore(appended.created))) {
+      out.tiles.account.push(row.account_id);
+      out.tiles.level.push(tile.level);
+      out.tiles.idx.push(tile.tile);
+      out.tiles.offset.push(tile.offset);
+      out.tiles.hashes.push(tile.hashes.toString("hex"));
     }
     out.logs.account.push(row.account_id);
     out.logs.size.push(appended.size);

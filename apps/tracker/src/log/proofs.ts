@@ -4,17 +4,19 @@ import {
   type Hash,
   inclusionRanges,
   type NodeId,
-  nodeKey,
+  nodesOfTiles,
   type Range,
   rangeNodes,
   rangeProofRanges,
   resolveNode,
   storedNodesForAll,
+  tilesFor,
 } from "@berth/tlog";
 import type postgres from "postgres";
 
 /**
- * Reads the stored nodes a set of proof ranges needs in one query, and folds each range's hash: O(log n) rows per proof.
+ * Reads the tiles holding the stored nodes a set of proof ranges needs, in one query, and folds
+ * each range's hash: O(log n) rows per proof.
  */
 export async function hashRanges(
   sql: postgres.Sql,
@@ -23,14 +25,14 @@ export async function hashRanges(
   ranges: readonly Range[],
 ): Promise<Hash[]> {
   const perRange = ranges.map((r) => rangeNodes(r.start, r.end));
-  const needed = storedNodesForAll(perRange.flat());
-  const rows = await sql<{ level: number; idx: number | bigint; hash: Buffer }[]>`
-    select level, idx, hash from tracker.log_nodes
+  const needed = tilesFor(storedNodesForAll(perRange.flat()));
+  const rows = await sql<{ level: number; idx: number | bigint; hashes: Buffer }[]>`
+    select level, idx, hashes from tracker.log_tiles
      where account_id = ${account} and region = ${region}
        and (level, idx) in (select * from unnest(${needed.map((n) => n.level)}::smallint[],
-                                                 ${needed.map((n) => n.index)}::bigint[]))`;
-  const stored = new Map<string, Hash>(
-    rows.map((r) => [nodeKey({ level: Number(r.level), index: Number(r.idx) }), r.hash]),
+                                                 ${needed.map((n) => n.tile)}::bigint[]))`;
+  const stored = nodesOfTiles(
+    rows.map((r) => ({ level: Number(r.level), tile: Number(r.idx), hashes: r.hashes })),
   );
   return perRange.map((nodes: NodeId[]) => foldRange(nodes.map((n) => resolveNode(n, stored))));
 }

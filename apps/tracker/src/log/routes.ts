@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { formatTlogProof } from "@berth/tlog";
+import { formatTlogProof, HASH_SIZE, TILE_WIDTH } from "@berth/tlog";
 import type {
   FastifyBaseLogger,
   FastifyInstance,
@@ -150,9 +150,13 @@ export function registerLogRoutes<L extends FastifyBaseLogger>(
     const rows = await sql<
       { id: string; log_index: number | bigint; leaf_hash: Buffer | null; payload: unknown }[]
     >`
-      select e.id, e.log_index, n.hash as leaf_hash, e.payload from tracker.events e
-        left join tracker.log_nodes n on n.account_id = e.account_id and n.region = e.region
-                                     and n.level = 0 and n.idx = e.log_index
+      select e.id, e.log_index, e.payload,
+             case when octet_length(t.hashes) >= (e.log_index % ${TILE_WIDTH} + 1) * ${HASH_SIZE}
+                  then substring(t.hashes from ((e.log_index % ${TILE_WIDTH}) * ${HASH_SIZE} + 1)::int
+                                 for ${HASH_SIZE}::int) end as leaf_hash
+        from tracker.events e
+        left join tracker.log_tiles t on t.account_id = e.account_id and t.region = e.region
+                                     and t.level = 0 and t.idx = e.log_index / ${TILE_WIDTH}
        where e.account_id = ${q.account} and e.region = ${region}
          and e.log_index >= ${q.start} and e.log_index < ${q.end}
        order by e.log_index`;
