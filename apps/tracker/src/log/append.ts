@@ -1,4 +1,4 @@
-import { type AtEvent, eventAccount } from "@berth/core";
+import type { AtEvent } from "@berth/core";
 import { appendLeaves, canonicalLeafHash, type Hash, nodesToStore, tileWrites } from "@berth/tlog";
 import type postgres from "postgres";
 import { canonicalEvent } from "./event-canonical";
@@ -7,7 +7,6 @@ import { decodeFrontier, encodeFrontier } from "./frontier";
 export interface LogAppend {
   /** Event id → its index in its account domain's log. */
   indexes: Map<string, number>;
-  leaves: Map<string, Hash>;
   /** Ids already stored before this batch (never entered twice). */
   duplicates: Set<string>;
   /**
@@ -16,6 +15,11 @@ export interface LogAppend {
    */
   tiles: { account: string[]; level: number[]; idx: number[]; offset: number[]; hashes: string[] };
   logs: { account: string[]; size: number[]; frontier: string[] };
+}
+
+/** SQL's substr(split_part(crn, ':', 7), 3): the account of "a/<account>", the 7th segment. */
+export function crnAccount(crn: string): string {
+  return (crn.split(":", 7)[6] ?? "").slice(2);
 }
 
 /**
@@ -29,8 +33,9 @@ export async function placeInLogs(
   region: string,
   events: readonly { event: AtEvent; stored: unknown }[],
 ): Promise<LogAppend> {
-  // The account of each event, parsed from its CRN once.
-  const accountOf = events.map((e) => eventAccount(e.event));
+  // The account of each event: the expression that fills the row's account_id column (store.ts),
+  // so an event is always in the log of the domain it is filed under (the CRN was validated).
+  const accountOf = events.map((e) => crnAccount(e.event.target.id));
   const accounts = [...new Set(accountOf)].sort();
   // Sent together: postgres.js pipelines them on the transaction's connection, so the check
   // costs no round trip of its own while the locks are held, and Postgres still runs it after
@@ -62,7 +67,6 @@ export async function placeInLogs(
   });
   const out: LogAppend = {
     indexes: new Map(),
-    leaves: new Map(),
     duplicates,
     tiles: { account: [], level: [], idx: [], offset: [], hashes: [] },
     logs: { account: [], size: [], frontier: [] },
@@ -78,7 +82,6 @@ export async function placeInLogs(
     );
     added.forEach((a, i) => {
       out.indexes.set(a.event.id, size + i);
-      out.leaves.set(a.event.id, a.leaf);
     });
     for (const tile of tileWrites(nodesToStore(appended.created))) {
       out.tiles.account.push(row.account_id);
