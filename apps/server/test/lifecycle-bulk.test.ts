@@ -202,20 +202,14 @@ describe("image.prune-untagged", () => {
     const put = await alice.putManifest("prunens/p", "multi", index, MEDIA.ociIndex);
     expect(put.status, await put.clone().text()).toBe(201);
     // A signature-like referrer of the current image: untagged, but it belongs to a kept image.
-    const empty = await alice.pushBlob("prunens/p", Buffer.from("{}"));
-    const sig = await alice.pushBlob("prunens/p", Buffer.from("signature"));
-    const artifact = JSON.stringify({
-      schemaVersion: 2,
-      mediaType: MEDIA.ociManifest,
-      artifactType: "application/example.signature",
-      config: { mediaType: "application/vnd.oci.empty.v1+json", digest: empty, size: 2 },
-      layers: [{ mediaType: "application/example.signature", digest: sig, size: 9 }],
-      subject: { mediaType: MEDIA.ociManifest, digest: current.digest, size: current.bytes.length },
-    });
-    referrer = sha256(artifact);
-    expect(
-      (await alice.putManifest("prunens/p", referrer, artifact, MEDIA.ociManifest)).status,
-    ).toBe(201);
+    const artifact = await alice.pushReferrer(
+      "prunens/p",
+      current,
+      "application/example.signature",
+      "signature",
+    );
+    expect(artifact.response.status, await artifact.response.clone().text()).toBe(201);
+    referrer = artifact.digest;
     loose = await pushUntagged("prunens/q", "gone");
 
     const id = rid("prune");

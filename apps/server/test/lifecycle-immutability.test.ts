@@ -26,6 +26,13 @@ const skopeoPush = (tag: string, to: string) =>
     ["copy", "--dest-tls-verify=false", "--dest-creds", creds, `oci:${layout}:${tag}`, dest(to)],
     { env: env.clientEnv },
   );
+/** skopeo pushes of the layout's tags to repositories here, each of which must succeed. */
+async function pushAll(pushes: [tag: string, to: string][]): Promise<void> {
+  for (const [tag, to] of pushes) {
+    const r = await skopeoPush(tag, to);
+    expect(r.code, `push of ${tag} to ${to}: ${r.stderr}`).toBe(0);
+  }
+}
 const digestOf = async (name: string) =>
   (
     JSON.parse(
@@ -63,13 +70,10 @@ beforeAll(async () => {
   await umociImage(layout, "v2", { layers: [{ two: randomBytes(20_000) }] });
   d1 = layoutRef(layout, "v1").digest;
   d2 = layoutRef(layout, "v2").digest;
-  for (const [tag, to] of [
+  await pushAll([
     ["v1", "immns/app:v1"],
     ["v2", "immns/app:v2"],
-  ] as const) {
-    const r = await skopeoPush(tag, to);
-    expect(r.code, r.stderr).toBe(0);
-  }
+  ]);
 }, 180_000);
 
 describe("immutability.set and immutability.get", () => {
@@ -185,13 +189,10 @@ describe("an immutable tag", () => {
   }, 240_000);
 
   it("is no obstacle to pushing the same image to it again, or to a new tag", async () => {
-    for (const [tag, to] of [
+    await pushAll([
       ["v1", "immns/app:v1"],
       ["v2", "immns/app:v3"],
-    ] as const) {
-      const r = await skopeoPush(tag, to);
-      expect(r.code, r.stderr).toBe(0);
-    }
+    ]);
     expect(await digestOf("immns/app:v1")).toBe(d1);
     expect(await digestOf("immns/app:v3")).toBe(d2);
   }, 120_000);

@@ -4,6 +4,7 @@
 // requestData. Cases are rows of a table; events are asserted field by field.
 
 import type { RetentionPolicyInput } from "@berth/core";
+import { basic } from "@berth/harness";
 import { createNamespace } from "@berth/registry";
 import { apiKeyPrincipal, testContext } from "@berth/registry/testing";
 import { describe, expect, it } from "vitest";
@@ -44,6 +45,15 @@ type Case = [
   immutable?: string,
 ];
 
+/** Two tagged images with an untagged one between them, in one repository. */
+const UNTAGGED_BETWEEN: Record<string, ImageSpec[]> = {
+  app: [
+    ["t1", true, 1, null],
+    ["u1", false, 2, null],
+    ["t2", true, 3, null],
+  ],
+};
+
 const CASES: Case[] = [
   [
     "keeps the N newest tagged images per repository",
@@ -65,25 +75,13 @@ const CASES: Case[] = [
   [
     "removes untagged images unless the policy keeps them; they do not use up the count",
     { imagesPerRepository: 1, keepPulledWithinDays: 0 },
-    {
-      app: [
-        ["t1", true, 1, null],
-        ["u1", false, 2, null],
-        ["t2", true, 3, null],
-      ],
-    },
+    UNTAGGED_BETWEEN,
     ["u1", "t2"],
   ],
   [
     "keeps untagged images when told to",
     { imagesPerRepository: 1, keepUntagged: true, keepPulledWithinDays: 0 },
-    {
-      app: [
-        ["t1", true, 1, null],
-        ["u1", false, 2, null],
-        ["t2", true, 3, null],
-      ],
-    },
+    UNTAGGED_BETWEEN,
     ["t2"],
   ],
   [
@@ -170,9 +168,7 @@ describe("a policy run keeps exactly what it should", () => {
       for (const [name, digest] of digests) {
         const res = await fetch(`${env.url()}/v2/${ns}/${repoOf(name)}/manifests/${digest}`, {
           method: "HEAD",
-          headers: {
-            authorization: `Basic ${Buffer.from(`iamapikey:${env.alice.apiKey}`).toString("base64")}`,
-          },
+          headers: { authorization: basic("iamapikey", env.alice.apiKey) },
         });
         expect(res.status, `${name}`).toBe(removed.includes(name) ? 404 : 200);
       }

@@ -82,6 +82,33 @@ export class OciClient {
     });
   }
 
+  /**
+   * An artifact about `subject` (an empty config and one layer holding `content`, both of
+   * `artifactType`), PUT by its digest: the response, the manifest's body and its digest.
+   */
+  async pushReferrer(
+    repo: string,
+    subject: { digest: string; bytes: Uint8Array },
+    artifactType: string,
+    content: string,
+    extra: Record<string, unknown> = {},
+  ): Promise<{ response: Response; body: string; digest: string }> {
+    const empty = await this.pushBlob(repo, Buffer.from("{}"));
+    const layer = await this.pushBlob(repo, Buffer.from(content));
+    const body = JSON.stringify({
+      schemaVersion: 2,
+      mediaType: MEDIA.ociManifest,
+      artifactType,
+      config: { mediaType: "application/vnd.oci.empty.v1+json", digest: empty, size: 2 },
+      layers: [{ mediaType: artifactType, digest: layer, size: Buffer.byteLength(content) }],
+      subject: { mediaType: MEDIA.ociManifest, digest: subject.digest, size: subject.bytes.length },
+      ...extra,
+    });
+    const digest = sha256(body);
+    const response = await this.putManifest(repo, digest, body, MEDIA.ociManifest);
+    return { response, body, digest };
+  }
+
   /** Push config and layers, then the manifest; returns the manifest's digest and bytes. */
   async pushImage(
     repo: string,

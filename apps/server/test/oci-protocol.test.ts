@@ -717,19 +717,13 @@ describe("listing", () => {
 
   it("lists referrers of a subject, filtered by artifact type", async () => {
     const subject = await alice.pushImage("alicens/refs", "v1");
-    const empty = await alice.pushBlob("alicens/refs", Buffer.from("{}"));
-    const sbom = await alice.pushBlob("alicens/refs", Buffer.from("sbom"));
-    const artifact = {
-      schemaVersion: 2,
-      mediaType: MEDIA.ociManifest,
-      artifactType: "application/spdx+json",
-      config: { mediaType: "application/vnd.oci.empty.v1+json", digest: empty, size: 2 },
-      layers: [{ mediaType: "application/spdx+json", digest: sbom, size: 4 }],
-      subject: { mediaType: MEDIA.ociManifest, digest: subject.digest, size: subject.bytes.length },
-      annotations: { "org.example": "yes" },
-    };
-    const bytes = JSON.stringify(artifact);
-    const r = await alice.putManifest("alicens/refs", sha256(bytes), bytes, MEDIA.ociManifest);
+    const { response: r, body: bytes } = await alice.pushReferrer(
+      "alicens/refs",
+      subject,
+      "application/spdx+json",
+      "sbom",
+      { annotations: { "org.example": "yes" } },
+    );
     expect(r.status).toBe(201);
     expect(r.headers.get("oci-subject")).toBe(subject.digest);
     const list = await alice.request("GET", `/v2/alicens/refs/referrers/${subject.digest}`);
