@@ -3,7 +3,8 @@ import { APP_NAME, levelOf } from "@berth/tracker-client";
 
 export interface Chunk {
   rows: DeliveryRow[];
-  lines: string[];
+  /** Each row's ingestion line, UTF-8. */
+  lines: Buffer[];
   bytes: number;
 }
 
@@ -13,12 +14,16 @@ function timestampOf(row: DeliveryRow): number {
   return Number.isNaN(ms) ? row.createdAt.getTime() : ms;
 }
 
+const LINE_END = Buffer.from("}");
+
 /**
- * One ingestion line, written as text: the payload is already JSON (straight from the
- * outbox), so it is spliced in rather than parsed and serialised again.
+ * One ingestion line. The payload is already JSON, as bytes straight from the outbox: it is
+ * spliced in rather than decoded, parsed, serialised and encoded again; only the few fields
+ * around it are written here.
  */
-export function lineOf(row: DeliveryRow): string {
-  return `{"timestamp":${timestampOf(row)},"line":${JSON.stringify(row.message)},"app":"${APP_NAME}","level":"${levelOf(row.severity)}","meta":${row.payload}}`;
+export function lineOf(row: DeliveryRow): Buffer {
+  const head = `{"timestamp":${timestampOf(row)},"line":${JSON.stringify(row.message)},"app":"${APP_NAME}","level":"${levelOf(row.severity)}","meta":`;
+  return Buffer.concat([Buffer.from(head), row.payloadBytes, LINE_END]);
 }
 
 /** Split rows into request bodies bounded by line count and bytes. */
@@ -27,7 +32,7 @@ export function chunk(rows: DeliveryRow[], maxLines: number, maxBytes: number): 
   let current: Chunk = { rows: [], lines: [], bytes: 0 };
   for (const row of rows) {
     const line = lineOf(row);
-    const size = Buffer.byteLength(line) + 1;
+    const size = line.length + 1;
     if (
       current.rows.length > 0 &&
       (current.rows.length >= maxLines || current.bytes + size > maxBytes)
@@ -43,8 +48,19 @@ export function chunk(rows: DeliveryRow[], maxLines: number, maxBytes: number): 
   return out;
 }
 
+const BODY_START = Buffer.from(`{"lines":[`);
+const COMMA = Buffer.from(",");
+const BODY_END = Buffer.from("]}");
+
+/** The request body: the lines copied once into one buffer, never through a string. */
 export function bodyOf(c: Chunk): Buffer {
-  return Buffer.from(`{"lines":[${c.lines.join(",")}]}`);
+  const parts: Buffer[] = [BODY_START];
+  c.lines.forEach((line, i) => {
+    if (i > 0) parts.push(COMMA);
+    parts.push(line);
+  });
+  parts.push(BODY_END);
+  return Buffer.concat(parts);
 }
 
 export function halves(c: Chunk): [Chunk, Chunk] {
@@ -54,7 +70,7 @@ export function halves(c: Chunk): [Chunk, Chunk] {
     return {
       rows: c.rows.slice(from, to),
       lines,
-      bytes: lines.reduce((n, l) => n + Buffer.byteLength(l) + 1, 0),
+      bytes: lines.reduce((n, l) => n + l.length + 1, 0),
     };
   };
   return [part(0, mid), part(mid, c.rows.length)];

@@ -94,13 +94,14 @@ export class DestinationDelivery {
       leaseMs: s.leaseMs,
       pollMs: s.pollMs,
       concurrency: ordered ? 1 : (spec.concurrency ?? s.concurrency),
-      claim: () =>
+      claim: (after) =>
         claimDestination(deps.sql, {
           destination: spec.name,
           ordered,
           limit: batchSize,
           leaseMs: s.leaseMs,
           workerId: deps.workerId,
+          after,
         }),
       handle: async (rows) => {
         await settle(deps.sql, await this.deliver(rows), deps.log, spec.name);

@@ -63,20 +63,25 @@ describe("backoff", () => {
 });
 
 describe("batches", () => {
-  const row = (i: number, size = 10) => ({
-    id: `id${i}`,
-    seq: i,
-    region: "us-south",
-    attempts: 1,
-    createdAt: new Date(0),
-    payload: JSON.stringify({ id: `id${i}`, pad: "x".repeat(size) }),
-    message: `Container Registry: "${i}"`,
-    severity: i % 2 ? "critical" : "warning",
-    eventTime: "2019-06-01T12:34:56.78+0000",
-  });
+  const row = (i: number, size = 10) => {
+    const payload = JSON.stringify({ id: `id${i}`, pad: "x".repeat(size) });
+    return {
+      id: `id${i}`,
+      seq: i,
+      region: "us-south",
+      attempts: 1,
+      createdAt: new Date(0),
+      availableUs: 0,
+      payload,
+      payloadBytes: Buffer.from(payload),
+      message: `Container Registry: "${i}"`,
+      severity: i % 2 ? "critical" : "warning",
+      eventTime: "2019-06-01T12:34:56.78+0000",
+    };
+  };
 
   it("writes ingestion lines around the stored JSON", () => {
-    const line = JSON.parse(lineOf(row(1)));
+    const line = JSON.parse(lineOf(row(1)).toString());
     expect(line).toEqual({
       timestamp: Date.UTC(2019, 5, 1, 12, 34, 56, 780),
       line: 'Container Registry: "1"',

@@ -2,6 +2,7 @@ import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import {
   claimForDelivery,
+  cursorAfter,
   enqueueEvents,
   listDead,
   outboxStats,
@@ -41,6 +42,29 @@ describe("claimForDelivery", () => {
     expect(await claimForDelivery(t.sql, { limit: 10, leaseMs: 60_000, workerId: "w2" })).toEqual(
       [],
     );
+  });
+});
+
+describe("claim cursor", () => {
+  it("starts a claim after the cursor, and one from the head finds what lies before it", async () => {
+    const events = [ev(), ev(), ev(), ev()];
+    await enqueueEvents(t.db, events);
+    const first = await claimForDelivery(t.sql, { limit: 2, leaseMs: 60_000, workerId: "w" });
+    expect(first.map((r) => r.id)).toEqual(events.slice(0, 2).map((e) => e.event.id));
+    // The first batch's leases lapse (a late commit or a crashed worker looks the same): a
+    // claim from the cursor passes over them, the next one from the head takes them.
+    await t.sql`update outbox set leased_until = null`;
+    const after = cursorAfter(first);
+    expect(after).toEqual({ availableUs: first[1]!.availableUs, seq: first[1]!.seq });
+    const next = await claimForDelivery(t.sql, {
+      limit: 10,
+      leaseMs: 60_000,
+      workerId: "w",
+      after,
+    });
+    expect(next.map((r) => r.id)).toEqual(events.slice(2).map((e) => e.event.id));
+    const head = await claimForDelivery(t.sql, { limit: 10, leaseMs: 60_000, workerId: "w" });
+    expect(head.map((r) => r.id)).toEqual(events.slice(0, 2).map((e) => e.event.id));
   });
 });
 

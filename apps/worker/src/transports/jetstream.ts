@@ -62,7 +62,7 @@ export class JetStreamTransport implements Transport {
     if (signal.aborted) return { delivered: [], rejected: [], released: rows.map((r) => r.id) };
     const acks = await Promise.allSettled(
       rows.map((r) =>
-        js.publish(this.spec.subject, r.payload, {
+        js.publish(this.spec.subject, r.payloadBytes, {
           msgID: r.id,
           timeout: this.o.requestTimeoutMs,
         }),

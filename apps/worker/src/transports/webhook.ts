@@ -39,7 +39,7 @@ export class WebhookTransport implements Transport {
           "webhook-timestamp": String(Math.floor(now.getTime() / 1000)),
           "webhook-signature": this.signer.sign(row.id, now, row.payload),
         };
-        const a = await post(this.sender, this.url, Buffer.from(row.payload), headers, {
+        const a = await post(this.sender, this.url, row.payloadBytes, headers, {
           timeoutMs: this.o.requestTimeoutMs,
           signal,
         });

@@ -1,6 +1,8 @@
 import type { Sql } from "../client";
 import {
+  afterCursor,
   CLAIMED_COLUMNS,
+  type ClaimCursor,
   type ClaimedRow,
   type DeliveryRow,
   deliveryRows,
@@ -8,7 +10,8 @@ import {
   settleLedger,
 } from "./ledger";
 
-export type { DeliveryRow, Settlement } from "./ledger";
+export type { ClaimCursor, DeliveryRow, Settlement } from "./ledger";
+export { cursorAfter } from "./ledger";
 
 /**
  * Lease up to `limit` due events to `workerId` for `leaseMs`. SKIP LOCKED lets several
@@ -16,13 +19,18 @@ export type { DeliveryRow, Settlement } from "./ledger";
  * crashed worker) makes the row claimable again. Attempts count claims, so an event that
  * crashes its worker every time still reaches the dead letter eventually.
  *
+ * `after` starts the claim past the batches this process has in flight (see ClaimCursor);
+ * whatever lies before it (a late commit, an expired lease) is found by the next claim from
+ * the head, which the worker makes whenever a claim comes back short, and at least once a
+ * second.
+ *
  * It takes the postgres.js client rather than drizzle: its tagged queries are prepared once
  * per connection, where at a thousand small batches a second parsing and planning each
  * statement again would cost more than running it.
  */
 export async function claimForDelivery(
   pg: Sql,
-  opts: { limit: number; leaseMs: number; workerId: string },
+  opts: { limit: number; leaseMs: number; workerId: string; after?: ClaimCursor },
 ): Promise<DeliveryRow[]> {
   const rows = await pg<ClaimedRow[]>`
     update outbox o
@@ -33,11 +41,12 @@ export async function claimForDelivery(
              where status = 'pending'
                and available_at <= now()
                and (leased_until is null or leased_until < now())
+               and ${afterCursor(pg, opts.after)}
              order by available_at, seq
              limit ${opts.limit}::int
              for update skip locked) c
      where o.id = c.id
-    returning o.id, ${pg.unsafe(CLAIMED_COLUMNS)}`;
+    returning o.id, ${pg.unsafe(CLAIMED_COLUMNS)}`.raw();
   return deliveryRows(rows);
 }
 

@@ -2,7 +2,9 @@ import { and, asc, eq, inArray, notInArray, sql } from "drizzle-orm";
 import type { DbOrTx, Sql } from "../client";
 import { deliveries, deliveryDestinations } from "../schema/outbox";
 import {
+  afterCursor,
   CLAIMED_COLUMNS,
+  type ClaimCursor,
   type ClaimedRow,
   type DeadEvent,
   type DeliveryRow,
@@ -62,11 +64,20 @@ export async function registerDestinations(
  * statement itself has just locked and so leasing far more than `limit`. An ordered
  * destination is a single queue: nothing is claimed past a row that is waiting for a retry or
  * leased by someone else, and claims of it are serialised by an advisory lock, so batches
- * reach it in enqueue (seq) order whatever the number of workers.
+ * reach it in enqueue (seq) order whatever the number of workers. An unordered one takes
+ * `after`, as claimForDelivery does; an ordered one has no batch in flight when it claims, and
+ * starts at its head.
  */
 export async function claimDestination(
   pg: Sql,
-  opts: { destination: string; ordered: boolean; limit: number; leaseMs: number; workerId: string },
+  opts: {
+    destination: string;
+    ordered: boolean;
+    limit: number;
+    leaseMs: number;
+    workerId: string;
+    after?: ClaimCursor;
+  },
 ): Promise<DeliveryRow[]> {
   const picked = opts.ordered
     ? pg`
@@ -91,6 +102,7 @@ export async function claimDestination(
            where destination = ${opts.destination}::text and status = 'pending'
              and available_at <= now()
              and (leased_until is null or leased_until < now())
+             and ${afterCursor(pg, opts.after)}
            order by available_at, seq
            limit ${opts.limit}::int
            for update skip locked
@@ -102,7 +114,7 @@ export async function claimDestination(
            leased_by = ${opts.workerId}::text, attempts = o.attempts + 1
       from c
      where o.destination = ${opts.destination}::text and o.event_id = c.event_id
-    returning o.event_id as id, ${pg.unsafe(CLAIMED_COLUMNS)}`;
+    returning o.event_id as id, ${pg.unsafe(CLAIMED_COLUMNS)}`.raw();
   return deliveryRows(rows);
 }
 

@@ -16,8 +16,15 @@ export interface DeliveryRow {
   /** Attempts including this one. */
   attempts: number;
   createdAt: Date;
-  /** The event as JSON text, spliced into the request body without a parse/serialise trip. */
-  payload: string;
+  /** When it became due, in µs since the epoch (exact): with seq, a claim cursor's key. */
+  availableUs: number;
+  /**
+   * The event as JSON text, the bytes as Postgres sent them: spliced into request bodies
+   * without being decoded, parsed, serialised or encoded again.
+   */
+  payloadBytes: Buffer;
+  /** The same as a string (decoded on first use: the tracker's path never needs it). */
+  readonly payload: string;
   message: string;
   severity: string;
   eventTime: string;
@@ -35,41 +42,99 @@ export interface Settlement {
 }
 
 /**
- * The columns a claim returns, after the row's id (as `id`): the payload as text plus the few
- * fields a sender needs, so the worker never parses and re-serialises events it only forwards.
+ * The columns a claim returns, after the row's id: the payload as text plus the few fields a
+ * sender needs, so the worker never parses and re-serialises events it only forwards. Claims
+ * read them raw (each value the bytes Postgres sent) in this order: see deliveryRows.
  */
-export const CLAIMED_COLUMNS = `o.seq, o.region, o.attempts, o.created_at, o.payload::text as payload,
+export const CLAIMED_COLUMNS = `o.seq, o.region, o.attempts,
+  (extract(epoch from o.created_at) * 1000)::int8 as created_ms,
+  (extract(epoch from o.available_at) * 1000000)::int8 as available_us, o.payload::text as payload,
   o.payload->>'message' as message, o.payload->>'severity' as severity,
   o.payload->>'eventTime' as event_time`;
 
-export interface ClaimedRow {
-  id: string;
-  seq: string | number | bigint;
-  region: string;
-  attempts: number;
-  created_at: Date | string;
-  payload: string;
-  message: string | null;
-  severity: string | null;
-  event_time: string | null;
+/** A claimed row as the driver's raw mode gives it: id, then CLAIMED_COLUMNS' values. */
+export type ClaimedRow = (Buffer | null)[];
+
+class ClaimedEvent implements DeliveryRow {
+  private text: string | undefined;
+  constructor(
+    readonly id: string,
+    readonly seq: number,
+    readonly region: string,
+    readonly attempts: number,
+    readonly createdAt: Date,
+    readonly availableUs: number,
+    readonly payloadBytes: Buffer,
+    readonly message: string,
+    readonly severity: string,
+    readonly eventTime: string,
+  ) {}
+
+  get payload(): string {
+    this.text ??= this.payloadBytes.toString("utf8");
+    return this.text;
+  }
 }
 
-/** Claimed rows as delivery rows, in enqueue order. */
+const str = (b: Buffer | null | undefined) => (b ? b.toString("utf8") : "");
+
+/**
+ * Claimed rows as delivery rows, in enqueue order. The payload is a view of the driver's
+ * receive buffer (which the driver never writes again), kept only while its batch is in flight.
+ */
 export function deliveryRows(rows: readonly ClaimedRow[]): DeliveryRow[] {
   return rows
-    .map((r) => ({
-      id: r.id,
-      seq: Number(r.seq),
-      region: r.region,
-      attempts: r.attempts,
-      // A Date or, on some paths of the driver, its text.
-      createdAt: new Date(r.created_at),
-      payload: r.payload,
-      message: r.message ?? "",
-      severity: r.severity ?? "normal",
-      eventTime: r.event_time ?? "",
-    }))
+    .map(
+      ([id, seq, region, attempts, createdMs, availableUs, payload, message, severity, time]) =>
+        new ClaimedEvent(
+          str(id),
+          Number(str(seq)),
+          str(region),
+          Number(str(attempts)),
+          new Date(Number(str(createdMs))),
+          Number(str(availableUs)),
+          payload ?? Buffer.alloc(0),
+          message ? str(message) : "",
+          severity ? str(severity) : "normal",
+          str(time),
+        ),
+    )
     .sort((a, b) => a.seq - b.seq);
+}
+
+/**
+ * Where a claim starts in the pending index's order (available_at, seq): after the last row of
+ * the previous batch. The rows before it are mostly batches still in flight, leased or locked,
+ * and a claim from the head would walk over every one of them (measured: with four batches of
+ * 1,000 in flight, the claim cost its backend twice as much CPU per event as with a cursor).
+ */
+export interface ClaimCursor {
+  availableUs: number;
+  seq: number;
+}
+
+/** The cursor after a claimed batch: its last row in index order. */
+export function cursorAfter(rows: readonly DeliveryRow[]): ClaimCursor | undefined {
+  let last: DeliveryRow | undefined;
+  for (const r of rows) {
+    if (
+      !last ||
+      r.availableUs > last.availableUs ||
+      (r.availableUs === last.availableUs && r.seq > last.seq)
+    ) {
+      last = r;
+    }
+  }
+  return last && { availableUs: last.availableUs, seq: last.seq };
+}
+
+/**
+ * The condition a claim with a cursor adds, as an index bound; without one it starts at the
+ * epoch, before any row (one statement text either way, prepared once). The cursor goes over as
+ * integer microseconds and is turned back into a timestamp exactly (no float on the way).
+ */
+export function afterCursor(pg: Sql, after: ClaimCursor | undefined) {
+  return pg`(available_at, seq) > (timestamptz 'epoch' + ${String(after?.availableUs ?? 0)}::int8 * interval '1 microsecond', ${String(after?.seq ?? 0)}::int8)`;
 }
 
 // UUIDs (from the database itself) need no quoting inside an array literal.
