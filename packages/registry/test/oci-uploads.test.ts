@@ -13,9 +13,13 @@ import { UploadNotFoundError, UploadOffsetError } from "../src/storage/uploads";
 const sha = (algorithm: "sha256" | "sha512", bytes: Buffer) =>
   `${algorithm}:${createHash(algorithm).update(bytes).digest("hex")}`;
 
-function stores() {
+/** A blob store, an upload store over it and the id of a new upload there. */
+async function newUpload() {
   const blobs = new FsBlobStore(mkdtempSync(join(tmpdir(), "berth-up-")));
-  return { blobs, uploads: new FsUploadStore(join(blobs.root, "uploads"), blobs) };
+  const uploads = new FsUploadStore(join(blobs.root, "uploads"), blobs);
+  const id = randomUUID();
+  await uploads.create(id);
+  return { blobs, uploads, id };
 }
 
 /** A stream that yields some bytes, then fails as a dropped connection does. */
@@ -30,9 +34,7 @@ function cutOff(bytes: Buffer): Readable {
 
 describe("FsUploadStore", () => {
   it("appends chunks in order, hashing as they stream, and publishes by rename", async () => {
-    const { blobs, uploads } = stores();
-    const id = randomUUID();
-    await uploads.create(id);
+    const { blobs, uploads, id } = await newUpload();
     const parts = [randomBytes(70_000), randomBytes(1), randomBytes(300_000)];
     let offset = 0;
     for (const part of parts) {
@@ -52,9 +54,7 @@ describe("FsUploadStore", () => {
   });
 
   it("refuses a chunk that does not start where the upload ends, changing nothing", async () => {
-    const { uploads } = stores();
-    const id = randomUUID();
-    await uploads.create(id);
+    const { uploads, id } = await newUpload();
     await uploads.append(id, Buffer.from("abc"), 0);
     await expect(uploads.append(id, Buffer.from("def"), 5)).rejects.toBeInstanceOf(
       UploadOffsetError,
@@ -70,9 +70,7 @@ describe("FsUploadStore", () => {
   });
 
   it("undoes a chunk cut off midway, bytes and running hash", async () => {
-    const { uploads } = stores();
-    const id = randomUUID();
-    await uploads.create(id);
+    const { uploads, id } = await newUpload();
     const first = randomBytes(1000);
     await uploads.append(id, first, 0);
     await expect(uploads.append(id, cutOff(randomBytes(5000)), 1000)).rejects.toThrow("aborted");
@@ -84,9 +82,7 @@ describe("FsUploadStore", () => {
   });
 
   it("resumes after a restart: a new instance continues and re-hashes the stored bytes", async () => {
-    const { blobs, uploads } = stores();
-    const id = randomUUID();
-    await uploads.create(id);
+    const { blobs, uploads, id } = await newUpload();
     const first = randomBytes(4000);
     await uploads.append(id, first, 0);
     const restarted = new FsUploadStore(uploads.dir, blobs);
@@ -104,9 +100,7 @@ describe("FsUploadStore", () => {
   });
 
   it("verifies sha512 digests and expected sizes", async () => {
-    const { blobs, uploads } = stores();
-    const id = randomUUID();
-    await uploads.create(id);
+    const { blobs, uploads, id } = await newUpload();
     const bytes = randomBytes(10_000);
     await uploads.append(id, bytes, 0);
     await expect(uploads.seal(id, sha("sha512", bytes), {}, 9_999)).rejects.toBeInstanceOf(
@@ -143,9 +137,7 @@ describe("FsUploadStore", () => {
   });
 
   it("lists uploads with their last write", async () => {
-    const { uploads } = stores();
-    const id = randomUUID();
-    await uploads.create(id);
+    const { uploads, id } = await newUpload();
     const old = new Date(Date.now() - 3_600_000);
     utimesSync(join(uploads.dir, id), old, old);
     const listed = [];
