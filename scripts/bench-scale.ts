@@ -19,7 +19,6 @@ import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import {
   basic,
   freshDatabase,
@@ -29,6 +28,7 @@ import {
   pullImage,
   randomImage,
   type ServiceProcess,
+  scriptOptions,
   setupAccounts,
   sha256,
   startPostgres,
@@ -36,21 +36,16 @@ import {
 } from "@berth/harness";
 import { startMoto } from "@berth/registry/testing";
 
-const { values: args } = parseArgs({
-  options: {
-    clients: { type: "string", default: "16" },
-    mb: { type: "string", default: "2" },
-    layers: { type: "string", default: "2" },
-    rounds: { type: "string", default: "2" },
-    only: { type: "string" },
-    "deadline-s": { type: "string", default: "1500" },
-  },
+const args = scriptOptions({
+  clients: 16,
+  mb: 2,
+  layers: 2,
+  rounds: 2,
+  only: null,
+  "deadline-s": 1500,
 });
-const CLIENTS = Number(args.clients);
-const MB = Number(args.mb);
-const LAYERS = Number(args.layers);
-const ROUNDS = Number(args.rounds);
-const DEADLINE = Date.now() + Number(args["deadline-s"]) * 1000;
+const { clients: CLIENTS, mb: MB, layers: LAYERS, rounds: ROUNDS } = args;
+const DEADLINE = Date.now() + args["deadline-s"] * 1000;
 if (![CLIENTS, MB, LAYERS, ROUNDS].every((n) => Number.isInteger(n) && n > 0) || CLIENTS > 64) {
   console.error("bench:scale: --clients (1-64), --mb, --layers, --rounds are whole numbers > 0");
   process.exit(2);

@@ -14,7 +14,6 @@
 import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import { createDb } from "@berth/db";
 import {
   accountEvents,
@@ -26,6 +25,8 @@ import {
   printOperations,
   rssBytes,
   type ServiceProcess,
+  scriptOptions,
+  secondsLog,
   setupAccounts,
   startPostgres,
   startServerProcess,
@@ -35,29 +36,24 @@ import {
   Workload,
 } from "@berth/harness";
 
-const { values } = parseArgs({
-  options: {
-    seconds: { type: "string", default: "120" },
-    concurrency: { type: "string", default: "8" },
-    accounts: { type: "string", default: "3" },
-    "sample-seconds": { type: "string", default: "5" },
-    "max-layer-kb": { type: "string", default: "64" },
-    "drain-seconds": { type: "string", default: "300" },
-  },
+const values = scriptOptions({
+  seconds: 120,
+  concurrency: 8,
+  accounts: 3,
+  "sample-seconds": 5,
+  "max-layer-kb": 64,
+  "drain-seconds": 300,
 });
-const SECONDS = Number(values.seconds);
-const CONCURRENCY = Number(values.concurrency);
-const ACCOUNTS = Number(values.accounts);
-const SAMPLE_MS = Number(values["sample-seconds"]) * 1000;
-const MAX_LAYER = Number(values["max-layer-kb"]) * 1024;
-const DRAIN_MS = Number(values["drain-seconds"]) * 1000;
+const { seconds: SECONDS, concurrency: CONCURRENCY, accounts: ACCOUNTS } = values;
+const SAMPLE_MS = values["sample-seconds"] * 1000;
+const MAX_LAYER = values["max-layer-kb"] * 1024;
+const DRAIN_MS = values["drain-seconds"] * 1000;
 if (![SECONDS, CONCURRENCY, ACCOUNTS, SAMPLE_MS, MAX_LAYER, DRAIN_MS].every((n) => n > 0)) {
   throw new Error("every option must be a positive number");
 }
 
 const started = Date.now();
-const log = (line: string) =>
-  console.log(`[${((Date.now() - started) / 1000).toFixed(1)}s] ${line}`);
+const log = secondsLog(started);
 
 /**
  * Memory of a Postgres server: the proportional set size (PSS) of the postmaster and its

@@ -10,26 +10,24 @@
  * broken: an event lost, a duplicate where the destination dedupes, syslog duplicates beyond
  * the redelivery count, or a destination falling behind while another is down.
  */
-import { parseArgs } from "node:util";
-import { brokenPromises, destinationOutage } from "@berth/harness";
+import {
+  brokenPromises,
+  destinationOutage,
+  faultScript,
+  outageOptions,
+  verdict,
+} from "@berth/harness";
 
-const { values } = parseArgs({
-  options: {
-    "down-seconds": { type: "string", default: "60" },
-    rate: { type: "string", default: "20" },
-    "gap-seconds": { type: "string", default: "10" },
-    "retry-max-ms": { type: "string" },
-  },
+const { values, log } = faultScript({
+  "down-seconds": 60,
+  rate: 20,
+  "gap-seconds": 10,
+  "retry-max-ms": null,
 });
-const started = Date.now();
 const report = await destinationOutage({
-  downMs: Number(values["down-seconds"]) * 1000,
-  ratePerSecond: Number(values.rate),
-  gapMs: Number(values["gap-seconds"]) * 1000,
-  ...(values["retry-max-ms"]
-    ? { workerEnv: { BERTH_WORKER_RETRY_MAX_MS: values["retry-max-ms"] } }
-    : {}),
-  log: (line) => console.log(`[${((Date.now() - started) / 1000).toFixed(1)}s] ${line}`),
+  ...outageOptions(values),
+  gapMs: values["gap-seconds"] * 1000,
+  log,
 });
 
 console.log(
@@ -55,5 +53,4 @@ for (const w of report.outages) {
 console.log(`everything held everywhere ${report.drainSeconds.toFixed(1)} s after the load ended`);
 const broken = brokenPromises(report);
 for (const b of broken) console.log(`BROKEN: ${b}`);
-console.log(broken.length > 0 ? "\nFAILED" : "\nOK");
-process.exit(broken.length > 0 ? 1 : 0);
+verdict(broken.length > 0);

@@ -7,12 +7,9 @@
  * whether reads kept working, the failure events and the invariants. Exits 1 when a
  * promise is broken, 2 when this machine cannot mount a tmpfs.
  */
-import { diskFaults } from "@berth/harness";
+import { diskFaults, secondsLog, verdict } from "@berth/harness";
 
-const started = Date.now();
-const report = await diskFaults({
-  log: (line) => console.log(`[${((Date.now() - started) / 1000).toFixed(1)}s] ${line}`),
-});
+const report = await diskFaults({ log: secondsLog() });
 if (!report) {
   console.error(
     "cannot mount a tmpfs here (run as root); the test suite simulates the errors instead",
@@ -43,12 +40,11 @@ const violations = [
 ];
 console.log(`invariant violations (after full, after read-only): ${violations.length}`);
 for (const v of violations) console.log(`  ${v.check}: ${v.detail}`);
-const broken =
+verdict(
   report.full.slice(0, 2).some((a) => a.status !== 507) ||
-  report.readOnly.some((a) => a.status !== 503) ||
-  report.uploadBytesAfterFull !== 0 ||
-  report.pullWhileReadOnly !== 200 ||
-  report.pushAfterRecovery !== 201 ||
-  violations.length > 0;
-console.log(broken ? "\nFAILED" : "\nOK");
-process.exit(broken ? 1 : 0);
+    report.readOnly.some((a) => a.status !== 503) ||
+    report.uploadBytesAfterFull !== 0 ||
+    report.pullWhileReadOnly !== 200 ||
+    report.pushAfterRecovery !== 201 ||
+    violations.length > 0,
+);

@@ -9,28 +9,26 @@
  * and the ledger: events the outbox received vs events the tracker holds (lost, duplicated,
  * unknown: all must be 0). Exits 1 when a promise is broken.
  */
-import { parseArgs } from "node:util";
-import { printOperations, trackerOutage } from "@berth/harness";
+import {
+  faultScript,
+  outageOptions,
+  printOperations,
+  trackerOutage,
+  verdict,
+} from "@berth/harness";
 
-const { values } = parseArgs({
-  options: {
-    "down-seconds": { type: "string", default: "180" },
-    rate: { type: "string", default: "20" },
-    "before-seconds": { type: "string", default: "20" },
-    "after-seconds": { type: "string", default: "20" },
-    "retry-max-ms": { type: "string" },
-  },
+const { values, log } = faultScript({
+  "down-seconds": 180,
+  rate: 20,
+  "before-seconds": 20,
+  "after-seconds": 20,
+  "retry-max-ms": null,
 });
-const started = Date.now();
 const report = await trackerOutage({
-  downMs: Number(values["down-seconds"]) * 1000,
-  ratePerSecond: Number(values.rate),
-  beforeMs: Number(values["before-seconds"]) * 1000,
-  afterMs: Number(values["after-seconds"]) * 1000,
-  ...(values["retry-max-ms"]
-    ? { workerEnv: { BERTH_WORKER_RETRY_MAX_MS: values["retry-max-ms"] } }
-    : {}),
-  log: (line) => console.log(`[${((Date.now() - started) / 1000).toFixed(1)}s] ${line}`),
+  ...outageOptions(values),
+  beforeMs: values["before-seconds"] * 1000,
+  afterMs: values["after-seconds"] * 1000,
+  log,
 });
 
 console.log(`\ntracker down ${values["down-seconds"]} s under ${values.rate} operations/s`);
@@ -65,5 +63,4 @@ const broken =
   report.events.missing.length + report.events.duplicated.length > 0 ||
   !(report.maxLagSeconds > 0) ||
   !(report.lagAtEnd < Math.min(1, report.maxLagSeconds));
-console.log(broken ? "\nFAILED" : "\nOK");
-process.exit(broken ? 1 : 0);
+verdict(broken);

@@ -4,6 +4,7 @@
  */
 export * from "./accounting";
 export * from "./cpu";
+export * from "./fault-report";
 export * from "./figures";
 export * from "./graphile-peer";
 export * from "./invariants";
@@ -23,4 +24,5 @@ export * from "./scenarios/postgres-outage";
 export * from "./scenarios/setup";
 export * from "./scenarios/tracker-outage";
 export * from "./script";
+export * from "./script-options";
 export * from "./workload";

@@ -263,29 +263,26 @@ export async function checkInvariants(sql: Sql, storeRoot: string): Promise<Inva
     account_id: string;
   }[];
   for (const t of tokens) present.add(`token ${t.account_id} ${t.id}`);
-  const manifests = (await sql`
-    select n.account_id, n.region, r.name as repository, m.digest from manifests m
-      join repositories r on r.id = m.repository_id
-      join namespaces n on n.id = r.namespace_id`) as unknown as {
-    account_id: string;
-    region: string;
-    repository: string;
-    digest: string;
-  }[];
+  // A manifest's digest or a tag's name, with the account, region and repository it is in.
+  const inRepositories = async (table: "manifests" | "tags", column: "digest" | "name") =>
+    (await sql`
+      select n.account_id, n.region, r.name as repository, x.${sql(column)} as name
+        from ${sql(table)} x
+        join repositories r on r.id = x.repository_id
+        join namespaces n on n.id = r.namespace_id`) as unknown as {
+      account_id: string;
+      region: string;
+      repository: string;
+      name: string;
+    }[];
+  const manifests = await inRepositories("manifests", "digest");
   for (const m of manifests) {
-    present.add(`manifest ${m.account_id}/${loc(m.region)} ${m.repository}@${m.digest}`);
+    present.add(`manifest ${m.account_id}/${loc(m.region)} ${m.repository}@${m.name}`);
   }
-  const tags = (await sql`
-    select n.account_id, n.region, r.name as repository, t.name from tags t
-      join repositories r on r.id = t.repository_id
-      join namespaces n on n.id = r.namespace_id`) as unknown as {
-    account_id: string;
-    region: string;
-    repository: string;
-    name: string;
-  }[];
-  for (const t of tags)
+  const tags = await inRepositories("tags", "name");
+  for (const t of tags) {
     present.add(`tag ${t.account_id}/${loc(t.region)} ${t.repository}:${t.name}`);
+  }
 
   for (const [key, n] of creates) {
     if (n > 1) add("events", `${key} has ${n} create events (the workload creates it once)`);

@@ -179,23 +179,19 @@ export async function destinationOutage(
           await fetch(`${worker.url}/metrics`, { signal: AbortSignal.timeout(5000) })
         ).text();
         const m = parseMetrics(text);
+        // A figure of each destination's and, beside them, the tracker's (the outbox's).
+        const perDestination = (metric: string, tracker: number | undefined) => ({
+          ...(byLabel(text, metric, "destination") as Record<OutageDestination, number>),
+          tracker: tracker ?? 0,
+        });
         samples.push({
           t: (performance.now() - started) / 1000,
           down,
-          pending: {
-            ...(byLabel(text, "berth_destination_pending", "destination") as Record<
-              OutageDestination,
-              number
-            >),
-            tracker: m.berth_outbox_pending ?? 0,
-          },
-          lag: {
-            ...(byLabel(text, "berth_destination_lag_seconds", "destination") as Record<
-              OutageDestination,
-              number
-            >),
-            tracker: m.berth_outbox_oldest_pending_age_seconds ?? 0,
-          },
+          pending: perDestination("berth_destination_pending", m.berth_outbox_pending),
+          lag: perDestination(
+            "berth_destination_lag_seconds",
+            m.berth_outbox_oldest_pending_age_seconds,
+          ),
         });
       } catch {
         // a missed sample
