@@ -1,5 +1,5 @@
 import { createBerthClient } from "@berth/client";
-import { apiKeys, outbox, registryTokens } from "@berth/db";
+import { apiKeys, outbox, registryTokens, uploadSessions } from "@berth/db";
 import { createTestDatabase, type TestDatabase } from "@berth/db/testing";
 import { type CreatedAccount, createAccount, createApiKey, hashSecret } from "@berth/registry";
 import { and, count, eq } from "drizzle-orm";
@@ -110,6 +110,42 @@ async function expectDeadOnV2(jwt: string): Promise<void> {
   expect(await pullEvents()).toBe(before);
 }
 
+/** An upload session started with a bearer token: its path. */
+async function startUploadWith(jwt: string): Promise<string> {
+  const res = await new OciClient(url, `Bearer ${jwt}`).request(
+    "POST",
+    "/v2/alicens/a/blobs/uploads/",
+  );
+  await res.arrayBuffer();
+  expect(res.status).toBe(202);
+  return new URL(res.headers.get("location")!, url).pathname;
+}
+
+/**
+ * The chunks of an upload started before the credential went (and of an upload that does
+ * not exist) are refused as unauthenticated; the upload is left as it was.
+ */
+async function expectUploadRefused(jwt: string, upload: string): Promise<void> {
+  const writes: [string, string][] = [
+    ["PATCH", upload],
+    ["PUT", `${upload}?digest=${UNKNOWN_BLOB}`],
+    ["DELETE", upload],
+    ["PATCH", "/v2/alicens/a/blobs/uploads/not-an-upload"],
+  ];
+  for (const [method, path] of writes) {
+    const res = await new OciClient(url, `Bearer ${jwt}`).request(method, path, {
+      body: "chunk",
+    });
+    await res.arrayBuffer();
+    expect(res.status, `${method} ${path}`).toBe(401);
+  }
+  const [session] = await t.db
+    .select({ offset: uploadSessions.offset, writer: uploadSessions.writer })
+    .from(uploadSessions)
+    .where(eq(uploadSessions.id, upload.split("/").pop()!));
+  expect(session).toEqual({ offset: 0, writer: null });
+}
+
 beforeAll(async () => {
   t = await createTestDatabase();
   server = await serverOn(t.db, {
@@ -211,6 +247,7 @@ describe("a bearer token whose credential is gone", () => {
     expect(refreshed.status).toBe(200);
     expect(await v2(issued.token!, "GET", "/v2/alicens/a/manifests/v1")).toBe(200);
     expect(await v2(refreshed.token!, "GET", "/v2/alicens/a/manifests/v1")).toBe(200);
+    const upload = await startUploadWith(issued.token!);
     // There is no API-key deletion in the API yet (accounts are an IAM stand-in): the
     // operator removes the row.
     await t.db.delete(apiKeys).where(eq(apiKeys.keyHash, hashSecret(key)));
@@ -219,6 +256,7 @@ describe("a bearer token whose credential is gone", () => {
       expect((await tokenFor(basic("iambearer", jwt), [])).status).toBe(401);
       expect((await formRefresh(jwt, "repository:alicens/a:pull")).status).toBe(401);
       await expectDeadOnV2(jwt);
+      await expectUploadRefused(jwt, upload);
       expect(await v2(jwt, "POST", "/v2/alicens/a/blobs/uploads/")).toBe(401);
     }
     expect((await tokenFor(basic("iamapikey", alice.apiKey), [])).status).toBe(200);

@@ -57,16 +57,6 @@ export async function confirmCredential(
   return cred ? { ok: true, cred } : { ok: false, reason: "invalid" };
 }
 
-/**
- * Thrown by a handler whose use case found that an `unconfirmed` credential no longer
- * holds: the request is answered as one with an invalid token.
- */
-export class CredentialGone extends Error {
-  constructor() {
-    super("the credential behind the bearer token no longer holds");
-  }
-}
-
 /** The `WWW-Authenticate` challenge pointing clients at the token endpoint. */
 export function bearerChallenge(
   req: FastifyRequest,

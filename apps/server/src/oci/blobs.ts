@@ -1,6 +1,7 @@
 import {
   type BlobRequest,
   bytesRead,
+  CredentialGoneError,
   countServedBytes,
   deleteBlob,
   OciFailure,
@@ -9,7 +10,6 @@ import {
   statBlob,
 } from "@berth/registry";
 import type { FastifyReply } from "fastify";
-import { CredentialGone } from "./auth";
 import type { OciCall } from "./call";
 
 type BlobCall = OciCall & { name: string; digest: string };
@@ -43,7 +43,7 @@ function blobRequest(call: BlobCall): BlobRequest {
 
 export async function headBlob(call: BlobCall): Promise<FastifyReply> {
   const blob = await statBlob(call.ctx, blobRequest(call));
-  if (!blob) throw new CredentialGone();
+  if (!blob) throw new CredentialGoneError();
   return call.reply
     .code(200)
     .headers({
@@ -76,7 +76,7 @@ export async function getBlob(call: BlobCall): Promise<FastifyReply> {
     }
     throw error;
   });
-  if (!blob) throw new CredentialGone();
+  if (!blob) throw new CredentialGoneError();
   if ("redirect" in blob) {
     countServedBytes(ctx, blob.size).catch((err: unknown) =>
       req.log.warn({ err }, "could not count pull traffic"),

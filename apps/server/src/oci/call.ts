@@ -12,7 +12,7 @@ export interface OciCall {
   maxBlobBytes?: number;
   /**
    * The stored credential behind a bearer token that was not looked up yet (the reads of a
-   * pull check it in their own query): the handler throws CredentialGone if it is gone.
+   * pull and an upload's chunks check it in their first query): CredentialGoneError if gone.
    */
   unconfirmed?: CredentialSource;
 }

@@ -1,5 +1,6 @@
 import { acceptedMediaRanges, MAX_MANIFEST_BYTES } from "@berth/core";
 import {
+  CredentialGoneError,
   deleteManifestByDigest,
   deleteTag,
   pullManifest,
@@ -8,7 +9,6 @@ import {
   statManifest,
 } from "@berth/registry";
 import type { FastifyReply } from "fastify";
-import { CredentialGone } from "./auth";
 import { type OciCall, readLimited } from "./call";
 
 type ManifestCall = OciCall & { name: string; reference: string };
@@ -40,7 +40,7 @@ export async function getManifest(call: ManifestCall): Promise<FastifyReply> {
   const m = call.unconfirmed
     ? await pullManifestConfirming(call.ctx, readOf(call), call.unconfirmed)
     : await pullManifest(call.ctx, readOf(call));
-  if (!m) throw new CredentialGone();
+  if (!m) throw new CredentialGoneError();
   return call.reply.code(200).headers(manifestHeaders(m)).send(m.content);
 }
 

@@ -2,6 +2,7 @@ import { repositoryNameProblem } from "@berth/core";
 import {
   type AuthDeps,
   BearerTokens,
+  CredentialGoneError,
   collectBlobs,
   missing,
   OciFailure,
@@ -19,7 +20,6 @@ import {
   type AuthOutcome,
   authenticateRequest,
   bearerChallenge,
-  CredentialGone,
   confirmCredential,
   contextOf,
   refuseRateLimited,
@@ -173,10 +173,12 @@ async function handle(
     const wait = deps.authLimit?.blockedFor(req.ip) ?? 0;
     if (wait > 0) return refuseRateLimited(deps, req, reply, wait, "v2");
   }
-  // The reads of a pull check a bearer token's credential in their own query.
+  // The reads of a pull, and the chunks of an upload, check a bearer token's credential in
+  // their own first query.
   const deferCheck =
     (route.kind === "manifest" && req.method === "GET") ||
-    (route.kind === "blob" && req.method !== "DELETE");
+    (route.kind === "blob" && req.method !== "DELETE") ||
+    (route.kind === "upload" && req.method !== "GET");
   const refuse = (reason: "missing" | "invalid") => {
     if (reason === "invalid") deps.authLimit?.failed(req.ip);
     return refuseUnauthenticated(deps, service, req, reply, reason, scope);
@@ -231,7 +233,7 @@ async function handle(
     }
     return await dispatch(route, req.method, call);
   } catch (error) {
-    if (error instanceof CredentialGone) return refuse("invalid");
+    if (error instanceof CredentialGoneError) return refuse("invalid");
     // A request refused before its use case asked about the credential: asked now, so
     // that a gone credential hears only that it is unauthenticated.
     if (call.unconfirmed && !reply.sent) {

@@ -7,6 +7,7 @@ import {
   permits,
   startUpload,
   type UploadLimits,
+  type UploadRef,
   uploadStatus,
   uploadWhole,
 } from "@berth/registry";
@@ -152,13 +153,21 @@ async function withUploadState<T>(call: UploadCall, run: () => Promise<T>): Prom
   }
 }
 
+/** The upload a request names, with its credential when that is still to be checked. */
+function uploadRef(call: UploadCall): UploadRef {
+  return {
+    repository: call.name,
+    id: call.id,
+    ...(call.unconfirmed ? { unconfirmed: call.unconfirmed } : {}),
+  };
+}
+
 /** PATCH: append a chunk, streamed to storage while hashed. */
 export function patchUpload(call: UploadCall): Promise<FastifyReply> {
   return withUploadState(call, async () => {
     const start = chunkStart(call);
     const { offset } = await appendUpload(call.ctx, {
-      repository: call.name,
-      id: call.id,
+      ...uploadRef(call),
       source: call.req.raw,
       ...(start !== undefined ? { start } : {}),
       limits: limitsOf(call),
@@ -173,8 +182,7 @@ export function putUpload(call: UploadCall): Promise<FastifyReply> {
     const body = hasBody(call.req);
     const start = body ? chunkStart(call) : undefined;
     const blob = await finishUpload(call.ctx, {
-      repository: call.name,
-      id: call.id,
+      ...uploadRef(call),
       digest: queryParam(call.req, "digest"),
       ...(body ? { source: call.req.raw } : {}),
       ...(start !== undefined ? { start } : {}),
@@ -185,6 +193,6 @@ export function putUpload(call: UploadCall): Promise<FastifyReply> {
 }
 
 export async function deleteUpload(call: UploadCall): Promise<FastifyReply> {
-  await cancelUpload(call.ctx, { repository: call.name, id: call.id });
+  await cancelUpload(call.ctx, uploadRef(call));
   return call.reply.code(204).send();
 }

@@ -12,6 +12,17 @@ import { accountId, nowOf, type RegistryContext } from "../context";
  */
 
 /**
+ * Thrown when a request's `unconfirmed` credential turns out to be gone: the request is
+ * answered as one with an invalid token (and nothing was written for it).
+ */
+export class CredentialGoneError extends Error {
+  override readonly name = "CredentialGoneError";
+  constructor() {
+    super("the credential behind the bearer token no longer holds");
+  }
+}
+
+/**
  * SQL that is true while the credential holds, as `verifyBearer` checks it: the API key's
  * row (of the token's account and user), or the registry token's (of the account, for this
  * region, not expired). Either allows a pull, whatever its access now. Without a source

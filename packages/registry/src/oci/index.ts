@@ -1,5 +1,6 @@
 export * from "./audit";
 export * from "./blobs";
+export * from "./credential-holds";
 export * from "./delete-manifest";
 export * from "./delete-tag";
 export * from "./errors";

@@ -1,8 +1,10 @@
 import { randomUUID } from "node:crypto";
 import { namespaces, repositories, uploadSessions } from "@berth/db";
 import { and, eq, sql } from "drizzle-orm";
+import type { CredentialSource } from "../../auth/credential";
 import { accountId, type RegistryContext } from "../../context";
 import type { UploadState } from "../../storage/blob-store";
+import { CredentialGoneError, credentialHolds, credentialHoldsSql } from "../credential-holds";
 import { OciFailure, ociFailureOf } from "../errors";
 import { ociRepositoryName } from "../repository";
 
@@ -18,6 +20,8 @@ export const UPLOAD_LEASE_MS = 30_000;
 export interface UploadRef {
   repository: string;
   id: string;
+  /** A bearer token's credential not looked up yet: checked as the session is taken. */
+  unconfirmed?: CredentialSource;
 }
 
 /**
@@ -89,9 +93,14 @@ async function takeSession(
        and r.id = s.repository_id and r.name = ${name.name}
        and n.id = r.namespace_id and n.account_id = ${account} and n.region = ${ctx.region}
        and (s.writer is null or s.writer_until < now())
+       and ${credentialHoldsSql(ctx, ref.unconfirmed)}
     returning s.repository_id, s.state`);
   const row = rows[0];
   if (row) return { id: ref.id, repositoryId: row.repository_id, state: row.state };
+  // Nothing taken: a gone credential hears only that, before anything about the upload.
+  if (ref.unconfirmed && !(await credentialHolds(ctx.db, ctx, ref.unconfirmed))) {
+    throw new CredentialGoneError();
+  }
   await requireSession(ctx, ref);
   throw new OciFailure(
     "BLOB_UPLOAD_INVALID",
@@ -161,6 +170,7 @@ export async function withSession<T>(
     }
     return result;
   } catch (error) {
+    if (error instanceof CredentialGoneError) throw error;
     throw ociFailureOf(error);
   }
 }
