@@ -9,17 +9,8 @@ import type { CreatedAccount } from "@berth/registry";
 import type { TestImage } from "@berth/registry/testing";
 import { sql } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
-import {
-  checkEvent,
-  type ExpectedEvent,
-  errorInfo,
-  expectOneEvent,
-  forFile,
-  on,
-  rejects,
-  rid,
-  startTestServer,
-} from "./helpers";
+import { checkEvent, type ExpectedEvent, expectOneEvent } from "./expect-events";
+import { errorInfo, forFile, on, rejects, rid, startTestServer } from "./helpers";
 
 const env = await forFile(startTestServer());
 let robin: TestImage;

@@ -5,7 +5,8 @@ import { sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { AuthFailureLimiter, parseTrustedProxies, sourceKey } from "../src/auth-limit";
 import { loadConfig } from "../src/config";
-import { forFile, getFrom, postTrpc, startTestServer } from "./helpers";
+import { forFile, startTestServer } from "./helpers";
+import { getFrom, postTrpc } from "./raw-requests";
 
 // Whose failures a failed authentication counts against, and that an attacker can neither
 // spoof its way out of the limit (X-Forwarded-For from a peer that is not a trusted proxy)

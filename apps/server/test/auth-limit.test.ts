@@ -4,7 +4,8 @@ import { sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { AuthFailureLimiter } from "../src/auth-limit";
 import { loadConfig } from "../src/config";
-import { forFile, getFrom, startTestServer } from "./helpers";
+import { forFile, startTestServer } from "./helpers";
+import { getFrom } from "./raw-requests";
 
 type OciErrors = { errors: { code: string; message: string }[] };
 

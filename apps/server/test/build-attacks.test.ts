@@ -10,7 +10,8 @@ import { contextTar, gzipBomb } from "@berth/registry/testing";
 import { afterEach, describe, expect, it } from "vitest";
 import { followBuild, outcome, upload } from "./build-helpers";
 import { buildTenants } from "./build-tenants";
-import { rid, secretPlaces, USER_AGENT } from "./helpers";
+import { USER_AGENT } from "./expect-events";
+import { rid, secretPlaces } from "./helpers";
 
 /*
  * Hostile builds through the public surface (POST /build/context and the image.build

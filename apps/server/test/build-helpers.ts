@@ -2,7 +2,8 @@ import type { BuildImageInput, BuildMessage } from "@berth/api";
 import { type BerthClient, uploadBuildContext } from "@berth/client";
 import type { CreatedAccount } from "@berth/registry";
 import { type ContextSpec, contextTar } from "@berth/registry/testing";
-import { rid, type TestServer, USER_AGENT } from "./helpers";
+import { USER_AGENT } from "./expect-events";
+import { rid, type TestServer } from "./helpers";
 
 /** Follow image.build through the typed client's subscription to its end; every message. */
 export async function followBuild(

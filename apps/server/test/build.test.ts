@@ -7,7 +7,8 @@ import { tags } from "@berth/db";
 import { type ContextSpec, contextTar } from "@berth/registry/testing";
 import { eq } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
-import { checkEvent, forFile, rid, USER_AGENT } from "./helpers";
+import { checkEvent, USER_AGENT } from "./expect-events";
+import { forFile, rid } from "./helpers";
 import { layoutRef, ok, requireTool, startOciEnv } from "./oci-helpers";
 
 /*

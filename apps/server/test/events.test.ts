@@ -5,7 +5,8 @@ import { type BerthClient, createBerthClient, untracked } from "@berth/client";
 import { createAccount } from "@berth/registry";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunningServer } from "../src/server";
-import { errorInfo, forFile, on, rejects, requestEvents, rid, serverOn, waitFor } from "./helpers";
+import { requestEvents } from "./expect-events";
+import { errorInfo, forFile, on, rejects, rid, serverOn, waitFor } from "./helpers";
 import { startTrackerBed } from "./tracker-bed";
 
 // events.query / events.tail against a real tracker process: the caller's account only,

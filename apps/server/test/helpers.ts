@@ -1,21 +1,17 @@
 import { mkdtempSync } from "node:fs";
-import { get as httpGet } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type BerthClient, createBerthClient, TRPCClientError } from "@berth/client";
-import { type AtEvent, eventSchema, type RegionName } from "@berth/core";
+import type { RegionName } from "@berth/core";
 import type { Db } from "@berth/db";
-import { outbox } from "@berth/db";
 import { createTestDatabase, STATE_TABLES, type TestDatabase } from "@berth/db/testing";
 import { basic, type Image, pushImage, randomImage, trpc, until } from "@berth/harness";
 import { type CreatedAccount, createAccount, FsBlobStore } from "@berth/registry";
 import { createTestImage } from "@berth/registry/testing";
-import { eq, sql } from "drizzle-orm";
 import { afterAll, expect } from "vitest";
 import type { RegionListener } from "../src/config";
 import { type RunningServer, type StartServerOptions, startServer } from "../src/server";
-
-export const USER_AGENT = "berth-test/1.0";
+import { type RequestEvents, requestEvents, USER_AGENT } from "./expect-events";
 
 export interface TestServer {
   t: TestDatabase;
@@ -29,7 +25,7 @@ export interface TestServer {
   /** An image of `who`'s in us-south, written straight to the store (no events). */
   image(who: CreatedAccount, repository: string, tag?: string): ReturnType<typeof createTestImage>;
   /** Outbox events of one request, validated against core's schema, in insertion order. */
-  events(requestId: string): Promise<{ event: AtEvent; region: string; accountId: string }[]>;
+  events(requestId: string): Promise<RequestEvents>;
   close(): Promise<void>;
 }
 
@@ -84,32 +80,6 @@ export async function startTestServer(
   };
 }
 
-/** Outbox events of one request, validated against core's schema, in insertion order. */
-export async function requestEvents(
-  db: Db,
-  requestId: string,
-): Promise<{ event: AtEvent; region: string; accountId: string }[]> {
-  const rows = await db
-    .select({ payload: outbox.payload, region: outbox.region, accountId: outbox.accountId })
-    .from(outbox)
-    .where(sql`${outbox.payload}->>'correlationId' = ${requestId}`)
-    .orderBy(outbox.seq);
-  return rows.map((r) => ({
-    event: eventSchema.parse(r.payload),
-    region: r.region,
-    accountId: r.accountId,
-  }));
-}
-
-/** How many events an account has in the outbox: what a refused request must not change. */
-export async function eventCount(db: Db, accountId: string): Promise<number> {
-  const [row] = await db
-    .select({ n: sql<number>`count(*)::int` })
-    .from(outbox)
-    .where(eq(outbox.accountId, accountId));
-  return row!.n;
-}
-
 let counter = 0;
 /** A fresh request id, sent as x-request-id and expected back as correlationId. */
 export function rid(label = "req"): string {
@@ -132,86 +102,6 @@ export function waitFor(
   ms = 20_000,
 ): Promise<true> {
   return until(what, async () => (await check()) || undefined, ms, 25);
-}
-
-/** Location of each region inside CRNs, written out here rather than taken from core. */
-const LOCATION: Record<string, string> = {
-  "us-south": "us-south",
-  "ap-north": "jp-tok",
-  "ap-south": "au-syd",
-  "eu-central": "eu-de",
-  "uk-south": "eu-gb",
-  global: "global",
-};
-
-export function crn(region: string, account: string, type: string, resource: string): string {
-  return `crn:v1:bluemix:public:container-registry:${LOCATION[region]}:a/${account}::${type}:${resource}`;
-}
-
-export interface ExpectedEvent {
-  action: string;
-  outcome: "success" | "failure";
-  severity: "normal" | "warning" | "critical";
-  reasonCode: number;
-  who: CreatedAccount;
-  targetType: string;
-  targetName: string;
-  /** CRN resource when it differs from the name (image by digest). */
-  crnResource?: string;
-  region?: RegionName;
-  message?: string;
-}
-
-/** Assert one event, field by field, as the tracker will receive it. */
-export function checkEvent(
-  found: { event: AtEvent; region: string; accountId: string } | undefined,
-  requestId: string,
-  e: ExpectedEvent,
-): AtEvent {
-  expect(found, `no event for ${requestId}`).toBeDefined();
-  const { event, region, accountId } = found!;
-  const r = e.region ?? "us-south";
-  const type = e.targetType;
-  expect(event.action).toBe(e.action);
-  expect(event.outcome).toBe(e.outcome);
-  expect(event.severity).toBe(e.severity);
-  expect(event.reason.reasonCode).toBe(e.reasonCode);
-  if (e.outcome === "failure") {
-    expect(event.message.endsWith(" -failure")).toBe(true);
-    expect(event.reason.reasonForFailure).toBeTruthy();
-  } else {
-    expect(event.reason.reasonForFailure).toBeUndefined();
-  }
-  if (e.message) expect(event.message).toBe(e.message);
-  expect(event.target).toEqual({
-    id: crn(r, e.who.account.id, type, e.crnResource ?? e.targetName),
-    name: e.targetName,
-    typeURI: `container-registry/${type}`,
-  });
-  expect(event.initiator).toEqual({
-    id: e.who.user.id,
-    name: e.who.user.name,
-    typeURI: "service/security/account/user",
-    credential: { type: "apikey" },
-    host: { address: "127.0.0.1", addressType: "IPv4", agent: USER_AGENT },
-  });
-  expect(event.logSourceCRN).toBe(crn(r, e.who.account.id, "", ""));
-  expect(event.observer).toEqual({ name: "ActivityTracker" });
-  expect(event.correlationId).toBe(requestId);
-  expect(region).toBe(r);
-  expect(accountId).toBe(e.who.account.id);
-  return event;
-}
-
-/** The single event of a request, checked. */
-export async function expectOneEvent(
-  env: TestServer,
-  requestId: string,
-  e: ExpectedEvent,
-): Promise<AtEvent> {
-  const events = await env.events(requestId);
-  expect(events, `events of ${requestId}`).toHaveLength(1);
-  return checkEvent(events[0], requestId, e);
 }
 
 /** Run a call expected to fail; returns the tRPC error. */
@@ -284,25 +174,6 @@ export async function pushNewImage(
 }
 
 /**
- * GET `path` of the server at `base` from the loopback address `from` (127.0.0.x: another
- * source than the tests' 127.0.0.1), with `headers`; resolves with the status.
- */
-export function getFrom(
-  base: string,
-  path: string,
-  from: string,
-  headers: Record<string, string>,
-): Promise<number> {
-  const { hostname, port } = new URL(base);
-  return new Promise<number>((resolve, reject) => {
-    httpGet({ host: hostname, port, path, localAddress: from, headers }, (res) => {
-      res.resume();
-      resolve(res.statusCode ?? 0);
-    }).on("error", reject);
-  });
-}
-
-/**
  * Every place a secret must never reach, as [where, text]: the server's logs, /metrics, the
  * events and the rows of each state table.
  */
@@ -322,45 +193,4 @@ export async function secretPlaces(env: TestServer): Promise<[string, string][]>
     ]);
   }
   return places;
-}
-
-/**
- * A tRPC mutation as a plain HTTP POST (the key as Bearer, `input` as JSON, `headers` added),
- * for tests that read the raw status and body or send headers the client does not.
- */
-export function postTrpc(
-  base: string,
-  apiKey: string,
-  path: string,
-  input: unknown,
-  headers: Record<string, string> = {},
-): Promise<Response> {
-  return fetch(`${base}/trpc/${path}`, {
-    method: "POST",
-    headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json", ...headers },
-    body: JSON.stringify(input),
-  });
-}
-
-/**
- * POST /token the OAuth2 way (a form with grant_type password and user iambearer): a client
- * refreshing the bearer token `jwt` for `scope` (space-separated), optionally naming `service`.
- */
-export function refreshByForm(
-  base: string,
-  jwt: string,
-  scope: string,
-  service?: string,
-): Promise<Response> {
-  return fetch(`${base}/token`, {
-    method: "POST",
-    headers: { "content-type": "application/x-www-form-urlencoded" },
-    body: new URLSearchParams({
-      grant_type: "password",
-      username: "iambearer",
-      password: jwt,
-      ...(service ? { service } : {}),
-      scope,
-    }).toString(),
-  });
 }

@@ -9,7 +9,8 @@ import { createApiKey, hashSecret } from "@berth/registry";
 import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { ConfigError, loadConfig, loadDotEnv, parseRegions } from "../src/config";
-import { crn, errorInfo, forFile, rejects, rid, serverOn, startTestServer } from "./helpers";
+import { crn } from "./expect-events";
+import { errorInfo, forFile, rejects, rid, serverOn, startTestServer } from "./helpers";
 
 const env = await forFile(
   startTestServer({

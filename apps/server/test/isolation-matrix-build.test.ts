@@ -5,7 +5,8 @@ import { contextTar, createTestImage } from "@berth/registry/testing";
 import { beforeAll, describe, expect, it } from "vitest";
 import { followBuild, outcome, upload } from "./build-helpers";
 import { buildTenants } from "./build-tenants";
-import { eventCount, rid } from "./helpers";
+import { eventCount } from "./expect-events";
+import { rid } from "./helpers";
 
 /*
  * The isolation matrix for builds: account B knows every id and digest of account A's (its

@@ -2,7 +2,8 @@ import { randomBytes } from "node:crypto";
 import { repositoryBlobs } from "@berth/db";
 import { eq, sql } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
-import { eventCount, forFile, rid } from "./helpers";
+import { eventCount } from "./expect-events";
+import { forFile, rid } from "./helpers";
 import { OciClient } from "./oci-client";
 import { startOciEnv } from "./oci-helpers";
 

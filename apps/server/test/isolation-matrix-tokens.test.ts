@@ -6,15 +6,9 @@ import { createApiKey, hashSecret } from "@berth/registry";
 import { eq } from "drizzle-orm";
 import { decodeJwt } from "jose";
 import { beforeAll, describe, expect, it } from "vitest";
-import {
-  eventCount,
-  forFile,
-  pushNewImage,
-  refreshByForm,
-  requestEvents,
-  rid,
-  startTestServer,
-} from "./helpers";
+import { eventCount, requestEvents } from "./expect-events";
+import { forFile, pushNewImage, rid, startTestServer } from "./helpers";
+import { refreshByForm } from "./raw-requests";
 
 // The isolation matrix, for bearer tokens presented to /token (a refresh). Account B holds
 // bearer tokens made from each kind of its credentials, and exchanges each one, each way a

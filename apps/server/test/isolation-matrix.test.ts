@@ -8,7 +8,8 @@ import { basic, type Image, INGESTION_KEY, pushImage, randomImage, trpc } from "
 import { contextTar } from "@berth/registry/testing";
 import { eq } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
-import { eventCount, forFile, pushNewImage, requestEvents, rid } from "./helpers";
+import { eventCount, requestEvents } from "./expect-events";
+import { forFile, pushNewImage, rid } from "./helpers";
 import { startTrackerBed } from "./tracker-bed";
 
 // Isolation, table-driven: account B, with each kind of credential it can hold (its API key,

@@ -1,7 +1,8 @@
 import { outbox } from "@berth/db";
 import { and, eq, sql } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
-import { crn, errorInfo, forFile, on, rejects, rid, startTestServer } from "./helpers";
+import { crn } from "./expect-events";
+import { errorInfo, forFile, on, rejects, rid, startTestServer } from "./helpers";
 
 // Two accounts: neither can see or change the other's resources, and the other's
 // resources answer exactly like missing ones, with the failure event in the caller's account.

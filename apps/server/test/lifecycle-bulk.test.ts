@@ -10,16 +10,8 @@ import { trashEntries } from "@berth/db";
 import { stateFingerprint } from "@berth/db/testing";
 import { count } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
-import {
-  checkEvent,
-  type ExpectedEvent,
-  errorInfo,
-  expectOneEvent,
-  forFile,
-  on,
-  rejects,
-  rid,
-} from "./helpers";
+import { checkEvent, type ExpectedEvent, expectOneEvent } from "./expect-events";
+import { errorInfo, forFile, on, rejects, rid } from "./helpers";
 import { expectError, MEDIA, OciClient, sha256 } from "./oci-client";
 import { startOciEnv } from "./oci-helpers";
 

@@ -7,7 +7,8 @@
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { checkEvent, errorInfo, expectOneEvent, forFile, on, rejects, rid } from "./helpers";
+import { checkEvent, expectOneEvent } from "./expect-events";
+import { errorInfo, forFile, on, rejects, rid } from "./helpers";
 import { expectError, OciClient } from "./oci-client";
 import { layoutRef, ok, podmanIn, requireTool, run, startOciEnv, umociImage } from "./oci-helpers";
 

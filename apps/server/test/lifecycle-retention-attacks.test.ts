@@ -11,7 +11,8 @@ import { basic } from "@berth/harness";
 import { createApiKey, hashSecret } from "@berth/registry";
 import { eq } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
-import { checkEvent, errorInfo, eventCount, forFile, on, rejects, rid } from "./helpers";
+import { checkEvent, eventCount } from "./expect-events";
+import { errorInfo, forFile, on, rejects, rid } from "./helpers";
 import { startOciEnv } from "./oci-helpers";
 import { pushAged } from "./retention-helpers";
 

@@ -21,7 +21,7 @@ import { apiKeyPrincipal, createTestImage, testContext } from "@berth/registry/t
 import { asc, eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { retentionIntervalMs } from "../src/retention-schedule";
-import { crn } from "./helpers";
+import { crn } from "./expect-events";
 import { SERVICE_INITIATOR } from "./retention-helpers";
 
 let t: TestDatabase;

@@ -8,17 +8,8 @@ import { basic } from "@berth/harness";
 import { createNamespace } from "@berth/registry";
 import { apiKeyPrincipal, testContext } from "@berth/registry/testing";
 import { describe, expect, it } from "vitest";
-import {
-  checkEvent,
-  crn,
-  errorInfo,
-  expectOneEvent,
-  forFile,
-  on,
-  rejects,
-  rid,
-  startTestServer,
-} from "./helpers";
+import { checkEvent, crn, expectOneEvent } from "./expect-events";
+import { errorInfo, forFile, on, rejects, rid, startTestServer } from "./helpers";
 import { checkRetentionRemoval, type ImageSpec, pushAged } from "./retention-helpers";
 
 const env = await forFile(startTestServer());

@@ -10,7 +10,8 @@ import { trashEntries } from "@berth/db";
 import { collectBlobs, purgeExpiredTrash, storageUsage } from "@berth/registry";
 import { eq, sql } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
-import { checkEvent, crn, errorInfo, expectOneEvent, forFile, on, rejects, rid } from "./helpers";
+import { checkEvent, crn, expectOneEvent } from "./expect-events";
+import { errorInfo, forFile, on, rejects, rid } from "./helpers";
 import {
   layoutBlob,
   layoutClosure,

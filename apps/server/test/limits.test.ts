@@ -6,7 +6,8 @@ import { basic, pushImage, randomImage, successEvents, trpc } from "@berth/harne
 import { MAX_OPEN_UPLOADS, MAX_PAGE } from "@berth/registry";
 import { eq } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
-import { forFile, postTrpc, rid, startTestServer } from "./helpers";
+import { forFile, rid, startTestServer } from "./helpers";
+import { postTrpc } from "./raw-requests";
 
 // Every size a client controls has a limit, and going past it is a clear error of the right
 // kind that changes nothing.

@@ -6,7 +6,8 @@ import { uploadSessions } from "@berth/db";
 import { FsBlobStore, MAX_OPEN_UPLOADS } from "@berth/registry";
 import { sql } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
-import { checkEvent, type ExpectedEvent, expectOneEvent, forFile, rid, serverOn } from "./helpers";
+import { checkEvent, type ExpectedEvent, expectOneEvent } from "./expect-events";
+import { forFile, rid, serverOn } from "./helpers";
 import { expectError, imageManifest, json, MEDIA, OciClient, sha256 } from "./oci-client";
 import { startOciEnv } from "./oci-helpers";
 

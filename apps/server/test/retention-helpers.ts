@@ -3,7 +3,8 @@ import { basic, pushImage, randomImage } from "@berth/harness";
 import type { CreatedAccount } from "@berth/registry";
 import { sql } from "drizzle-orm";
 import { expect } from "vitest";
-import { crn, rid, type TestServer } from "./helpers";
+import { crn } from "./expect-events";
+import { rid, type TestServer } from "./helpers";
 
 // Images for the retention tests: pushed over /v2, aged in the database (a push is "now"),
 // pulled over /v2 (so pull tracking is what protects them) or given an old recorded pull.

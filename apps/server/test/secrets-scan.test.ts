@@ -4,7 +4,8 @@ import { basic, pushImage, randomImage, trpc } from "@berth/harness";
 import { hashSecret, secretMatches } from "@berth/registry";
 import { contextTar } from "@berth/registry/testing";
 import { describe, expect, it } from "vitest";
-import { forFile, postTrpc, rid, secretPlaces, startTestServer } from "./helpers";
+import { forFile, rid, secretPlaces, startTestServer } from "./helpers";
+import { postTrpc } from "./raw-requests";
 
 // Every kind of secret, used rightly and wrongly on every surface, then searched for
 // everywhere it must never be: the logs (debug level), /metrics, the events, every response

@@ -6,8 +6,9 @@ import { and, count, eq } from "drizzle-orm";
 import { decodeJwt } from "jose";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { RunningServer } from "../src/server";
-import { refreshByForm, serverOn } from "./helpers";
+import { serverOn } from "./helpers";
 import { OciClient } from "./oci-client";
+import { refreshByForm } from "./raw-requests";
 
 // Bearer tokens presented to /token (a refresh: `Authorization: Bearer`, Basic `iambearer`,
 // or the OAuth2 form with user iambearer). The attacker holds a token and wants more than

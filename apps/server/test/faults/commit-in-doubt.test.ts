@@ -3,7 +3,8 @@ import { createTestDatabase } from "@berth/db/testing";
 import { basic, pushImage, randomImage, startPgProxy, uploadBlob } from "@berth/harness";
 import { createAccount } from "@berth/registry";
 import { afterAll, describe, expect, it } from "vitest";
-import { forFile, postTrpc, rid, serverOn } from "../helpers";
+import { forFile, rid, serverOn } from "../helpers";
+import { postTrpc } from "../raw-requests";
 
 // The connection to Postgres lost while a change is being committed: the database committed
 // it, the server did not hear back. Answering "failed, try again" would be false (the change
