@@ -10,13 +10,13 @@
  * Beside the rate, the CPU time of this process per 1,000 events (worker, in-process tracker
  * and webhook receiver; rsyslogd, nats-server and Postgres are apart): less swayed by a
  * shared machine's load than a wall-clock rate.
- * Every wait is bounded.
+ * Every wait is bounded. Postgres: DATABASE_URL's server, else an embedded one for the run.
  */
 import { loadavg } from "node:os";
 import { parseArgs } from "node:util";
 import { eventAccount, eventRegion } from "@berth/core";
 import { enqueueEvents, registerDestinations } from "@berth/db";
-import { createTestDatabase, type TestDatabase } from "@berth/db/testing";
+import { createTestDatabase, setupTestServer, type TestDatabase } from "@berth/db/testing";
 import { startNats, startReceiver, startRsyslog } from "@berth/harness";
 import type { DestinationSpec } from "../apps/worker/src/destination-config";
 import { startWorker } from "../apps/worker/src/worker";
@@ -120,6 +120,8 @@ async function run(fanout: boolean): Promise<{ rate: number; cpuMsPer1000: numbe
   }
 }
 
+// The Postgres of DATABASE_URL, else an embedded one for the run (each run makes its database there).
+const stopServer = await setupTestServer();
 for (const [label, fanout] of [
   ["tracker alone", false],
   ["tracker + syslog + webhook + JetStream", true],
@@ -140,4 +142,5 @@ for (const [label, fanout] of [
       `CPU median ${fmt(median(cpus))} ms per 1,000 events, range ${fmt(Math.min(...cpus))}-${fmt(Math.max(...cpus))}; ${N} events per run`,
   );
 }
+await stopServer();
 process.exit(0);
