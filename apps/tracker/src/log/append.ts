@@ -38,14 +38,19 @@ export async function placeInLogs(
   const accountOf = events.map((e) => crnAccount(e.event.target.id));
   const accounts = [...new Set(accountOf)].sort();
   // Sent together: postgres.js pipelines them on the transaction's connection, so the check
-  // costs no round trip of its own while the locks are held, and Postgres still runs it after
-  // the lock statement has finished, with a snapshot of its own.
+  // costs no round trip of its own while the locks are held, and Postgres still runs each
+  // statement after the one before has finished, with a snapshot of its own. A log row is
+  // made the first time (a concurrent maker's commit is waited for), then locked with FOR
+  // UPDATE, which writes no new row version (the upsert that locked before wrote one per log).
   const placed = Promise.all([
-    tx<{ account_id: string; size: number | bigint; frontier: Buffer }[]>`
+    tx`
       insert into tracker.logs (account_id, region, frontier)
       select a, ${region}, '\\x'::bytea from unnest(${accounts}::text[]) as a order by a
-      on conflict (account_id, region) do update set size = tracker.logs.size
-      returning account_id, size, frontier`,
+      on conflict (account_id, region) do nothing`,
+    tx<{ account_id: string; size: number | bigint; frontier: Buffer }[]>`
+      select account_id, size, frontier from tracker.logs
+       where region = ${region} and account_id = any(${accounts}::text[])
+       order by account_id for update`,
     tx<{ id: string }[]>`
       select id::text from tracker.events where id = any(${events.map((e) => e.event.id)}::uuid[])`,
   ]);
@@ -54,7 +59,7 @@ export async function placeInLogs(
   // The leaves (canonical JSON and a hash: the log's main cost in CPU) are computed while
   // Postgres takes the locks, not while this transaction holds them.
   const leaves = events.map((e) => canonicalLeafHash(canonicalEvent(e.stored)));
-  const [rows, found] = await placed;
+  const [, rows, found] = await placed;
   const duplicates = new Set(found.map((r) => r.id));
   const byAccount = new Map<string, { event: AtEvent; leaf: Hash }[]>();
   events.forEach((e, i) => {
