@@ -9,7 +9,7 @@ import { eq } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
 import { checkEvent, USER_AGENT } from "./expect-events";
 import { forFile, rid } from "./helpers";
-import { layoutRef, ok, requireTool, startOciEnv } from "./oci-helpers";
+import { layoutRef, ok, startOciEnv } from "./oci-helpers";
 
 /*
  * image.build end to end: the context uploaded over HTTP, the build followed through the
@@ -17,8 +17,7 @@ import { layoutRef, ok, requireTool, startOciEnv } from "./oci-helpers";
  * umoci, and compared with what the Dockerfile asked for.
  */
 
-await Promise.all(["skopeo", "umoci"].map(requireTool));
-const env = await forFile(startOciEnv());
+const env = await forFile(startOciEnv(["skopeo", "umoci"]));
 let client: BerthClient;
 let creds: string;
 let baseDigest: string;

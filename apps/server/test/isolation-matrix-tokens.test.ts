@@ -1,7 +1,7 @@
 import { createBerthClient } from "@berth/client";
 import { apiKeys } from "@berth/db";
 import { stateFingerprint } from "@berth/db/testing";
-import { basic, type Image, trpc } from "@berth/harness";
+import { basic, trpc } from "@berth/harness";
 import { createApiKey, hashSecret } from "@berth/registry";
 import { eq } from "drizzle-orm";
 import { decodeJwt } from "jose";
@@ -31,8 +31,12 @@ const env = await forFile(
 const { t, alice, bob } = env;
 const url = env.url("us-south");
 const apNorth = env.url("ap-north");
-let aliceImage: Image;
-let aliceLayer: string;
+const { image: aliceImage, layer: aliceLayer } = await pushNewImage(
+  url,
+  alice.apiKey,
+  "alicens/app",
+  2048,
+);
 let bobKey: string;
 let bobTokenIds: { ro: string; rw: string };
 /** B's bearer tokens, by the credential they were made from, with what each was granted. */
@@ -72,12 +76,6 @@ function grants(jwt: string): string[] {
 }
 
 beforeAll(async () => {
-  ({ image: aliceImage, layer: aliceLayer } = await pushNewImage(
-    url,
-    alice.apiKey,
-    "alicens/app",
-    2048,
-  ));
   await pushNewImage(url, bob.apiKey, "bobns/tool", 1024);
   // B's credentials: a second API key (the one to be deleted), a read-only and a read-write
   // registry token.

@@ -24,8 +24,13 @@ const { t, tracker, server, alice, bob } = await forFile(
   startTrackerBed({ authLimit: { maxFailures: 0 } }),
 );
 const url = server.urls["us-south"]!;
-let aliceImage: Image;
-let aliceLayer: string;
+// A's namespace and image (alicens/app:1); the rest of A's resources are made below.
+const { image: aliceImage, layer: aliceLayer } = await pushNewImage(
+  url,
+  alice.apiKey,
+  "alicens/app",
+  2048,
+);
 let aliceTokenId: string;
 let aliceUpload: string;
 let aliceDeadId: string;
@@ -37,14 +42,8 @@ const events = (requestId: string) => requestEvents(t.db, requestId);
 const aliceEventCount = () => eventCount(t.db, alice.account.id);
 
 beforeAll(async () => {
-  // A's resources: a namespace, an image, a registry token, an exemption, an open upload and
-  // a dead-lettered event; all of its events delivered to the tracker.
-  ({ image: aliceImage, layer: aliceLayer } = await pushNewImage(
-    url,
-    alice.apiKey,
-    "alicens/app",
-    2048,
-  ));
+  // A's other resources: a registry token, an exemption, an open upload and a dead-lettered
+  // event; all of its events delivered to the tracker.
   const created = { id: "" };
   await trpc(url, alice.apiKey, "registrytoken.create", { description: "a" }, rid(), {
     out: created,

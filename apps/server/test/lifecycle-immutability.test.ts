@@ -10,10 +10,9 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { checkEvent, expectOneEvent } from "./expect-events";
 import { errorInfo, forFile, on, rejects, rid } from "./helpers";
 import { expectError, OciClient } from "./oci-client";
-import { layoutRef, ok, podmanIn, requireTool, run, startOciEnv, umociImage } from "./oci-helpers";
+import { layoutRef, ok, podmanIn, run, startOciEnv, umociImage } from "./oci-helpers";
 
-await Promise.all(["skopeo", "umoci", "podman"].map(requireTool));
-const env = await forFile(startOciEnv());
+const env = await forFile(startOciEnv(["skopeo", "umoci", "podman"]));
 let layout: string;
 let creds: string;
 let d1: string;

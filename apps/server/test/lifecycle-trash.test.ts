@@ -12,18 +12,9 @@ import { eq, sql } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
 import { checkEvent, crn, expectOneEvent } from "./expect-events";
 import { errorInfo, forFile, on, rejects, rid } from "./helpers";
-import {
-  layoutBlob,
-  layoutClosure,
-  layoutRef,
-  ok,
-  requireTool,
-  startOciEnv,
-  umociImage,
-} from "./oci-helpers";
+import { layoutBlob, layoutClosure, layoutRef, ok, startOciEnv, umociImage } from "./oci-helpers";
 
-await Promise.all(["skopeo", "umoci"].map(requireTool));
-const env = await forFile(startOciEnv());
+const env = await forFile(startOciEnv(["skopeo", "umoci"]));
 let layout: string;
 let creds: string;
 let digest: string;

@@ -13,7 +13,6 @@ import {
   loggedRequests,
   ok,
   podmanIn,
-  requireTool,
   run,
   sha256,
   startOciEnv,
@@ -27,8 +26,7 @@ import {
  * images built with umoci. Nothing here is skipped: a missing tool fails the suite.
  */
 
-await Promise.all(["skopeo", "podman", "umoci"].map(requireTool));
-const env = await forFile(startOciEnv());
+const env = await forFile(startOciEnv(["skopeo", "podman", "umoci"]));
 let layout: string;
 let apiKeyCreds: string;
 

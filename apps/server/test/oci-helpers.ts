@@ -181,7 +181,9 @@ export interface OciEnv extends TestServer {
   clientEnv: Record<string, string>;
 }
 
-export async function startOciEnv(): Promise<OciEnv> {
+/** A test server with what the OCI tests use; fails first when a client in `tools` is missing. */
+export async function startOciEnv(tools: string[] = []): Promise<OciEnv> {
+  await Promise.all(tools.map(requireTool));
   const base = await startTestServer();
   const tmp = mkdtempSync(join(tmpdir(), "berth-oci-"));
   const host = new URL(base.url()).host;

@@ -5,18 +5,9 @@ import { readQuota } from "@berth/registry";
 import { describe, expect, it } from "vitest";
 import { forFile, rid, waitFor } from "./helpers";
 import { expectError, OciClient } from "./oci-client";
-import {
-  layoutBlob,
-  layoutClosure,
-  layoutRef,
-  requireTool,
-  run,
-  startOciEnv,
-  umociImage,
-} from "./oci-helpers";
+import { layoutBlob, layoutClosure, layoutRef, run, startOciEnv, umociImage } from "./oci-helpers";
 
-await Promise.all(["skopeo", "umoci"].map(requireTool));
-const env = await forFile(startOciEnv());
+const env = await forFile(startOciEnv(["skopeo", "umoci"]));
 
 describe("storage quota", () => {
   it("lets a lite account push until its usage reaches the quota, then refuses with DENIED", async () => {
