@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
+import { buffer } from "node:stream/consumers";
 import { pipeline } from "node:stream/promises";
 import { createGunzip } from "node:zlib";
 import { type AsyncGzipOptions, gzip } from "fflate";
@@ -168,12 +169,7 @@ export interface BuiltLayer {
 export async function writeLayer(entries: LayerEntry[], mtime: number): Promise<BuiltLayer> {
   const sorted = [...entries].sort((a, b) => compareBytes(a.path, b.path));
   const p = pack();
-  const chunks: Buffer[] = [];
-  p.on("data", (chunk) => chunks.push(chunk as Buffer));
-  const ended = new Promise<void>((resolve, reject) => {
-    p.on("end", () => resolve());
-    p.on("error", reject);
-  });
+  const packed = buffer(p);
   const date = new Date(mtime * 1000);
   for (const e of sorted) {
     const header: Partial<Header> & Pick<Header, "name"> = {
@@ -195,8 +191,7 @@ export async function writeLayer(entries: LayerEntry[], mtime: number): Promise<
     });
   }
   p.finalize();
-  await ended;
-  const tar = Buffer.concat(chunks);
+  const tar = await packed;
   const gz = await gzipOffThread(tar, { level: 6, mtime: 0 });
   return {
     gz,

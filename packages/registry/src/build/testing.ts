@@ -1,3 +1,4 @@
+import { buffer } from "node:stream/consumers";
 import { createGzip, gzipSync } from "node:zlib";
 import { pack } from "tar-stream";
 import type { BlobStore } from "../storage/blob-store";
@@ -21,12 +22,7 @@ export async function contextTar(
   opts: { gzip?: boolean } = {},
 ): Promise<Buffer> {
   const p = pack();
-  const chunks: Buffer[] = [];
-  p.on("data", (c) => chunks.push(c as Buffer));
-  const ended = new Promise<void>((resolve, reject) => {
-    p.on("end", () => resolve());
-    p.on("error", reject);
-  });
+  const packed = buffer(p);
   const mtime = new Date(1_700_000_000_000);
   for (const [name, value] of Object.entries(spec)) {
     await new Promise<void>((resolve, reject) => {
@@ -52,8 +48,7 @@ export async function contextTar(
     });
   }
   p.finalize();
-  await ended;
-  const tar = Buffer.concat(chunks);
+  const tar = await packed;
   return opts.gzip ? gzipSync(tar) : tar;
 }
 
