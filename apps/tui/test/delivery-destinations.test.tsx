@@ -91,7 +91,9 @@ describe("delivery screen, per destination", () => {
     expect(s.frame()).not.toContain("cannot connect to nats");
 
     // The first row (oldest first), marked and redriven: to siem, that event only.
-    await s.press(KEY.space, "R");
+    await s.press(KEY.space);
+    await s.waitFor(new RegExp(`● ${siem1.slice(0, 8)}`));
+    await s.press("R");
     await s.waitFor(`Send event ${siem1} to siem again?`);
     await s.press("y");
     await s.waitFor("✓ 1 event(s) sent back for delivery to siem");

@@ -37,10 +37,12 @@ export function DeliveryScreen({ client, width, height, active }: ScreenProps) {
     data: loaded.data?.destination === destination ? loaded.data.rows : undefined,
   };
   const action = useAction();
+  // One key for marking and for drawing the mark: an event id can be dead at several destinations.
+  const keyOf = (d: DeadLetter) => `${destination}:${d.id}`;
   const list = useList<DeadLetter>(dead.data ?? [], {
     active: active && mode === "list",
     text: (d) => `${d.id} ${d.action} ${d.reason ?? ""}`,
-    key: (d) => `${destination}:${d.id}`,
+    key: keyOf,
     page: height - 6,
     multi: true,
   });
@@ -172,7 +174,7 @@ export function DeliveryScreen({ client, width, height, active }: ScreenProps) {
           rows={list.rows}
           selected={list.selected}
           marked={list.marked}
-          rowKey={(d) => d.id}
+          rowKey={keyOf}
           height={bodyHeight}
           width={width}
           empty={
