@@ -1,3 +1,6 @@
+// Over 400 lines: one UploadStore for S3, a class whose methods share the multipart upload's
+// state and its invariants (parts of at least 5 MiB but the last, the running hash); split, the
+// invariants would be read in several files.
 import { createHash, type Hash, randomUUID } from "node:crypto";
 import { Readable } from "node:stream";
 import {
