@@ -7,9 +7,9 @@ import { namespaces } from "@berth/db";
 import { and, count, eq, sql } from "drizzle-orm";
 import { v7 as uuidv7 } from "uuid";
 import { z } from "zod";
-import { field, runAudited, safeName } from "../audit";
 import { accountId, nowOf, type RegistryContext } from "../context";
 import { badRequest, conflict, isUniqueViolation, RegistryError } from "../errors";
+import { runOnNamed } from "../named-action";
 import { callersNamespaces } from "./lookup";
 
 export const createNamespaceInput = z.object({ name: namespaceNameSchema });
@@ -23,12 +23,10 @@ export interface NamespaceInfo {
 
 /** container-registry.namespace.create */
 export function createNamespace(ctx: RegistryContext, raw: unknown): Promise<NamespaceInfo> {
-  const rawName = safeName(field(raw, "name"));
-  return runAudited(ctx, {
+  return runOnNamed(ctx, raw, "name", {
     action: "container-registry.namespace.create",
-    failure: () => [{ target: { name: rawName }, messageDetail: rawName }],
-    execute: async (tx) => {
-      const { name } = createNamespaceInput.parse(raw);
+    input: createNamespaceInput,
+    execute: async (tx, { name }) => {
       if (!regionAllowsNamespaces(ctx.region)) {
         throw badRequest(
           `namespaces cannot be created in the ${ctx.region} registry; use a regional registry`,

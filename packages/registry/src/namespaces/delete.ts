@@ -2,8 +2,8 @@ import { namespaceNameSchema } from "@berth/core";
 import { manifestReferences, manifests, namespaces, repositories, type Tx, tags } from "@berth/db";
 import { count, countDistinct, eq, sql } from "drizzle-orm";
 import { z } from "zod";
-import { field, runAudited, safeName } from "../audit";
 import { nowOf, type RegistryContext } from "../context";
+import { runOnNamed } from "../named-action";
 import { storageUsage } from "../quota/usage";
 import { moveToTrash, trashPlace } from "../trash/store";
 import { requireNamespace } from "./lookup";
@@ -57,12 +57,10 @@ async function trashNamespaceImages(
  * with other repositories stay; unreferenced ones are left to garbage collection.
  */
 export function deleteNamespace(ctx: RegistryContext, raw: unknown): Promise<DeletedNamespace> {
-  const rawName = safeName(field(raw, "name"));
-  return runAudited(ctx, {
+  return runOnNamed(ctx, raw, "name", {
     action: "container-registry.namespace.delete",
-    failure: () => [{ target: { name: rawName }, messageDetail: rawName }],
-    execute: async (tx) => {
-      const { name } = deleteNamespaceInput.parse(raw);
+    input: deleteNamespaceInput,
+    execute: async (tx, { name }) => {
       const ns = await requireNamespace(tx, ctx, name);
       // Statements asked at once travel together on the transaction's connection (one
       // round trip) and Postgres runs them in the order asked: the counts and the usage

@@ -4,6 +4,7 @@ import { z } from "zod";
 import { field, runAudited, safeName } from "../audit";
 import { type BulkOutcome, BulkRecorder, MAX_BULK } from "../bulk";
 import { accountId, type RegistryContext } from "../context";
+import { runOnNamed } from "../named-action";
 import { requireToken, tokenIdSchema } from "./read";
 
 export const deleteRegistryTokenInput = z.object({ id: tokenIdSchema });
@@ -11,12 +12,10 @@ export type DeleteRegistryTokenInput = z.input<typeof deleteRegistryTokenInput>;
 
 /** container-registry.registrytoken.delete */
 export function deleteRegistryToken(ctx: RegistryContext, raw: unknown): Promise<{ id: string }> {
-  const rawId = safeName(field(raw, "id"));
-  return runAudited(ctx, {
+  return runOnNamed(ctx, raw, "id", {
     action: "container-registry.registrytoken.delete",
-    failure: () => [{ target: { name: rawId }, messageDetail: rawId }],
-    execute: async (tx) => {
-      const { id } = deleteRegistryTokenInput.parse(raw);
+    input: deleteRegistryTokenInput,
+    execute: async (tx, { id }) => {
       await requireToken(tx, ctx, id);
       await tx.delete(registryTokens).where(eq(registryTokens.id, id));
       return { result: { id }, records: [{ target: { name: id }, messageDetail: id }] };

@@ -3,9 +3,9 @@ import type { DbOrTx } from "@berth/db";
 import { registryTokens } from "@berth/db";
 import { and, eq, getTableColumns, sql } from "drizzle-orm";
 import { z } from "zod";
-import { field, runAudited, safeName } from "../audit";
 import { accountId, nowOf, type RegistryContext } from "../context";
 import { notFound } from "../errors";
+import { runOnNamed } from "../named-action";
 import { after, auditedList } from "../paging";
 import { type RegistryTokenInfo, type RegistryTokenRow, tokenInfo } from "./model";
 
@@ -35,12 +35,10 @@ export async function requireToken(
 
 /** container-registry.registrytoken.get */
 export function getRegistryToken(ctx: RegistryContext, raw: unknown): Promise<RegistryTokenInfo> {
-  const rawId = safeName(field(raw, "id"));
-  return runAudited(ctx, {
+  return runOnNamed(ctx, raw, "id", {
     action: "container-registry.registrytoken.get",
-    failure: () => [{ target: { name: rawId }, messageDetail: rawId }],
-    execute: async (tx) => {
-      const { id } = getRegistryTokenInput.parse(raw);
+    input: getRegistryTokenInput,
+    execute: async (tx, { id }) => {
       const row = await requireToken(tx, ctx, id);
       return {
         result: tokenInfo(row, nowOf(ctx)),
