@@ -1,5 +1,7 @@
 import type { AtEvent } from "@berth/core";
+import type { TestDatabase } from "@berth/db/testing";
 import { lineOf } from "@berth/tracker-client/testing";
+import pino from "pino";
 import { expect } from "vitest";
 
 export { lineOf, makeEvent } from "@berth/tracker-client/testing";
@@ -18,3 +20,11 @@ export async function ingestEvents(
   });
   expect(res.status, await res.clone().text()).toBe(200);
 }
+
+/** A quiet tracker's settings on the test database `t`, with one ingestion key set and a query key. */
+export const trackerSettings = (t: TestDatabase, ingestionKeys: string, queryKey: string) => ({
+  databaseUrl: t.url,
+  ingestionKeys,
+  queryKey,
+  logger: pino({ level: "silent" }),
+});

@@ -12,10 +12,9 @@ import {
   verifyEntries,
   verifyInclusion,
 } from "@berth/tlog";
-import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RunningTracker, startTracker } from "../src/tracker";
-import { ingestEvents, makeEvent } from "./events";
+import { ingestEvents, makeEvent, trackerSettings } from "./events";
 
 let t: TestDatabase;
 let a: RunningTracker;
@@ -27,12 +26,7 @@ const auth = (key: string) => ({
 
 beforeAll(async () => {
   t = await createTestDatabase();
-  const common = {
-    databaseUrl: t.url,
-    ingestionKeys: "key-us",
-    queryKey: QUERY,
-    logger: pino({ level: "silent" }),
-  };
+  const common = trackerSettings(t, "key-us", QUERY);
   const { generateSigningKey, encodeSigningKey } = await import("@berth/tlog");
   const signingKey = encodeSigningKey(generateSigningKey("berth.tracker"));
   // Two tracker processes' worth of servers on one database, as a region would run them.

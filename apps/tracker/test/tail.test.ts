@@ -1,10 +1,9 @@
 import type { AtEvent } from "@berth/core";
 import { createTestDatabase, type TestDatabase } from "@berth/db/testing";
 import { createTrackerClient, type TrackerLine } from "@berth/tracker-client";
-import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RunningTracker, startTracker } from "../src/tracker";
-import { ingestEvents, makeEvent } from "./events";
+import { ingestEvents, makeEvent, trackerSettings } from "./events";
 
 let t: TestDatabase;
 let ingester: RunningTracker;
@@ -13,12 +12,7 @@ const QUERY_KEY = "query-key-123";
 
 beforeAll(async () => {
   t = await createTestDatabase();
-  const opts = {
-    databaseUrl: t.url,
-    ingestionKeys: "k",
-    queryKey: QUERY_KEY,
-    logger: pino({ level: "silent" }),
-  };
+  const opts = trackerSettings(t, "k", QUERY_KEY);
   // Two trackers on one database stand for two processes: tails must see across them.
   ingester = await startTracker(opts);
   reader = await startTracker(opts);
