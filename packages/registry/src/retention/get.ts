@@ -1,7 +1,7 @@
-import { runAudited } from "../audit";
 import type { RegistryContext } from "../context";
+import { runOnNamed } from "../named-action";
 import { requireNamespace } from "../namespaces/lookup";
-import { getRetentionInput, namespaceFailure, type StoredPolicy, storedPolicy } from "./policy";
+import { getRetentionInput, type StoredPolicy, storedPolicy } from "./policy";
 
 export interface GetRetentionResult {
   namespace: string;
@@ -11,11 +11,10 @@ export interface GetRetentionResult {
 
 /** container-registry.retention.get: the retention policy of one of the caller's namespaces. */
 export function getRetention(ctx: RegistryContext, raw: unknown): Promise<GetRetentionResult> {
-  return runAudited(ctx, {
+  return runOnNamed(ctx, raw, "namespace", {
     action: "container-registry.retention.get",
-    failure: () => namespaceFailure(raw),
-    execute: async (tx) => {
-      const { namespace: name } = getRetentionInput.parse(raw);
+    input: getRetentionInput,
+    execute: async (tx, { namespace: name }) => {
       const ns = await requireNamespace(tx, ctx, name);
       const policy = await storedPolicy(tx, ns.id);
       return {

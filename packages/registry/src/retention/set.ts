@@ -1,9 +1,9 @@
 import type { RetentionPolicy } from "@berth/core";
 import { retentionPolicies } from "@berth/db";
-import { runAudited } from "../audit";
 import { nowOf, type RegistryContext } from "../context";
+import { runOnNamed } from "../named-action";
 import { requireNamespace } from "../namespaces/lookup";
-import { namespaceFailure, policyData, setRetentionInput, storedPolicy } from "./policy";
+import { policyData, setRetentionInput, storedPolicy } from "./policy";
 
 export interface SetRetentionResult {
   namespace: string;
@@ -18,11 +18,10 @@ export interface SetRetentionResult {
  * policy, so the trail shows what changed.
  */
 export function setRetention(ctx: RegistryContext, raw: unknown): Promise<SetRetentionResult> {
-  return runAudited(ctx, {
+  return runOnNamed(ctx, raw, "namespace", {
     action: "container-registry.retention.set",
-    failure: () => namespaceFailure(raw),
-    execute: async (tx) => {
-      const { namespace: name, ...given } = setRetentionInput.parse(raw);
+    input: setRetentionInput,
+    execute: async (tx, { namespace: name, ...given }) => {
       const ns = await requireNamespace(tx, ctx, name);
       const before = await storedPolicy(tx, ns.id, { forUpdate: true });
       const policy = policyData(given);
