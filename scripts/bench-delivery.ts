@@ -100,9 +100,10 @@ function postgresCpuSeconds(postmaster: number): Record<string, number> {
       const status = readFileSync(`/proc/${entry}/status`, "utf8");
       if (Number(/^PPid:\s+(\d+)/m.exec(status)?.[1]) !== postmaster) continue;
       const title = readFileSync(`/proc/${entry}/cmdline`, "utf8");
-      // Client backends show "postgres: <user> <database> <host>(<port>) ..."; which app a
-      // backend serves comes from pg_stat_activity (backendApps).
-      const key = /^postgres: \S+ \S+ \d/.test(title)
+      // Client backends show "postgres: <user> <database> <host>(<port>) ...", after the
+      // cluster's name where it has one (Debian's "15/main: "); which app a backend serves
+      // comes from pg_stat_activity (backendApps).
+      const key = /^postgres: (?:\S+: )?\S+ \S+ \d/.test(title)
         ? (backendApps.get(Number(entry)) ?? "other")
         : "background";
       total[key] = (total[key] ?? 0) + cpuSeconds(Number(entry));
