@@ -176,7 +176,9 @@ export class DestinationDelivery {
           delayMs,
           error: r.failed.error,
         },
-        "delivery to a destination failed, will retry",
+        out.retries.length < mine.length
+          ? "delivery to a destination failed, gave up on events out of attempts"
+          : "delivery to a destination failed, will retry",
       );
     }
     metrics.destinationDelivered.inc(label, out.delivered.length);

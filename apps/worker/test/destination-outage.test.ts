@@ -12,7 +12,14 @@ describe("each destination down under steady load", () => {
       ratePerSecond: 10,
       gapMs: 3000,
       ...(process.env.DATABASE_URL ? { adminDatabaseUrl: process.env.DATABASE_URL } : {}),
-      workerEnv: { BERTH_WORKER_RETRY_BASE_MS: "200", BERTH_WORKER_RETRY_MAX_MS: "2000" },
+      // The retry budget must outlast the outage: with full jitter a 2 s cap averages ~1 s a
+      // try, so the default 25 tries span ~22 s, about the 20 s outage itself, and an event
+      // first tried as its receiver went down could be dead-lettered just before it came back.
+      workerEnv: {
+        BERTH_WORKER_RETRY_BASE_MS: "200",
+        BERTH_WORKER_RETRY_MAX_MS: "2000",
+        BERTH_WORKER_MAX_ATTEMPTS: "200",
+      },
       drainTimeoutMs: 180_000,
     });
     console.log(

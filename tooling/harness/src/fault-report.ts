@@ -61,6 +61,17 @@ export function outageOptions(values: {
   return {
     downMs: values["down-seconds"] * 1000,
     ratePerSecond: values.rate,
-    ...(retryMaxMs ? { workerEnv: { BERTH_WORKER_RETRY_MAX_MS: retryMaxMs } } : {}),
+    ...(retryMaxMs
+      ? {
+          workerEnv: {
+            BERTH_WORKER_RETRY_MAX_MS: retryMaxMs,
+            // Full jitter averages half the cap a try: with a short cap the default 25 tries
+            // could run out inside the outage, so give them about twice its length.
+            BERTH_WORKER_MAX_ATTEMPTS: String(
+              Math.max(25, Math.ceil((4 * values["down-seconds"] * 1000) / Number(retryMaxMs))),
+            ),
+          },
+        }
+      : {}),
   };
 }

@@ -260,9 +260,16 @@ export async function destinationOutage(
       const missing = missingOf(await heldBy()).map(([n, c]) => `${n} lacks ${c}`);
       const ledger = await deliveryLedger(sql).catch(() => undefined);
       // The destinations' own ledgers: whether a missing event is pending, dead or taken for sent.
-      const destinations = await sql<{ destination: string; status: string; n: number }[]>`
-        select destination, status, count(*)::int as n from deliveries group by 1, 2 order by 1, 2`
-        .then((rows) => rows.map((r) => `${r.destination} ${r.status} ${r.n}`).join(", "))
+      const destinations = await sql<
+        { destination: string; status: string; n: number; reason: string | null }[]
+      >`
+        select destination, status, count(*)::int as n, min(last_error) as reason
+        from deliveries group by 1, 2 order by 1, 2`
+        .then((rows) =>
+          rows
+            .map((r) => `${r.destination} ${r.status} ${r.n}${r.status === "dead" ? ` (${r.reason})` : ""}`)
+            .join(", "),
+        )
         .catch((e: Error) => `unreadable: ${e.message}`);
       throw new Error(
         `${(error as Error).message}: ${missing.join(", ")} of ${all.size}; ledger ${JSON.stringify(ledger)}; destinations' ledgers: ${destinations}`,
