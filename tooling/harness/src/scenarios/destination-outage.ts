@@ -267,7 +267,10 @@ export async function destinationOutage(
         from deliveries group by 1, 2 order by 1, 2`
         .then((rows) =>
           rows
-            .map((r) => `${r.destination} ${r.status} ${r.n}${r.status === "dead" ? ` (${r.reason})` : ""}`)
+            .map(
+              (r) =>
+                `${r.destination} ${r.status} ${r.n}${r.status === "dead" ? ` (${r.reason})` : ""}`,
+            )
             .join(", "),
         )
         .catch((e: Error) => `unreadable: ${e.message}`);
