@@ -2,7 +2,8 @@ import type { AtEvent } from "@berth/core";
 import type { ParsedEventFilter, ParsedExportQuery, TrackerLine } from "@berth/tracker-client";
 import { levelOf } from "@berth/tracker-client";
 import type postgres from "postgres";
-import { type LogAppend, placeInLogs } from "./log/append";
+import { copyText, EVENT_COLUMNS, eventRow } from "./copy-rows";
+import { crnAccount, type LogAppend, placeInLogs } from "./log/append";
 
 /** Notified at commit of each ingested batch: `{r, lo, hi, a}` (region, seq range, accounts). */
 export const TRACKER_CHANNEL = "berth_tracker_events";
@@ -31,69 +32,66 @@ export const UNLOGGED_FOR_BENCHMARK = process.env.BERTH_BENCH_UNLOGGED === "1";
 /** The benchmark's placement without the log: only the duplicates check. */
 async function unlogged(
   tx: postgres.TransactionSql,
-  events: readonly { event: AtEvent }[],
-): Promise<Pick<LogAppend, "indexes" | "duplicates" | "tiles" | "logs">> {
+  events: readonly { event: AtEvent; stored: unknown }[],
+): Promise<Pick<LogAppend, "indexes" | "duplicates" | "texts" | "tiles" | "logs">> {
   const found = await tx<{ id: string }[]>`
     select id::text from tracker.events where id = any(${events.map((e) => e.event.id)}::uuid[])`;
   return {
     indexes: new Map(),
     duplicates: new Set(found.map((r) => r.id)),
+    texts: events.map((e) => JSON.stringify(e.stored)),
     tiles: { account: [], level: [], idx: [], offset: [], hashes: [] },
     logs: { account: [], size: [], frontier: [] },
   };
 }
 
+/** The identity sequence of tracker.events.seq (drizzle names it after the column). */
+const SEQ = "tracker.events_seq_seq";
+
 /**
  * Store a batch in one transaction: place the new events in their account domains' Merkle logs
  * (`placeInLogs` locks each domain's log row, so indexes are gap-free and in one order across
- * tracker processes), insert them with their index and leaf hash, write the new tree nodes and
- * frontiers, and notify tails, all in one commit. Returns the ids that were already stored
- * (usually none): the event id is the idempotency key, so a redelivery never enters a log twice.
+ * tracker processes), write the new tree nodes and frontiers, COPY the events in with their
+ * index, and notify tails, all in one commit. Returns the ids that were already stored
+ * (usually none): the event id is the idempotency key, so a redelivery never enters a log
+ * twice.
  *
- * Postgres reads the events from the request body itself when it has it (no second
- * serialisation in JS). `stored` is each event exactly as it will be stored (the line's raw
- * `meta` on that path), which is what its leaf hash commits to.
+ * `stored` is each event exactly as it will be stored (the line's own `meta`), which is what
+ * its leaf hash commits to; the payload stored is the very text the leaf was hashed from.
+ * COPY rather than INSERT ... SELECT: no plan, no per-row expressions, heap pages filled many
+ * rows at a time; the tracker writes each row's columns itself (copy-rows.ts).
  */
 export async function insertEvents(
   sql: Sql,
   region: string,
   host: string,
   events: { index: number; event: AtEvent; stored: unknown }[],
-  rawBody?: string,
 ): Promise<Set<string>> {
   if (events.length === 0) return new Set();
   return sql.begin(async (tx) => {
-    const placed = UNLOGGED_FOR_BENCHMARK
-      ? await unlogged(tx, events)
-      : await placeInLogs(tx, region, events);
-    const fresh = events.filter((e) => !placed.duplicates.has(e.event.id));
-    if (fresh.length === 0) return placed.duplicates;
-    const logIndexes = fresh.map((e) => placed.indexes.get(e.event.id) ?? null);
-    const input = rawBody
-      ? tx`select l.value->'meta' as e, p.log_index
-             from jsonb_array_elements(${rawBody}::text::jsonb->'lines') with ordinality as l(value, n)
-             join unnest(${fresh.map((e) => e.index)}::int[], ${logIndexes}::bigint[])
-                  as p(line, log_index) on p.line = l.n - 1`
-      : tx`select j.e, p.log_index
-             from jsonb_array_elements(${JSON.stringify(fresh.map((e) => e.stored))}::text::jsonb)
-                  with ordinality as j(e, n)
-             join unnest(${logIndexes}::bigint[]) with ordinality as p(log_index, k) on p.k = j.n`;
+    const placing = UNLOGGED_FOR_BENCHMARK ? unlogged(tx, events) : placeInLogs(tx, region, events);
+    // Pipelined after the locks and the duplicates check: every seq this batch takes is above
+    // this one, so the notification's range [lo, hi] holds all of the batch's rows (and maybe
+    // others', which tails drop by id).
+    const seqBefore = tx<{ lo: string }[]>`
+      select (case when is_called then last_value + 1 else last_value end)::text as lo
+        from ${tx.unsafe(SEQ)}`;
+    seqBefore.catch(() => {});
+    const placed = await placing;
+    const hostText = copyText(host);
+    let rows = "";
+    const accounts = new Set<string>();
+    events.forEach((e, i) => {
+      if (placed.duplicates.has(e.event.id)) return;
+      accounts.add(crnAccount(e.event.target.id));
+      const at = placed.indexes.get(e.event.id);
+      rows += eventRow(e.event, placed.texts[i] as string, region, hostText, at);
+    });
+    if (accounts.size === 0) return placed.duplicates;
     const { tiles, logs } = placed;
-    const [result] = await tx<{ inserted: number; tiles: number }[]>`
-      with input as (${input}
-      ), ins as (
-        insert into tracker.events (id, account_id, region, event_time, host, action, outcome,
-                                    severity, initiator_id, initiator_name, target_id, target_name,
-                                    message, payload, log_index)
-        select (e->>'id')::uuid, substr(split_part(e->'target'->>'id', ':', 7), 3), ${region},
-               (left(e->>'eventTime', 22) || '0Z')::timestamptz, ${host}, e->>'action',
-               e->>'outcome', e->>'severity', e->'initiator'->>'id', e->'initiator'->>'name',
-               e->'target'->>'id', e->'target'->>'name', e->>'message', e,
-               log_index
-          from input
-        on conflict (id) do nothing
-        returning id, seq, account_id
-      ), tile as (
+    // The tree grows in the same transaction, sent ahead of the COPY (its result is read after).
+    const grown = tx<{ tiles: number }[]>`
+      with tile as (
         select a, l, i, o, decode(h, 'hex') as h
           from unnest(${tiles.account}::text[], ${tiles.level}::smallint[], ${tiles.idx}::bigint[],
                       ${tiles.offset}::int[], ${tiles.hashes}::text[]) as t(a, l, i, o, h)
@@ -107,30 +105,32 @@ export async function insertEvents(
           from unnest(${logs.account}::text[], ${logs.size}::bigint[], ${logs.frontier}::text[])
                as u(a, size, f)
          where g.account_id = u.a and g.region = ${region}
-      ), note as (
-        select pg_notify(${TRACKER_CHANNEL}, json_build_object(
-                 'r', ${region}::text, 'lo', min(seq), 'hi', max(seq),
-                 'a', case when count(distinct account_id) <= ${MAX_NOTIFIED_ACCOUNTS}
-                           then json_agg(distinct account_id) end)::text)
-          from ins having count(*) > 0
       )
-      select (select count(*)::int from ins) as inserted, (select count(*) from note) as notified,
-             (select count(*)::int from tiles join tile on (a, l, i) = (account_id, level, idx)
-               where length = (o * 32 + octet_length(h))) as tiles`;
-    // The domain locks make a concurrent insert of the same id impossible; if one ever got in,
-    // committing would leave a hole in a log, so the batch fails instead (the worker retries).
-    if (result?.inserted !== fresh.length) {
-      throw new Error(
-        `stored ${result?.inserted} of ${fresh.length} new events; the batch is rolled back`,
-      );
-    }
+      select count(*)::int as tiles from tiles join tile on (a, l, i) = (account_id, level, idx)
+       where length = (o * 32 + octet_length(h))`;
+    grown.catch(() => {});
+    // No ON CONFLICT: the duplicates were read under the domain locks, so an id stored
+    // meanwhile cannot happen between well-behaved writers; if it ever did, the unique
+    // violation fails the batch (the worker retries) rather than leave a hole in a log.
+    const copy = await tx`copy tracker.events (${tx.unsafe(EVENT_COLUMNS)}) from stdin`.writable();
+    await new Promise<void>((resolve, reject) => {
+      copy.once("error", reject);
+      copy.end(Buffer.from(rows), () => resolve());
+    });
+    const [result] = await grown;
     // Each tile must have held exactly the hashes before the new ones: a tile of another length
     // (which the domain locks rule out) would put hashes at the wrong index.
-    if (result.tiles !== tiles.idx.length) {
+    if (result?.tiles !== tiles.idx.length) {
       throw new Error(
-        `${tiles.idx.length - result.tiles} of ${tiles.idx.length} tree tiles did not end where the log did; the batch is rolled back`,
+        `${tiles.idx.length - (result?.tiles ?? 0)} of ${tiles.idx.length} tree tiles did not end where the log did; the batch is rolled back`,
       );
     }
+    const [{ lo }] = (await seqBefore) as unknown as [{ lo: string }];
+    const named = accounts.size <= MAX_NOTIFIED_ACCOUNTS ? [...accounts] : null;
+    await tx`
+      select pg_notify(${TRACKER_CHANNEL}, json_build_object(
+               'r', ${region}::text, 'lo', ${lo}::bigint, 'hi', currval(${SEQ}),
+               'a', ${named === null ? null : JSON.stringify(named)}::json)::text)`;
     return placed.duplicates;
   });
 }

@@ -1,0 +1,36 @@
+import type { AtEvent } from "@berth/core";
+import { crnAccount } from "./log/append";
+
+/** The columns of tracker.events that ingestion writes, in the order of `eventRow`'s fields. */
+export const EVENT_COLUMNS =
+  "id, account_id, region, event_time, host, action, outcome, severity, initiator_id, " +
+  "initiator_name, target_id, target_name, message, payload, log_index";
+
+const SPECIAL = /[\\\t\n\r]/;
+const SPECIALS = /[\\\t\n\r]/g;
+const ESCAPES: Record<string, string> = { "\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r" };
+
+/**
+ * A value in COPY's text format: backslash, tab, newline and carriage return escaped (NUL
+ * cannot reach here: a body holding \u0000 has such events rejected one by one).
+ */
+export function copyText(value: string): string {
+  return SPECIAL.test(value) ? value.replace(SPECIALS, (c) => ESCAPES[c] as string) : value;
+}
+
+/**
+ * One event's line for `COPY tracker.events (EVENT_COLUMNS) FROM STDIN`. `payload` is the
+ * event's JSON text as stored (its canonical text when logged); the other columns are the
+ * validated event's own fields, the account read from the target CRN as crnAccount does, and
+ * the time as Postgres reads the tracker's "2019-06-01T12:34:56.78+0000" (hundredths, UTC).
+ * `region` is a region token and `host` already in COPY's text form.
+ */
+export function eventRow(
+  e: AtEvent,
+  payload: string,
+  region: string,
+  host: string,
+  logIndex: number | undefined,
+): string {
+  return `${e.id}\t${copyText(crnAccount(e.target.id))}\t${region}\t${e.eventTime.slice(0, 22)}0Z\t${host}\t${e.action}\t${e.outcome}\t${e.severity}\t${copyText(e.initiator.id)}\t${copyText(e.initiator.name)}\t${copyText(e.target.id)}\t${copyText(e.target.name)}\t${copyText(e.message)}\t${copyText(payload)}\t${logIndex ?? "\\N"}\n`;
+}
