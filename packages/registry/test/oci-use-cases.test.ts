@@ -76,7 +76,7 @@ describe("push, pull and delete", () => {
     );
   });
 
-  it("counts the manifest as pull traffic in the pull's transaction", async () => {
+  it("counts the manifest as pull traffic once its pull is committed", async () => {
     const c = env.ctx(env.alice);
     const pulled = await pullManifest(c, { repository: "alicens/fresh", reference: "v1" });
     const [row] = await env.t.db

@@ -12,7 +12,7 @@ import type { BlobInfo } from "../storage/blob-store";
 import { streamBlob } from "../storage/read";
 import { credentialHoldsSql } from "./credential-holds";
 import { OciFailure, ociFailureOf } from "./errors";
-import { countBlobTraffic } from "./quota";
+import { countFetchTraffic } from "./quota";
 import { ociDigest, ociRepositoryName, readableRepository } from "./repository";
 
 export interface BlobRequest {
@@ -192,7 +192,7 @@ export function bytesRead(stream: Readable): number {
 
 /** Count bytes served by blob fetches as pull traffic (no event: blob fetches are not audited). */
 export async function countServedBytes(ctx: RegistryContext, bytes: number): Promise<void> {
-  await countBlobTraffic(ctx.db, ctx, bytes);
+  await countFetchTraffic(ctx.db, ctx, bytes);
 }
 
 /**

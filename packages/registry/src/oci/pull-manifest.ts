@@ -24,16 +24,22 @@ import {
   refuseUnaccepted,
   unknownManifest,
 } from "./manifests";
-import { countPullTraffic } from "./quota";
+import { countFetchTraffic } from "./quota";
 import { type ManifestRef, ociRepositoryName, requestedImageName } from "./repository";
 
 export interface PulledManifest extends ManifestInfo {
   content: Buffer;
+  /**
+   * Set when the pull committed but its bytes could not be counted as traffic (the
+   * database went in between): the pull stands, the caller logs this.
+   */
+  uncounted?: unknown;
 }
 
 /**
  * container-registry.image.pull, one per manifest GET: the pull-traffic quota is checked
- * first, then the manifest's bytes are counted as traffic and the event written, together.
+ * first; the event commits (with the pull's time for retention), then the manifest's bytes
+ * are counted as traffic as a blob fetch's are (countFetchTraffic).
  */
 export async function pullManifest(
   ctx: RegistryContext,
@@ -55,13 +61,28 @@ export function pullManifestConfirming(
   return pull(ctx, input, source);
 }
 
-function pull(
+async function pull(
   ctx: RegistryContext,
   input: ManifestRead,
   unconfirmed?: CredentialSource,
 ): Promise<PulledManifest | null> {
+  const pulled = await pullAudited(ctx, input, unconfirmed);
+  if (!pulled) return null;
+  try {
+    await countFetchTraffic(ctx.db, ctx, pulled.size);
+  } catch (error) {
+    pulled.uncounted = error;
+  }
+  return pulled;
+}
+
+function pullAudited(
+  ctx: RegistryContext,
+  input: ManifestRead,
+  unconfirmed: CredentialSource | undefined,
+): Promise<PulledManifest | null> {
   const targetName = requestedImageName(input.repository, input.reference);
-  return runAudited(ctx, {
+  return runAudited<PulledManifest | null>(ctx, {
     action: "container-registry.image.pull",
     failure: () => [{ target: imageTarget(targetName), messageDetail: targetName }],
     execute: async (tx) => {
@@ -97,7 +118,7 @@ function pull(
         const m = found.manifest;
         return {
           result: { digest: m.digest, mediaType: m.mediaType, size: m.size, content: m.content },
-          alongside: [countPullTraffic(tx, ctx, m.size), recordPull(tx, ctx, name, m.digest)],
+          alongside: [recordPull(tx, ctx, name, m.digest)],
           records: [
             {
               target: imageTarget(targetName, name.name, m.digest),

@@ -11,7 +11,7 @@ import { and, eq, sql } from "drizzle-orm";
 import { accountId, nowOf, type RegistryContext } from "../context";
 import { RegistryError } from "../errors";
 import { planOf, quotasOf } from "../plans/lookup";
-import { addTraffic, trafficUsage } from "../quota/usage";
+import { trafficUsage } from "../quota/usage";
 
 /*
  * Quotas as the original enforced them (DESIGN §4): checked before each push or pull
@@ -151,21 +151,15 @@ export async function checkTrafficQuota(tx: DbOrTx, ctx: RegistryContext): Promi
   }
 }
 
-/** Add served bytes to the caller's pull traffic of the current month. */
-export async function countPullTraffic(
-  tx: DbOrTx,
-  ctx: RegistryContext,
-  bytes: number,
-): Promise<void> {
-  if (bytes <= 0) return;
-  await addTraffic(tx, accountId(ctx), ctx.region, trafficMonth(nowOf(ctx)), bytes);
-}
-
 /**
- * The same for the bytes of blob fetches, in one statement that commits without waiting
- * for its WAL flush (see relaxedCommit): a crash may lose the count of a few fetches.
+ * Add served bytes to the caller's pull traffic of the current month: the bytes of a blob
+ * fetch, and of a manifest GET once its `image.pull` has committed. One statement that
+ * commits without waiting for its WAL flush (see relaxedCommit): a crash may lose the count
+ * of a few fetches. Counting outside the pull's transaction keeps the account's one traffic
+ * row from being locked across that transaction's commit: every pull of the account
+ * (manifest and blob, all processes) waited on that lock in turn.
  */
-export async function countBlobTraffic(
+export async function countFetchTraffic(
   db: DbOrTx,
   ctx: RegistryContext,
   bytes: number,
