@@ -1,7 +1,15 @@
 import { createBerthClient } from "@berth/client";
 import { apiKeys, outbox, registryTokens, uploadSessions } from "@berth/db";
 import { createTestDatabase, type TestDatabase } from "@berth/db/testing";
-import { type CreatedAccount, createAccount, createApiKey, hashSecret } from "@berth/registry";
+import {
+  ALL_ACTIONS,
+  BearerTokens,
+  type CreatedAccount,
+  createAccount,
+  createApiKey,
+  hashSecret,
+  type RegistryCredential,
+} from "@berth/registry";
 import { and, count, eq } from "drizzle-orm";
 import { decodeJwt } from "jose";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
@@ -20,6 +28,13 @@ let url: string;
 let alice: CreatedAccount;
 /** The server's clock runs this far ahead of the test's. */
 let offset = 0;
+/** The server's signing key: the tests below sign tokens the server would never issue. */
+const SECRET = "token-refresh-test-secret-0123456789abcdef";
+const signer = new BearerTokens({
+  service: "berth-registry-us-south",
+  secret: SECRET,
+  now: () => new Date(Date.now() + offset),
+});
 
 const basic = (user: string, password: string) =>
   `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}`;
@@ -150,6 +165,7 @@ async function expectUploadRefused(jwt: string, upload: string): Promise<void> {
 beforeAll(async () => {
   t = await createTestDatabase();
   server = await serverOn(t.db, {
+    tokenSecret: SECRET,
     now: () => new Date(Date.now() + offset),
     // Refused refreshes are the point here, many from one address.
     authLimit: { maxFailures: 0 },
@@ -303,6 +319,83 @@ describe("a bearer token whose credential is gone", () => {
     for (const jwt of [issued.token!, refreshed.token!]) {
       expect(await v2(jwt, "GET", "/v2/alicens/a/manifests/v1")).toBe(401);
       expect((await tokenFor(`Bearer ${jwt}`, ["repository:alicens/a:pull"])).status).toBe(401);
+    }
+  });
+});
+
+/**
+ * Every way a /v2 request checks a bearer token's credential: the reads of a pull fold it
+ * into their query; HEAD, the tags list, an upload's start and /token look it up first.
+ */
+async function expectRefusedEverywhere(jwt: string, what: string): Promise<void> {
+  const requests: [string, string][] = [
+    ["GET", "/v2/alicens/a/manifests/v1"],
+    ["HEAD", "/v2/alicens/a/manifests/v1"],
+    ["GET", "/v2/alicens/a/tags/list"],
+    ["POST", "/v2/alicens/a/blobs/uploads/"],
+  ];
+  for (const [method, path] of requests) {
+    expect(await v2(jwt, method, path), `${what}: ${method} ${path}`).toBe(401);
+  }
+  expect((await tokenFor(`Bearer ${jwt}`, ["repository:alicens/a:pull"])).status, what).toBe(401);
+}
+
+describe("a bearer token naming a credential that is not its principal's", () => {
+  // Signed with the server's key, as only a flaw in issuing (or a leaked key) could make
+  // them: the credential check alone must refuse them.
+  const aliceAs = (source: RegistryCredential["source"], userId = alice.user.id) =>
+    signer.issue(
+      {
+        principal: {
+          account: alice.account,
+          user: { id: userId, name: alice.user.name, kind: "user" },
+          credentialType: "apikey",
+        },
+        source,
+        allowed: ALL_ACTIONS,
+      },
+      [{ type: "repository", name: "alicens/a", actions: ["pull", "push"] }],
+    );
+  const keyId = async (apiKey: string) =>
+    (
+      await t.db
+        .select({ id: apiKeys.id })
+        .from(apiKeys)
+        .where(eq(apiKeys.keyHash, hashSecret(apiKey)))
+    )[0]!.id;
+
+  it("is honoured with alice's own API key (the forgery works when nothing is wrong)", async () => {
+    const own = await aliceAs({ kind: "apikey", id: await keyId(alice.apiKey) });
+    expect(await v2(own.token, "GET", "/v2/alicens/a/manifests/v1")).toBe(200);
+    expect(await v2(own.token, "HEAD", "/v2/alicens/a/manifests/v1")).toBe(200);
+  });
+
+  it("is refused with another tenant's API key or registry token", async () => {
+    const bob = await createAccount(t.db, { name: "bob-forged" });
+    const bobKey = await aliceAs({ kind: "apikey", id: await keyId(bob.apiKey) });
+    await expectRefusedEverywhere(bobKey.token, "bob's API key");
+    const bobClient = createBerthClient({ url, apiKey: bob.apiKey });
+    const rt = await bobClient.registrytoken.create.mutate({ access: "readwrite" });
+    const bobToken = await aliceAs({ kind: "registrytoken", id: rt.id });
+    await expectRefusedEverywhere(bobToken.token, "bob's registry token");
+  });
+
+  it("is refused with alice's API key under another user of her account", async () => {
+    const other = await aliceAs({ kind: "apikey", id: await keyId(alice.apiKey) }, "user-other");
+    await expectRefusedEverywhere(other.token, "another user");
+  });
+
+  it("is refused once its registry token expired or moved region, before the JWT does", async () => {
+    const client = createBerthClient({ url, apiKey: alice.apiKey });
+    for (const change of [
+      { expiresAt: new Date(Date.now() + offset - 1000) },
+      { region: "eu-de" },
+    ]) {
+      const rt = await client.registrytoken.create.mutate({ access: "readwrite" });
+      const issued = await tokenFor(basic("token", rt.secret), ["repository:alicens/a:pull,push"]);
+      expect(await v2(issued.token!, "HEAD", "/v2/alicens/a/manifests/v1")).toBe(200);
+      await t.db.update(registryTokens).set(change).where(eq(registryTokens.id, rt.id));
+      await expectRefusedEverywhere(issued.token!, JSON.stringify(change));
     }
   });
 });

@@ -220,33 +220,6 @@ async function upgradeChosenKey(db: Db, id: string, oldHash: string, apiKey: str
     .where(and(eq(apiKeys.id, id), eq(apiKeys.keyHash, oldHash)));
 }
 
-/**
- * Whether the API key with this row id still exists for this account and user: a bearer
- * token made from it is checked with this on every use, so deleting the key ends them.
- */
-export async function apiKeyStillValid(
-  db: Db,
-  key: { id: string; accountId: string; userId: string },
-): Promise<boolean> {
-  const rows = await keyAliveQuery(db).execute(key);
-  return rows.length === 1;
-}
-
-const keyAliveQuery = preparedPerDb((db) =>
-  db
-    .select({ id: apiKeys.id })
-    .from(apiKeys)
-    .where(
-      and(
-        eq(apiKeys.id, sql.placeholder("id")),
-        eq(apiKeys.accountId, sql.placeholder("accountId")),
-        eq(apiKeys.userId, sql.placeholder("userId")),
-      ),
-    )
-    .limit(1)
-    .prepare("api_key_alive"),
-);
-
 export const DEV_ACCOUNT_ID = "devaccount";
 
 export interface DevAccount {

@@ -1,9 +1,10 @@
 import type { Db } from "@berth/db";
-import { apiKeyStillValid, verifyApiKey } from "../accounts/accounts";
+import { verifyApiKey } from "../accounts/accounts";
 import { REGISTRY_TOKEN_USERNAME } from "../registry-tokens/model";
-import { registryTokenStillValid, verifyRegistryToken } from "../registry-tokens/verify";
+import { verifyRegistryToken } from "../registry-tokens/verify";
 import { BEARER_USERNAME, type BearerTokens } from "./bearer";
 import { ALL_ACTIONS, READ_ONLY, type RegistryCredential } from "./credential";
+import { allowedNow } from "./holds";
 
 /** The user name that goes with an API key in Basic auth. */
 export const API_KEY_USERNAME = "iamapikey";
@@ -98,9 +99,9 @@ export async function authenticate(
 /**
  * A bearer token's credential, or null when the token is invalid or expired, or the API
  * key or registry token it was made from has since been deleted (or has expired, or was
- * for another region). The signature alone would keep a token good for its five minutes
- * after its credential was revoked; one primary-key lookup per request (as many as Basic
- * credentials cost) makes deleting a credential take effect at once.
+ * for another region): see holds.ts. The signature alone would keep a token good for its
+ * five minutes after its credential was revoked; one primary-key lookup per request (as
+ * many as Basic credentials cost) makes deleting a credential take effect at once.
  */
 export async function verifyBearer(
   deps: AuthDeps,
@@ -108,21 +109,14 @@ export async function verifyBearer(
 ): Promise<RegistryCredential | null> {
   const cred = await deps.tokens.verify(token);
   if (!cred) return null;
-  const { principal, source } = cred;
-  if (source.kind === "apikey") {
-    const alive = await apiKeyStillValid(deps.db, {
-      id: source.id,
-      accountId: principal.account.id,
-      userId: principal.user.id,
-    });
-    return alive ? cred : null;
-  }
-  const row = await registryTokenStillValid(deps.db, source.id, {
+  const allowed = await allowedNow(deps.db, {
+    source: cred.source,
+    accountId: cred.principal.account.id,
+    userId: cred.principal.user.id,
     region: deps.region,
-    ...(deps.now ? { now: deps.now() } : {}),
+    now: (deps.now ? deps.now() : new Date()).toISOString(),
   });
-  if (!row || row.principal.account.id !== principal.account.id) return null;
-  // What the token allows now bounds what its bearer tokens may do.
-  const allowed = row.access === "readwrite" ? ALL_ACTIONS : READ_ONLY;
+  if (!allowed) return null;
+  // What the credential allows now bounds what its bearer tokens may do.
   return { ...cred, allowed: cred.allowed.filter((a) => allowed.includes(a)) };
 }

@@ -1,4 +1,5 @@
 export * from "./authenticate";
 export * from "./bearer";
 export * from "./credential";
+export * from "./holds";
 export * from "./scope";

@@ -47,25 +47,6 @@ export async function verifyRegistryToken(
   return verified;
 }
 
-/**
- * The registry token with this id, when it is still good here (exists, not expired, this
- * region): a bearer token made from it is checked with this on every use, so deleting the
- * token or its expiry ends the bearer tokens too.
- */
-export async function registryTokenStillValid(
-  db: Db,
-  id: string,
-  opts: { region: string; now?: Date },
-): Promise<VerifiedRegistryToken | null> {
-  const rows = await db
-    .select({ token: registryTokens, accountName: accounts.name })
-    .from(registryTokens)
-    .innerJoin(accounts, eq(accounts.id, registryTokens.accountId))
-    .where(eq(registryTokens.id, id))
-    .limit(1);
-  return rows[0] ? usable(rows[0], opts) : null;
-}
-
 function usable(row: Row, opts: { region: string; now?: Date }): VerifiedRegistryToken | null {
   const now = opts.now ?? new Date();
   if (row.token.expiresAt && row.token.expiresAt.getTime() <= now.getTime()) return null;
