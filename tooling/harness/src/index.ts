@@ -14,6 +14,7 @@ export * from "./pg-proxy";
 export * from "./processes";
 export * from "./prometheus";
 export * from "./reference-registry";
+export * from "./retries";
 export * from "./run-entry";
 export * from "./scenarios/destination-http-receivers";
 export * from "./scenarios/destination-outage";

@@ -47,14 +47,29 @@ export async function deliveryLedger(sql: Sql): Promise<DeliveryLedger> {
  * The ledger once every enqueued event is in the tracker and none is pending: polled every
  * half second for at most `timeoutMs`, failing with `what` in its message.
  */
-export function drainedLedger(sql: Sql, what: string, timeoutMs: number): Promise<DeliveryLedger> {
-  return until(
-    what,
-    async () => {
-      const l = await deliveryLedger(sql);
-      return l.pending === 0 && l.lost === 0 ? l : undefined;
-    },
-    timeoutMs,
-    500,
-  );
+export async function drainedLedger(
+  sql: Sql,
+  what: string,
+  timeoutMs: number,
+): Promise<DeliveryLedger> {
+  let last: DeliveryLedger | undefined;
+  try {
+    return await until(
+      what,
+      async () => {
+        last = await deliveryLedger(sql);
+        return last.pending === 0 && last.lost === 0 ? last : undefined;
+      },
+      timeoutMs,
+      500,
+    );
+  } catch (error) {
+    // Say whether the missing events wait, died (and why) or vanished.
+    const dead = await sql<{ reason: string | null; n: number }[]>`
+      select last_error as reason, count(*)::int as n from outbox where status = 'dead'
+      group by 1 order by 2 desc limit 3`.catch(() => []);
+    throw new Error(
+      `${(error as Error).message}; ledger ${JSON.stringify(last)}${dead.length ? `; dead: ${dead.map((d) => `${d.n} (${d.reason})`).join(", ")}` : ""}`,
+    );
+  }
 }

@@ -1,4 +1,4 @@
-import { postgresOutage } from "@berth/harness";
+import { postgresOutage, QUICK_RETRIES } from "@berth/harness";
 import { describe, expect, it } from "vitest";
 
 // Postgres stopped and started under load (the embedded default; `pnpm fault:postgres
@@ -9,7 +9,7 @@ describe("Postgres stopped and started under load", () => {
   it("answers 503 while it is down, recovers by itself and loses nothing committed", async () => {
     const report = await postgresOutage({
       downMs: 3000,
-      workerEnv: { BERTH_WORKER_RETRY_BASE_MS: "100", BERTH_WORKER_RETRY_MAX_MS: "1000" },
+      workerEnv: QUICK_RETRIES,
       drainTimeoutMs: 120_000,
     });
     for (const p of report.probes.filter((p) => p.what !== "/readyz")) {
