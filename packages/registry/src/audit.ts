@@ -1,16 +1,17 @@
 import { type ActionName, type AtEvent, buildEvent, type TargetType } from "@berth/core";
 import {
   currentTransactionId,
+  type Db,
   type DbOrTx,
   enqueueEvents,
   isDatabaseUnavailable,
   type OutboxEventInput,
   type Tx,
-  transactionStatus,
 } from "@berth/db";
 import { v7 as uuidv7 } from "uuid";
+import { CommitInDoubtError, commitEvents, commitOutcome } from "./audit-batch";
 import { accountId, initiatorOf, nowOf, type RegistryContext } from "./context";
-import { RegistryError, toRegistryError } from "./errors";
+import { type RegistryError, toRegistryError } from "./errors";
 
 /** The resource an event is about. */
 export interface EventTarget {
@@ -108,16 +109,14 @@ export async function runAudited<T>(ctx: RegistryContext, attempt: AuditedAttemp
   } catch (thrown) {
     if (committing && isDatabaseUnavailable(thrown)) {
       // The connection went while committing: the change may well be in, with its events.
-      const outcome = await commitOutcome(ctx, committing.xid);
+      const outcome = await commitOutcome(ctx.db, committing.xid);
       if (outcome === "committed") {
         if (firstError) throw firstError;
         return committing.result;
       }
       if (outcome === "unknown") {
         // Whether it committed or not, no failure event: it might contradict a success.
-        throw new RegistryError("UNAVAILABLE", COMMIT_IN_DOUBT_MESSAGE, undefined, {
-          cause: thrown,
-        });
+        throw new CommitInDoubtError(thrown);
       }
     }
     const error = toRegistryError(thrown);
@@ -128,46 +127,53 @@ export async function runAudited<T>(ctx: RegistryContext, attempt: AuditedAttemp
   return result;
 }
 
-export const COMMIT_IN_DOUBT_MESSAGE =
-  "the registry lost its database while saving this change: it may have been saved; check before trying again";
+export { COMMIT_IN_DOUBT_MESSAGE } from "./audit-batch";
 
-/** How long a request waits to learn the outcome of a commit in doubt. */
-const COMMIT_CHECK_MS = 5000;
-
-/**
- * What became of a transaction whose COMMIT got no answer, asked on another connection for
- * up to COMMIT_CHECK_MS (the database may be restarting): `unknown` if it cannot be told.
- */
-async function commitOutcome(
-  ctx: RegistryContext,
-  xid: string,
-): Promise<"committed" | "aborted" | "unknown"> {
-  const deadline = Date.now() + COMMIT_CHECK_MS;
-  for (;;) {
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      // A query may wait for a connection that never comes: bounded by the deadline.
-      const status = await Promise.race([
-        transactionStatus(ctx.db, xid),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(
-            () => reject(new Error("timeout")),
-            Math.max(1, deadline - Date.now()),
-          );
-        }),
-      ]);
-      if (status !== "in progress") return status;
-    } catch {
-      // Not reachable yet.
-    } finally {
-      clearTimeout(timer);
-    }
-    if (Date.now() >= deadline) return "unknown";
-    await new Promise((r) => setTimeout(r, 100));
-  }
+/** An audited action that changes nothing (a get, a list): its reads and its event. */
+export interface AuditedRead<T> {
+  action: ActionName;
+  /** As AuditedAttempt's. */
+  failure: () => AuditRecord[];
+  /**
+   * The reads, on the pool and not in a transaction: each statement sees the database as of
+   * its own start, as it would in a READ COMMITTED transaction. Returns one record per
+   * target, as AuditedAttempt's execute.
+   */
+  read: (db: Db) => Promise<{ result: T; records: AuditRecord[] }>;
 }
 
-function safeFailureRecords(attempt: AuditedAttempt<unknown>): AuditRecord[] {
+/**
+ * Run an audited read. Its events are committed with those of the reads running at the same
+ * time (one insert, one transaction: `audit-batch.ts`) and the answer is given only once
+ * they are: a read whose event could be lost is never answered. When the reads fail, or the
+ * events' transaction does, the failure events are written in their own transaction and the
+ * error is rethrown, as runAudited does; a commit in doubt is answered as runAudited does.
+ */
+export async function runAuditedRead<T>(ctx: RegistryContext, attempt: AuditedRead<T>): Promise<T> {
+  let firstError: RegistryError | undefined;
+  let result: T;
+  try {
+    const out = await attempt.read(ctx.db);
+    result = out.result;
+    if (UNAUDITED_FOR_BENCHMARK) return result;
+    if (out.records.length > 0 && out.records.every((r) => r.error)) {
+      firstError = out.records[0]!.error;
+    }
+    await commitEvents(
+      ctx.db,
+      out.records.map((r) => outboxEntry(ctx, attempt.action, r)),
+    );
+  } catch (thrown) {
+    if (thrown instanceof CommitInDoubtError) throw thrown;
+    const error = toRegistryError(thrown);
+    await writeFailureEvents(ctx, attempt.action, safeFailureRecords(attempt), error);
+    throw error;
+  }
+  if (firstError) throw firstError;
+  return result;
+}
+
+function safeFailureRecords(attempt: { failure: () => AuditRecord[] }): AuditRecord[] {
   try {
     const records = attempt.failure();
     if (records.length > 0) return records;

@@ -77,6 +77,17 @@ describe("a commit in doubt", () => {
     await pushImage(url, "indoubt/app", "2", image, { auth, requestId: rid() });
   });
 
+  it("of an audited read's events (their batch) is answered as the success it was, with its one event", async () => {
+    const requestId = rid("doubt-read");
+    proxy.dropNextCommit();
+    const res = await fetch(`${url}/trpc/quota.get`, {
+      headers: { authorization: `Bearer ${alice.apiKey}`, "x-request-id": requestId },
+    });
+    expect(proxy.dropped()).toBe(true);
+    expect(res.status, await res.text()).toBe(200);
+    expect(await events(requestId)).toEqual([{ outcome: "success" }]);
+  });
+
   it("whose outcome cannot be learned (the database stays away) is 503 saying the change may be saved", async () => {
     const requestId = rid("doubt-down");
     // The database goes away the moment it commits, for longer than the server waits.
@@ -87,6 +98,20 @@ describe("a commit in doubt", () => {
     expect(res.status, res.body).toBe(503);
     expect(res.body).toMatch(/may have been saved/);
     // It had committed: the change and its success event are there, and no failure event.
+    expect(await events(requestId)).toEqual([{ outcome: "success" }]);
+  });
+
+  it("of an audited read's events that cannot be learned is 503, with no failure event", async () => {
+    const requestId = rid("doubt-read-down");
+    proxy.dropNextCommit({ thenDown: true });
+    const res = await fetch(`${url}/trpc/quota.get`, {
+      headers: { authorization: `Bearer ${alice.apiKey}`, "x-request-id": requestId },
+    });
+    const body = await res.text();
+    await proxy.down(false);
+    expect(proxy.dropped()).toBe(true);
+    expect(res.status, body).toBe(503);
+    expect(body).toMatch(/may have been saved/);
     expect(await events(requestId)).toEqual([{ outcome: "success" }]);
   });
 });

@@ -1,5 +1,5 @@
 import { effectiveLimits, type PlanName, trafficMonth } from "@berth/core";
-import { accountTarget, runAudited } from "../audit";
+import { accountTarget, runAuditedRead } from "../audit";
 import { accountId, nowOf, type RegistryContext } from "../context";
 import { planOf, quotasOf } from "../plans/lookup";
 import { storageUsage, trafficUsage } from "./usage";
@@ -23,8 +23,8 @@ export async function readQuota(
 ): Promise<QuotaInfo> {
   const account = accountId(ctx);
   const month = trafficMonth(nowOf(ctx));
-  // Four reads asked at once: postgres.js sends them together on the transaction's
-  // connection (one round trip, not four), and Postgres still runs them in order.
+  // Four reads asked at once: in a transaction postgres.js sends them together on its
+  // connection (one round trip, not four); on the pool (quota.get) they go out at once.
   const [plan, quotas, storageBytes, pullTrafficBytes] = await Promise.all([
     planOf(tx, account, ctx.region),
     quotasOf(tx, account, ctx.region),
@@ -43,11 +43,11 @@ export async function readQuota(
 
 /** container-registry.quota.get */
 export function getQuota(ctx: RegistryContext): Promise<QuotaInfo> {
-  return runAudited(ctx, {
+  return runAuditedRead(ctx, {
     action: "container-registry.quota.get",
     failure: () => [{ target: accountTarget(ctx) }],
-    execute: async (tx) => {
-      const result = await readQuota(tx, ctx);
+    read: async (db) => {
+      const result = await readQuota(db, ctx);
       return {
         result,
         records: [

@@ -1,0 +1,167 @@
+import {
+  currentTransactionId,
+  type Db,
+  enqueueEvents,
+  isDatabaseUnavailable,
+  type OutboxEventInput,
+  transactionStatus,
+} from "@berth/db";
+import { RegistryError } from "./errors";
+
+/**
+ * Group commit of the events of audited reads. A read changes nothing, so its event alone
+ * needs a write transaction: its own would cost a BEGIN, an insert, an xid and a COMMIT
+ * waiting for the WAL flush per request. Instead the events of all the reads waiting at a
+ * moment go into the outbox in one insert and one transaction, and each read is answered
+ * only once that transaction has committed: nothing is answered whose event could be lost.
+ *
+ * Classic group commit, without a timer: with no batch in flight the events go at the end
+ * of the current turn of the event loop (the reads finishing in the same turn join them);
+ * while one is in flight the next accumulates and goes when it returns. An idle server adds
+ * no wait; a busy one writes one transaction per round trip of the database, not per read.
+ */
+
+/** Events in one batch at most (a request's events are never split). */
+const MAX_BATCH_EVENTS = 256;
+
+interface Waiting {
+  events: OutboxEventInput[];
+  resolve: () => void;
+  reject: (error: unknown) => void;
+}
+
+/** What became of a batch: committed, failed (nothing of it is in), or not knowable. */
+type Outcome = { committed: true } | { failed: unknown } | { inDoubt: unknown };
+
+class EventBatcher {
+  private queue: Waiting[] = [];
+  private running = false;
+
+  constructor(private readonly db: Db) {}
+
+  /** Resolves once the events are committed; rejects with the batch's error otherwise. */
+  commit(events: OutboxEventInput[]): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ events, resolve, reject });
+      if (!this.running) {
+        this.running = true;
+        setImmediate(() => void this.drain());
+      }
+    });
+  }
+
+  private async drain(): Promise<void> {
+    while (this.queue.length > 0) {
+      const batch = this.take();
+      const outcome = await writeBatch(
+        this.db,
+        batch.flatMap((w) => w.events),
+      );
+      for (const w of batch) {
+        if ("committed" in outcome) w.resolve();
+        // Each request its own error: the callers handle and log them apart.
+        else if ("inDoubt" in outcome) w.reject(new CommitInDoubtError(outcome.inDoubt));
+        else w.reject(outcome.failed);
+      }
+    }
+    this.running = false;
+  }
+
+  /** Whole requests from the head of the queue, up to MAX_BATCH_EVENTS (at least one). */
+  private take(): Waiting[] {
+    let n = 0;
+    let count = 0;
+    while (n < this.queue.length) {
+      const size = this.queue[n]!.events.length;
+      if (n > 0 && count + size > MAX_BATCH_EVENTS) break;
+      count += size;
+      n++;
+    }
+    return this.queue.splice(0, n);
+  }
+}
+
+/**
+ * One transaction inserting the batch's events. A COMMIT that got no answer is looked up by
+ * the transaction's id (as runAudited does): committed is a success, aborted a failure, and
+ * not knowable in doubt (no failure event may follow it: it might contradict a success).
+ */
+async function writeBatch(db: Db, events: OutboxEventInput[]): Promise<Outcome> {
+  let xid: string | undefined;
+  try {
+    await db.transaction(async (tx) => {
+      // Sent with the insert (postgres.js pipelines them): no extra round trip.
+      const id = currentTransactionId(tx);
+      id.catch(() => {});
+      await enqueueEvents(tx, events);
+      xid = await id;
+    });
+    return { committed: true };
+  } catch (thrown) {
+    const failed = thrown ?? new Error("the events' transaction failed");
+    if (xid === undefined || !isDatabaseUnavailable(thrown)) return { failed };
+    const outcome = await commitOutcome(db, xid);
+    if (outcome === "committed") return { committed: true };
+    if (outcome === "aborted") return { failed };
+    return { inDoubt: thrown };
+  }
+}
+
+const batchers = new WeakMap<Db, EventBatcher>();
+
+/** Commit events through the database handle's batcher (one per pool, so per process). */
+export function commitEvents(db: Db, events: OutboxEventInput[]): Promise<void> {
+  if (events.length === 0) return Promise.resolve();
+  let batcher = batchers.get(db);
+  if (batcher === undefined) {
+    batcher = new EventBatcher(db);
+    batchers.set(db, batcher);
+  }
+  return batcher.commit(events);
+}
+
+export const COMMIT_IN_DOUBT_MESSAGE =
+  "the registry lost its database while saving this change: it may have been saved; check before trying again";
+
+/** The error of a commit whose outcome cannot be learned; no failure event follows it. */
+export class CommitInDoubtError extends RegistryError {
+  constructor(cause: unknown) {
+    super("UNAVAILABLE", COMMIT_IN_DOUBT_MESSAGE, undefined, { cause });
+  }
+}
+
+/** How long a request waits to learn the outcome of a commit in doubt. */
+const COMMIT_CHECK_MS = 5000;
+
+/**
+ * What became of a transaction whose COMMIT got no answer, asked on another connection for
+ * up to COMMIT_CHECK_MS (the database may be restarting): `unknown` if it cannot be told.
+ */
+export async function commitOutcome(
+  db: Db,
+  xid: string,
+): Promise<"committed" | "aborted" | "unknown"> {
+  const deadline = Date.now() + COMMIT_CHECK_MS;
+  for (;;) {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      // A query may wait for a connection that never comes: bounded by the deadline.
+      const status = await Promise.race([
+        transactionStatus(db, xid),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () => reject(new Error("timeout")),
+            Math.max(1, deadline - Date.now()),
+          );
+        }),
+      ]);
+      if (status !== "in progress") return status;
+    } catch {
+      // Not reachable yet.
+    } finally {
+      clearTimeout(timer);
+    }
+    if (Date.now() >= deadline) return "unknown";
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
