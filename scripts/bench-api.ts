@@ -2,7 +2,7 @@
  * API benchmark (issue 15): `pnpm bench:api [--seconds 10] [--connections 16] [--runs 1]
  *   [--only whoami,quota] [--profile dir]`.
  *
- * Requests/s, p50/p99 and the server's CPU per request, with autocannon's concurrent
+ * Requests/s, p50/p99, the server's CPU and its Postgres backends' CPU per request, with autocannon's concurrent
  * connections, of: /healthz (the HTTP stack alone), `whoami` (authenticated, unaudited),
  * `quota.get` (an audited read), `namespace.create` + `namespace.delete` (audited writes) and
  * a manifest GET with a bearer token (an audited `image.pull`) against Berth and the
@@ -14,7 +14,7 @@
  * request (from /proc, user + system) is the figure to compare between changes.
  * Berth runs on DATABASE_URL's server (a fresh database) or an embedded Postgres.
  */
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -94,9 +94,14 @@ interface Measured {
   errors: number;
   /** Server CPU microseconds per request (the process alone, not its database). */
   cpuUs: number;
+  /** Postgres CPU microseconds per request: the backends of the benchmark's database. */
+  pgUs: number;
+  /** The rest of Postgres per request (WAL writer, checkpointer, ...; the whole server's). */
+  pgOtherUs: number;
   /** [min, max] over the runs. */
   rpsRange: [number, number];
   cpuUsRange: [number, number];
+  pgUsRange: [number, number];
 }
 
 const median = (xs: number[]): number => {
@@ -105,6 +110,43 @@ const median = (xs: number[]): number => {
   return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 };
 
+/** CPU seconds of one process (user + system), 0 once it is gone. */
+function cpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * The Postgres server's CPU seconds: the backends serving the benchmark's database (`ours`,
+ * by pid from pg_stat_activity) and every other process of the server (`other`: the
+ * postmaster, WAL writer, checkpointer, and on a shared server the neighbours' backends).
+ */
+interface PgCpu {
+  ours: number;
+  other: number;
+}
+let postmaster = 0;
+let ourBackends = new Set<number>();
+function postgresCpu(): PgCpu {
+  const cpu: PgCpu = { ours: 0, other: cpuSeconds(postmaster) };
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const status = readFileSync(`/proc/${entry}/status`, "utf8");
+      if (Number(/^PPid:\s+(\d+)/m.exec(status)?.[1]) !== postmaster) continue;
+      const pid = Number(entry);
+      cpu[ourBackends.has(pid) ? "ours" : "other"] += cpuSeconds(pid);
+    } catch {}
+  }
+  return cpu;
+}
+let learnBackends: () => Promise<void> = async () => {};
+
 async function measure(
   name: string,
   pid: number,
@@ -112,12 +154,18 @@ async function measure(
 ): Promise<Measured> {
   // Warm-up first (the JIT, the connection pool), outside the figures.
   await autocannon({ ...opts, connections: CONNECTIONS, duration: Math.min(2, SECONDS) });
-  const runs: Omit<Measured, "rpsRange" | "cpuUsRange">[] = [];
+  // The warm-up opened the pool's connections: their backends are known from now on.
+  await learnBackends();
+  const runs: Omit<Measured, "rpsRange" | "cpuUsRange" | "pgUsRange">[] = [];
   for (let i = 0; i < RUNS; i++) {
     const before = cpuOfTree(pid);
+    const pgBefore = postgresCpu();
     const result = await autocannon({ ...opts, connections: CONNECTIONS, duration: SECONDS });
     const cpu = cpuOfTree(pid) - before;
+    const pgAfter = postgresCpu();
     const requests = result.requests.total;
+    const perRequest = (seconds: number) =>
+      requests > 0 ? (seconds * 1e6) / requests : Number.NaN;
     runs.push({
       name,
       rps: result.requests.average,
@@ -125,10 +173,13 @@ async function measure(
       p99: result.latency.p99,
       requests,
       errors: result.errors + result.timeouts + result.non2xx,
-      cpuUs: requests > 0 ? (cpu * 1e6) / requests : Number.NaN,
+      cpuUs: perRequest(cpu),
+      pgUs: perRequest(pgAfter.ours - pgBefore.ours),
+      pgOtherUs: perRequest(pgAfter.other - pgBefore.other),
     });
   }
-  const field = (k: "rps" | "p50" | "p99" | "requests" | "cpuUs") => runs.map((r) => r[k]);
+  const field = (k: "rps" | "p50" | "p99" | "requests" | "cpuUs" | "pgUs" | "pgOtherUs") =>
+    runs.map((r) => r[k]);
   const range = (xs: number[]): [number, number] => [Math.min(...xs), Math.max(...xs)];
   const m: Measured = {
     name,
@@ -138,13 +189,16 @@ async function measure(
     requests: median(field("requests")),
     errors: runs.reduce((sum, r) => sum + r.errors, 0),
     cpuUs: median(field("cpuUs")),
+    pgUs: median(field("pgUs")),
+    pgOtherUs: median(field("pgOtherUs")),
     rpsRange: range(field("rps")),
     cpuUsRange: range(field("cpuUs")),
+    pgUsRange: range(field("pgUs")),
   };
   const spread = (r: [number, number]) =>
     RUNS > 1 ? ` [${r[0].toFixed(0)}–${r[1].toFixed(0)}]` : "";
   console.log(
-    `  ${name.padEnd(34)} ${m.rps.toFixed(0).padStart(6)} req/s${spread(m.rpsRange)}  p50 ${m.p50.toFixed(0).padStart(4)} ms  p99 ${m.p99.toFixed(0).padStart(5)} ms  server cpu ${m.cpuUs.toFixed(0).padStart(5)} µs/req${spread(m.cpuUsRange)}  (${m.requests} requests${m.errors ? `, ${m.errors} errors` : ""})`,
+    `  ${name.padEnd(34)} ${m.rps.toFixed(0).padStart(6)} req/s${spread(m.rpsRange)}  p50 ${m.p50.toFixed(0).padStart(4)} ms  p99 ${m.p99.toFixed(0).padStart(5)} ms  server cpu ${m.cpuUs.toFixed(0).padStart(5)} µs/req${spread(m.cpuUsRange)}  postgres ${m.pgUs.toFixed(0).padStart(5)}${spread(m.pgUsRange)} + ${m.pgOtherUs.toFixed(0)} other µs/req  (${m.requests} requests${m.errors ? `, ${m.errors} errors` : ""})`,
   );
   return m;
 }
@@ -170,6 +224,16 @@ async function main(): Promise<void> {
   const conn = createDb(databaseUrl, { max: 1 });
   cleanups.unshift(() => conn.sql.end({ timeout: 5 }));
   const account = await createAccount(conn.db, { name: "bench" });
+  // The server's postmaster: the parent of any backend of ours.
+  const [own] = await conn.sql<{ pid: number }[]>`select pg_backend_pid() as pid`;
+  postmaster = Number(
+    /^PPid:\s+(\d+)/m.exec(readFileSync(`/proc/${own!.pid}/status`, "utf8"))?.[1],
+  );
+  learnBackends = async () => {
+    const rows = await conn.sql<{ pid: number }[]>`
+      select pid from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()`;
+    ourBackends = new Set(rows.map((r) => r.pid));
+  };
   const dataDir = join(tmp, "berth");
   const nodeFlags = (tag: string) =>
     // No --cpu-prof-name: tsx's loader thread writes a profile too, and with one fixed name
@@ -286,7 +350,8 @@ async function main(): Promise<void> {
   const cost = (k: string) => {
     const audited = r(k);
     const plain = r(`${k} (unaudited)`);
-    return `${k}: audit costs ${((1 - audited.rps / plain.rps) * 100).toFixed(0)}% of throughput, ${(((audited.cpuUs - plain.cpuUs) / plain.cpuUs) * 100).toFixed(0)}% more server cpu per request`;
+    const pct = (a: number, b: number) => `${(((a - b) / b) * 100).toFixed(0)}%`;
+    return `${k}: audit costs ${((1 - audited.rps / plain.rps) * 100).toFixed(0)}% of throughput, ${pct(audited.cpuUs, plain.cpuUs)} more server cpu per request, ${pct(audited.cpuUs + audited.pgUs + audited.pgOtherUs, plain.cpuUs + plain.pgUs + plain.pgOtherUs)} more server + postgres cpu`;
   };
   console.log("audit cost (target ≤ 15% of throughput):");
   for (const k of ["quota.get", "namespace.create+delete", "manifest GET"]) {
