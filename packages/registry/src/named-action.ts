@@ -1,6 +1,6 @@
 import type { ActionName } from "@berth/core";
-import type { Tx } from "@berth/db";
-import { type AuditRecord, field, runAudited, safeName } from "./audit";
+import type { Db, Tx } from "@berth/db";
+import { type AuditRecord, field, runAudited, runAuditedRead, safeName } from "./audit";
 import type { RegistryContext } from "./context";
 
 /**
@@ -16,7 +16,10 @@ export function runOnNamed<I, T>(
   attempt: {
     action: ActionName;
     input: { parse(raw: unknown): I };
-    execute(tx: Tx, input: I): Promise<{ result: T; records: AuditRecord[] }>;
+    execute(
+      tx: Tx,
+      input: I,
+    ): Promise<{ result: T; records: AuditRecord[]; alongside?: Promise<unknown>[] }>;
   },
 ): Promise<T> {
   const given = safeName(field(raw, key));
@@ -24,5 +27,24 @@ export function runOnNamed<I, T>(
     action: attempt.action,
     failure: () => [{ target: { name: given }, messageDetail: given }],
     execute: (tx) => attempt.execute(tx, attempt.input.parse(raw)),
+  });
+}
+
+/** runOnNamed for an action that only reads (runAuditedRead: no transaction of its own). */
+export function readOnNamed<I, T>(
+  ctx: RegistryContext,
+  raw: unknown,
+  key: string,
+  attempt: {
+    action: ActionName;
+    input: { parse(raw: unknown): I };
+    read(db: Db, input: I): Promise<{ result: T; records: AuditRecord[] }>;
+  },
+): Promise<T> {
+  const given = safeName(field(raw, key));
+  return runAuditedRead(ctx, {
+    action: attempt.action,
+    failure: () => [{ target: { name: given }, messageDetail: given }],
+    read: (db) => attempt.read(db, attempt.input.parse(raw)),
   });
 }

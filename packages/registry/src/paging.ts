@@ -1,7 +1,7 @@
 import { type ActionName, type CursorCodec, type Page, pageOf } from "@berth/core";
-import type { Tx } from "@berth/db";
+import type { DbOrTx } from "@berth/db";
 import { type SQL, sql } from "drizzle-orm";
-import { accountTarget, runAudited } from "./audit";
+import { accountTarget, runAuditedRead } from "./audit";
 import type { RegistryContext } from "./context";
 
 /** Text ordered bytewise, the same in every database whatever its default collation. */
@@ -19,8 +19,11 @@ export interface AuditedList<I extends { limit: number }, R, T, K> {
   action: ActionName;
   input: { parse(raw: unknown): I };
   cursor: CursorCodec<K>;
-  /** Up to `input.limit + 1` rows after the cursor: one more than the page says there is a next. */
-  read(tx: Tx, input: I): Promise<R[]>;
+  /**
+   * Up to `input.limit + 1` rows after the cursor: one more than the page says there is a next.
+   * Read on the pool, not in a transaction (runAuditedRead).
+   */
+  read(db: DbOrTx, input: I): Promise<R[]>;
   item(row: R): T;
   /** The keyset of a row, the cursor of the page that follows it. */
   key(row: R): K;
@@ -38,12 +41,12 @@ export function auditedList<I extends { limit: number }, R, T, K>(
   raw: unknown,
   list: AuditedList<I, R, T, K>,
 ): Promise<Page<T>> {
-  return runAudited(ctx, {
+  return runAuditedRead(ctx, {
     action: list.action,
     failure: () => [{ target: accountTarget(ctx) }],
-    execute: async (tx) => {
+    read: async (db) => {
       const input = list.input.parse(raw ?? {});
-      const rows = await list.read(tx, input);
+      const rows = await list.read(db, input);
       const result = pageOf(rows, input.limit, list.item, list.key, list.cursor);
       const filters = list.filters?.(input) ?? {};
       return {

@@ -2,7 +2,7 @@ import { parseImageReference } from "@berth/core";
 import { manifests, tags } from "@berth/db";
 import { and, asc, eq } from "drizzle-orm";
 import { z } from "zod";
-import { field, runAudited } from "../audit";
+import { field, runAuditedRead } from "../audit";
 import type { RegistryContext } from "../context";
 import { readBlob } from "../storage/blob-store";
 import { type Descriptor, parseManifest } from "./manifest";
@@ -41,21 +41,21 @@ export interface ImageDetails {
 
 /** container-registry.image.inspect */
 export function inspectImage(ctx: RegistryContext, raw: unknown): Promise<ImageDetails> {
-  return runAudited(ctx, {
+  return runAuditedRead(ctx, {
     action: "container-registry.image.inspect",
     failure: () => {
       const name = rawImageName(field(raw, "image"));
       return [{ target: { name }, messageDetail: name }];
     },
-    execute: async (tx) => {
+    read: async (db) => {
       const ref = parseImageReference(inspectImageInput.parse(raw).image);
-      const { manifest, repositoryId } = await resolveImage(tx, ctx, ref);
-      const [row] = await tx
+      const { manifest, repositoryId } = await resolveImage(db, ctx, ref);
+      const [row] = await db
         .select({ content: manifests.content })
         .from(manifests)
         .where(eq(manifests.id, manifest.id));
       const parsed = parseManifest(row!.content, manifest.mediaType);
-      const tagRows = await tx
+      const tagRows = await db
         .select({ name: tags.name })
         .from(tags)
         .where(and(eq(tags.repositoryId, repositoryId), eq(tags.manifestId, manifest.id)))

@@ -46,7 +46,7 @@ export function listImages(ctx: RegistryContext, raw: unknown): Promise<Page<Ima
     action: "container-registry.image.list",
     input: listImagesInput,
     cursor,
-    read: async (tx, input) => {
+    read: async (db, input) => {
       const nsFilter = input.namespace ?? input.repository?.split("/")[0];
       if (
         input.namespace &&
@@ -55,10 +55,10 @@ export function listImages(ctx: RegistryContext, raw: unknown): Promise<Page<Ima
       ) {
         throw badRequest(`repository ${input.repository} is not in namespace ${input.namespace}`);
       }
-      if (nsFilter) await requireNamespace(tx, ctx, nsFilter);
+      if (nsFilter) await requireNamespace(db, ctx, nsFilter);
       const order = [bytewise(repositories.name), bytewise(tags.name)];
       const refSize = sql<string>`coalesce((select sum(${manifestReferences.size}) from ${manifestReferences} where ${manifestReferences.manifestId} = ${manifests.id}), 0)`;
-      return tx
+      return db
         .select({
           namespace: namespaces.name,
           repository: repositories.name,

@@ -3,7 +3,7 @@ import type { DbOrTx } from "@berth/db";
 import { tagImmutability } from "@berth/db";
 import { and, asc, eq } from "drizzle-orm";
 import { z } from "zod";
-import { field, runAudited, safeName } from "../audit";
+import { field, runAudited, runAuditedRead, safeName } from "../audit";
 import { nowOf, type RegistryContext } from "../context";
 import { requireNamespace } from "../namespaces/lookup";
 
@@ -115,13 +115,13 @@ export function setImmutability(
 
 /** container-registry.immutability.get: where tag immutability is on in a namespace. */
 export function getImmutability(ctx: RegistryContext, raw: unknown): Promise<ImmutabilitySetting> {
-  return runAudited(ctx, {
+  return runAuditedRead(ctx, {
     action: "container-registry.immutability.get",
     failure: () => [scopeTarget(safeName(field(raw, "namespace")))],
-    execute: async (tx) => {
+    read: async (db) => {
       const { namespace } = getImmutabilityInput.parse(raw);
-      const ns = await requireNamespace(tx, ctx, namespace);
-      const setting = await settingOf(tx, ns);
+      const ns = await requireNamespace(db, ctx, namespace);
+      const setting = await settingOf(db, ns);
       return {
         result: setting,
         records: [

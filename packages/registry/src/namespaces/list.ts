@@ -29,9 +29,9 @@ export function listNamespaces(
     action: "container-registry.namespace.list",
     input: listNamespacesInput,
     cursor,
-    read: (tx, input) => {
+    read: (db, input) => {
       const order = [bytewise(namespaces.name)];
-      return tx
+      return db
         .select({
           name: namespaces.name,
           region: namespaces.region,

@@ -1,5 +1,5 @@
 import { PLANS, type PlanName } from "@berth/core";
-import { accountTarget, runAudited } from "../audit";
+import { accountTarget, runAuditedRead } from "../audit";
 import { accountId, type RegistryContext } from "../context";
 import { planOf } from "./lookup";
 
@@ -16,11 +16,11 @@ export function planInfo(region: string, plan: PlanName): PlanInfo {
 
 /** container-registry.plan.get */
 export function getPlan(ctx: RegistryContext): Promise<PlanInfo> {
-  return runAudited(ctx, {
+  return runAuditedRead(ctx, {
     action: "container-registry.plan.get",
     failure: () => [{ target: accountTarget(ctx) }],
-    execute: async (tx) => {
-      const plan = await planOf(tx, accountId(ctx), ctx.region);
+    read: async (db) => {
+      const plan = await planOf(db, accountId(ctx), ctx.region);
       return {
         result: planInfo(ctx.region, plan),
         records: [{ target: accountTarget(ctx), responseData: { plan } }],

@@ -5,7 +5,7 @@ import { and, eq, getTableColumns, sql } from "drizzle-orm";
 import { z } from "zod";
 import { accountId, nowOf, type RegistryContext } from "../context";
 import { notFound } from "../errors";
-import { runOnNamed } from "../named-action";
+import { readOnNamed } from "../named-action";
 import { after, auditedList } from "../paging";
 import { type RegistryTokenInfo, type RegistryTokenRow, tokenInfo } from "./model";
 
@@ -35,11 +35,11 @@ export async function requireToken(
 
 /** container-registry.registrytoken.get */
 export function getRegistryToken(ctx: RegistryContext, raw: unknown): Promise<RegistryTokenInfo> {
-  return runOnNamed(ctx, raw, "id", {
+  return readOnNamed(ctx, raw, "id", {
     action: "container-registry.registrytoken.get",
     input: getRegistryTokenInput,
-    execute: async (tx, { id }) => {
-      const row = await requireToken(tx, ctx, id);
+    read: async (db, { id }) => {
+      const row = await requireToken(db, ctx, id);
       return {
         result: tokenInfo(row, nowOf(ctx)),
         records: [{ target: { name: id }, messageDetail: id }],
@@ -72,9 +72,9 @@ export function listRegistryTokens(
     action: "container-registry.registrytoken.list",
     input: listRegistryTokensInput,
     cursor,
-    read: async (tx, input) => {
+    read: async (db, input) => {
       const order = [sql`${registryTokens.createdAt}`, sql`${registryTokens.id}`];
-      const rows = await tx
+      const rows = await db
         .select({
           ...getTableColumns(registryTokens),
           createdMicros: sql<string>`floor(extract(epoch from ${registryTokens.createdAt}) * 1000000)::bigint::text`,

@@ -1,6 +1,6 @@
 import { planRetention, type RetentionPlan, type RetentionPolicy } from "@berth/core";
 import type { DbOrTx } from "@berth/db";
-import { runAudited } from "../audit";
+import { runAuditedRead } from "../audit";
 import { nowOf, type RegistryContext } from "../context";
 import { type InventoryImage, retentionInventory } from "./inventory";
 import { namespaceFailure, policyData, policyFor, retentionRunInput } from "./policy";
@@ -50,13 +50,13 @@ export async function planNamespace(
  * given) would remove now, and what it keeps and why, without removing anything.
  */
 export function analyzeRetention(ctx: RegistryContext, raw: unknown): Promise<RetentionAnalysis> {
-  return runAudited(ctx, {
+  return runAuditedRead(ctx, {
     action: "container-registry.retention.analyze",
     failure: () => namespaceFailure(raw),
-    execute: async (tx) => {
+    read: async (db) => {
       const input = retentionRunInput.parse(raw);
-      const { namespace, policy, given } = await policyFor(tx, ctx, input);
-      const plan = await planNamespace(tx, namespace.id, policy, nowOf(ctx));
+      const { namespace, policy, given } = await policyFor(db, ctx, input);
+      const plan = await planNamespace(db, namespace.id, policy, nowOf(ctx));
       const name = namespace.name;
       return {
         result: {

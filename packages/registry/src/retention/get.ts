@@ -1,5 +1,5 @@
 import type { RegistryContext } from "../context";
-import { runOnNamed } from "../named-action";
+import { readOnNamed } from "../named-action";
 import { requireNamespace } from "../namespaces/lookup";
 import { getRetentionInput, type StoredPolicy, storedPolicy } from "./policy";
 
@@ -11,12 +11,12 @@ export interface GetRetentionResult {
 
 /** container-registry.retention.get: the retention policy of one of the caller's namespaces. */
 export function getRetention(ctx: RegistryContext, raw: unknown): Promise<GetRetentionResult> {
-  return runOnNamed(ctx, raw, "namespace", {
+  return readOnNamed(ctx, raw, "namespace", {
     action: "container-registry.retention.get",
     input: getRetentionInput,
-    execute: async (tx, { namespace: name }) => {
-      const ns = await requireNamespace(tx, ctx, name);
-      const policy = await storedPolicy(tx, ns.id);
+    read: async (db, { namespace: name }) => {
+      const ns = await requireNamespace(db, ctx, name);
+      const policy = await storedPolicy(db, ns.id);
       return {
         result: { namespace: name, policy },
         records: [

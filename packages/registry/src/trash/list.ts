@@ -1,7 +1,7 @@
 import { trashEntries } from "@berth/db";
 import { and, asc, desc, eq } from "drizzle-orm";
 import { z } from "zod";
-import { accountTarget, runAudited } from "../audit";
+import { accountTarget, runAuditedRead } from "../audit";
 import { accountId, type RegistryContext } from "../context";
 
 export const listTrashInput = z
@@ -30,12 +30,12 @@ export interface TrashItem {
 
 /** container-registry.trash.list: the account's deleted images in the region, and until when they stay. */
 export function listTrash(ctx: RegistryContext, raw: unknown): Promise<TrashItem[]> {
-  return runAudited(ctx, {
+  return runAuditedRead(ctx, {
     action: "container-registry.trash.list",
     failure: () => [{ target: accountTarget(ctx) }],
-    execute: async (tx) => {
+    read: async (db) => {
       const input = listTrashInput.parse(raw) ?? {};
-      const rows = await tx
+      const rows = await db
         .select({
           id: trashEntries.id,
           repository: trashEntries.repository,
