@@ -1,5 +1,4 @@
 import {
-  currentTransactionId,
   type Db,
   enqueueEvents,
   isDatabaseUnavailable,
@@ -90,11 +89,7 @@ async function writeBatch(db: Db, events: OutboxEventInput[]): Promise<Outcome> 
   let xid: string | undefined;
   try {
     await db.transaction(async (tx) => {
-      // Sent with the insert (postgres.js pipelines them): no extra round trip.
-      const id = currentTransactionId(tx);
-      id.catch(() => {});
-      await enqueueEvents(tx, events);
-      xid = await id;
+      xid = await enqueueEvents(tx, events);
     });
     return { committed: true };
   } catch (thrown) {

@@ -54,15 +54,16 @@ export interface AuditedAttempt<T> {
      * Writes of the change that nothing after them reads (a traffic count, a pull time),
      * started and not awaited: they travel to the database with the events' insert, in one
      * round trip instead of one each, and are awaited with it, in the same transaction.
+     * When one fails, the attempt fails with its error.
      */
     alongside?: Promise<unknown>[];
   }>;
 }
 
 /**
- * Benchmark only (`pnpm bench:api` sets it on a second server process): audited calls run in
- * the same transaction without their events, so the cost of the audit can be priced. Never
- * set it anywhere else: actions would leave no events.
+ * Benchmark only (`pnpm bench:api` sets it on a second server process): audited calls run
+ * without their events (changes in the same transaction, reads on the pool), so the cost of
+ * the audit can be priced. Never set it anywhere else: actions would leave no events.
  */
 const UNAUDITED_FOR_BENCHMARK = process.env.BERTH_BENCH_UNAUDITED === "1";
 
@@ -89,17 +90,20 @@ export async function runAudited<T>(ctx: RegistryContext, attempt: AuditedAttemp
         await Promise.all(alongside);
         return out.result;
       }
-      // Sent with the events' insert (postgres.js pipelines them): no extra round trip.
-      const xid = currentTransactionId(tx);
-      // Settled with the transaction below; never an unhandled rejection if the insert fails.
-      xid.catch(() => {});
-      await Promise.all([
-        enqueueEvents(
-          tx,
-          out.records.map((r) => outboxEntry(ctx, attempt.action, r)),
-        ),
-        ...alongside,
-      ]);
+      // The insert answers with the transaction's id, needed should the COMMIT go unanswered.
+      const xid =
+        out.records.length > 0
+          ? enqueueEvents(
+              tx,
+              out.records.map((r) => outboxEntry(ctx, attempt.action, r)),
+            )
+          : currentTransactionId(tx);
+      // All settled before anything is thrown, and the change's own error first: when a
+      // write alongside fails (a name taken), the insert behind it fails only because the
+      // transaction is aborted, which says nothing to the caller.
+      const settled = await Promise.allSettled([...alongside, xid]);
+      const failed = settled.find((s) => s.status === "rejected");
+      if (failed) throw failed.reason;
       if (out.records.length > 0 && out.records.every((r) => r.error)) {
         firstError = out.records[0]!.error;
       }

@@ -14,15 +14,17 @@ export interface OutboxEventInput {
 
 /**
  * Insert events in the caller's transaction, in one statement, and notify listeners.
- * NOTIFY inside a transaction is delivered only if it commits.
+ * NOTIFY inside a transaction is delivered only if it commits. Resolves with the id of the
+ * transaction (pg_current_xact_id, read in the same statement rather than by one more), which
+ * tells a commit in doubt apart afterwards (`transactionStatus`); "" when there is no event.
  *
  * The same statement fans each event out to the registered destinations whose filter it
  * matches (a list absent from the filter matches everything): one row per event and
  * destination in `deliveries`, so every destination's ledger is written with the change or not
  * at all. With no destination registered the join finds nothing and costs an empty scan.
  */
-export async function enqueueEvents(tx: DbOrTx, events: OutboxEventInput[]): Promise<void> {
-  if (events.length === 0) return;
+export async function enqueueEvents(tx: DbOrTx, events: OutboxEventInput[]): Promise<string> {
+  if (events.length === 0) return "";
   const rows = events.map((e) => ({
     id: e.event.id,
     account_id: e.accountId,
@@ -30,7 +32,7 @@ export async function enqueueEvents(tx: DbOrTx, events: OutboxEventInput[]): Pro
     action: e.event.action,
     payload: e.event,
   }));
-  await tx.execute(sql`
+  const [row] = await tx.execute<{ xid: string }>(sql`
     with ev as (
       select * from rows from (
         jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
@@ -50,7 +52,8 @@ export async function enqueueEvents(tx: DbOrTx, events: OutboxEventInput[]): Pro
          and (not d.filter ? 'regions' or d.filter->'regions' ? ev.region)
        order by ev.n, d.name
     )
-    select pg_notify(${OUTBOX_CHANNEL}, '')`);
+    select pg_notify(${OUTBOX_CHANNEL}, ''), pg_current_xact_id()::text as xid`);
+  return row!.xid;
 }
 
 export async function enqueueEvent(tx: DbOrTx, event: OutboxEventInput): Promise<void> {

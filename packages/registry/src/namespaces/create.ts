@@ -55,19 +55,19 @@ export function createNamespace(ctx: RegistryContext, raw: unknown): Promise<Nam
       // Names are unique per region across accounts, so this cannot be hidden like a 404.
       if (taken.length > 0) throw takenError(name, ctx.region);
       const createdAt = nowOf(ctx);
-      try {
-        await tx.insert(namespaces).values({
-          id: uuidv7(),
-          accountId: accountId(ctx),
-          region: ctx.region,
-          name,
-          createdAt,
-        });
-      } catch (error) {
-        if (isUniqueViolation(error)) throw takenError(name, ctx.region);
-        throw error;
-      }
+      // Nothing reads the insert's answer: it travels with the event's insert (one round
+      // trip), and a name taken meanwhile fails the attempt as the check above would.
+      const insert = tx
+        .insert(namespaces)
+        .values({ id: uuidv7(), accountId: accountId(ctx), region: ctx.region, name, createdAt })
+        .then(
+          () => {},
+          (error: unknown) => {
+            throw isUniqueViolation(error) ? takenError(name, ctx.region) : error;
+          },
+        );
       return {
+        alongside: [insert],
         result: { name, region: ctx.region, createdAt: createdAt.toISOString() },
         records: [
           { target: { name }, messageDetail: name, status: 201, requestData: { namespace: name } },
