@@ -1,6 +1,5 @@
 import { apiKeys, type Db, preparedPerDb, registryTokens } from "@berth/db";
-import { and, eq, gt, isNull, or, type Placeholder, type SQL, sql } from "drizzle-orm";
-import { QueryBuilder } from "drizzle-orm/pg-core";
+import { type Placeholder, type SQL, sql } from "drizzle-orm";
 import { ALL_ACTIONS, type CredentialSource, READ_ONLY } from "./credential";
 import type { RepositoryAction } from "./scope";
 
@@ -27,50 +26,42 @@ export interface Holding {
 
 type Arg = string | Placeholder;
 
+/*
+ * The conditions are written as SQL text rather than with drizzle's column operators: they
+ * are rendered on every pull, and the operators cost ten times as much (about 20 us against
+ * 2 us a request).
+ */
+
 /** The API key's row of the token's account and user, while the key exists. */
 function apiKeyHolds(p: { id: Arg; accountId: Arg; userId: Arg }): SQL {
-  return and(
-    eq(apiKeys.id, p.id),
-    eq(apiKeys.accountId, p.accountId),
-    eq(apiKeys.userId, p.userId),
-  )!;
+  return sql`api_keys.id = ${p.id} and api_keys.account_id = ${p.accountId}
+             and api_keys.user_id = ${p.userId}`;
 }
 
 /** The registry token's row of the token's account, in this region, not expired. */
 function registryTokenHolds(p: { id: Arg; accountId: Arg; region: Arg; now: Arg }): SQL {
-  return and(
-    eq(registryTokens.id, p.id),
-    eq(registryTokens.accountId, p.accountId),
-    eq(registryTokens.region, p.region),
-    or(isNull(registryTokens.expiresAt), gt(registryTokens.expiresAt, sql`${p.now}::timestamptz`)),
-  )!;
+  return sql`registry_tokens.id = ${p.id} and registry_tokens.account_id = ${p.accountId}
+             and registry_tokens.region = ${p.region}
+             and (registry_tokens.expires_at is null
+                  or registry_tokens.expires_at > ${p.now}::timestamptz)`;
 }
-
-const builder = new QueryBuilder();
 
 /**
  * SQL that is true while the credential holds, to fold into a query of the request's own:
  * either kind allows a pull, whatever its access now.
  */
 export function stillHoldsSql(h: Holding): SQL {
-  const row =
-    h.source.kind === "apikey"
-      ? builder
-          .select({ one: sql`1` })
-          .from(apiKeys)
-          .where(apiKeyHolds({ id: h.source.id, accountId: h.accountId, userId: h.userId }))
-      : builder
-          .select({ one: sql`1` })
-          .from(registryTokens)
-          .where(
-            registryTokenHolds({
-              id: h.source.id,
-              accountId: h.accountId,
-              region: h.region,
-              now: h.now,
-            }),
-          );
-  return sql`exists (${row})`;
+  if (h.source.kind === "apikey") {
+    const holds = apiKeyHolds({ id: h.source.id, accountId: h.accountId, userId: h.userId });
+    return sql`exists (select 1 from api_keys where ${holds})`;
+  }
+  const holds = registryTokenHolds({
+    id: h.source.id,
+    accountId: h.accountId,
+    region: h.region,
+    now: h.now,
+  });
+  return sql`exists (select 1 from registry_tokens where ${holds})`;
 }
 
 const placeholders = {
