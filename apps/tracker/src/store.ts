@@ -2,7 +2,7 @@ import type { AtEvent } from "@berth/core";
 import type { ParsedEventFilter, ParsedExportQuery, TrackerLine } from "@berth/tracker-client";
 import { levelOf } from "@berth/tracker-client";
 import type postgres from "postgres";
-import { copyText, EVENT_COLUMNS, eventRow } from "./copy-rows";
+import { copyChunks, copyText, EVENT_COLUMNS, eventRow } from "./copy-rows";
 import { crnAccount, type LogAppend, placeInLogs } from "./log/append";
 
 /** Notified at commit of each ingested batch: `{r, lo, hi, a}` (region, seq range, accounts). */
@@ -79,13 +79,13 @@ export async function insertEvents(
     seqBefore.catch(() => {});
     const placed = await placing;
     const hostText = copyText(host);
-    let rows = "";
+    const rows: string[] = [];
     const accounts = new Set<string>();
     events.forEach((e, i) => {
       if (placed.duplicates.has(e.event.id)) return;
       accounts.add(crnAccount(e.event.target.id));
       const at = placed.indexes.get(e.event.id);
-      rows += eventRow(e.event, placed.texts[i] as string, region, hostText, at);
+      rows.push(eventRow(e.event, placed.texts[i] as string, region, hostText, at));
     });
     if (accounts.size === 0) return placed.duplicates;
     const { tiles, logs } = placed;
@@ -115,7 +115,8 @@ export async function insertEvents(
     const copy = await tx`copy tracker.events (${tx.unsafe(EVENT_COLUMNS)}) from stdin`.writable();
     await new Promise<void>((resolve, reject) => {
       copy.once("error", reject);
-      copy.end(Buffer.from(rows), () => resolve());
+      for (const chunk of copyChunks(rows)) copy.write(chunk);
+      copy.end(() => resolve());
     });
     const [result] = await grown;
     // Each tile must have held exactly the hashes before the new ones: a tile of another length

@@ -191,6 +191,19 @@ describe("ingestion edge cases", () => {
     expect((await ingest("us-south", { lines: [lineOf(other)] })).body.accepted).toBe(1);
   });
 
+  it("stores a batch larger than one COPY piece (64 KB) whole and in order", async () => {
+    const events = Array.from({ length: 300 }, (_, i) =>
+      makeEvent({ account: "acct-big", target: `birds/é${i}` }),
+    );
+    const res = await ingest("us-south", { lines: events.map(lineOf) });
+    expect(res.body.accepted).toBe(300);
+    const rows = await t.sql<{ id: string; payload: unknown; at: string }[]>`
+      select id, payload, log_index::text as at from tracker.events
+       where account_id = 'acct-big' order by log_index`;
+    expect(rows.map((r) => r.payload)).toEqual(events);
+    expect(rows.map((r) => Number(r.at))).toEqual(events.map((_, i) => i));
+  });
+
   it("stores columns and payload exactly whatever characters they hold (COPY's escapes)", async () => {
     const odd = 'a\tb\nc\rd\\e \\N "q" é€😀 \\.';
     const e = makeEvent({ target: `birds/${odd}`, initiator: `IBMid-${odd}` });
