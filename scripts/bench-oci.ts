@@ -49,7 +49,10 @@ const { values: args } = parseArgs({
     mb: { type: "string", default: "50" },
     layers: { type: "string", default: "5" },
     runs: { type: "string", default: "5" },
-    /** Write Berth's request log (info level) to this file, to see where the time goes. */
+    /**
+     * Write Berth's request log (info level) to this file, to see where the time goes: the
+     * summary then adds the server's time per kind of request over all runs.
+     */
     log: { type: "string" },
     /** Write a CPU profile of the Berth server process into this folder. */
     profile: { type: "string" },
@@ -287,6 +290,48 @@ async function timed(target: Target, fn: () => Promise<unknown>): Promise<[numbe
   return [Number(process.hrtime.bigint() - start) / 1e9, target.cpu() - cpu];
 }
 
+/**
+ * Berth's time per kind of request (method, endpoint, status) over all runs, from its request
+ * log: which requests a push and a pull spend their time in (skopeo sends them one at a time
+ * during a push, so their times add up to most of it).
+ */
+function requestTimes(logFile: string): string[] {
+  const started = new Map<string, string>();
+  const byKind = new Map<string, number[]>();
+  for (const line of readFileSync(logFile, "utf8").split("\n")) {
+    let entry: {
+      reqId?: string;
+      req?: { method: string; url: string };
+      res?: { statusCode: number };
+      responseTime?: number;
+    };
+    try {
+      entry = JSON.parse(line);
+    } catch {
+      continue;
+    }
+    if (!entry.reqId) continue;
+    if (entry.req) {
+      const path = entry.req.url
+        .split("?", 1)[0]!
+        .replace(/^\/v2\/bench\/img\d+/, "")
+        .replace(/sha256:[0-9a-f]{64}/, "<digest>")
+        .replace(/uploads\/[^/]+$/, "uploads/<id>")
+        .replace(/manifests\/[^/]+$/, "manifests/<ref>");
+      started.set(entry.reqId, `${entry.req.method} ${path}`);
+    } else if (entry.res && entry.responseTime !== undefined && started.has(entry.reqId)) {
+      const kind = `${started.get(entry.reqId)} ${entry.res.statusCode}`;
+      byKind.set(kind, [...(byKind.get(kind) ?? []), entry.responseTime]);
+    }
+  }
+  return [...byKind]
+    .sort((a, b) => b[1].reduce((x, y) => x + y, 0) - a[1].reduce((x, y) => x + y, 0))
+    .map(
+      ([kind, ms]) =>
+        `${kind.padEnd(44)} ${String(ms.length).padStart(4)}×  median ${median(ms).toFixed(1).padStart(7)} ms  total ${(ms.reduce((x, y) => x + y, 0) / RUNS).toFixed(0).padStart(6)} ms a run`,
+    );
+}
+
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const mid = Math.floor(s.length / 2);
@@ -373,6 +418,10 @@ async function main(): Promise<void> {
   );
   console.log(`  ${row("push")}`);
   console.log(`  ${row("pull")}`);
+  if (args.log) {
+    console.log("berth's time per kind of request (from its log):");
+    for (const line of requestTimes(args.log)) console.log(`  ${line}`);
+  }
 }
 
 runScript(main, cleanups, tmp);
