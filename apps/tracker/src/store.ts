@@ -45,9 +45,6 @@ async function unlogged(
   };
 }
 
-/** The identity sequence of tracker.events.seq (drizzle names it after the column). */
-const SEQ = "tracker.events_seq_seq";
-
 /**
  * Store a batch in one transaction: place the new events in their account domains' Merkle logs
  * (`placeInLogs` locks each domain's log row, so indexes are gap-free and in one order across
@@ -70,19 +67,14 @@ export async function insertEvents(
   if (events.length === 0) return new Set();
   return sql.begin(async (tx) => {
     const placing = UNLOGGED_FOR_BENCHMARK ? unlogged(tx, events) : placeInLogs(tx, region, events);
-    // Pipelined after the locks and the duplicates check: every seq this batch takes is above
-    // this one, so the notification's range [lo, hi] holds all of the batch's rows (and maybe
-    // others', which tails drop by id).
-    const seqBefore = tx<{ lo: string }[]>`
-      select (case when is_called then last_value + 1 else last_value end)::text as lo
-        from ${tx.unsafe(SEQ)}`;
-    seqBefore.catch(() => {});
     const placed = await placing;
     const hostText = copyText(host);
     const rows: string[] = [];
     const accounts = new Set<string>();
+    const ids: string[] = [];
     events.forEach((e, i) => {
       if (placed.duplicates.has(e.event.id)) return;
+      ids.push(e.event.id);
       accounts.add(crnAccount(e.event.target.id));
       const at = placed.indexes.get(e.event.id);
       rows.push(eventRow(e.event, placed.texts[i] as string, region, hostText, at));
@@ -126,12 +118,13 @@ export async function insertEvents(
         `${tiles.idx.length - (result?.tiles ?? 0)} of ${tiles.idx.length} tree tiles did not end where the log did; the batch is rolled back`,
       );
     }
-    const [{ lo }] = (await seqBefore) as unknown as [{ lo: string }];
+    // The batch's exact seq range (COPY returns no rows; concurrent batches interleave seqs).
     const named = accounts.size <= MAX_NOTIFIED_ACCOUNTS ? [...accounts] : null;
     await tx`
       select pg_notify(${TRACKER_CHANNEL}, json_build_object(
-               'r', ${region}::text, 'lo', ${lo}::bigint, 'hi', currval(${SEQ}),
-               'a', ${named === null ? null : JSON.stringify(named)}::json)::text)`;
+               'r', ${region}::text, 'lo', min(seq), 'hi', max(seq),
+               'a', to_json(${named}::text[]))::text)
+        from tracker.events where id = any(${ids}::uuid[])`;
     return placed.duplicates;
   });
 }

@@ -191,6 +191,24 @@ describe("ingestion edge cases", () => {
     expect((await ingest("us-south", { lines: [lineOf(other)] })).body.accepted).toBe(1);
   });
 
+  it("notifies tails of each batch with its region, accounts and exact seq range", async () => {
+    const notes: string[] = [];
+    const listener = await t.sql.listen("berth_tracker_events", (p) => notes.push(p));
+    const events = [makeEvent({ account: "acct-n1" }), makeEvent({ account: "acct-n2" })];
+    await ingest("us-south", { lines: events.map(lineOf) });
+    const [range] = await t.sql<{ lo: string; hi: string }[]>`
+      select min(seq)::text as lo, max(seq)::text as hi from tracker.events
+       where id = any(${events.map((e) => e.id)}::uuid[])`;
+    for (let i = 0; i < 100 && notes.length === 0; i++) await new Promise((r) => setTimeout(r, 50));
+    await listener.unlisten();
+    expect(notes.map((n) => JSON.parse(n))).toContainEqual({
+      r: "us-south",
+      lo: Number(range!.lo),
+      hi: Number(range!.hi),
+      a: ["acct-n1", "acct-n2"],
+    });
+  });
+
   it("stores a batch larger than one COPY piece (64 KB) whole and in order", async () => {
     const events = Array.from({ length: 300 }, (_, i) =>
       makeEvent({ account: "acct-big", target: `birds/é${i}` }),
