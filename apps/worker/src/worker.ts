@@ -94,6 +94,12 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
   // is nearly empty, the planner then picks a scan and sort for the claim, and that plan grows
   // slower with every dead row until the next vacuum; the pending index keeps a claim at the
   // same cost however large the table has been.
+  //
+  // Which makes JIT compilation harmful: a statement that has to scan (the outbox counts of
+  // /metrics, the driver's type lookup when it connects) is costed above 10^10 and so was
+  // compiled, inlined and optimised by LLVM each time, 370-860 ms of Postgres CPU (seen with
+  // auto_explain) for statements that run in a millisecond. None of the worker's statements is
+  // long enough for JIT to pay off.
   const sql = postgres(opts.databaseUrl, {
     max: s.concurrency + 2,
     onnotice: () => {},
@@ -101,6 +107,7 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
       application_name: "berth-worker",
       synchronous_commit: "off",
       enable_seqscan: "off",
+      jit: "off",
     },
   });
   // For outboxStats (metrics); it uses only the query builder, no relational queries.

@@ -1,4 +1,5 @@
 import { eq } from "drizzle-orm";
+import postgres from "postgres";
 import { describe, expect, it } from "vitest";
 import {
   claimForDelivery,
@@ -42,6 +43,38 @@ describe("claimForDelivery", () => {
     expect(await claimForDelivery(t.sql, { limit: 10, leaseMs: 60_000, workerId: "w2" })).toEqual(
       [],
     );
+  });
+});
+
+describe("claimForDelivery with the statistics of an empty outbox", () => {
+  it("leases at most `limit` rows, in one pass", async () => {
+    // The planner's view at a steady low rate: the outbox analysed empty, the worker's first
+    // claims finding nothing (the plan cache then keeps a generic plan), its connections never
+    // planning a sequential scan. The picking sub-select as the inner side of a nested loop was
+    // run again for every outbox row, each run skipping what the statement had just leased:
+    // asked for 10, the claim leased all 60.
+    await t.sql`vacuum analyze outbox`;
+    const worker = postgres(t.url, { max: 1, connection: { enable_seqscan: "off" } });
+    try {
+      for (let i = 0; i < 6; i++) {
+        expect(
+          await claimForDelivery(worker, { limit: 10, leaseMs: 60_000, workerId: "w" }),
+        ).toEqual([]);
+      }
+      await enqueueEvents(
+        t.db,
+        Array.from({ length: 60 }, () => ev()),
+      );
+      for (let i = 0; i < 6; i++) {
+        const got = await claimForDelivery(worker, { limit: 10, leaseMs: 60_000, workerId: "w" });
+        expect(got).toHaveLength(10);
+      }
+      const [left] = await t.sql<{ n: number }[]>`
+        select count(*)::int as n from outbox where leased_until is null`;
+      expect(left!.n).toBe(0);
+    } finally {
+      await worker.end();
+    }
   });
 });
 
