@@ -8,11 +8,11 @@ import { manifests, tags } from "@berth/db";
 import { and, eq } from "drizzle-orm";
 import { runAudited } from "../audit";
 import { nowOf, type RegistryContext } from "../context";
-import { ensureRepository, holdBlobsAgainstGc, writeManifestRows } from "../images/records";
+import { ensureRepository, writeManifestRows } from "../images/records";
 import { imageTarget } from "../images/resolve";
 import { refusePushMovingTag } from "../lifecycle/immutability";
 import { OciFailure, ociFailureOf } from "./errors";
-import { checkStorageQuota } from "./quota";
+import { checkStorageQuota, limitsOf } from "./quota";
 import {
   type ManifestRef,
   ociManifestRef,
@@ -86,8 +86,12 @@ export function pushManifest(
       try {
         const name = ociRepositoryName(input.repository);
         const ref = ociManifestRef(input.reference);
-        const row = await writableNamespace(tx, ctx, name);
-        await checkStorageQuota(tx, ctx);
+        // Asked together (pipelined): a refused namespace still answers first.
+        const [row, limits] = await Promise.all([
+          writableNamespace(tx, ctx, name),
+          limitsOf(tx, ctx),
+        ]);
+        await checkStorageQuota(tx, ctx, limits);
         if (input.tooLarge || input.body.byteLength > MAX_MANIFEST_BYTES) {
           throw new OciFailure(
             "MANIFEST_INVALID",
@@ -107,7 +111,7 @@ export function pushManifest(
             body: input.body,
           });
         }
-        await holdBlobsAgainstGc(tx);
+        // writeManifestRows holds blobs against garbage collection when it links any.
         const stored = await writeManifestRows(tx, {
           repositoryId,
           content: input.body,
