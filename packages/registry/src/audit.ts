@@ -86,6 +86,8 @@ export async function runAudited<T>(ctx: RegistryContext, attempt: AuditedAttemp
     result = await ctx.db.transaction(async (tx) => {
       const out = await attempt.execute(tx);
       const alongside = out.alongside ?? [];
+      // Awaited below; should building the events throw first, never an unhandled rejection.
+      for (const write of alongside) write.catch(() => {});
       if (UNAUDITED_FOR_BENCHMARK) {
         await Promise.all(alongside);
         return out.result;
