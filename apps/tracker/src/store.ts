@@ -118,13 +118,16 @@ export async function insertEvents(
         `${tiles.idx.length - (result?.tiles ?? 0)} of ${tiles.idx.length} tree tiles did not end where the log did; the batch is rolled back`,
       );
     }
-    // The batch's exact seq range (COPY returns no rows; concurrent batches interleave seqs).
+    // The batch's exact seq range (COPY returns no rows; concurrent batches interleave seqs),
+    // read by id. The seqs are taken from the rows first (OFFSET 0): min(seq) over the table
+    // itself would be planned as a walk of the seq index from its start until one of these
+    // ids, which are the newest, so through the whole table.
     const named = accounts.size <= MAX_NOTIFIED_ACCOUNTS ? [...accounts] : null;
     await tx`
       select pg_notify(${TRACKER_CHANNEL}, json_build_object(
-               'r', ${region}::text, 'lo', min(seq), 'hi', max(seq),
+               'r', ${region}::text, 'lo', min(s), 'hi', max(s),
                'a', to_json(${named}::text[]))::text)
-        from tracker.events where id = any(${ids}::uuid[])`;
+        from (select seq as s from tracker.events where id = any(${ids}::uuid[]) offset 0) batch`;
     return placed.duplicates;
   });
 }
