@@ -4,7 +4,7 @@ import { crnAccount } from "./log/append";
 /** The columns of tracker.events that ingestion writes, in the order of `eventRow`'s fields. */
 export const EVENT_COLUMNS =
   "id, account_id, region, event_time, host, action, outcome, severity, initiator_id, " +
-  "initiator_name, target_id, target_name, message, payload, log_index";
+  "initiator_name, target_id, target_name, message, payload, log_index, seq";
 
 const SPECIAL = /[\\\t\n\r]/;
 const SPECIALS = /[\\\t\n\r]/g;
@@ -23,7 +23,8 @@ export function copyText(value: string): string {
  * event's JSON text as stored (its canonical text when logged); the other columns are the
  * validated event's own fields, the account read from the target CRN as crnAccount does, and
  * the time as Postgres reads the tracker's "2019-06-01T12:34:56.78+0000" (hundredths, UTC).
- * `region` is a region token and `host` already in COPY's text form.
+ * `region` is a region token and `host` already in COPY's text form; `seq` was drawn from the
+ * column's identity sequence (COPY writes an identity column's given value).
  */
 export function eventRow(
   e: AtEvent,
@@ -31,8 +32,9 @@ export function eventRow(
   region: string,
   host: string,
   logIndex: number | undefined,
+  seq: string,
 ): string {
-  return `${e.id}\t${copyText(crnAccount(e.target.id))}\t${region}\t${e.eventTime.slice(0, 22)}0Z\t${host}\t${e.action}\t${e.outcome}\t${e.severity}\t${copyText(e.initiator.id)}\t${copyText(e.initiator.name)}\t${copyText(e.target.id)}\t${copyText(e.target.name)}\t${copyText(e.message)}\t${copyText(payload)}\t${logIndex ?? "\\N"}\n`;
+  return `${e.id}\t${copyText(crnAccount(e.target.id))}\t${region}\t${e.eventTime.slice(0, 22)}0Z\t${host}\t${e.action}\t${e.outcome}\t${e.severity}\t${copyText(e.initiator.id)}\t${copyText(e.initiator.name)}\t${copyText(e.target.id)}\t${copyText(e.target.name)}\t${copyText(e.message)}\t${copyText(payload)}\t${logIndex ?? "\\N"}\t${seq}\n`;
 }
 
 /** COPY data goes out in pieces of about this many bytes. */

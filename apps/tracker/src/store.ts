@@ -45,6 +45,9 @@ async function unlogged(
   };
 }
 
+/** The identity sequence of tracker.events.seq (drizzle's name for it, migration 0000). */
+const SEQ = "tracker.events_seq_seq";
+
 /**
  * Store a batch in one transaction: place the new events in their account domains' Merkle logs
  * (`placeInLogs` locks each domain's log row, so indexes are gap-free and in one order across
@@ -67,21 +70,33 @@ export async function insertEvents(
   if (events.length === 0) return new Set();
   return sql.begin(async (tx) => {
     const placing = UNLOGGED_FOR_BENCHMARK ? unlogged(tx, events) : placeInLogs(tx, region, events);
+    // The batch's seqs, drawn after the locks (pipelined): the COPY writes them, so the tails'
+    // notification names the batch's exact range without reading the rows back (concurrent
+    // batches interleave seqs; one per event, a duplicate's left unused like any gap).
+    const drawing = tx<{ s: string }[]>`
+      select nextval(${SEQ})::text as s from generate_series(1, ${events.length})`;
+    drawing.catch(() => {});
     const placed = await placing;
+    const seqs = await drawing;
     const hostText = copyText(host);
     const rows: string[] = [];
     const accounts = new Set<string>();
-    const ids: string[] = [];
+    let lo: string | undefined;
+    let hi: string | undefined;
     events.forEach((e, i) => {
       if (placed.duplicates.has(e.event.id)) return;
-      ids.push(e.event.id);
       accounts.add(crnAccount(e.event.target.id));
       const at = placed.indexes.get(e.event.id);
-      rows.push(eventRow(e.event, placed.texts[i] as string, region, hostText, at));
+      const seq = (seqs[i] as { s: string }).s;
+      lo ??= seq;
+      hi = seq;
+      rows.push(eventRow(e.event, placed.texts[i] as string, region, hostText, at, seq));
     });
     if (accounts.size === 0) return placed.duplicates;
+    const named = accounts.size <= MAX_NOTIFIED_ACCOUNTS ? [...accounts] : null;
     const { tiles, logs } = placed;
-    // The tree grows in the same transaction, sent ahead of the COPY (its result is read after).
+    // The tree grows and the tails are notified (at commit) in the same transaction, sent
+    // ahead of the COPY (the result is read after it).
     const grown = tx<{ tiles: number }[]>`
       with tile as (
         select a, l, i, o, decode(h, 'hex') as h
@@ -97,9 +112,14 @@ export async function insertEvents(
           from unnest(${logs.account}::text[], ${logs.size}::bigint[], ${logs.frontier}::text[])
                as u(a, size, f)
          where g.account_id = u.a and g.region = ${region}
+      ), note as (
+        select pg_notify(${TRACKER_CHANNEL}, json_build_object(
+                 'r', ${region}::text, 'lo', ${lo as string}::bigint, 'hi', ${hi as string}::bigint,
+                 'a', to_json(${named}::text[]))::text)
       )
-      select count(*)::int as tiles from tiles join tile on (a, l, i) = (account_id, level, idx)
-       where length = (o * 32 + octet_length(h))`;
+      select (select count(*) from note) as notified,
+             (select count(*)::int from tiles join tile on (a, l, i) = (account_id, level, idx)
+               where length = (o * 32 + octet_length(h))) as tiles`;
     grown.catch(() => {});
     // No ON CONFLICT: the duplicates were read under the domain locks, so an id stored
     // meanwhile cannot happen between well-behaved writers; if it ever did, the unique
@@ -108,7 +128,9 @@ export async function insertEvents(
     await new Promise<void>((resolve, reject) => {
       copy.once("error", reject);
       for (const chunk of copyChunks(rows)) copy.write(chunk);
-      copy.end(() => resolve());
+      // end's callback gets the COPY's error too: resolving then would commit the aborted
+      // transaction, which Postgres answers with a silent ROLLBACK (the batch lost, yet 200).
+      copy.end((error?: Error | null) => (error ? reject(error) : resolve()));
     });
     const [result] = await grown;
     // Each tile must have held exactly the hashes before the new ones: a tile of another length
@@ -118,16 +140,6 @@ export async function insertEvents(
         `${tiles.idx.length - (result?.tiles ?? 0)} of ${tiles.idx.length} tree tiles did not end where the log did; the batch is rolled back`,
       );
     }
-    // The batch's exact seq range (COPY returns no rows; concurrent batches interleave seqs),
-    // read by id. The seqs are taken from the rows first (OFFSET 0): min(seq) over the table
-    // itself would be planned as a walk of the seq index from its start until one of these
-    // ids, which are the newest, so through the whole table.
-    const named = accounts.size <= MAX_NOTIFIED_ACCOUNTS ? [...accounts] : null;
-    await tx`
-      select pg_notify(${TRACKER_CHANNEL}, json_build_object(
-               'r', ${region}::text, 'lo', min(s), 'hi', max(s),
-               'a', to_json(${named}::text[]))::text)
-        from (select seq as s from tracker.events where id = any(${ids}::uuid[]) offset 0) batch`;
     return placed.duplicates;
   });
 }
