@@ -1,6 +1,6 @@
 import type { DbOrTx } from "@berth/db";
 import { pullTraffic } from "@berth/db";
-import { and, eq, sql } from "drizzle-orm";
+import { and, eq, type SQL, sql } from "drizzle-orm";
 
 /**
  * Bytes an account stores in a region: every distinct blob linked to one of its
@@ -8,9 +8,17 @@ import { and, eq, sql } from "drizzle-orm";
  * A layer shared by several images or repositories counts once.
  */
 export async function storageUsage(db: DbOrTx, accountId: string, region: string): Promise<number> {
+  const rows = await db.execute<{ bytes: string | number | bigint | null }>(
+    sql`select (${storageUsageQuery(accountId, region)}) as bytes`,
+  );
+  return Number(rows[0]?.bytes ?? 0);
+}
+
+/** storageUsage as a scalar subquery, for statements that read it with other things. */
+export function storageUsageQuery(accountId: string, region: string): SQL {
   // The account's repositories and trash entries in the region, each written once (not
   // materialized: Postgres plans each use as if the subquery were written there).
-  const rows = await db.execute<{ bytes: string | number | bigint | null }>(sql`
+  return sql`
     with repos as not materialized (
       select r.id
         from repositories r
@@ -21,7 +29,7 @@ export async function storageUsage(db: DbOrTx, accountId: string, region: string
         from trash_entries te
        where te.account_id = ${accountId} and te.region = ${region}
     )
-    select coalesce(sum(size), 0) as bytes from (
+    select coalesce(sum(size), 0) from (
       select b.digest, b.size
         from repository_blobs rb
         join repos on repos.id = rb.repository_id
@@ -37,8 +45,7 @@ export async function storageUsage(db: DbOrTx, accountId: string, region: string
         join blobs b on b.digest = tb.digest
       union
       select trash.digest, trash.size from trash
-    ) s`);
-  return Number(rows[0]?.bytes ?? 0);
+    ) s`;
 }
 
 /** Bytes pulled by an account in a region in a month ("YYYY-MM", UTC). */
