@@ -1,4 +1,7 @@
 /**
+ * Over 400 lines: one script runs the three phases (throughput, latency, the peer) and their
+ * CPU attribution, so one run prints figures taken under the same conditions.
+ *
  * Delivery benchmark (issues 6, 15, 16): `pnpm bench:delivery [--events N] [--runs R] [--rate R/s]
  * [--seconds S] [--skip-graphile] [--batch B] [--concurrency C] [--node-flags "<V8 flags>"]
  * [--profile-dir D]`.

@@ -1,4 +1,7 @@
 /**
+ * Over 400 lines: image building, both registries' lifecycles, the interleaved runs and the
+ * per-request log summary belong to one measurement and are read together.
+ *
  * OCI benchmark (issues 5, 15): `pnpm bench:oci [--mb 50] [--layers 5] [--runs 5] [--log file]`.
  *
  * Builds OCI image layouts of about `mb` MB in `layers` layers of incompressible data

@@ -1,3 +1,5 @@
+// Over 400 lines: every way a bearer token can outlive or outreach its credential (revoked,
+// expired, narrowed, another tenant's, moved) walked through /v2 and /token against one server.
 import { createBerthClient } from "@berth/client";
 import { apiKeys, outbox, registryTokens, uploadSessions } from "@berth/db";
 import { createTestDatabase, type TestDatabase } from "@berth/db/testing";
