@@ -415,7 +415,12 @@ describe("hostile input", () => {
           );
         },
       ),
-      { numRuns: RUNS },
+      {
+        numRuns: RUNS,
+        // A chunk of the right length that starts elsewhere: refused after the session's
+        // lease is taken, whose release once touched the row (seed 1267203101 found it).
+        examples: [["2-8", Uint8Array.from([0, 0, 0, 0, 0, 0, 0]), "PATCH"]],
+      },
     );
   }, 180_000);
 

@@ -121,12 +121,15 @@ async function releaseSession(
 ): Promise<boolean> {
   const state = JSON.stringify(session.state);
   const relaxed = state === stateBefore ? sql`'off'` : sql`'on'`;
+  // A request that wrote nothing (a refused chunk) leaves the upload as it was: its last
+  // activity too, which is what an abandoned upload's expiry counts from.
+  const touched = state !== stateBefore || session.size !== undefined;
   const rows = await ctx.db.execute(sql`
     with relaxed as (select set_config('synchronous_commit', ${relaxed}, true))
     update upload_sessions
        set state = ${state}::jsonb,
            "offset" = coalesce(${session.size ?? null}::bigint, "offset"),
-           updated_at = now(), writer = null, writer_until = null
+           updated_at = ${touched ? sql`now()` : sql`updated_at`}, writer = null, writer_until = null
       from relaxed
      where id = ${session.id} and writer = ${token}
     returning 1`);
