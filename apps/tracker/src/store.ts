@@ -2,8 +2,7 @@ import type { AtEvent } from "@berth/core";
 import type { ParsedEventFilter, ParsedExportQuery, TrackerLine } from "@berth/tracker-client";
 import { levelOf } from "@berth/tracker-client";
 import type postgres from "postgres";
-import { copyChunks, copyText, EVENT_COLUMNS, eventRow } from "./copy-rows";
-import { crnAccount, type LogAppend, placeInLogs } from "./log/append";
+import { type LogAppend, placeInLogs } from "./log/append";
 
 /** Notified at commit of each ingested batch: `{r, lo, hi, a}` (region, seq range, accounts). */
 export const TRACKER_CHANNEL = "berth_tracker_events";
@@ -32,73 +31,69 @@ export const UNLOGGED_FOR_BENCHMARK = process.env.BERTH_BENCH_UNLOGGED === "1";
 /** The benchmark's placement without the log: only the duplicates check. */
 async function unlogged(
   tx: postgres.TransactionSql,
-  events: readonly { event: AtEvent; stored: unknown }[],
-): Promise<Pick<LogAppend, "indexes" | "duplicates" | "texts" | "tiles" | "logs">> {
+  events: readonly { event: AtEvent }[],
+): Promise<Pick<LogAppend, "indexes" | "duplicates" | "tiles" | "logs">> {
   const found = await tx<{ id: string }[]>`
     select id::text from tracker.events where id = any(${events.map((e) => e.event.id)}::uuid[])`;
   return {
     indexes: new Map(),
     duplicates: new Set(found.map((r) => r.id)),
-    texts: events.map((e) => JSON.stringify(e.stored)),
     tiles: { account: [], level: [], idx: [], offset: [], hashes: [] },
     logs: { account: [], size: [], frontier: [] },
   };
 }
 
-/** The identity sequence of tracker.events.seq (drizzle's name for it, migration 0000). */
-const SEQ = "tracker.events_seq_seq";
-
 /**
  * Store a batch in one transaction: place the new events in their account domains' Merkle logs
  * (`placeInLogs` locks each domain's log row, so indexes are gap-free and in one order across
- * tracker processes), write the new tree nodes and frontiers, COPY the events in with their
- * index, and notify tails, all in one commit. Returns the ids that were already stored
- * (usually none): the event id is the idempotency key, so a redelivery never enters a log
- * twice.
+ * tracker processes), insert them with their index and leaf hash, write the new tree nodes and
+ * frontiers, and notify tails, all in one commit. Returns the ids that were already stored
+ * (usually none): the event id is the idempotency key, so a redelivery never enters a log twice.
  *
- * `stored` is each event exactly as it will be stored (the line's own `meta`), which is what
- * its leaf hash commits to; the payload stored is the very text the leaf was hashed from.
- * COPY rather than INSERT ... SELECT: no plan, no per-row expressions, heap pages filled many
- * rows at a time; the tracker writes each row's columns itself (copy-rows.ts).
+ * Postgres reads the events from the request body itself when it has it (no second
+ * serialisation in JS). `stored` is each event exactly as it will be stored (the line's raw
+ * `meta` on that path), which is what its leaf hash commits to.
  */
 export async function insertEvents(
   sql: Sql,
   region: string,
   host: string,
   events: { index: number; event: AtEvent; stored: unknown }[],
+  rawBody?: string,
 ): Promise<Set<string>> {
   if (events.length === 0) return new Set();
   return sql.begin(async (tx) => {
-    const placing = UNLOGGED_FOR_BENCHMARK ? unlogged(tx, events) : placeInLogs(tx, region, events);
-    // The batch's seqs, drawn after the locks (pipelined): the COPY writes them, so the tails'
-    // notification names the batch's exact range without reading the rows back (concurrent
-    // batches interleave seqs; one per event, a duplicate's left unused like any gap).
-    const drawing = tx<{ s: string }[]>`
-      select nextval(${SEQ})::text as s from generate_series(1, ${events.length})`;
-    drawing.catch(() => {});
-    const placed = await placing;
-    const seqs = await drawing;
-    const hostText = copyText(host);
-    const rows: string[] = [];
-    const accounts = new Set<string>();
-    let lo: string | undefined;
-    let hi: string | undefined;
-    events.forEach((e, i) => {
-      if (placed.duplicates.has(e.event.id)) return;
-      accounts.add(crnAccount(e.event.target.id));
-      const at = placed.indexes.get(e.event.id);
-      const seq = (seqs[i] as { s: string }).s;
-      lo ??= seq;
-      hi = seq;
-      rows.push(eventRow(e.event, placed.texts[i] as string, region, hostText, at, seq));
-    });
-    if (accounts.size === 0) return placed.duplicates;
-    const named = accounts.size <= MAX_NOTIFIED_ACCOUNTS ? [...accounts] : null;
+    const placed = UNLOGGED_FOR_BENCHMARK
+      ? await unlogged(tx, events)
+      : await placeInLogs(tx, region, events);
+    const fresh = events.filter((e) => !placed.duplicates.has(e.event.id));
+    if (fresh.length === 0) return placed.duplicates;
+    const logIndexes = fresh.map((e) => placed.indexes.get(e.event.id) ?? null);
+    const input = rawBody
+      ? tx`select l.value->'meta' as e, p.log_index
+             from jsonb_array_elements(${rawBody}::text::jsonb->'lines') with ordinality as l(value, n)
+             join unnest(${fresh.map((e) => e.index)}::int[], ${logIndexes}::bigint[])
+                  as p(line, log_index) on p.line = l.n - 1`
+      : tx`select j.e, p.log_index
+             from jsonb_array_elements(${JSON.stringify(fresh.map((e) => e.stored))}::text::jsonb)
+                  with ordinality as j(e, n)
+             join unnest(${logIndexes}::bigint[]) with ordinality as p(log_index, k) on p.k = j.n`;
     const { tiles, logs } = placed;
-    // The tree grows and the tails are notified (at commit) in the same transaction, sent
-    // ahead of the COPY (the result is read after it).
-    const grown = tx<{ tiles: number }[]>`
-      with tile as (
+    const [result] = await tx<{ inserted: number; tiles: number }[]>`
+      with input as (${input}
+      ), ins as (
+        insert into tracker.events (id, account_id, region, event_time, host, action, outcome,
+                                    severity, initiator_id, initiator_name, target_id, target_name,
+                                    message, payload, log_index)
+        select (e->>'id')::uuid, substr(split_part(e->'target'->>'id', ':', 7), 3), ${region},
+               (left(e->>'eventTime', 22) || '0Z')::timestamptz, ${host}, e->>'action',
+               e->>'outcome', e->>'severity', e->'initiator'->>'id', e->'initiator'->>'name',
+               e->'target'->>'id', e->'target'->>'name', e->>'message', e,
+               log_index
+          from input
+        on conflict (id) do nothing
+        returning id, seq, account_id
+      ), tile as (
         select a, l, i, o, decode(h, 'hex') as h
           from unnest(${tiles.account}::text[], ${tiles.level}::smallint[], ${tiles.idx}::bigint[],
                       ${tiles.offset}::int[], ${tiles.hashes}::text[]) as t(a, l, i, o, h)
@@ -114,30 +109,26 @@ export async function insertEvents(
          where g.account_id = u.a and g.region = ${region}
       ), note as (
         select pg_notify(${TRACKER_CHANNEL}, json_build_object(
-                 'r', ${region}::text, 'lo', ${lo as string}::bigint, 'hi', ${hi as string}::bigint,
-                 'a', to_json(${named}::text[]))::text)
+                 'r', ${region}::text, 'lo', min(seq), 'hi', max(seq),
+                 'a', case when count(distinct account_id) <= ${MAX_NOTIFIED_ACCOUNTS}
+                           then json_agg(distinct account_id) end)::text)
+          from ins having count(*) > 0
       )
-      select (select count(*) from note) as notified,
+      select (select count(*)::int from ins) as inserted, (select count(*) from note) as notified,
              (select count(*)::int from tiles join tile on (a, l, i) = (account_id, level, idx)
                where length = (o * 32 + octet_length(h))) as tiles`;
-    grown.catch(() => {});
-    // No ON CONFLICT: the duplicates were read under the domain locks, so an id stored
-    // meanwhile cannot happen between well-behaved writers; if it ever did, the unique
-    // violation fails the batch (the worker retries) rather than leave a hole in a log.
-    const copy = await tx`copy tracker.events (${tx.unsafe(EVENT_COLUMNS)}) from stdin`.writable();
-    await new Promise<void>((resolve, reject) => {
-      copy.once("error", reject);
-      for (const chunk of copyChunks(rows)) copy.write(chunk);
-      // end's callback gets the COPY's error too: resolving then would commit the aborted
-      // transaction, which Postgres answers with a silent ROLLBACK (the batch lost, yet 200).
-      copy.end((error?: Error | null) => (error ? reject(error) : resolve()));
-    });
-    const [result] = await grown;
+    // The domain locks make a concurrent insert of the same id impossible; if one ever got in,
+    // committing would leave a hole in a log, so the batch fails instead (the worker retries).
+    if (result?.inserted !== fresh.length) {
+      throw new Error(
+        `stored ${result?.inserted} of ${fresh.length} new events; the batch is rolled back`,
+      );
+    }
     // Each tile must have held exactly the hashes before the new ones: a tile of another length
     // (which the domain locks rule out) would put hashes at the wrong index.
-    if (result?.tiles !== tiles.idx.length) {
+    if (result.tiles !== tiles.idx.length) {
       throw new Error(
-        `${tiles.idx.length - (result?.tiles ?? 0)} of ${tiles.idx.length} tree tiles did not end where the log did; the batch is rolled back`,
+        `${tiles.idx.length - result.tiles} of ${tiles.idx.length} tree tiles did not end where the log did; the batch is rolled back`,
       );
     }
     return placed.duplicates;

@@ -25,14 +25,8 @@ afterAll(async () => {
 
 const basic = (user: string) => `Basic ${Buffer.from(`${user}:`).toString("base64")}`;
 
-async function ingest(
-  region: string,
-  body: unknown,
-  headers: Record<string, string> = {},
-  hostname = "h1",
-) {
-  const query = new URLSearchParams({ hostname, now: "1" });
-  const res = await fetch(`${tracker.url}/regions/${region}/logs/ingest?${query}`, {
+async function ingest(region: string, body: unknown, headers: Record<string, string> = {}) {
+  const res = await fetch(`${tracker.url}/regions/${region}/logs/ingest?hostname=h1&now=1`, {
     method: "POST",
     headers: {
       "content-type": "application/json",
@@ -40,7 +34,6 @@ async function ingest(
       ...headers,
     },
     body: typeof body === "string" ? body : JSON.stringify(body),
-    signal: AbortSignal.timeout(20_000),
   });
   return { status: res.status, body: (await res.json()) as IngestResponse & { error?: string } };
 }
@@ -164,80 +157,5 @@ describe("ingestion edge cases", () => {
     await ingest("us-south", { lines: [{ ...lineOf(e), extra: "ignored" }] });
     const [row] = await t.sql`select payload from tracker.events where id = ${e.id}`;
     expect(row!.payload).toEqual(e);
-  });
-
-  it("fails a batch whose COPY Postgres refuses, and keeps every connection (no hang, no leak)", async () => {
-    // A row at the next index of a log, which only tampering can put there, makes the COPY
-    // of the next event of that domain violate the unique (domain, index).
-    const first = makeEvent({ account: "acct-refused" });
-    expect((await ingest("us-south", { lines: [lineOf(first)] })).body.accepted).toBe(1);
-    const forged = makeEvent({ account: "acct-refused" });
-    await t.sql`
-      insert into tracker.events (id, account_id, region, event_time, action, outcome, severity,
-                                  initiator_id, initiator_name, target_id, target_name, message,
-                                  payload, log_index)
-      select ${forged.id}, account_id, region, event_time, action, outcome, severity,
-             initiator_id, initiator_name, target_id, target_name, message, payload, 1
-        from tracker.events where id = ${first.id}`;
-    // More refusals than the pool has connections: a refused COPY that kept its connection
-    // in an aborted transaction (or never settled) would leave none for the last request.
-    for (let i = 0; i < 12; i++) {
-      const res = await ingest("us-south", {
-        lines: [lineOf(makeEvent({ account: "acct-refused" }))],
-      });
-      expect(res.status).toBe(500);
-    }
-    const other = makeEvent({ account: "acct-after" });
-    expect((await ingest("us-south", { lines: [lineOf(other)] })).body.accepted).toBe(1);
-  });
-
-  it("notifies tails of each batch with its region, accounts and exact seq range", async () => {
-    const notes: string[] = [];
-    const listener = await t.sql.listen("berth_tracker_events", (p) => notes.push(p));
-    const events = [makeEvent({ account: "acct-n1" }), makeEvent({ account: "acct-n2" })];
-    await ingest("us-south", { lines: events.map(lineOf) });
-    const [range] = await t.sql<{ lo: string; hi: string }[]>`
-      select min(seq)::text as lo, max(seq)::text as hi from tracker.events
-       where id = any(${events.map((e) => e.id)}::uuid[])`;
-    for (let i = 0; i < 100 && notes.length === 0; i++) await new Promise((r) => setTimeout(r, 50));
-    await listener.unlisten();
-    expect(notes.map((n) => JSON.parse(n))).toContainEqual({
-      r: "us-south",
-      lo: Number(range!.lo),
-      hi: Number(range!.hi),
-      a: ["acct-n1", "acct-n2"],
-    });
-  });
-
-  it("stores a batch larger than one COPY piece (64 KB) whole and in order", async () => {
-    const events = Array.from({ length: 300 }, (_, i) =>
-      makeEvent({ account: "acct-big", target: `birds/é${i}` }),
-    );
-    const res = await ingest("us-south", { lines: events.map(lineOf) });
-    expect(res.body.accepted).toBe(300);
-    const rows = await t.sql<{ id: string; payload: unknown; at: string }[]>`
-      select id, payload, log_index::text as at from tracker.events
-       where account_id = 'acct-big' order by log_index`;
-    expect(rows.map((r) => r.payload)).toEqual(events);
-    expect(rows.map((r) => Number(r.at))).toEqual(events.map((_, i) => i));
-  });
-
-  it("stores columns and payload exactly whatever characters they hold (COPY's escapes)", async () => {
-    const odd = 'a\tb\nc\rd\\e \\N "q" é€😀 \\.';
-    const e = makeEvent({ target: `birds/${odd}`, initiator: `IBMid-${odd}` });
-    const res = await ingest("us-south", { lines: [lineOf(e)] }, {}, `h\t${odd}`);
-    expect(res.body.accepted).toBe(1);
-    const [row] = await t.sql`
-      select payload, target_name, target_id, initiator_id, initiator_name, message, host
-        from tracker.events where id = ${e.id}`;
-    expect(row).toEqual({
-      payload: e,
-      target_name: e.target.name,
-      target_id: e.target.id,
-      initiator_id: e.initiator.id,
-      initiator_name: e.initiator.name,
-      message: e.message,
-      host: `h\t${odd}`,
-    });
   });
 });

@@ -10,11 +10,6 @@ export interface LogAppend {
   /** Ids already stored before this batch (never entered twice). */
   duplicates: Set<string>;
   /**
-   * Each event's JSON text as it is stored, in batch order: its RFC 8785 text, the very text
-   * its leaf hashes, so the stored payload and the log cannot tell different stories.
-   */
-  texts: string[];
-  /**
    * The new stored nodes, one write per tile: `hashes` go at slot `offset`, which must be the
    * tile's length so far. Written with the frontiers in the same transaction as the events.
    */
@@ -63,8 +58,7 @@ export async function placeInLogs(
   placed.catch(() => {});
   // The leaves (canonical JSON and a hash: the log's main cost in CPU) are computed while
   // Postgres takes the locks, not while this transaction holds them.
-  const texts = events.map((e) => canonicalEvent(e.stored) as string);
-  const leaves = texts.map(canonicalLeafHash);
+  const leaves = events.map((e) => canonicalLeafHash(canonicalEvent(e.stored)));
   const [, rows, found] = await placed;
   const duplicates = new Set(found.map((r) => r.id));
   const byAccount = new Map<string, { event: AtEvent; leaf: Hash }[]>();
@@ -79,7 +73,6 @@ export async function placeInLogs(
   const out: LogAppend = {
     indexes: new Map(),
     duplicates,
-    texts,
     tiles: { account: [], level: [], idx: [], offset: [], hashes: [] },
     logs: { account: [], size: [], frontier: [] },
   };
