@@ -14,13 +14,15 @@
  * request (from /proc, user + system) is the figure to compare between changes.
  * Berth runs on DATABASE_URL's server (a fresh database) or an embedded Postgres.
  */
-import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { createDb } from "@berth/db";
 import {
+  childrenOf,
   cpuOfTree,
+  cpuSeconds,
   freshDatabase,
   type Image,
   OCI_MANIFEST,
@@ -110,17 +112,6 @@ const median = (xs: number[]): number => {
   return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 };
 
-/** CPU seconds of one process (user + system), 0 once it is gone. */
-function cpuSeconds(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return 0;
-  }
-}
-
 /**
  * The Postgres server's CPU seconds: the backends serving the benchmark's database (`ours`,
  * by pid from pg_stat_activity) and every other process of the server (`other`: the
@@ -134,14 +125,8 @@ let postmaster = 0;
 let ourBackends = new Set<number>();
 function postgresCpu(): PgCpu {
   const cpu: PgCpu = { ours: 0, other: cpuSeconds(postmaster) };
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const status = readFileSync(`/proc/${entry}/status`, "utf8");
-      if (Number(/^PPid:\s+(\d+)/m.exec(status)?.[1]) !== postmaster) continue;
-      const pid = Number(entry);
-      cpu[ourBackends.has(pid) ? "ours" : "other"] += cpuSeconds(pid);
-    } catch {}
+  for (const pid of childrenOf(postmaster)) {
+    cpu[ourBackends.has(pid) ? "ours" : "other"] += cpuSeconds(pid);
   }
   return cpu;
 }

@@ -27,7 +27,7 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
-import { chmodSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -40,7 +40,7 @@ import {
   migrate,
   startEmbeddedPostgres,
 } from "@berth/db";
-import { runGraphilePeer } from "@berth/harness";
+import { childrenOf, cpuSeconds, runGraphilePeer } from "@berth/harness";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const { values: args } = parseArgs({
@@ -75,42 +75,27 @@ if (!Number.isInteger(RUNS) || RUNS < 1 || RUNS > 20) {
 }
 
 const now = () => performance.timeOrigin + performance.now();
-const TICKS = 100; // USER_HZ on Linux
 
-/**
- * CPU seconds used so far by a process; with `reaped`, also by its children that have exited
- * (the postmaster's: a vacuum worker's CPU would otherwise vanish from the count when it ends).
- */
-function cpuSeconds(pid: number, reaped = false): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    const own = Number(fields[11]) + Number(fields[12]);
-    return (own + (reaped ? Number(fields[13]) + Number(fields[14]) : 0)) / TICKS;
-  } catch {
-    return 0;
-  }
-}
 /**
  * CPU seconds of this benchmark's Postgres server (the postmaster and its children; other
  * servers on the machine are not counted): client backends, and the rest (vacuum, WAL, ...).
  */
 function postgresCpuSeconds(postmaster: number): Record<string, number> {
   const total: Record<string, number> = { background: cpuSeconds(postmaster, true) };
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
+  for (const pid of childrenOf(postmaster)) {
+    let title: string;
     try {
-      const status = readFileSync(`/proc/${entry}/status`, "utf8");
-      if (Number(/^PPid:\s+(\d+)/m.exec(status)?.[1]) !== postmaster) continue;
-      const title = readFileSync(`/proc/${entry}/cmdline`, "utf8");
-      // Client backends show "postgres: <user> <database> <host>(<port>) ...", after the
-      // cluster's name where it has one (Debian's "15/main: "); which app a backend serves
-      // comes from pg_stat_activity (backendApps).
-      const key = /^postgres: (?:\S+: )?\S+ \S+ \d/.test(title)
-        ? (backendApps.get(Number(entry)) ?? "other")
-        : "background";
-      total[key] = (total[key] ?? 0) + cpuSeconds(Number(entry));
-    } catch {}
+      title = readFileSync(`/proc/${pid}/cmdline`, "utf8");
+    } catch {
+      continue; // gone meanwhile
+    }
+    // Client backends show "postgres: <user> <database> <host>(<port>) ...", after the
+    // cluster's name where it has one (Debian's "15/main: "); which app a backend serves
+    // comes from pg_stat_activity (backendApps).
+    const key = /^postgres: (?:\S+: )?\S+ \S+ \d/.test(title)
+      ? (backendApps.get(pid) ?? "other")
+      : "background";
+    total[key] = (total[key] ?? 0) + cpuSeconds(pid);
   }
   return total;
 }

@@ -16,11 +16,12 @@
  * on 127.0.0.1.
  */
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import {
   basic,
+  cpuSeconds,
   freshDatabase,
   HttpError,
   type Image,
@@ -67,17 +68,6 @@ const configs: Config[] = [
   { name: "s3, no redirects", processes: 1, storage: "s3", redirects: false },
   { name: "s3, no redirects", processes: 2, storage: "s3", redirects: false },
 ].filter((c) => !args.only || c.storage === args.only) as Config[];
-
-/** CPU seconds (user + system) a process has used, from /proc (no children: node runs alone). */
-function cpuSeconds(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return 0;
-  }
-}
 
 function p99(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
