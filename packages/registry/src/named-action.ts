@@ -22,10 +22,9 @@ export function runOnNamed<I, T>(
     ): Promise<{ result: T; records: AuditRecord[]; alongside?: Promise<unknown>[] }>;
   },
 ): Promise<T> {
-  const given = safeName(field(raw, key));
   return runAudited(ctx, {
     action: attempt.action,
-    failure: () => [{ target: { name: given }, messageDetail: given }],
+    failure: failureNaming(raw, key),
     execute: (tx) => attempt.execute(tx, attempt.input.parse(raw)),
   });
 }
@@ -41,10 +40,15 @@ export function readOnNamed<I, T>(
     read(db: Db, input: I): Promise<{ result: T; records: AuditRecord[] }>;
   },
 ): Promise<T> {
-  const given = safeName(field(raw, key));
   return runAuditedRead(ctx, {
     action: attempt.action,
-    failure: () => [{ target: { name: given }, messageDetail: given }],
+    failure: failureNaming(raw, key),
     read: (db) => attempt.read(db, attempt.input.parse(raw)),
   });
+}
+
+/** The failure event of a named action: it names what the caller gave, made safe. */
+function failureNaming(raw: unknown, key: string): () => AuditRecord[] {
+  const given = safeName(field(raw, key));
+  return () => [{ target: { name: given }, messageDetail: given }];
 }
