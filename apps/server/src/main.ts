@@ -1,5 +1,6 @@
 import { connect, dataRoot } from "@berth/db";
 import { type BlobStore, openBlobStore } from "@berth/registry";
+import { onStopSignals } from "@berth/service";
 import { ConfigError, type EventsConfig, loadConfig, loadDotEnv, loadEventsConfig } from "./config";
 import { createLogger } from "./logger";
 import { startRetentionSchedule } from "./retention-schedule";
@@ -88,5 +89,4 @@ async function shutdown(signal: string): Promise<void> {
   logger.flush();
   process.exit(0);
 }
-process.on("SIGTERM", () => void shutdown("SIGTERM"));
-process.on("SIGINT", () => void shutdown("SIGINT"));
+onStopSignals((reason) => void shutdown(reason));

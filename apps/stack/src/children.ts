@@ -96,20 +96,36 @@ export async function waitReady(r: Running, timeoutMs = 180_000): Promise<void> 
   );
 }
 
-/** SIGTERM, then SIGKILL for anything still alive after the grace period. */
-export async function stopAll(running: Running[], graceMs = 10_000): Promise<void> {
-  await Promise.all(
-    running.map(
-      ({ child }) =>
-        new Promise<void>((resolve) => {
-          if (child.exitCode !== null || child.signalCode !== null) return resolve();
-          const timer = setTimeout(() => child.kill("SIGKILL"), graceMs);
-          child.once("exit", () => {
-            clearTimeout(timer);
-            resolve();
-          });
-          child.kill("SIGTERM");
-        }),
-    ),
-  );
+/**
+ * Stop the services stage by stage in `order` (by name; any other service last): each stage
+ * is SIGTERM, then SIGKILL for anything still alive after the grace period. In order, so a
+ * consumer outlives its producers and a receiver its sender: the worker finishes the batch
+ * it is delivering before the tracker closes.
+ */
+export async function stopAll(
+  running: Running[],
+  order: string[] = [],
+  graceMs = 10_000,
+): Promise<void> {
+  const stage = (r: Running) => {
+    const i = order.indexOf(r.service.name);
+    return i === -1 ? order.length : i;
+  };
+  for (let i = 0; i <= order.length; i++) {
+    await Promise.all(
+      running.filter((r) => stage(r) === i).map(({ child }) => stopChild(child, graceMs)),
+    );
+  }
+}
+
+function stopChild(child: ChildProcess, graceMs: number): Promise<void> {
+  return new Promise<void>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    const timer = setTimeout(() => child.kill("SIGKILL"), graceMs);
+    child.once("exit", () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    child.kill("SIGTERM");
+  });
 }

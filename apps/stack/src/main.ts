@@ -36,8 +36,8 @@ let dev: Awaited<ReturnType<typeof ensureDevAccount>>;
 try {
   ports = await choosePorts(stackPorts(process.env));
   servers = serverProcesses(process.env);
-  // Postgres in its own process group: Ctrl-C reaches the services (which stop themselves)
-  // and this launcher, which stops Postgres once they are gone, not under them.
+  // Postgres in its own process group: Ctrl-C reaches this launcher, which stops Postgres
+  // once the services are gone, not under them.
   conn = await connect({ max: 2, ownProcessGroup: true });
   dev = await ensureDevAccount(conn.db, {
     apiKey: process.env.BERTH_DEV_API_KEY || undefined,
@@ -54,6 +54,8 @@ const shared = {
   DATABASE_URL: conn.url,
   BERTH_DATA_DIR: dataRoot(),
   BERTH_LOG_LEVEL: process.env.BERTH_LOG_LEVEL || "warn",
+  // Ctrl-C is this launcher's to act on: it stops the services in STOP_ORDER (see onStopSignals).
+  BERTH_SUPERVISED: "1",
   ...portEnv(ports),
 };
 // BERTH_SERVER_PROCESSES reaches the servers too: each takes its share of per-process limits.
@@ -79,17 +81,19 @@ const services: Service[] = [
   },
 ];
 
+// Producers first, then the worker (it finishes the batch it is sending), then the tracker.
+const STOP_ORDER = ["server", "worker", "tracker"];
 const running: Running[] = [];
 let stopped: Promise<never> | undefined;
 /**
  * Stop the services, then Postgres, then exit. Ctrl-C reaches this process twice (from the
- * terminal and forwarded by pnpm) and the services too (they share the terminal's process
- * group and stop themselves): every call after the first waits for the same stop.
+ * terminal and forwarded by pnpm), and the services too, which leave it to this launcher
+ * (BERTH_SUPERVISED): every call after the first waits for the same stop.
  */
 function stop(reason: string, code = 0): Promise<never> {
   stopped ??= (async () => {
     console.log(`\n${reason}: stopping`);
-    await stopAll(running);
+    await stopAll(running, STOP_ORDER);
     await conn.embedded?.stop();
     console.log("stopped");
     process.exit(code);
@@ -103,8 +107,8 @@ process.on("SIGHUP", () => void stop("SIGHUP"));
 try {
   const waits: Promise<void>[] = [];
   for (const service of services) {
-    // A service exits 0 only when told to stop (a signal sent to it, or Ctrl-C seen first
-    // by it): the stack stops with it, as cleanly.
+    // A service exits 0 only when told to stop (a signal sent to it by someone else): the
+    // stack stops with it, as cleanly.
     const onExit = (code: number | null) => {
       if (!stopped) void stop(`${service.name} exited with code ${code}`, code === 0 ? 0 : 1);
     };

@@ -1,10 +1,10 @@
 import { connect } from "@berth/db";
-import { configOrExit } from "@berth/service";
+import { configOrExit, onStopSignals } from "@berth/service";
 import pino from "pino";
 import { loadTrackerConfig } from "./config";
 import { startTracker } from "./tracker";
 
-// Process entry of the local Activity Tracker: env → tracker; SIGINT/SIGTERM stop it cleanly.
+// Process entry of the local Activity Tracker: env → tracker; a stop signal stops it cleanly.
 const config = configOrExit("tracker", () => loadTrackerConfig());
 // Logs go to stderr: stdout carries only the ready line a launcher reads.
 const log = pino({ level: config.logLevel, base: { service: "tracker" } }, pino.destination(2));
@@ -37,5 +37,4 @@ async function stop(signal: string): Promise<void> {
   await conn.embedded?.stop();
   process.exit(0);
 }
-process.on("SIGINT", () => void stop("SIGINT"));
-process.on("SIGTERM", () => void stop("SIGTERM"));
+onStopSignals((reason) => void stop(reason));

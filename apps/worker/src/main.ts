@@ -1,10 +1,10 @@
 import { connect } from "@berth/db";
-import { configOrExit } from "@berth/service";
+import { configOrExit, onStopSignals } from "@berth/service";
 import pino from "pino";
 import { loadWorkerConfig } from "./config";
 import { startWorker } from "./worker";
 
-// Process entry of the outbox worker: env → worker; SIGINT/SIGTERM stop it gracefully.
+// Process entry of the outbox worker: env → worker; a stop signal stops it gracefully.
 const config = configOrExit("worker", () => loadWorkerConfig());
 // Logs go to stderr: stdout carries only the ready line a launcher reads.
 const log = pino({ level: config.logLevel, base: { service: "worker" } }, pino.destination(2));
@@ -26,5 +26,4 @@ async function stop(signal: string): Promise<void> {
   await conn.embedded?.stop();
   process.exit(0);
 }
-process.on("SIGINT", () => void stop("SIGINT"));
-process.on("SIGTERM", () => void stop("SIGTERM"));
+onStopSignals((reason) => void stop(reason));

@@ -4,3 +4,4 @@ export * from "./env";
 export * from "./exposure";
 export * from "./health";
 export * from "./metrics";
+export * from "./signals";
