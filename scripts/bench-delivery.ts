@@ -39,6 +39,7 @@ import {
   enqueueEvents,
   migrate,
   startEmbeddedPostgres,
+  wakeWorkers,
 } from "@berth/db";
 import { childrenOf, cpuSeconds, runGraphilePeer } from "@berth/harness";
 
@@ -423,10 +424,10 @@ interface Latency {
 
 /**
  * Commit events one per transaction at RATE/s for SECONDS and time commit → visible in the
- * tracker. Each event is one statement that inserts it and notifies, as enqueueEvents does
- * inside a use case's transaction; its commit time is when the statement returns. "Visible"
- * is when the tracker's notification for the batch holding it arrives, which Postgres sends
- * only after that batch committed.
+ * tracker. Each event is one statement that inserts it, as enqueueEvents does inside a use
+ * case's transaction, followed by the registry's coalesced wake-up (wakeWorkers); its commit
+ * time is when the statement returns. "Visible" is when the tracker's notification for the
+ * batch holding it arrives, which is sent only after that batch committed.
  */
 async function steadyInto(tracker: { url: string; child: ChildProcess; label: string }) {
   // Steady state, not the aftermath of the backlog: clean up after the drains first (what
@@ -475,15 +476,16 @@ async function steadyInto(tracker: { url: string; child: ChildProcess; label: st
     const due = Math.min(total, Math.floor(((now() - begin) / 1000) * RATE) + 1);
     while (sent < due) {
       const e = nextEvent(sent++);
+      // As the registry does: the insert commits, then the workers are woken (coalesced).
       const p = producer.sql`
-        with ins as (
-          insert into outbox (id, account_id, region, action, payload)
-          values (${e.event.id}, ${e.accountId}, ${e.region}, ${e.event.action}, ${JSON.stringify(e.event)}::text::jsonb)
-        )
-        select pg_notify('berth_outbox', '')`.then(() => {
-        lastCommit = now();
-        committed.set(e.event.id, lastCommit);
-      });
+        insert into outbox (id, account_id, region, action, payload)
+        values (${e.event.id}, ${e.accountId}, ${e.region}, ${e.event.action}, ${JSON.stringify(e.event)}::text::jsonb)`.then(
+        () => {
+          lastCommit = now();
+          committed.set(e.event.id, lastCommit);
+          wakeWorkers(producer.db);
+        },
+      );
       inflight.add(p);
       void p.finally(() => inflight.delete(p));
     }

@@ -9,6 +9,7 @@ import {
   outboxStats,
   redrive,
   settleDeliveries,
+  wakeWorkers,
 } from "../src/outbox/index";
 import { accounts, namespaces } from "../src/schema/index";
 import { outbox } from "../src/schema/outbox";
@@ -64,20 +65,19 @@ describe("transactional enqueue", () => {
     expect(await t.db.select().from(outbox).where(eq(outbox.id, e.event.id))).toHaveLength(0);
   });
 
-  it("notifies listeners only when the transaction commits", async () => {
+  it("wakes the workers after commits, one wake-up in flight at a time", async () => {
     const seen: string[] = [];
     const listener = await t.sql.listen("berth_outbox", (p) => seen.push(p));
-    await t.db
-      .transaction(async (tx) => {
-        await enqueueEvent(tx, ev());
-        throw new Error("rollback");
-      })
-      .catch(() => {});
     await enqueueEvents(t.db, [ev(), ev()]);
+    // Fifty commits ask at once: the first is sent, the 49 others become one after it.
+    for (let i = 0; i < 50; i++) wakeWorkers(t.db);
     const deadline = Date.now() + 10_000;
-    while (seen.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    while (seen.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, 300));
     await listener.unlisten();
-    expect(seen).toHaveLength(1);
+    expect(seen, "wake-ups received for 50 asked together (the enqueue sends none)").toHaveLength(
+      2,
+    );
   });
 });
 

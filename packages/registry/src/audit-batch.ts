@@ -4,6 +4,7 @@ import {
   isDatabaseUnavailable,
   type OutboxEventInput,
   transactionStatus,
+  wakeWorkers,
 } from "@berth/db";
 import { RegistryError } from "./errors";
 
@@ -91,12 +92,16 @@ async function writeBatch(db: Db, events: OutboxEventInput[]): Promise<Outcome> 
     await db.transaction(async (tx) => {
       xid = await enqueueEvents(tx, events);
     });
+    wakeWorkers(db);
     return { committed: true };
   } catch (thrown) {
     const failed = thrown ?? new Error("the events' transaction failed");
     if (xid === undefined || !isDatabaseUnavailable(thrown)) return { failed };
     const outcome = await commitOutcome(db, xid);
-    if (outcome === "committed") return { committed: true };
+    if (outcome === "committed") {
+      wakeWorkers(db);
+      return { committed: true };
+    }
     if (outcome === "aborted") return { failed };
     return { inDoubt: thrown };
   }

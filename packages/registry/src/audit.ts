@@ -7,6 +7,7 @@ import {
   isDatabaseUnavailable,
   type OutboxEventInput,
   type Tx,
+  wakeWorkers,
 } from "@berth/db";
 import { v7 as uuidv7 } from "uuid";
 import { CommitInDoubtError, commitEvents, commitOutcome } from "./audit-batch";
@@ -81,7 +82,7 @@ export async function runAudited<T>(ctx: RegistryContext, attempt: AuditedAttemp
   let firstError: RegistryError | undefined;
   let result: T;
   /** Set once the work is done and only the COMMIT is left: the transaction's id, its result. */
-  let committing: { xid: string; result: T } | undefined;
+  let committing: { xid: string; result: T; events: boolean } | undefined;
   try {
     result = await ctx.db.transaction(async (tx) => {
       const out = await attempt.execute(tx);
@@ -109,7 +110,7 @@ export async function runAudited<T>(ctx: RegistryContext, attempt: AuditedAttemp
       if (out.records.length > 0 && out.records.every((r) => r.error)) {
         firstError = out.records[0]!.error;
       }
-      committing = { xid: await xid, result: out.result };
+      committing = { xid: await xid, result: out.result, events: out.records.length > 0 };
       return out.result;
     });
   } catch (thrown) {
@@ -117,6 +118,7 @@ export async function runAudited<T>(ctx: RegistryContext, attempt: AuditedAttemp
       // The connection went while committing: the change may well be in, with its events.
       const outcome = await commitOutcome(ctx.db, committing.xid);
       if (outcome === "committed") {
+        if (committing.events) wakeWorkers(ctx.db);
         if (firstError) throw firstError;
         return committing.result;
       }
@@ -129,6 +131,7 @@ export async function runAudited<T>(ctx: RegistryContext, attempt: AuditedAttemp
     await writeFailureEvents(ctx, attempt.action, safeFailureRecords(attempt), error);
     throw error;
   }
+  if (committing?.events) wakeWorkers(ctx.db);
   if (firstError) throw firstError;
   return result;
 }
@@ -201,6 +204,7 @@ export async function writeFailureEvents(
 ): Promise<boolean> {
   try {
     await enqueueFailureEvents(ctx.db, ctx, action, records, error);
+    wakeWorkers(ctx.db);
     return true;
   } catch {
     return false;

@@ -1,7 +1,7 @@
 import { sql } from "drizzle-orm";
 import type { DbOrTx } from "../client";
 
-/** Channel notified (at commit) whenever events are enqueued. */
+/** Channel notified once enqueued events have committed (`wakeWorkers`). */
 export const OUTBOX_CHANNEL = "berth_outbox";
 
 export interface OutboxEventInput {
@@ -13,8 +13,8 @@ export interface OutboxEventInput {
 }
 
 /**
- * Insert events in the caller's transaction, in one statement, and notify listeners.
- * NOTIFY inside a transaction is delivered only if it commits. Resolves with the id of the
+ * Insert events in the caller's transaction, in one statement; once it has committed, the
+ * caller wakes the workers (`wakeWorkers`, not in this transaction). Resolves with the id of the
  * transaction (pg_current_xact_id, read in the same statement rather than by one more), which
  * tells a commit in doubt apart afterwards (`transactionStatus`); "" when there is no event.
  *
@@ -52,7 +52,7 @@ export async function enqueueEvents(tx: DbOrTx, events: OutboxEventInput[]): Pro
          and (not d.filter ? 'regions' or d.filter->'regions' ? ev.region)
        order by ev.n, d.name
     )
-    select pg_notify(${OUTBOX_CHANNEL}, ''), pg_current_xact_id()::text as xid`);
+    select pg_current_xact_id()::text as xid`);
   return row!.xid;
 }
 

@@ -5,3 +5,4 @@ export * from "./admin";
 export * from "./delivery";
 export * from "./destinations";
 export * from "./enqueue";
+export * from "./wake";
