@@ -155,6 +155,10 @@ export function Form({
   // The latest values, whatever render a handler's closure comes from.
   const latest = useRef(values);
   const set = (key: string, value: string) => {
+    // @inkjs/ui's inputs call onChange from an effect on every render until the next key is
+    // typed (their handler is new each render): a state update for an unchanged value would
+    // render again, and loop until React gives up ("Maximum update depth exceeded").
+    if (latest.current[key] === value) return;
     latest.current = { ...latest.current, [key]: value };
     setValues(latest.current);
   };
