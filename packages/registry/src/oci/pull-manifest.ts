@@ -9,12 +9,12 @@ import {
 } from "@berth/core";
 import type { DbOrTx } from "@berth/db";
 import { sql } from "drizzle-orm";
-import { runAudited } from "../audit";
+import { runAuditedRead } from "../audit";
 import type { CredentialSource } from "../auth/credential";
 import { accountId, nowOf, type RegistryContext } from "../context";
 import { RegistryError } from "../errors";
 import { imageTarget } from "../images/resolve";
-import { recordPull } from "../retention/pulls";
+import { pullTimeStale, recordPull } from "../retention/pulls";
 import { credentialHolds, credentialHoldsSql } from "./credential-holds";
 import { OciFailure, ociFailureOf } from "./errors";
 import {
@@ -38,8 +38,11 @@ export interface PulledManifest extends ManifestInfo {
 
 /**
  * container-registry.image.pull, one per manifest GET: the pull-traffic quota is checked
- * first; the event commits (with the pull's time for retention), then the manifest's bytes
- * are counted as traffic as a blob fetch's are (countFetchTraffic).
+ * first; the event commits, then the manifest's bytes are counted as traffic as a blob
+ * fetch's are (countFetchTraffic). A GET changes nothing but the pull's time for retention,
+ * and that only once per PULL_RECORD_RESOLUTION_MS per image: it is an audited read
+ * (runAuditedRead: its lookup on the pool, its event group-committed), and the rare GET that
+ * finds the stored pull time stale writes it first, on its own (recordPull).
  */
 export async function pullManifest(
   ctx: RegistryContext,
@@ -82,10 +85,10 @@ function pullAudited(
   unconfirmed: CredentialSource | undefined,
 ): Promise<PulledManifest | null> {
   const targetName = requestedImageName(input.repository, input.reference);
-  return runAudited<PulledManifest | null>(ctx, {
+  return runAuditedRead<PulledManifest | null>(ctx, {
     action: "container-registry.image.pull",
     failure: () => [{ target: imageTarget(targetName), messageDetail: targetName }],
-    execute: async (tx) => {
+    read: async (db) => {
       const gone = { result: null, records: [] };
       try {
         let name: RepositoryName;
@@ -95,10 +98,10 @@ function pullAudited(
           ref = existingRef(name.name, input.reference);
         } catch (error) {
           // A refusal is an attempt of the credential's account only while it holds.
-          if (unconfirmed && !(await credentialHolds(tx, ctx, unconfirmed))) return gone;
+          if (unconfirmed && !(await credentialHolds(db, ctx, unconfirmed))) return gone;
           throw error;
         }
-        const found = await pullLookup(tx, ctx, name, ref, unconfirmed);
+        const found = await pullLookup(db, ctx, name, ref, unconfirmed);
         if (!found.alive) return gone;
         if (!found.repository) {
           throw new OciFailure(
@@ -116,9 +119,11 @@ function pullAudited(
         if (!found.manifest) throw unknownManifest(name.name, input.reference);
         refuseUnaccepted(name.name, input.reference, found.manifest.mediaType, input.accept);
         const m = found.manifest;
+        // Before the event, as it was in the event's transaction: a pull whose time could
+        // not be kept fails, rather than leave its image to a retention run unprotected.
+        if (pullTimeStale(found.pulledAt, nowOf(ctx))) await recordPull(db, ctx, name, m.digest);
         return {
           result: { digest: m.digest, mediaType: m.mediaType, size: m.size, content: m.content },
-          alongside: [recordPull(tx, ctx, name, m.digest)],
           records: [
             {
               target: imageTarget(targetName, name.name, m.digest),
@@ -143,6 +148,8 @@ interface PullLookup {
   storageMb: number | null;
   trafficMb: number | null;
   trafficBytes: number;
+  /** When the manifest's pull was last recorded for retention (null: never). */
+  pulledAt: Date | null;
   manifest: { digest: string; mediaType: string; size: number; content: Buffer } | null;
 }
 
@@ -175,10 +182,13 @@ async function pullLookup(
     media_type: string | null;
     size: number | null;
     content: Buffer | null;
+    pulled_at: string | Date | null;
   }>(sql`
     select ${credentialHoldsSql(ctx, unconfirmed)} as alive, r.id is not null as repository,
            p.plan, q.storage_mb, q.traffic_mb, pt.bytes as traffic,
-           m.digest, m.media_type, m.size, m.content
+           m.digest, m.media_type, m.size, m.content,
+           (select mp.last_pulled_at from manifest_pulls mp
+             where mp.repository_id = r.id and mp.digest = m.digest) as pulled_at
       from (select 1) one
       left join (namespaces n join repositories r on r.namespace_id = n.id and r.name = ${name.name})
              on n.account_id = ${account} and n.region = ${ctx.region} and n.name = ${name.namespace}
@@ -195,6 +205,7 @@ async function pullLookup(
     storageMb: row.storage_mb,
     trafficMb: row.traffic_mb,
     trafficBytes: Number(row.traffic ?? 0),
+    pulledAt: row.pulled_at === null ? null : new Date(row.pulled_at),
     manifest:
       row.digest && row.media_type && row.size !== null && row.content
         ? {

@@ -1,15 +1,22 @@
-import type { RepositoryName } from "@berth/core";
+import { PULL_RECORD_RESOLUTION_MS, type RepositoryName } from "@berth/core";
 import type { DbOrTx } from "@berth/db";
 import { sql } from "drizzle-orm";
 import { accountId, nowOf, type RegistryContext } from "../context";
 
-const HOUR_MS = 3_600_000;
+/**
+ * Whether a pull must record its time (recordPull): never recorded, or longer ago than
+ * PULL_RECORD_RESOLUTION_MS, the lag retention allows for. Most pulls of a busy image write
+ * nothing for retention.
+ */
+export function pullTimeStale(pulledAt: Date | null, now: Date): boolean {
+  return pulledAt === null || pulledAt.getTime() <= now.getTime() - PULL_RECORD_RESOLUTION_MS;
+}
 
 /**
- * Note a pull of a manifest for retention (images pulled lately are never removed), in the
- * pull's own transaction. One statement, and a write at most once an hour per image: when
- * the stored time is recent the insert selects nothing, so a busy image's pulls neither
- * write nor wait on each other's row locks (PULL_RECORD_RESOLUTION_MS covers the lag).
+ * Note a pull of a manifest for retention (images pulled lately are never removed). One
+ * statement, and a write at most once per PULL_RECORD_RESOLUTION_MS per image: when the
+ * stored time is recent (another pull wrote it since the caller looked) the insert selects
+ * nothing, so a busy image's pulls neither write nor wait on each other's row locks.
  */
 export async function recordPull(
   tx: DbOrTx,
@@ -18,7 +25,7 @@ export async function recordPull(
   digest: string,
 ): Promise<void> {
   const now = nowOf(ctx);
-  const stale = new Date(now.getTime() - HOUR_MS).toISOString();
+  const stale = new Date(now.getTime() - PULL_RECORD_RESOLUTION_MS).toISOString();
   await tx.execute(sql`
     insert into manifest_pulls (repository_id, digest, last_pulled_at)
     select r.id, ${digest}, ${now.toISOString()}::timestamptz
