@@ -2,7 +2,8 @@
  * Over 400 lines: image building, both registries' lifecycles, the interleaved runs and the
  * per-request log summary belong to one measurement and are read together.
  *
- * OCI benchmark (issues 5, 15): `pnpm bench:oci [--mb 50] [--layers 5] [--runs 5] [--log file]`.
+ * OCI benchmark (issues 5, 15): `pnpm bench:oci [--mb 50] [--layers 5] [--runs 5] [--log file]
+ * [--against DIR]`.
  *
  * Builds OCI image layouts of about `mb` MB in `layers` layers of incompressible data
  * (gzip streams of stored blocks, so skopeo neither recompresses nor shrinks them), then
@@ -34,15 +35,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { gzipSync } from "node:zlib";
-import {
-  type Connection,
-  connect,
-  createDb,
-  ensureDatabase,
-  freePort,
-  migrate,
-  startEmbeddedPostgres,
-} from "@berth/db";
+import { createDb, ensureDatabase, freePort, migrate, startEmbeddedPostgres } from "@berth/db";
 import { cpuOfTree, freshDatabase, runScript, startReferenceRegistry } from "@berth/harness";
 import { createAccount, createNamespace, FsBlobStore } from "@berth/registry";
 import { apiKeyPrincipal, testContext } from "@berth/registry/testing";
@@ -59,13 +52,19 @@ const { values: args } = parseArgs({
     log: { type: "string" },
     /** Write a CPU profile of the Berth server process into this folder. */
     profile: { type: "string" },
+    /**
+     * Another checkout of Berth (with its node_modules) to run as a third registry in the
+     * same runs, on the same Postgres: a change measured A/B under the same load, whatever
+     * the neighbours do. Prints Berth / that checkout beside Berth / reference.
+     */
+    against: { type: "string" },
   },
 });
 const TOTAL_MB = Number(args.mb);
 const LAYERS = Number(args.layers);
 const RUNS = Number(args.runs);
 if (!(TOTAL_MB > 0 && LAYERS > 0 && RUNS > 0)) {
-  console.error("usage: pnpm bench:oci [--mb 50] [--layers 5] [--runs 5]");
+  console.error("usage: pnpm bench:oci [--mb 50] [--layers 5] [--runs 5] [--against DIR]");
   process.exit(2);
 }
 
@@ -195,74 +194,81 @@ async function waitFor(url: string, timeoutMs: number): Promise<void> {
   }
 }
 
-/**
- * Berth as it runs in production: its own server process (`apps/server/src/main.ts`) on
- * a Postgres (the embedded one, started here, or DATABASE_URL) and a filesystem blob
- * store, with an account and a namespace made through the use cases beforehand.
- */
-async function startBerth(): Promise<Target> {
-  let conn: Connection;
-  let postmaster: number | undefined;
+/** The Postgres both Berth servers use: the embedded one, started here, or DATABASE_URL's. */
+async function startPostgres(): Promise<{
+  database(name: string): Promise<string>;
+  cpu(): number;
+}> {
   if (process.env.DATABASE_URL) {
-    // A database of its own on that server, dropped at the end: runs never meet each other's
-    // accounts and namespaces.
-    const fresh = await freshDatabase(process.env.DATABASE_URL);
-    const own = await connect({ url: fresh.url, migrate: false });
-    conn = {
-      ...own,
-      async close() {
-        await own.close();
-        await fresh.drop();
+    const admin = process.env.DATABASE_URL;
+    return {
+      // A database of its own on that server, dropped at the end: runs never meet each
+      // other's accounts and namespaces.
+      async database() {
+        const fresh = await freshDatabase(admin);
+        cleanups.push(() => fresh.drop());
+        return fresh.url;
       },
-    };
-  } else {
-    const pg = await startEmbeddedPostgres({ dataDir: join(tmp, "pg"), persistent: false });
-    postmaster = Number(readFileSync(join(tmp, "pg", "postmaster.pid"), "utf8").split("\n")[0]);
-    const url = await ensureDatabase(pg.url, "berth");
-    await migrate(url);
-    const { db, sql } = createDb(url, { max: 2 });
-    conn = {
-      db,
-      sql,
-      url,
-      embedded: pg,
-      async close() {
-        await sql.end({ timeout: 5 });
-        await pg.stop();
-      },
+      cpu: () => 0,
     };
   }
-  cleanups.push(() => conn.close());
-  const dataDir = join(tmp, "berth");
-  const account = await createAccount(conn.db, { name: "bench" });
+  const pg = await startEmbeddedPostgres({ dataDir: join(tmp, "pg"), persistent: false });
+  cleanups.push(() => pg.stop());
+  const postmaster = Number(readFileSync(join(tmp, "pg", "postmaster.pid"), "utf8").split("\n")[0]);
+  return {
+    async database(name) {
+      const url = await ensureDatabase(pg.url, name);
+      await migrate(url);
+      return url;
+    },
+    cpu: () => cpuOfTree(postmaster),
+  };
+}
+
+/**
+ * Berth as it runs in production: its own server process (`apps/server/src/main.ts` of
+ * `checkout`) on a database of its own and a filesystem blob store, with an account and a
+ * namespace made through the use cases beforehand.
+ */
+async function startBerth(
+  label: string,
+  checkout: string,
+  pg: Awaited<ReturnType<typeof startPostgres>>,
+): Promise<Target> {
+  const url = await pg.database(`berth_${label}`);
+  const { db, sql } = createDb(url, { max: 2 });
+  cleanups.unshift(() => sql.end({ timeout: 5 }));
+  const dataDir = join(tmp, label);
+  const account = await createAccount(db, { name: "bench" });
   await createNamespace(
     testContext({
-      db: conn.db,
+      db,
       store: new FsBlobStore(join(dataDir, "blobs")),
       principal: apiKeyPrincipal(account.account, account.user),
     }),
     { name: "bench" },
   );
   const port = await freePort();
+  const main = label === "berth";
   const child = spawn(
     process.execPath,
     [
-      ...(args.profile ? ["--cpu-prof", `--cpu-prof-dir=${args.profile}`] : []),
+      ...(main && args.profile ? ["--cpu-prof", `--cpu-prof-dir=${args.profile}`] : []),
       "--import",
       "tsx",
       "apps/server/src/main.ts",
     ],
     {
-      cwd: root,
+      cwd: checkout,
       env: {
         ...process.env,
-        DATABASE_URL: conn.url,
+        DATABASE_URL: url,
         BERTH_DATA_DIR: dataDir,
         BERTH_HOST: "127.0.0.1",
         BERTH_PORT: String(port),
-        BERTH_LOG_LEVEL: args.log ? "info" : "warn",
+        BERTH_LOG_LEVEL: main && args.log ? "info" : "warn",
       },
-      stdio: ["ignore", args.log ? openSync(args.log, "w") : "ignore", "inherit"],
+      stdio: ["ignore", main && args.log ? openSync(args.log, "w") : "ignore", "inherit"],
     },
   );
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
@@ -275,9 +281,12 @@ async function startBerth(): Promise<Target> {
   return {
     host: `127.0.0.1:${port}`,
     creds: [`iamapikey:${account.apiKey}`],
-    cpu: () => cpuOfTree(pid) + (postmaster ? cpuOfTree(postmaster) : 0),
+    // The database's CPU is shared by both Berth servers when there are two.
+    cpu: () => cpuOfTree(pid) + pg.cpu(),
   };
 }
+
+type Name = "reference" | "berth" | "against";
 
 interface Target {
   host: string;
@@ -349,9 +358,11 @@ async function main(): Promise<void> {
       .map((l) => l.toFixed(2))
       .join(" ")}`,
   );
-  const [registry, berth] = await Promise.all([
+  const pg = await startPostgres();
+  const [registry, berth, against] = await Promise.all([
     startReferenceRegistry({ deletes: true }),
-    startBerth(),
+    startBerth("berth", root, pg),
+    args.against ? startBerth("against", args.against, pg) : undefined,
   ]);
   cleanups.push(() => registry.close());
   const reference: Target = {
@@ -359,17 +370,19 @@ async function main(): Promise<void> {
     creds: [],
     cpu: () => cpuOfTree(registry.pid),
   };
-  const targets = { reference, berth };
+  const targets: Partial<Record<Name, Target>> = { reference, berth, against };
+  const names = (Object.keys(targets) as Name[]).filter((n) => targets[n]);
   type Figures = { push: number[]; pull: number[]; pushCpu: number[]; pullCpu: number[] };
   const empty = (): Figures => ({ push: [], pull: [], pushCpu: [], pullCpu: [] });
-  const times: Record<"reference" | "berth", Figures> = { reference: empty(), berth: empty() };
+  const times: Record<Name, Figures> = { reference: empty(), berth: empty(), against: empty() };
   for (let run = 0; run < RUNS; run++) {
     const layout = join(tmp, `image-${run}`);
     const { bytes } = buildLayout(layout, `run-${run}`);
-    const order =
-      run % 2 === 0 ? (["reference", "berth"] as const) : (["berth", "reference"] as const);
+    // Each registry goes first as often as the others.
+    const order = names.map((_, i) => names[(i + run) % names.length]!);
+    if (names.length === 2 && run % 2 === 1) order.reverse();
     for (const name of order) {
-      const t = targets[name];
+      const t = targets[name]!;
       const ref = `docker://${t.host}/bench/img${run}:1`;
       const [push, pushCpu] = await timed(t, () =>
         exec("skopeo", [
@@ -406,13 +419,13 @@ async function main(): Promise<void> {
   }
   const range = (xs: number[], digits: number) =>
     `${Math.min(...xs).toFixed(digits)}–${Math.max(...xs).toFixed(digits)}`;
-  const row = (what: "push" | "pull") => {
+  const row = (what: "push" | "pull", other: Name = "reference") => {
     const b = median(times.berth[what]);
-    const r = median(times.reference[what]);
+    const r = median(times[other][what]);
     const bc = median(times.berth[`${what}Cpu`]);
-    const rc = median(times.reference[`${what}Cpu`]);
+    const rc = median(times[other][`${what}Cpu`]);
     // On a shared machine the time ratio measures the neighbours too; the cpu ratio less so.
-    return `${what}  berth ${b.toFixed(3)} s (${range(times.berth[what], 3)})  reference ${r.toFixed(3)} s (${range(times.reference[what], 3)})  time ratio ${(b / r).toFixed(2)}×  cpu ratio ${(bc / rc).toFixed(2)}×   (registry cpu: berth ${bc.toFixed(2)} s, reference ${rc.toFixed(2)} s)`;
+    return `${what}  berth ${b.toFixed(3)} s (${range(times.berth[what], 3)})  ${other} ${r.toFixed(3)} s (${range(times[other][what], 3)})  time ratio ${(b / r).toFixed(2)}×  cpu ratio ${(bc / rc).toFixed(2)}×   (registry cpu: berth ${bc.toFixed(2)} s, ${other} ${rc.toFixed(2)} s)`;
   };
   console.log(
     `median of ${RUNS} interleaved runs, range in brackets (time from skopeo's start to its exit; cpu of the registry process, and of its database for Berth), load ${loadavg()
@@ -421,6 +434,11 @@ async function main(): Promise<void> {
   );
   console.log(`  ${row("push")}`);
   console.log(`  ${row("pull")}`);
+  if (against) {
+    console.log(`berth against ${args.against} (same runs):`);
+    console.log(`  ${row("push", "against")}`);
+    console.log(`  ${row("pull", "against")}`);
+  }
   if (args.log) {
     console.log("berth's time per kind of request (from its log):");
     for (const line of requestTimes(args.log)) console.log(`  ${line}`);
