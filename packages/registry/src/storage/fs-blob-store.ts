@@ -60,9 +60,13 @@ export class FsBlobStore implements BlobStore {
   /** Move a verified, flushed file of the same filesystem into place as blob `digest`. */
   private async adopt(path: string, digest: string): Promise<void> {
     const destination = this.pathOf(digest);
-    await mkdir(dirname(destination), { recursive: true });
-    // Same digest, same bytes: renaming over an existing blob is harmless.
-    await rename(path, destination);
+    // Same digest, same bytes: renaming over an existing blob is harmless. The folder is
+    // made only when missing (one of 256 per algorithm), not before every rename.
+    await rename(path, destination).catch(async (error: unknown) => {
+      if (!isNotFound(error)) throw error;
+      await mkdir(dirname(destination), { recursive: true });
+      await rename(path, destination);
+    });
     await fsyncDir(dirname(destination));
   }
 

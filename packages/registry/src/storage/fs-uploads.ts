@@ -24,6 +24,12 @@ interface HashState {
 const WRITE_HIGH_WATER_MARK = 4 * 1024 * 1024;
 const READ_HIGH_WATER_MARK = 1024 * 1024;
 const UPLOAD_ID = /^[0-9a-f-]{36}$/;
+/**
+ * A chunk at least this large starts its flush as soon as it is written. Smaller ones do
+ * not: a client sending a flood of tiny chunks would otherwise have the disk flush once
+ * per chunk.
+ */
+const EARLY_FLUSH_BYTES = 1024 * 1024;
 
 /**
  * Upload sessions as files: `dir/<id>`. Chunks are appended while a SHA-256 runs over
@@ -50,8 +56,13 @@ export class FsUploadStore implements UploadStore {
   }
 
   async create(id: string): Promise<UploadState> {
-    await mkdir(this.dir, { recursive: true });
-    const fh = await open(this.pathOf(id), "wx");
+    const path = this.pathOf(id);
+    // The folder exists but for the first upload: made only when missing, not each time.
+    const fh = await open(path, "wx").catch(async (error: unknown) => {
+      if (!isNotFound(error)) throw error;
+      await mkdir(this.dir, { recursive: true });
+      return open(path, "wx");
+    });
     await fh.close();
     this.hashes.set(id, { hash: createHash("sha256"), size: 0 });
     return {};
@@ -132,6 +143,14 @@ export class FsUploadStore implements UploadStore {
       throw error;
     }
     if (state) state.size = size;
+    if (size - current >= EARLY_FLUSH_BYTES) {
+      // The flush starts now, while the answer goes out and the client sends its next
+      // request: a PUT that closes the upload then finds the bytes mostly on disk. Another
+      // chunk drops it (and `seal` starts one of its own).
+      const sync = fsyncFile(path);
+      sync.catch(() => {});
+      this.synced.set(id, sync);
+    }
     return size;
   }
 
@@ -161,10 +180,13 @@ export class FsUploadStore implements UploadStore {
       actual = `${algorithm}:${hash.digest("hex")}`;
     }
     if (actual !== digest) throw new DigestMismatchError(digest, actual);
-    // The flush to disk starts now and overlaps whatever the caller does before publish.
-    const sync = fsyncFile(path);
-    sync.catch(() => {});
-    this.synced.set(id, sync);
+    // The flush to disk starts now (unless the last chunk started it) and overlaps
+    // whatever the caller does before publish.
+    if (!this.synced.has(id)) {
+      const sync = fsyncFile(path);
+      sync.catch(() => {});
+      this.synced.set(id, sync);
+    }
     return { digest, size };
   }
 

@@ -3,7 +3,13 @@ import type { RegistryContext } from "../../context";
 import { UploadNotFoundError, UploadOffsetError } from "../../storage/uploads";
 import { recordRefusal } from "../audit";
 import { type UploadRef, type UploadSession, withSession } from "./sessions";
-import { guardChunk, isSpaceRefusal, type UploadLimits } from "./space";
+import {
+  guardChunk,
+  isSpaceRefusal,
+  type StorageSpace,
+  storageSpace,
+  type UploadLimits,
+} from "./space";
 
 /** A chunk as a request brings it. */
 export interface Chunk {
@@ -22,8 +28,9 @@ export function appendUpload(
   ctx: RegistryContext,
   input: UploadRef & Chunk,
 ): Promise<{ offset: number }> {
+  const space = storageSpace(ctx);
   return withSession(ctx, input, async (session) => ({
-    offset: await appendChunk(ctx, input.repository, session, input),
+    offset: await appendChunk(ctx, input.repository, session, input, space),
   }));
 }
 
@@ -33,6 +40,8 @@ export async function appendChunk(
   repository: string,
   session: UploadSession,
   chunk: Chunk,
+  /** The chunk's storage check, when the caller started it already (`storageSpace`). */
+  space?: Promise<StorageSpace>,
 ): Promise<number> {
   const uploads = ctx.store.uploads();
   const offset = await uploads.size(session.id, session.state);
@@ -42,7 +51,7 @@ export async function appendChunk(
   }
   let guarded: Awaited<ReturnType<typeof guardChunk>> | undefined;
   try {
-    guarded = await guardChunk(ctx, offset, chunk.source, chunk.limits);
+    guarded = await guardChunk(ctx, offset, chunk.source, chunk.limits, space);
     // The session's row gets the new state and size when the request lets go of it.
     session.size = await uploads.append(session.id, guarded.stream, offset, session.state);
     return session.size;

@@ -71,6 +71,27 @@ function appendedOf(ctx: RegistryContext): { bytes: number } {
   return counter;
 }
 
+/** The account's storage cap (null: none) and its usage so far (null when uncapped). */
+export interface StorageSpace {
+  storageBytes: number | null;
+  base: number | null;
+}
+
+/**
+ * What a chunk is checked against. Reads only, so a request may start them before it holds
+ * the upload's lease, beside the statement that takes it: a chunk then waits for one round
+ * trip less. The usage is asked only once a cap is known to exist.
+ */
+export function storageSpace(ctx: RegistryContext): Promise<StorageSpace> {
+  const space = limitsOf(ctx.db, ctx).then(async ({ storageBytes }) => ({
+    storageBytes,
+    base: storageBytes === null ? null : await pushStorageUsage(ctx.db, ctx),
+  }));
+  // A request refused before its chunk is checked never awaits it.
+  space.catch(() => {});
+  return space;
+}
+
 /**
  * Check a chunk before it is written to an upload holding `offset` bytes, and guard it
  * while it streams. Storage follows DESIGN §4 ("usage so far"): a chunk starts only while
@@ -85,11 +106,12 @@ export async function guardChunk(
   offset: number,
   source: Readable | Uint8Array,
   limits: UploadLimits = {},
+  /** `storageSpace(ctx)` when the caller started it already. */
+  space?: Promise<StorageSpace>,
 ): Promise<GuardedChunk> {
   const max = limits.maxBlobBytes ?? DEFAULT_MAX_BLOB_BYTES;
   if (offset + (limits.declaredLength ?? 0) > max) throw tooLarge(max);
-  const { storageBytes } = await limitsOf(ctx.db, ctx);
-  const base = storageBytes === null ? null : await pushStorageUsage(ctx.db, ctx);
+  const { storageBytes, base } = await (space ?? storageSpace(ctx));
   if (storageBytes !== null && base !== null && !quotaAllows(base, storageBytes)) {
     throw overQuota();
   }
