@@ -173,12 +173,17 @@ async function handle(
     const wait = deps.authLimit?.blockedFor(req.ip) ?? 0;
     if (wait > 0) return refuseRateLimited(deps, req, reply, wait, "v2");
   }
-  // The reads of a pull, and the chunks of an upload, check a bearer token's credential in
-  // their own first query.
+  // The reads of a pull, the chunks of an upload and the start of one check a bearer
+  // token's credential in their own first query. A mount or a monolithic upload may be
+  // refused (and audited) before its first query: checked here.
   const deferCheck =
     (route.kind === "manifest" && req.method === "GET") ||
     (route.kind === "blob" && req.method !== "DELETE") ||
-    (route.kind === "upload" && req.method !== "GET");
+    (route.kind === "upload" && req.method !== "GET") ||
+    (route.kind === "uploads" &&
+      req.method === "POST" &&
+      queryParam(req, "mount") === undefined &&
+      queryParam(req, "digest") === undefined);
   const refuse = (reason: "missing" | "invalid") => {
     if (reason === "invalid") deps.authLimit?.failed(req.ip);
     return refuseUnauthenticated(deps, service, req, reply, reason, scope);

@@ -91,7 +91,10 @@ export async function postUpload(call: UploadsCall): Promise<FastifyReply> {
     );
     return created(call, blob.digest);
   }
-  const { id } = await startUpload(ctx, { repository: call.name });
+  const { id } = await startUpload(ctx, {
+    repository: call.name,
+    ...(call.unconfirmed ? { unconfirmed: call.unconfirmed } : {}),
+  });
   return progress(call, id, 0, 202);
 }
 

@@ -1,7 +1,9 @@
 import { DEFAULT_PLAN, effectiveLimits, type PlanName } from "@berth/core";
 import { sql } from "drizzle-orm";
+import type { CredentialSource } from "../../auth/credential";
 import { accountId, type RegistryContext } from "../../context";
 import { recordRefusal } from "../audit";
+import { CredentialGoneError, credentialHoldsSql } from "../credential-holds";
 import { OciFailure } from "../errors";
 import { checkStorageQuota } from "../quota";
 import { notYourNamespace, ociRepositoryName } from "../repository";
@@ -27,32 +29,45 @@ interface PushStart {
 export async function startChecks(
   ctx: RegistryContext,
   repository: string,
-  opts: { countUploads?: boolean } = {},
+  opts: {
+    countUploads?: boolean;
+    /** A bearer token's credential not looked up yet: checked in this query, first. */
+    unconfirmed?: CredentialSource;
+  } = {},
 ) {
   const name = ociRepositoryName(repository);
   const account = accountId(ctx);
+  // One row whatever is found, so that a gone credential is told apart from a namespace
+  // that is not the caller's.
   const rows = await ctx.db.execute<{
-    namespace_id: string;
+    alive: boolean;
+    namespace_id: string | null;
     repository_id: string | null;
     plan: PlanName | null;
     storage_mb: number | null;
     traffic_mb: number | null;
-    open_uploads: number;
+    open_uploads: number | null;
   }>(sql`
-    select n.id as namespace_id, r.id as repository_id, p.plan,
-           q.storage_mb, q.traffic_mb,
-           ${
-             opts.countUploads
-               ? sql`(select count(*)::int from upload_sessions s where s.account_id = ${account})`
-               : sql`0`
-           } as open_uploads
-      from namespaces n
-      left join repositories r on r.namespace_id = n.id and r.name = ${name.name}
-      left join plans p on p.account_id = ${account} and p.region = ${ctx.region}
-      left join quotas q on q.account_id = ${account} and q.region = ${ctx.region}
-     where n.account_id = ${account} and n.region = ${ctx.region} and n.name = ${name.namespace}`);
-  const found = rows[0];
-  if (!found) throw notYourNamespace(ctx, name);
+    select ${credentialHoldsSql(ctx, opts.unconfirmed)} as alive, x.*
+      from (select 1) one
+      left join (
+        select n.id as namespace_id, r.id as repository_id, p.plan,
+               q.storage_mb, q.traffic_mb,
+               ${
+                 opts.countUploads
+                   ? sql`(select count(*)::int from upload_sessions s where s.account_id = ${account})`
+                   : sql`0`
+               } as open_uploads
+          from namespaces n
+          left join repositories r on r.namespace_id = n.id and r.name = ${name.name}
+          left join plans p on p.account_id = ${account} and p.region = ${ctx.region}
+          left join quotas q on q.account_id = ${account} and q.region = ${ctx.region}
+         where n.account_id = ${account} and n.region = ${ctx.region} and n.name = ${name.namespace}
+      ) x on true`);
+  const found = rows[0]!;
+  // Nothing about the namespace is told to a credential that no longer holds.
+  if (!found.alive) throw new CredentialGoneError();
+  if (found.namespace_id === null) throw notYourNamespace(ctx, name);
   const start: PushStart = {
     namespaceId: found.namespace_id,
     repositoryId: found.repository_id,
@@ -86,6 +101,8 @@ export async function auditedStart<T>(
   try {
     return await run();
   } catch (error) {
+    // A gone credential is answered as unauthenticated: there is no account to audit under.
+    if (error instanceof CredentialGoneError) throw error;
     throw await recordRefusal(ctx, "container-registry.image.push", repository, error);
   }
 }

@@ -1,6 +1,7 @@
 import { uploadSessions } from "@berth/db";
 import { eq, sql } from "drizzle-orm";
 import { v7 as uuidv7 } from "uuid";
+import type { CredentialSource } from "../../auth/credential";
 import { accountId, nowOf, type RegistryContext } from "../../context";
 import { ensureRepository } from "../../images/records";
 import { relaxedCommit } from "../commit";
@@ -9,10 +10,17 @@ import { auditedStart, startChecks } from "./push-start";
 /** Open a blob upload session in the caller's repository (created on first push). */
 export function startUpload(
   ctx: RegistryContext,
-  input: { repository: string },
+  input: {
+    repository: string;
+    /** A bearer token's credential not looked up yet: checked in the first query. */
+    unconfirmed?: CredentialSource;
+  },
 ): Promise<{ id: string }> {
   return auditedStart(ctx, input.repository, async () => {
-    const { name, row } = await startChecks(ctx, input.repository, { countUploads: true });
+    const { name, row } = await startChecks(ctx, input.repository, {
+      countUploads: true,
+      ...(input.unconfirmed ? { unconfirmed: input.unconfirmed } : {}),
+    });
     const id = uuidv7();
     const now = nowOf(ctx);
     const session = {
