@@ -9,10 +9,10 @@ import {
   type Tx,
   wakeWorkers,
 } from "@berth/db";
-import { v7 as uuidv7 } from "uuid";
 import { CommitInDoubtError, commitEvents, commitOutcome } from "./audit-batch";
 import { accountId, initiatorOf, nowOf, type RegistryContext } from "./context";
 import { type RegistryError, toRegistryError } from "./errors";
+import { eventId } from "./event-id";
 
 /** The resource an event is about. */
 export interface EventTarget {
@@ -240,7 +240,7 @@ export function actionEvent(
 ): AtEvent {
   const failed = record.error !== undefined;
   return buildEvent({
-    id: uuidv7(),
+    id: eventId(),
     time: nowOf(ctx),
     action,
     outcome: failed ? "failure" : "success",
