@@ -1,12 +1,18 @@
 import type { DeliveryRow } from "@berth/db";
 import { APP_NAME, levelOf } from "@berth/tracker-client";
 
+/** An ingestion line, UTF-8, in parts: what `lineOf` writes, then the outbox's payload bytes. */
+export type Line = [head: Buffer, payload: Buffer];
+
 export interface Chunk {
   rows: DeliveryRow[];
-  /** Each row's ingestion line, UTF-8. */
-  lines: Buffer[];
+  /** Each row's ingestion line. */
+  lines: Line[];
+  /** The lines' bytes, each with the comma or bracket after it. */
   bytes: number;
 }
+
+const lineBytes = (l: Line) => l[0].length + l[1].length + LINE_END.length + 1;
 
 /** The tracker's format: UTC with hundredths, "+0000". Falls back to the commit time. */
 function timestampOf(row: DeliveryRow): number {
@@ -19,11 +25,11 @@ const LINE_END = Buffer.from("}");
 /**
  * One ingestion line. The payload is already JSON, as bytes straight from the outbox: it is
  * spliced in rather than decoded, parsed, serialised and encoded again; only the few fields
- * around it are written here.
+ * around it are written here. It is copied once, into the request body (bodyOf).
  */
-export function lineOf(row: DeliveryRow): Buffer {
+export function lineOf(row: DeliveryRow): Line {
   const head = `{"timestamp":${timestampOf(row)},"line":${JSON.stringify(row.message)},"app":"${APP_NAME}","level":"${levelOf(row.severity)}","meta":`;
-  return Buffer.concat([Buffer.from(head), row.payloadBytes, LINE_END]);
+  return [Buffer.from(head), row.payloadBytes];
 }
 
 /** Split rows into request bodies bounded by line count and bytes. */
@@ -32,7 +38,7 @@ export function chunk(rows: DeliveryRow[], maxLines: number, maxBytes: number): 
   let current: Chunk = { rows: [], lines: [], bytes: 0 };
   for (const row of rows) {
     const line = lineOf(row);
-    const size = line.length + 1;
+    const size = lineBytes(line);
     if (
       current.rows.length > 0 &&
       (current.rows.length >= maxLines || current.bytes + size > maxBytes)
@@ -55,12 +61,13 @@ const BODY_END = Buffer.from("]}");
 /** The request body: the lines copied once into one buffer, never through a string. */
 export function bodyOf(c: Chunk): Buffer {
   const parts: Buffer[] = [BODY_START];
-  c.lines.forEach((line, i) => {
+  c.lines.forEach(([head, payload], i) => {
     if (i > 0) parts.push(COMMA);
-    parts.push(line);
+    parts.push(head, payload, LINE_END);
   });
   parts.push(BODY_END);
-  return Buffer.concat(parts);
+  // Each line's bytes count one separator; the last one's is the closing bracket.
+  return Buffer.concat(parts, BODY_START.length + c.bytes + BODY_END.length - 1);
 }
 
 export function halves(c: Chunk): [Chunk, Chunk] {
@@ -70,7 +77,7 @@ export function halves(c: Chunk): [Chunk, Chunk] {
     return {
       rows: c.rows.slice(from, to),
       lines,
-      bytes: lines.reduce((n, l) => n + l.length + 1, 0),
+      bytes: lines.reduce((n, l) => n + lineBytes(l), 0),
     };
   };
   return [part(0, mid), part(mid, c.rows.length)];

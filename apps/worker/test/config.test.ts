@@ -1,7 +1,7 @@
 import { LATER_ROUTING } from "@berth/core";
 import { describe, expect, it } from "vitest";
 import { backoffDelay, retryAfterMs } from "../src/backoff";
-import { chunk, halves, lineOf } from "../src/batch";
+import { bodyOf, chunk, halves } from "../src/batch";
 import { loadWorkerConfig } from "../src/config";
 
 describe("configuration", () => {
@@ -81,7 +81,8 @@ describe("batches", () => {
   };
 
   it("writes ingestion lines around the stored JSON", () => {
-    const line = JSON.parse(lineOf(row(1)).toString());
+    const [only] = chunk([row(1)], 10, 1 << 20);
+    const line = JSON.parse(bodyOf(only!).toString()).lines[0];
     expect(line).toEqual({
       timestamp: Date.UTC(2019, 5, 1, 12, 34, 56, 780),
       line: 'Container Registry: "1"',
