@@ -3,7 +3,18 @@ import type { ParsedEventFilter, ParsedExportQuery, TrackerLine } from "@berth/t
 import { levelOf } from "@berth/tracker-client";
 import type postgres from "postgres";
 import { type LogAppend, placeInLogs } from "./log/append";
-import { type BatchNote, MAX_NOTIFIED_ACCOUNTS } from "./notify";
+
+/** Notified at commit of each ingested batch: `{r, lo, hi, a}` (region, seq range, accounts). */
+export const TRACKER_CHANNEL = "berth_tracker_events";
+/** Beyond this many accounts in one batch the notification says "any account". */
+const MAX_NOTIFIED_ACCOUNTS = 20;
+
+export interface BatchNote {
+  r: string;
+  lo: number;
+  hi: number;
+  a: string[] | null;
+}
 
 type Sql = postgres.Sql;
 
@@ -35,10 +46,9 @@ async function unlogged(
 /**
  * Store a batch in one transaction: place the new events in their account domains' Merkle logs
  * (`placeInLogs` locks each domain's log row, so indexes are gap-free and in one order across
- * tracker processes), insert them with their index and leaf hash, and write the new tree nodes
- * and frontiers, all in one commit. Returns the ids that were already stored (usually none):
- * the event id is the idempotency key, so a redelivery never enters a log twice; and what the
- * tails are to be told once it has committed (TailNotifier), when it stored any.
+ * tracker processes), insert them with their index and leaf hash, write the new tree nodes and
+ * frontiers, and notify tails, all in one commit. Returns the ids that were already stored
+ * (usually none): the event id is the idempotency key, so a redelivery never enters a log twice.
  *
  * Postgres reads the events from the request body itself when it has it (no second
  * serialisation in JS). `stored` is each event exactly as it will be stored (the line's raw
@@ -50,14 +60,14 @@ export async function insertEvents(
   host: string,
   events: { index: number; event: AtEvent; stored: unknown }[],
   rawBody?: string,
-): Promise<{ duplicates: Set<string>; note?: BatchNote }> {
-  if (events.length === 0) return { duplicates: new Set() };
+): Promise<Set<string>> {
+  if (events.length === 0) return new Set();
   return sql.begin(async (tx) => {
     const placed = UNLOGGED_FOR_BENCHMARK
       ? await unlogged(tx, events)
       : await placeInLogs(tx, region, events);
     const fresh = events.filter((e) => !placed.duplicates.has(e.event.id));
-    if (fresh.length === 0) return { duplicates: placed.duplicates };
+    if (fresh.length === 0) return placed.duplicates;
     const logIndexes = fresh.map((e) => placed.indexes.get(e.event.id) ?? null);
     const input = rawBody
       ? tx`select l.value->'meta' as e, p.log_index
@@ -69,15 +79,7 @@ export async function insertEvents(
                   with ordinality as j(e, n)
              join unnest(${logIndexes}::bigint[]) with ordinality as p(log_index, k) on p.k = j.n`;
     const { tiles, logs } = placed;
-    const [result] = await tx<
-      {
-        inserted: number;
-        tiles: number;
-        lo: string | bigint;
-        hi: string | bigint;
-        accounts: string[] | null;
-      }[]
-    >`
+    const [result] = await tx<{ inserted: number; tiles: number }[]>`
       with input as (${input}
       ), ins as (
         insert into tracker.events (id, account_id, region, event_time, host, action, outcome,
@@ -105,16 +107,16 @@ export async function insertEvents(
           from unnest(${logs.account}::text[], ${logs.size}::bigint[], ${logs.frontier}::text[])
                as u(a, size, f)
          where g.account_id = u.a and g.region = ${region}
-      ), noted as (
-        select min(seq) as lo, max(seq) as hi,
-               case when count(distinct account_id) <= ${MAX_NOTIFIED_ACCOUNTS}
-                    then array_agg(distinct account_id) end as accounts
-          from ins
+      ), note as (
+        select pg_notify(${TRACKER_CHANNEL}, json_build_object(
+                 'r', ${region}::text, 'lo', min(seq), 'hi', max(seq),
+                 'a', case when count(distinct account_id) <= ${MAX_NOTIFIED_ACCOUNTS}
+                           then json_agg(distinct account_id) end)::text)
+          from ins having count(*) > 0
       )
-      select (select count(*)::int from ins) as inserted, noted.lo, noted.hi, noted.accounts,
+      select (select count(*)::int from ins) as inserted, (select count(*) from note) as notified,
              (select count(*)::int from tiles join tile on (a, l, i) = (account_id, level, idx)
-               where length = (o * 32 + octet_length(h))) as tiles
-        from noted`;
+               where length = (o * 32 + octet_length(h))) as tiles`;
     // The domain locks make a concurrent insert of the same id impossible; if one ever got in,
     // committing would leave a hole in a log, so the batch fails instead (the worker retries).
     if (result?.inserted !== fresh.length) {
@@ -129,8 +131,7 @@ export async function insertEvents(
         `${tiles.idx.length - result.tiles} of ${tiles.idx.length} tree tiles did not end where the log did; the batch is rolled back`,
       );
     }
-    const note = { r: region, lo: Number(result.lo), hi: Number(result.hi), a: result.accounts };
-    return { duplicates: placed.duplicates, note };
+    return placed.duplicates;
   });
 }
 
@@ -253,29 +254,6 @@ export async function rowsInRange(
   const rows = await sql<StoredRow[]>`
     select ${sql.unsafe(COLUMNS)} from tracker.events
      where seq between ${lo} and ${hi} and region = ${region} and account_id = any(${accounts})
-     order by seq`;
-  return rows.map((r) => ({ seq: Number(r.seq), line: toLine(r) }));
-}
-
-/** The seqs and accounts of a region's rows in (lo, hi] for some accounts (the tails' sweep). */
-export async function seqsInRange(
-  sql: Sql,
-  region: string,
-  accounts: string[],
-  lo: number,
-  hi: number,
-): Promise<{ seq: number; account: string }[]> {
-  const rows = await sql<{ seq: number | bigint; account_id: string }[]>`
-    select seq, account_id from tracker.events
-     where seq > ${lo} and seq <= ${hi} and region = ${region} and true`;
-  return rows.map((r) => ({ seq: Number(r.seq), account: r.account_id }));
-}
-
-/** A region's rows of these seqs, in seq order. */
-export async function rowsBySeq(sql: Sql, region: string, seqs: number[]): Promise<TailRow[]> {
-  const rows = await sql<StoredRow[]>`
-    select ${sql.unsafe(COLUMNS)} from tracker.events
-     where seq = any(${seqs}::bigint[]) and region = ${region}
      order by seq`;
   return rows.map((r) => ({ seq: Number(r.seq), line: toLine(r) }));
 }

@@ -1,15 +1,13 @@
 import type { ParsedEventFilter, TrackerLine } from "@berth/tracker-client";
 import type { Logger } from "pino";
 import type postgres from "postgres";
-import { type BatchNote, TRACKER_CHANNEL } from "./notify";
 import {
-  RESUME_OVERLAP_SECONDS,
+  type BatchNote,
   rowsAfter,
-  rowsBySeq,
   rowsInRange,
   rowsOverlapping,
-  seqsInRange,
   type TailRow,
+  TRACKER_CHANNEL,
 } from "./store";
 
 /** Whether a line passes a tail's filters (the same filters the export API applies in SQL). */
@@ -44,25 +42,7 @@ interface Subscriber {
   recent: Set<string>;
   /** While a resume reads what was missed, live rows wait here, so rows go out in seq order. */
   held?: TailRow[];
-  /** The newest seq noted when it opened: the sweep gives it only rows numbered after it. */
-  since: number;
 }
-
-/** What a notification said was committed: a seq range of a region, for some accounts. */
-interface Covered {
-  lo: number;
-  hi: number;
-  accounts: Set<string> | null;
-}
-
-/** How often the hub notes the newest seq, and sweeps what became old enough. */
-const SWEEP_EVERY_MS = 1000;
-/**
- * How old a seq range is when the sweep looks in it for rows no notification announced: by
- * then every transaction that drew a seq in it has ended (none is open this long, as the
- * resume's overlap assumes), and its notification had that long to arrive.
- */
-export const SWEEP_LAG_MS = RESUME_OVERLAP_SECONDS * 1000;
 
 const RECENT_IDS = 10_000;
 /** Rows a resume reads per query, and at most in all (a tail away longer starts afresh). */
@@ -82,30 +62,18 @@ export class TailLimitError extends Error {
 
 /**
  * Feeds live tails from Postgres notifications, so a tail on any tracker process sees what
- * any other process ingested. One LISTEN per process; per notification, one query for the
- * accounts of the region that have subscribers here.
- *
- * Notifications are sent after the batch's commit (notify.ts), so one can be lost: its process
- * died in between. The hub therefore notes the newest seq every second, and once the range of
- * seqs between two such marks is SWEEP_LAG_MS old, it reads (if tails are open) the seqs of
- * their accounts' rows in it; a row that no notification covered is read and sent then, late
- * but not lost.
+ * any other process ingested. One LISTEN per process; per notification, one query per
+ * (region, account) that has subscribers here.
  */
 export class TailHub {
   private readonly subs = new Set<Subscriber>();
   private unlisten?: () => Promise<void>;
   private chain: Promise<void> = Promise.resolve();
-  /** Per region, the ranges notified since the oldest mark. */
-  private readonly covered = new Map<string, Covered[]>();
-  /** The newest seq, noted every SWEEP_EVERY_MS; the ranges between are swept when old enough. */
-  private marks: { at: number; seq: number }[] = [];
-  private sweeper?: NodeJS.Timeout;
 
   constructor(
     private readonly sql: postgres.Sql,
     private readonly log: Logger,
     private readonly maxPerAccount = DEFAULT_MAX_TAILS_PER_ACCOUNT,
-    private readonly sweepLagMs = SWEEP_LAG_MS,
   ) {}
 
   get size(): number {
@@ -115,26 +83,17 @@ export class TailHub {
   async start(): Promise<void> {
     const listener = await this.sql.listen(TRACKER_CHANNEL, (payload) => {
       // Notifications are handled one after another so each tail sees seq order.
-      this.serially(() => this.onNote(payload), "tail notification failed");
+      this.chain = this.chain
+        .then(() => this.onNote(payload))
+        .catch((error) => this.log.error({ err: error }, "tail notification failed"));
     });
     this.unlisten = () => listener.unlisten();
-    await this.mark();
-    this.sweeper = setInterval(
-      () => this.serially(() => this.sweep(), "tail sweep failed"),
-      Math.min(SWEEP_EVERY_MS, this.sweepLagMs),
-    );
-    this.sweeper.unref();
   }
 
   async stop(): Promise<void> {
-    clearInterval(this.sweeper);
     this.subs.clear();
     await this.unlisten?.().catch(() => {});
     await this.chain;
-  }
-
-  private serially(work: () => Promise<void>, failure: string): void {
-    this.chain = this.chain.then(work).catch((error) => this.log.error({ err: error }, failure));
   }
 
   /** Open tails of an account on this process. */
@@ -162,7 +121,6 @@ export class TailHub {
       filter,
       send,
       recent: new Set(),
-      since: this.marks.at(-1)?.seq ?? Number.MAX_SAFE_INTEGER,
       ...(resumeAfter !== undefined ? { held: [] } : {}),
     };
     // Subscribed before reading what was missed: a row committed meanwhile is held, not lost.
@@ -220,12 +178,8 @@ export class TailHub {
   }
 
   private async onNote(payload: string): Promise<void> {
-    const note = JSON.parse(payload) as BatchNote;
-    // Noted with no tail open too: a tail opening now gets rows numbered after the last mark.
-    const covered = this.covered.get(note.r) ?? [];
-    covered.push({ lo: note.lo, hi: note.hi, accounts: note.a && new Set(note.a) });
-    this.covered.set(note.r, covered);
     if (this.subs.size === 0) return;
+    const note = JSON.parse(payload) as BatchNote;
     const wanted = new Set<string>();
     for (const s of this.subs) {
       if (s.region === note.r && (note.a === null || note.a.includes(s.filter.account))) {
@@ -238,66 +192,6 @@ export class TailHub {
       if (s.region !== note.r) continue;
       const mine = rows.filter((r) => r.line._account === s.filter.account);
       if (mine.length > 0) this.deliver(s, mine);
-    }
-  }
-
-  private async mark(): Promise<void> {
-    const [newest] = await this.sql<{ seq: number | bigint | null }[]>`
-      select max(seq) as seq from tracker.events`;
-    this.marks.push({ at: Date.now(), seq: Number(newest?.seq ?? 0) });
-  }
-
-  private async sweep(): Promise<void> {
-    await this.mark();
-    const due = Date.now() - this.sweepLagMs;
-    while (this.marks.length >= 2 && this.marks[1]!.at <= due) {
-      const [from, to] = this.marks as [{ at: number; seq: number }, { at: number; seq: number }];
-      if (to.seq > from.seq && this.subs.size > 0) await this.sweepRange(from.seq, to.seq);
-      this.marks.shift();
-    }
-    const floor = this.marks[0]!.seq;
-    for (const [region, ranges] of this.covered) {
-      this.covered.set(
-        region,
-        ranges.filter((c) => c.hi > floor),
-      );
-    }
-  }
-
-  /** The rows in (from, to] of the tailed accounts that no notification covered. */
-  private async sweepRange(from: number, to: number): Promise<void> {
-    const accounts = new Map<string, Set<string>>();
-    for (const s of this.subs) {
-      if (s.since >= to) continue;
-      const set = accounts.get(s.region) ?? new Set();
-      set.add(s.filter.account);
-      accounts.set(s.region, set);
-    }
-    for (const [region, wanted] of accounts) {
-      const found = await seqsInRange(this.sql, region, [...wanted], from, to);
-      const ranges = (this.covered.get(region) ?? []).filter((c) => c.hi > from && c.lo <= to);
-      const missed = found.filter(
-        (r) =>
-          !ranges.some(
-            (c) =>
-              c.lo <= r.seq && r.seq <= c.hi && (c.accounts === null || c.accounts.has(r.account)),
-          ),
-      );
-      if (missed.length === 0) continue;
-      this.log.warn(
-        { region, rows: missed.length, from, to },
-        "tail rows that no notification announced (its tracker stopped before sending it): sent now",
-      );
-      const rows = await rowsBySeq(
-        this.sql,
-        region,
-        missed.map((r) => r.seq),
-      );
-      for (const s of this.subs) {
-        if (s.region !== region) continue;
-        const mine = rows.filter((r) => r.line._account === s.filter.account && r.seq > s.since);
-        if (mine.length > 0) this.deliver(s, mine);
-      }
     }
   }
 }

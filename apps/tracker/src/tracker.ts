@@ -23,7 +23,6 @@ import { registerLogRoutes } from "./log/routes";
 import { loadSigningKey, verifierKeyOf } from "./log/signing-key";
 import { trackerMetrics } from "./metrics";
 import { migrateTracker } from "./migrate";
-import { TailNotifier } from "./notify";
 import {
   BadCursorError,
   exportEvents,
@@ -51,8 +50,6 @@ export interface TrackerOptions {
   signingKeyFile?: string;
   /** Open live tails per account on this process (default 10); past it a tail is refused 429. */
   maxTailsPerAccount?: number;
-  /** How old a seq range is when the tails' sweep reads it (tail.ts; default 30 s; tests). */
-  tailSweepLagMs?: number;
 }
 
 export interface TrackerStats {
@@ -114,8 +111,7 @@ export async function startTracker(opts: TrackerOptions): Promise<RunningTracker
     types: { bigint: postgres.BigInt },
     connection: { application_name: "berth-tracker" },
   });
-  const hub = new TailHub(sql, log, opts.maxTailsPerAccount, opts.tailSweepLagMs);
-  const notifier = new TailNotifier(sql, log);
+  const hub = new TailHub(sql, log, opts.maxTailsPerAccount);
   await hub.start();
   const signingKey = await loadSigningKey({ key: opts.signingKey, file: opts.signingKeyFile });
   const verifierKey = verifierKeyOf(signingKey);
@@ -210,14 +206,7 @@ export async function startTracker(opts: TrackerOptions): Promise<RunningTracker
       ...e,
       stored: clean ? (body.data.lines[e.index] as { meta: unknown }).meta : e.event,
     }));
-    const { duplicates, note } = await insertEvents(
-      sql,
-      region,
-      host,
-      stored,
-      clean ? raw : undefined,
-    );
-    if (note) notifier.notify(note);
+    const duplicates = await insertEvents(sql, region, host, stored, clean ? raw : undefined);
     for (const { index, event } of events) {
       if (duplicates.has(event.id)) results[index] = { index, id: event.id, status: "duplicate" };
     }
@@ -352,7 +341,6 @@ export async function startTracker(opts: TrackerOptions): Promise<RunningTracker
         await app.close();
         clearTimeout(force);
         await checkpointer.stop();
-        await notifier.flush();
         await hub.stop();
         await sql.end({ timeout: 5 });
       })();
