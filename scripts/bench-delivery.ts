@@ -3,7 +3,7 @@
  * CPU attribution, so one run prints figures taken under the same conditions.
  *
  * Delivery benchmark (issues 6, 15, 16): `pnpm bench:delivery [--events N] [--runs R] [--rate R/s]
- * [--seconds S] [--skip-graphile] [--batch B] [--concurrency C] [--node-flags "<V8 flags>"]
+ * [--seconds S] [--warmup W] [--skip-graphile] [--batch B] [--concurrency C] [--node-flags "<V8 flags>"]
  * [--profile-dir D]`.
  *
  * Two tracker processes run side by side: one as deployed (every event enters its account
@@ -17,7 +17,8 @@
  *    per event of each process (from /proc: robust where a shared machine makes rates noisy).
  * 2. Latency, with each tracker, R runs interleaved: commit events one per transaction at a
  *    steady R/s (default 1,000) for S seconds and measure commit → visible in the tracker
- *    (p50/p99). The rate the producer really reached is printed, and flagged when it fell short;
+ *    (p50/p99), after W seconds (default 3) at the same rate that are not measured (the worker
+ *    process of each run is new). The rate the producer really reached is printed, and flagged when it fell short;
  *    the summary gives each run, the median and the range.
  *
  * The targets line uses the medians. Every wait and loop is bounded in count and time.
@@ -50,6 +51,8 @@ const { values: args } = parseArgs({
     runs: { type: "string", default: "3" },
     rate: { type: "string", default: "1000" },
     seconds: { type: "string", default: "15" },
+    /** Seconds each latency run produces at the rate, unmeasured, before it measures. */
+    warmup: { type: "string", default: "3" },
     "skip-graphile": { type: "boolean", default: false },
     /** Only the latency phase (to iterate on it; no throughput rounds, no targets line). */
     "latency-only": { type: "boolean", default: false },
@@ -68,6 +71,8 @@ const N = Number(args.events);
 const RUNS = Number(args.runs);
 const RATE = Number(args.rate);
 const SECONDS = Number(args.seconds);
+const WARMUP = Number(args.warmup);
+if (!(WARMUP >= 0)) throw new Error("--warmup must be a number of seconds, 0 or more");
 if (!Number.isInteger(N) || N <= 0 || !(RATE > 0) || !(SECONDS > 0)) {
   throw new Error("--events, --rate and --seconds must be positive numbers");
 }
@@ -461,37 +466,56 @@ async function steadyInto(tracker: { url: string; child: ChildProcess; label: st
       empty: sum(/^berth_delivery_claims_total\{found="no"\} (\d+)/gm),
     };
   };
-  const requests0 = await requestsSoFar();
-  const cpu0 = await cpuNow(procs);
-  const begin = now();
-  let sent = 0;
-  let lastCommit = begin;
-  const inflight = new Set<Promise<void>>();
   // The producer has a pool of its own, and commits without waiting for the WAL flush: a
   // row is visible to other sessions when its commit returns either way (only its durability
   // waits), so commit → visible is measured alike, while 48 connections each waiting ~20 ms
   // for a flush capped the producer below 1,000/s. It must reach the asked rate (checked
   // below).
-  while (sent < total && now() - begin < (SECONDS + 30) * 1000) {
-    const due = Math.min(total, Math.floor(((now() - begin) / 1000) * RATE) + 1);
-    while (sent < due) {
-      const e = nextEvent(sent++);
-      // As the registry does: the insert commits, then the workers are woken (coalesced).
-      const p = producer.sql`
-        insert into outbox (id, account_id, region, action, payload)
-        values (${e.event.id}, ${e.accountId}, ${e.region}, ${e.event.action}, ${JSON.stringify(e.event)}::text::jsonb)`.then(
-        () => {
-          lastCommit = now();
-          committed.set(e.event.id, lastCommit);
-          wakeWorkers(producer.db);
-        },
-      );
-      inflight.add(p);
-      void p.finally(() => inflight.delete(p));
+  const produce = async (count: number, onCommit: (id: string, at: number) => void) => {
+    const start = now();
+    let sent = 0;
+    const inflight = new Set<Promise<void>>();
+    while (sent < count && now() - start < (count / RATE + 30) * 1000) {
+      const due = Math.min(count, Math.floor(((now() - start) / 1000) * RATE) + 1);
+      while (sent < due) {
+        const e = nextEvent(sent++);
+        // As the registry does: the insert commits, then the workers are woken (coalesced).
+        const p = producer.sql`
+          insert into outbox (id, account_id, region, action, payload)
+          values (${e.event.id}, ${e.accountId}, ${e.region}, ${e.event.action}, ${JSON.stringify(e.event)}::text::jsonb)`.then(
+          () => {
+            onCommit(e.event.id, now());
+            wakeWorkers(producer.db);
+          },
+        );
+        inflight.add(p);
+        void p.finally(() => inflight.delete(p));
+      }
+      await sleep(5);
     }
-    await sleep(5);
+    await Promise.all(inflight);
+  };
+  // A fresh worker process (and a tracker that has only drained backlogs) first runs at the
+  // same rate for WARMUP seconds, not measured: the figures are the steady state's, not the
+  // first second's of a process still compiling its hot paths.
+  if (WARMUP > 0) {
+    const warm: string[] = [];
+    await produce(Math.round(RATE * WARMUP), (id) => warm.push(id));
+    await until("warm-up events to arrive", 120_000, async () => {
+      const [row] = await sql<{ n: number }[]>`
+        select count(*)::int as n from tracker.events where id = any(${warm}::uuid[])`;
+      return row!.n === warm.length ? true : undefined;
+    });
   }
-  await Promise.all(inflight);
+  notes.length = 0;
+  const requests0 = await requestsSoFar();
+  const cpu0 = await cpuNow(procs);
+  const begin = now();
+  let lastCommit = begin;
+  await produce(total, (id, at) => {
+    lastCommit = at;
+    committed.set(id, at);
+  });
   // Commits per second over the time they took (never less than the asked duration).
   const produceSeconds = Math.max(SECONDS, (lastCommit - begin) / 1000);
   const reached = committed.size / produceSeconds;
@@ -573,7 +597,9 @@ try {
     }
   }
 
-  console.log("\nlatency (commit → visible in the tracker)");
+  console.log(
+    `\nlatency (commit → visible in the tracker; each run measured after ${WARMUP} s at the same rate)`,
+  );
   // As many latency runs as throughput rounds, interleaved, summarised by their medians.
   const latencyRuns: Record<"on" | "off", Latency[]> = { on: [], off: [] };
   for (let run = 1; run <= RUNS; run++) {
