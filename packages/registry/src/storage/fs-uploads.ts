@@ -41,8 +41,12 @@ const EARLY_FLUSH_BYTES = 1024 * 1024;
  */
 export class FsUploadStore implements UploadStore {
   private readonly hashes = new Map<string, HashState>();
-  /** Flushes started by `seal`, awaited by `publish`. */
-  private readonly synced = new Map<string, Promise<void>>();
+  /**
+   * Flushes started by a large chunk or by `seal`, with the file's size when each started,
+   * awaited by `publish`. Per process: another process may have appended since, so a flush
+   * counts only for the size it began at.
+   */
+  private readonly synced = new Map<string, { size: number; sync: Promise<void> }>();
 
   constructor(
     readonly dir: string,
@@ -145,13 +149,18 @@ export class FsUploadStore implements UploadStore {
     if (state) state.size = size;
     if (size - current >= EARLY_FLUSH_BYTES) {
       // The flush starts now, while the answer goes out and the client sends its next
-      // request: a PUT that closes the upload then finds the bytes mostly on disk. Another
-      // chunk drops it (and `seal` starts one of its own).
-      const sync = fsyncFile(path);
-      sync.catch(() => {});
-      this.synced.set(id, sync);
+      // request: a PUT that closes the upload then finds the bytes mostly on disk. After
+      // another chunk, in this process or another, `seal` starts one of its own.
+      this.startFlush(id, path, size);
     }
     return size;
+  }
+
+  /** Start flushing the file of upload `id`, `size` bytes long, for publish to await. */
+  private startFlush(id: string, path: string, size: number): void {
+    const sync = fsyncFile(path);
+    sync.catch(() => {});
+    this.synced.set(id, { size, sync });
   }
 
   async seal(
@@ -180,13 +189,9 @@ export class FsUploadStore implements UploadStore {
       actual = `${algorithm}:${hash.digest("hex")}`;
     }
     if (actual !== digest) throw new DigestMismatchError(digest, actual);
-    // The flush to disk starts now (unless the last chunk started it) and overlaps
-    // whatever the caller does before publish.
-    if (!this.synced.has(id)) {
-      const sync = fsyncFile(path);
-      sync.catch(() => {});
-      this.synced.set(id, sync);
-    }
+    // The flush to disk starts now (unless the last chunk started one at this size) and
+    // overlaps whatever the caller does before publish.
+    if (this.synced.get(id)?.size !== size) this.startFlush(id, path, size);
     return { digest, size };
   }
 
@@ -194,7 +199,8 @@ export class FsUploadStore implements UploadStore {
     const path = this.pathOf(id);
     const size = await this.size(id);
     if (size === null) throw new UploadNotFoundError(id);
-    await (this.synced.get(id) ?? fsyncFile(path));
+    const flush = this.synced.get(id);
+    await (flush?.size === size ? flush.sync : fsyncFile(path));
     this.synced.delete(id);
     if (this.adopt) {
       await this.adopt(path, digest);
