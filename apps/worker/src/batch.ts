@@ -66,8 +66,7 @@ export function bodyOf(c: Chunk): Buffer {
     parts.push(head, payload, LINE_END);
   });
   parts.push(BODY_END);
-  // Each line's bytes count one separator; the last one's is the closing bracket.
-  return Buffer.concat(parts, BODY_START.length + c.bytes + BODY_END.length - 1);
+  return Buffer.concat(parts);
 }
 
 export function halves(c: Chunk): [Chunk, Chunk] {
