@@ -84,19 +84,17 @@ async function v2(jwt: string, method: string, path: string): Promise<number> {
   return res.status;
 }
 
-/** Events of alice's manifest GETs, successes and failures. */
-async function pullEvents(): Promise<number> {
+/** Events of one action in alice's account, successes and failures. */
+async function aliceEvents(action: string): Promise<number> {
   const [row] = await t.db
     .select({ n: count() })
     .from(outbox)
-    .where(
-      and(
-        eq(outbox.accountId, alice.account.id),
-        eq(outbox.action, "container-registry.image.pull"),
-      ),
-    );
+    .where(and(eq(outbox.accountId, alice.account.id), eq(outbox.action, action)));
   return row!.n;
 }
+
+/** Events of alice's manifest GETs, successes and failures. */
+const pullEvents = () => aliceEvents("container-registry.image.pull");
 
 const UNKNOWN_BLOB = `sha256:${"0".repeat(64)}`;
 
@@ -170,16 +168,7 @@ async function pushTraces(): Promise<[number, number]> {
     .select({ n: count() })
     .from(uploadSessions)
     .where(eq(uploadSessions.accountId, alice.account.id));
-  const [events] = await t.db
-    .select({ n: count() })
-    .from(outbox)
-    .where(
-      and(
-        eq(outbox.accountId, alice.account.id),
-        eq(outbox.action, "container-registry.image.push"),
-      ),
-    );
-  return [sessions!.n, events!.n];
+  return [sessions!.n, await aliceEvents("container-registry.image.push")];
 }
 
 /**
