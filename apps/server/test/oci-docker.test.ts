@@ -79,20 +79,24 @@ if (!daemon) {
       account: true,
     });
 
-  // A three-layer image built FROM scratch (no network, no container run: COPY only).
-  const context = join(daemon.tmp, "context");
-  mkdirSync(context);
-  writeFileSync(join(context, "big.bin"), randomBytes(400_000));
-  writeFileSync(join(context, "small.bin"), randomBytes(30_000));
-  writeFileSync(join(context, "run"), "#!/bin/sh\necho hello\n");
-  writeFileSync(
-    join(context, "Dockerfile"),
-    'FROM scratch\nCOPY big.bin /data/big.bin\nCOPY small.bin /data/small.bin\nCOPY run /run\nCMD ["/run"]\n',
-  );
-  await docker(alice, ["build", "--tag", "local/app:1", context]);
-  const imageId = (
-    await docker(alice, ["image", "inspect", "--format", "{{.Id}}", "local/app:1"])
-  ).trim();
+  /**
+   * A three-layer image built FROM scratch (no network, no container run: COPY only), with
+   * random bytes so no two builds share a digest; returns its image id.
+   */
+  const build = async (name: string) => {
+    const context = join(daemon.tmp, `context-${name.replace(/\W/g, "-")}`);
+    mkdirSync(context);
+    writeFileSync(join(context, "big.bin"), randomBytes(400_000));
+    writeFileSync(join(context, "small.bin"), randomBytes(30_000));
+    writeFileSync(join(context, "run"), "#!/bin/sh\necho hello\n");
+    writeFileSync(
+      join(context, "Dockerfile"),
+      'FROM scratch\nCOPY big.bin /data/big.bin\nCOPY small.bin /data/small.bin\nCOPY run /run\nCMD ["/run"]\n',
+    );
+    await docker(alice, ["build", "--tag", name, context]);
+    return (await docker(alice, ["image", "inspect", "--format", "{{.Id}}", name])).trim();
+  };
+  const imageId = await build("local/app:1");
   const app = (tag: string) => `${host}/alicens/app:${tag}`;
   let pushed = "";
   /**
@@ -260,22 +264,36 @@ if (!daemon) {
           access: "read",
           description: "docker",
         });
+        // An image this daemon has never pulled: the daemon keeps the manifests it pulled in
+        // its content store (until containerd's garbage collection, whenever that runs) and,
+        // when a tag resolves to one of them, never GETs it again, so a pull of v2 here could
+        // leave no event. It pushes without caching the manifest (the rmi test above shows it).
+        const freshId = await build("local/app:token");
+        await docker(alice, ["tag", "local/app:token", app("token")]);
+        const digest = await push(alice, app("token"));
+        await docker(alice, ["rmi", "--force", freshId]);
+        const gone = await daemon.run(alice, ["image", "inspect", freshId]);
+        expect(gone.code, "the image is still in the daemon after rmi").not.toBe(0);
+
         const ci = daemon.config("token");
         await login(ci, token.username, token.secret);
-        // Nothing local, so the pull fetches the manifest and every layer.
-        await docker(ci, ["rmi", "--force", imageId]);
-        expect(await docker(ci, ["pull", app("v2")])).toContain(`Digest: ${pushed}`);
-        const pull = (await eventsOf("image.pull", env.alice.account.id)).at(-1)!;
-        expect([
-          pull.outcome,
-          pull.target.name,
-          pull.initiator.credential.type,
-          pull.initiator.typeURI,
-        ]).toEqual([
-          "success",
-          `alicens/app@${pushed}`,
-          "token",
-          "service/security/account/serviceid",
+        const before = (await eventsOf("image.pull", env.alice.account.id)).length;
+        expect(await docker(ci, ["pull", app("token")])).toContain(`Digest: ${digest}`);
+        const pulls = (await eventsOf("image.pull", env.alice.account.id)).slice(before);
+        expect(
+          pulls.map((e) => [
+            e.outcome,
+            e.target.name,
+            e.initiator.credential.type,
+            e.initiator.typeURI,
+          ]),
+          "the token's pull: one event, the token's",
+        ).toEqual([
+          ["success", `alicens/app@${digest}`, "token", "service/security/account/serviceid"],
+        ]);
+        const pull = pulls[0]!;
+        expect(requestIds("GET", `/v2/alicens/app/manifests/${digest}`)).toEqual([
+          pull.correlationId,
         ]);
 
         await env.client(env.alice).registrytoken.delete.mutate({ id: token.id });
