@@ -136,3 +136,45 @@ describe("pull-traffic quota", () => {
     await waitFor("the range to be counted", async () => (await traffic()) === served + 100);
   });
 });
+
+describe("pull traffic counted together", () => {
+  it("counts every byte of many concurrent pulls of two tenants, each in its own account", async () => {
+    // The counts of the fetches of a moment go in one statement (traffic-count.ts): none may
+    // be lost, and none may land in the other tenant's row.
+    const tenants = await Promise.all(["erin", "fred"].map((n) => env.tenant(n)));
+    const pulls = await Promise.all(
+      tenants.map(async (who, i) => {
+        const client = OciClient.basic(env.url(), "iamapikey", who.apiKey);
+        const repository = `${["erin", "fred"][i]}ns/app`;
+        const image = await client.pushImage(repository, "v1", {
+          layers: [randomBytes(10_000 + i * 5_000)],
+        });
+        return { who, client, repository, image };
+      }),
+    );
+    const served = await Promise.all(
+      pulls.map(async ({ client, repository, image }) => {
+        const sizes = await Promise.all(
+          Array.from({ length: 20 }, async (_, n) => {
+            const path =
+              n % 4 === 0
+                ? `/v2/${repository}/manifests/v1`
+                : `/v2/${repository}/blobs/${image.layers[0]}`;
+            const res = await client.request("GET", path);
+            expect(res.status, `GET ${path}`).toBe(200);
+            return (await res.arrayBuffer()).byteLength;
+          }),
+        );
+        return sizes.reduce((a, b) => a + b, 0);
+      }),
+    );
+    for (const [i, { who }] of pulls.entries()) {
+      const traffic = async () => (await readQuota(env.t.db, env.ctx(who))).usage.pullTrafficBytes;
+      await waitFor(
+        `${["erin", "fred"][i]}'s traffic to be counted`,
+        async () => (await traffic()) >= served[i]!,
+      );
+      expect(await traffic(), `${["erin", "fred"][i]}'s traffic`).toBe(served[i]);
+    }
+  });
+});

@@ -5,13 +5,14 @@ import {
   TRAFFIC_QUOTA_MESSAGE,
   trafficMonth,
 } from "@berth/core";
-import type { DbOrTx } from "@berth/db";
+import type { Db, DbOrTx } from "@berth/db";
 import { namespaces, repositories, uploadSessions } from "@berth/db";
 import { and, eq, sql } from "drizzle-orm";
 import { accountId, nowOf, type RegistryContext } from "../context";
 import { RegistryError } from "../errors";
 import { planOf, quotasOf } from "../plans/lookup";
 import { trafficUsage } from "../quota/usage";
+import { addTraffic } from "./traffic-count";
 
 /*
  * Quotas as the original enforced them (DESIGN §4): checked before each push or pull
@@ -153,22 +154,20 @@ export async function checkTrafficQuota(tx: DbOrTx, ctx: RegistryContext): Promi
 
 /**
  * Add served bytes to the caller's pull traffic of the current month: the bytes of a blob
- * fetch, and of a manifest GET once its `image.pull` has committed. One statement that
- * commits without waiting for its WAL flush (see relaxedCommit): a crash may lose the count
- * of a few fetches. Counting outside the pull's transaction keeps the account's one traffic
- * row from being locked across that transaction's commit: every pull of the account
- * (manifest and blob, all processes) waited on that lock in turn.
+ * fetch, and of a manifest GET once its `image.pull` has committed. Counted outside the
+ * pull's transaction, so the account's one traffic row is never locked across that
+ * transaction's commit, and group-committed with the other fetches of the moment
+ * (traffic-count.ts).
  */
 export async function countFetchTraffic(
-  db: DbOrTx,
+  db: Db,
   ctx: RegistryContext,
   bytes: number,
 ): Promise<void> {
   if (bytes <= 0) return;
-  await db.execute(sql`
-    with relaxed as (select set_config('synchronous_commit', 'off', true))
-    insert into pull_traffic (account_id, region, month, bytes)
-    select ${accountId(ctx)}, ${ctx.region}, ${trafficMonth(nowOf(ctx))}, ${bytes} from relaxed
-    on conflict (account_id, region, month)
-    do update set bytes = pull_traffic.bytes + excluded.bytes`);
+  await addTraffic(
+    db,
+    { account: accountId(ctx), region: ctx.region, month: trafficMonth(nowOf(ctx)) },
+    bytes,
+  );
 }
