@@ -26,6 +26,7 @@ try {
 const logger = createLogger({ level: config.logLevel });
 const conn = await connect({
   ...(config.databaseUrl ? { url: config.databaseUrl } : {}),
+  max: config.dbConnections,
   log: (line) => logger.debug({ component: "postgres" }, line),
 });
 let store: BlobStore;
