@@ -1,5 +1,5 @@
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { KEY_TRUSTED_MS } from "@berth/api";
 import { createBerthClient } from "@berth/client";
@@ -181,6 +181,8 @@ describe("configuration", () => {
       // Blob GETs redirect where the storage can presign (S3); the default store cannot.
       blobRedirects: true,
       trashDays: 30,
+      // The embedded database shares this machine's cores (db-connections.test.ts).
+      dbConnections: Math.max(4, 2 * availableParallelism()),
     });
     expect(loadConfig({ BERTH_PORT: "6000", BERTH_HOST: "", DATABASE_URL: "" }).regions).toEqual([
       { region: "us-south", port: 6000 },
