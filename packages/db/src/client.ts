@@ -61,19 +61,23 @@ export function reconnectDelaySeconds(n: number): number {
 }
 
 /**
- * A query of a hot path, built once per database handle. Drizzle turns its query objects
- * into SQL text on every call, a visible share of a request's CPU; a prepared query keeps
- * the text and only fills in its placeholders (`sql.placeholder("name")`). For queries on
- * the pool (`Db`): a transaction is a new handle each time and gains nothing from this.
+ * One value per database handle (a pool, so one per process), built on first use.
+ *
+ * A query of a hot path: drizzle turns its query objects into SQL text on every call, a
+ * visible share of a request's CPU; a query prepared once keeps the text and only fills in
+ * its placeholders (`sql.placeholder("name")`). For queries on the pool (`Db`): a
+ * transaction is a new handle each time and gains nothing from this. Also a batcher that
+ * groups the statements of concurrent requests (the audited reads' events, the traffic
+ * counts, the workers' wake-ups): one per pool.
  */
-export function preparedPerDb<Q>(build: (db: Db) => Q): (db: Db) => Q {
-  const built = new WeakMap<Db, Q>();
+export function perDb<T>(build: (db: Db) => T): (db: Db) => T {
+  const built = new WeakMap<Db, T>();
   return (db) => {
-    let query = built.get(db);
-    if (query === undefined) {
-      query = build(db);
-      built.set(db, query);
+    let value = built.get(db);
+    if (value === undefined) {
+      value = build(db);
+      built.set(db, value);
     }
-    return query;
+    return value;
   };
 }

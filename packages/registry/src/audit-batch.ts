@@ -3,6 +3,7 @@ import {
   enqueueEvents,
   isDatabaseUnavailable,
   type OutboxEventInput,
+  perDb,
   transactionStatus,
   wakeWorkers,
 } from "@berth/db";
@@ -107,17 +108,12 @@ async function writeBatch(db: Db, events: OutboxEventInput[]): Promise<Outcome> 
   }
 }
 
-const batchers = new WeakMap<Db, EventBatcher>();
+const batcherOf = perDb((db) => new EventBatcher(db));
 
 /** Commit events through the database handle's batcher (one per pool, so per process). */
 export function commitEvents(db: Db, events: OutboxEventInput[]): Promise<void> {
   if (events.length === 0) return Promise.resolve();
-  let batcher = batchers.get(db);
-  if (batcher === undefined) {
-    batcher = new EventBatcher(db);
-    batchers.set(db, batcher);
-  }
-  return batcher.commit(events);
+  return batcherOf(db).commit(events);
 }
 
 export const COMMIT_IN_DOUBT_MESSAGE =

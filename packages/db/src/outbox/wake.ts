@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import type { Db } from "../client";
+import { type Db, perDb } from "../client";
 import { OUTBOX_CHANNEL } from "./enqueue";
 
 /**
@@ -12,15 +12,8 @@ import { OUTBOX_CHANNEL } from "./enqueue";
  * asked while it is form the next one.
  */
 export function wakeWorkers(db: Db): void {
-  let waker = wakers.get(db);
-  if (waker === undefined) {
-    waker = new Waker(db);
-    wakers.set(db, waker);
-  }
-  waker.wake();
+  wakerOf(db).wake();
 }
-
-const wakers = new WeakMap<Db, Waker>();
 
 class Waker {
   private sending = false;
@@ -49,3 +42,5 @@ class Waker {
       });
   }
 }
+
+const wakerOf = perDb((db) => new Waker(db));

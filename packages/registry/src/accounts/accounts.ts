@@ -1,4 +1,4 @@
-import { accounts, apiKeys, type Db, preparedPerDb, users } from "@berth/db";
+import { accounts, apiKeys, type Db, perDb, users } from "@berth/db";
 import { and, eq, isNull, lt, or, type SQL, sql } from "drizzle-orm";
 import type { PgColumn } from "drizzle-orm/pg-core";
 import { v7 as uuidv7 } from "uuid";
@@ -153,7 +153,7 @@ export async function verifyApiKey(
   };
 }
 
-const keyRowsQuery = preparedPerDb((db) =>
+const keyRowsQuery = perDb((db) =>
   db
     .select({
       keyId: apiKeys.id,

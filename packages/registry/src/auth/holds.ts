@@ -1,4 +1,4 @@
-import { apiKeys, type Db, preparedPerDb, registryTokens } from "@berth/db";
+import { apiKeys, type Db, perDb, registryTokens } from "@berth/db";
 import { type Placeholder, type SQL, sql } from "drizzle-orm";
 import { ALL_ACTIONS, type CredentialSource, READ_ONLY } from "./credential";
 import type { RepositoryAction } from "./scope";
@@ -72,7 +72,7 @@ const placeholders = {
   now: sql.placeholder("now"),
 };
 
-const apiKeyQuery = preparedPerDb((db) =>
+const apiKeyQuery = perDb((db) =>
   db
     .select({ id: apiKeys.id })
     .from(apiKeys)
@@ -81,7 +81,7 @@ const apiKeyQuery = preparedPerDb((db) =>
     .prepare("api_key_holds"),
 );
 
-const registryTokenQuery = preparedPerDb((db) =>
+const registryTokenQuery = perDb((db) =>
   db
     .select({ access: registryTokens.access })
     .from(registryTokens)

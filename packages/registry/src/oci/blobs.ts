@@ -1,7 +1,7 @@
 import type { ReadStream } from "node:fs";
 import type { Readable } from "node:stream";
 import type { DbOrTx } from "@berth/db";
-import { blobs, namespaces, preparedPerDb, repositories, repositoryBlobs } from "@berth/db";
+import { blobs, namespaces, perDb, repositories, repositoryBlobs } from "@berth/db";
 import { and, eq, sql } from "drizzle-orm";
 import { runAudited, safeName } from "../audit";
 import type { CredentialSource } from "../auth/credential";
@@ -88,7 +88,7 @@ async function requireBlob(
 }
 
 /** Built once: every layer fetch runs it, and drizzle would build its SQL every time. */
-const repositoryBlobQuery = preparedPerDb((db) =>
+const repositoryBlobQuery = perDb((db) =>
   db
     .select({ digest: blobs.digest, size: blobs.size })
     .from(namespaces)

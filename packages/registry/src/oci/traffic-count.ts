@@ -1,4 +1,4 @@
-import type { Db } from "@berth/db";
+import { type Db, perDb } from "@berth/db";
 import { sql } from "drizzle-orm";
 
 /**
@@ -13,9 +13,15 @@ import { sql } from "drizzle-orm";
  * Committed without waiting for its WAL flush (as each statement was before): a crash may
  * lose the counts of a few fetches, never an event.
  */
+interface TrafficRow {
+  account: string;
+  region: string;
+  month: string;
+}
+
 interface Pending {
-  /** Bytes per `account\u0000region\u0000month`. */
-  bytes: Map<string, number>;
+  /** The rows to add to, each with its bytes, by `account\u0000region\u0000month`. */
+  rows: Map<string, TrafficRow & { bytes: number }>;
   waiters: { resolve: () => void; reject: (error: unknown) => void }[];
 }
 
@@ -25,11 +31,13 @@ class TrafficCounter {
 
   constructor(private readonly db: Db) {}
 
-  add(account: string, region: string, month: string, bytes: number): Promise<void> {
+  add(row: TrafficRow, bytes: number): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.pending ??= { bytes: new Map(), waiters: [] };
-      const key = `${account}\u0000${region}\u0000${month}`;
-      this.pending.bytes.set(key, (this.pending.bytes.get(key) ?? 0) + bytes);
+      this.pending ??= { rows: new Map(), waiters: [] };
+      const key = `${row.account}\u0000${row.region}\u0000${row.month}`;
+      const pending = this.pending.rows.get(key);
+      if (pending) pending.bytes += bytes;
+      else this.pending.rows.set(key, { ...row, bytes });
       this.pending.waiters.push({ resolve, reject });
       if (!this.running) {
         this.running = true;
@@ -40,10 +48,10 @@ class TrafficCounter {
 
   private async drain(): Promise<void> {
     while (this.pending) {
-      const { bytes, waiters } = this.pending;
+      const { rows, waiters } = this.pending;
       this.pending = undefined;
       try {
-        await upsert(this.db, bytes);
+        await upsert(this.db, rows);
         for (const w of waiters) w.resolve();
       } catch (error) {
         for (const w of waiters) w.reject(error);
@@ -58,32 +66,21 @@ class TrafficCounter {
  * them in the same order (never a deadlock); one row per key (an upsert may not touch a row
  * twice).
  */
-async function upsert(db: Db, bytes: Map<string, number>): Promise<void> {
-  const rows = [...bytes.keys()].sort().map((key) => {
-    const [a, r, m] = key.split("\u0000");
-    return { a, r, m, b: bytes.get(key) };
-  });
+async function upsert(db: Db, rows: Pending["rows"]): Promise<void> {
+  const sorted = [...rows.keys()].sort().map((key) => rows.get(key));
   await db.execute(sql`
     with relaxed as (select set_config('synchronous_commit', 'off', true))
     insert into pull_traffic (account_id, region, month, bytes)
-    select u.a, u.r, u.m, u.b
-      from relaxed, jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as u(a text, r text, m text, b bigint)
+    select u.account, u.region, u.month, u.bytes
+      from relaxed, jsonb_to_recordset(${JSON.stringify(sorted)}::jsonb)
+             as u(account text, region text, month text, bytes bigint)
     on conflict (account_id, region, month)
     do update set bytes = pull_traffic.bytes + excluded.bytes`);
 }
 
-const counters = new WeakMap<Db, TrafficCounter>();
+const counterOf = perDb((db) => new TrafficCounter(db));
 
 /** Add served bytes to a month's pull traffic through the handle's counter (one per pool). */
-export function addTraffic(
-  db: Db,
-  row: { account: string; region: string; month: string },
-  bytes: number,
-): Promise<void> {
-  let counter = counters.get(db);
-  if (counter === undefined) {
-    counter = new TrafficCounter(db);
-    counters.set(db, counter);
-  }
-  return counter.add(row.account, row.region, row.month, bytes);
+export function addTraffic(db: Db, row: TrafficRow, bytes: number): Promise<void> {
+  return counterOf(db).add(row, bytes);
 }
