@@ -14,6 +14,11 @@ export interface PgProxy {
    * `thenDown`, the proxy also goes down at that moment (as a database that died committing).
    */
   dropNextCommit(opts?: { thenDown?: boolean }): void;
+  /**
+   * Cut the connection that next sends a message holding `marker` (a request id among a
+   * statement's parameters, say) when its answer comes, and drop that answer.
+   */
+  dropAnswerTo(marker: string, opts?: { thenDown?: boolean }): void;
   /** Whether a COMMIT was swallowed since dropNextCommit(). */
   dropped(): boolean;
   /** Cut every open connection and refuse new ones until down(false). */
@@ -29,6 +34,7 @@ export async function startPgProxy(targetUrl: string): Promise<PgProxy> {
   let downAfter = false;
   let swallowed = false;
   let isDown = false;
+  let marker: Buffer | undefined;
   const sockets = new Set<net.Socket>();
   const server = net.createServer((client) => {
     if (isDown) {
@@ -44,9 +50,22 @@ export async function startPgProxy(targetUrl: string): Promise<PgProxy> {
       sockets.delete(client);
       sockets.delete(upstream);
     };
-    client.on("data", (chunk: Buffer) => upstream.write(chunk));
+    // The end of what the client sent last, so that a marker split between chunks is found.
+    let tail = Buffer.alloc(0);
+    let doomed = false;
+    client.on("data", (chunk: Buffer) => {
+      if (marker) {
+        const seen = Buffer.concat([tail, chunk]);
+        if (seen.includes(marker)) {
+          marker = undefined;
+          doomed = true;
+        } else tail = seen.subarray(-256);
+      }
+      upstream.write(chunk);
+    });
     upstream.on("data", (chunk: Buffer) => {
-      if (armed && chunk.includes(COMMIT_TAG)) {
+      if (doomed || (armed && chunk.includes(COMMIT_TAG))) {
+        doomed = false;
         armed = false;
         swallowed = true;
         cut();
@@ -82,6 +101,11 @@ export async function startPgProxy(targetUrl: string): Promise<PgProxy> {
     url: url.toString(),
     dropNextCommit(opts = {}) {
       armed = true;
+      downAfter = opts.thenDown ?? false;
+      swallowed = false;
+    },
+    dropAnswerTo(text, opts = {}) {
+      marker = Buffer.from(text, "utf8");
       downAfter = opts.thenDown ?? false;
       swallowed = false;
     },

@@ -79,7 +79,8 @@ describe("a commit in doubt", () => {
 
   it("of an audited read's events (their batch) is answered as the success it was, with its one event", async () => {
     const requestId = rid("doubt-read");
-    proxy.dropNextCommit();
+    // The batch is one statement, its own transaction: its answer is what gets lost.
+    proxy.dropAnswerTo(requestId);
     const res = await fetch(`${url}/trpc/quota.get`, {
       headers: { authorization: `Bearer ${alice.apiKey}`, "x-request-id": requestId },
     });
@@ -103,7 +104,7 @@ describe("a commit in doubt", () => {
 
   it("of an audited read's events that cannot be learned is 503, with no failure event", async () => {
     const requestId = rid("doubt-read-down");
-    proxy.dropNextCommit({ thenDown: true });
+    proxy.dropAnswerTo(requestId, { thenDown: true });
     const res = await fetch(`${url}/trpc/quota.get`, {
       headers: { authorization: `Bearer ${alice.apiKey}`, "x-request-id": requestId },
     });

@@ -13,10 +13,11 @@ export interface OutboxEventInput {
 }
 
 /**
- * Insert events in the caller's transaction, in one statement; once it has committed, the
- * caller wakes the workers (`wakeWorkers`, not in this transaction). Resolves with the id of the
- * transaction (pg_current_xact_id, read in the same statement rather than by one more), which
- * tells a commit in doubt apart afterwards (`transactionStatus`); "" when there is no event.
+ * Insert events in the caller's transaction, in one statement (given the pool, the statement
+ * is its own transaction); once it has committed, the caller wakes the workers (`wakeWorkers`,
+ * not in this transaction). Resolves with the id of the transaction (pg_current_xact_id, read
+ * in the same statement rather than by one more), which tells a commit in doubt apart
+ * afterwards (`transactionStatus`); "" when there is no event.
  *
  * The same statement fans each event out to the registered destinations whose filter it
  * matches (a list absent from the filter matches everything): one row per event and
@@ -58,4 +59,13 @@ export async function enqueueEvents(tx: DbOrTx, events: OutboxEventInput[]): Pro
 
 export async function enqueueEvent(tx: DbOrTx, event: OutboxEventInput): Promise<void> {
   await enqueueEvents(tx, [event]);
+}
+
+/**
+ * Whether the outbox holds the event: proof that the statement which enqueued it committed,
+ * when its answer was lost (an absent event proves nothing: it may have been delivered).
+ */
+export async function outboxHolds(db: DbOrTx, eventId: string): Promise<boolean> {
+  const rows = await db.execute(sql`select 1 from outbox where id = ${eventId}`);
+  return rows.length > 0;
 }
