@@ -9,6 +9,9 @@
  * reference registry (`docker-registry serve`, no auth) side by side. The audited calls run
  * again against a second Berth server process started with BERTH_BENCH_UNAUDITED=1 (the same
  * transaction without its events), and the cost of the audit prints as a percentage.
+ * The runs of the measures compared with each other (audited, unaudited, the reference) are
+ * interleaved, and the percentage and the ratio to the reference are taken run by run, their
+ * median and range printed: drift of a shared machine falls on both sides of a ratio alike.
  *
  * On a shared machine requests/s mostly measure the neighbours: the server's CPU per
  * request (from /proc, user + system) is the figure to compare between changes.
@@ -132,43 +135,45 @@ function postgresCpu(): PgCpu {
 }
 let learnBackends: () => Promise<void> = async () => {};
 
-async function measure(
-  name: string,
-  pid: number,
-  opts: Omit<autocannon.Options, "connections" | "duration">,
-  beforeEach: () => Promise<unknown> = async () => {},
-): Promise<Measured> {
-  // Warm-up first (the JIT, the connection pool), outside the figures.
-  await beforeEach();
-  await autocannon({ ...opts, connections: CONNECTIONS, duration: Math.min(2, SECONDS) });
-  // The warm-up opened the pool's connections: their backends are known from now on.
-  await learnBackends();
-  const runs: Omit<Measured, "rpsRange" | "cpuUsRange" | "pgUsRange">[] = [];
-  for (let i = 0; i < RUNS; i++) {
-    await beforeEach();
-    const before = cpuOfTree(pid);
-    const pgBefore = postgresCpu();
-    const result = await autocannon({ ...opts, connections: CONNECTIONS, duration: SECONDS });
-    const cpu = cpuOfTree(pid) - before;
-    const pgAfter = postgresCpu();
-    const requests = result.requests.total;
-    const perRequest = (seconds: number) =>
-      requests > 0 ? (seconds * 1e6) / requests : Number.NaN;
-    runs.push({
-      name,
-      rps: result.requests.average,
-      p50: result.latency.p50,
-      p99: result.latency.p99,
-      requests,
-      errors: result.errors + result.timeouts + result.non2xx,
-      cpuUs: perRequest(cpu),
-      pgUs: perRequest(pgAfter.ours - pgBefore.ours),
-      pgOtherUs: perRequest(pgAfter.other - pgBefore.other),
-    });
-  }
+/** One measure of a group: what to load, and the process whose CPU is counted. */
+interface Entry {
+  name: string;
+  pid: number;
+  opts: Omit<autocannon.Options, "connections" | "duration">;
+  beforeEach?: () => Promise<unknown>;
+}
+
+type RunFigures = Omit<Measured, "rpsRange" | "cpuUsRange" | "pgUsRange">;
+
+async function runOnce(e: Entry): Promise<RunFigures> {
+  await e.beforeEach?.();
+  const before = cpuOfTree(e.pid);
+  const pgBefore = postgresCpu();
+  const result = await autocannon({ ...e.opts, connections: CONNECTIONS, duration: SECONDS });
+  const cpu = cpuOfTree(e.pid) - before;
+  const pgAfter = postgresCpu();
+  const requests = result.requests.total;
+  const perRequest = (seconds: number) => (requests > 0 ? (seconds * 1e6) / requests : Number.NaN);
+  return {
+    name: e.name,
+    rps: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    requests,
+    errors: result.errors + result.timeouts + result.non2xx,
+    cpuUs: perRequest(cpu),
+    pgUs: perRequest(pgAfter.ours - pgBefore.ours),
+    pgOtherUs: perRequest(pgAfter.other - pgBefore.other),
+  };
+}
+
+const range = (xs: number[]): [number, number] => [Math.min(...xs), Math.max(...xs)];
+const spread = (r: [number, number], digits = 0) =>
+  RUNS > 1 ? ` [${r[0].toFixed(digits)}–${r[1].toFixed(digits)}]` : "";
+
+function summarize(name: string, runs: RunFigures[]): Measured {
   const field = (k: "rps" | "p50" | "p99" | "requests" | "cpuUs" | "pgUs" | "pgOtherUs") =>
     runs.map((r) => r[k]);
-  const range = (xs: number[]): [number, number] => [Math.min(...xs), Math.max(...xs)];
   const m: Measured = {
     name,
     rps: median(field("rps")),
@@ -183,12 +188,36 @@ async function measure(
     cpuUsRange: range(field("cpuUs")),
     pgUsRange: range(field("pgUs")),
   };
-  const spread = (r: [number, number]) =>
-    RUNS > 1 ? ` [${r[0].toFixed(0)}–${r[1].toFixed(0)}]` : "";
   console.log(
     `  ${name.padEnd(34)} ${m.rps.toFixed(0).padStart(6)} req/s${spread(m.rpsRange)}  p50 ${m.p50.toFixed(0).padStart(4)} ms  p99 ${m.p99.toFixed(0).padStart(5)} ms  server cpu ${m.cpuUs.toFixed(0).padStart(5)} µs/req${spread(m.cpuUsRange)}  postgres ${m.pgUs.toFixed(0).padStart(5)}${spread(m.pgUsRange)} + ${m.pgOtherUs.toFixed(0)} other µs/req  (${m.requests} requests${m.errors ? `, ${m.errors} errors` : ""})`,
   );
   return m;
+}
+
+/**
+ * Measure a group of entries with their runs interleaved (run 1 of each, then run 2 of each,
+ * ...), so that a neighbour's load or the machine's drift falls on all of them alike, and
+ * the ratios between them are taken run by run (`paired`).
+ */
+async function measureGroup(entries: Entry[]): Promise<RunFigures[][]> {
+  for (const e of entries) {
+    // Warm-up first (the JIT, the connection pool), outside the figures.
+    await e.beforeEach?.();
+    await autocannon({ ...e.opts, connections: CONNECTIONS, duration: Math.min(2, SECONDS) });
+  }
+  // The warm-ups opened the pools' connections: their backends are known from now on.
+  await learnBackends();
+  const runs: RunFigures[][] = entries.map(() => []);
+  for (let i = 0; i < RUNS; i++) {
+    for (const [k, e] of entries.entries()) runs[k]!.push(await runOnce(e));
+  }
+  return runs;
+}
+
+/** Run by run ratio a/b of two interleaved entries: its median and range. */
+function paired(a: RunFigures[], b: RunFigures[]): { median: number; range: [number, number] } {
+  const ratios = a.map((r, i) => r.rps / b[i]!.rps);
+  return { median: median(ratios), range: range(ratios) };
 }
 
 async function main(): Promise<void> {
@@ -307,53 +336,87 @@ async function main(): Promise<void> {
   });
 
   const results: Record<string, Measured> = {};
+  const runsOf: Record<string, RunFigures[]> = {};
   const only = args.only?.split(",").filter(Boolean);
-  const run = async (key: string, pid: number, opts: Parameters<typeof measure>[2]) => {
-    if (only && !only.some((word) => key.includes(word))) return;
-    // A run ends with some connections between their create and delete: those namespaces
-    // would pile up to the limit of 100 per region over a few runs.
-    const clear = () => conn.sql`delete from namespaces where name like 'bench-%'`;
-    results[key] = await measure(key, pid, opts, key.startsWith("namespace") ? clear : undefined);
+  const group = async (...entries: Entry[]) => {
+    const chosen = entries.filter((e) => !only || only.some((word) => e.name.includes(word)));
+    if (chosen.length === 0) return;
+    const runs = await measureGroup(chosen);
+    chosen.forEach((e, k) => {
+      runsOf[e.name] = runs[k]!;
+      results[e.name] = summarize(e.name, runs[k]!);
+    });
   };
+  // A run ends with some connections between their create and delete: those namespaces
+  // would pile up to the limit of 100 per region over a few runs.
+  const clear = () => conn.sql`delete from namespaces where name like 'bench-%'`;
   const a = servers.audited;
   const p = servers.plain;
   console.log(`load ${load()}`);
-  await run("healthz", a.pid, { url: `${a.url}/healthz` });
-  await run("whoami", a.pid, { url: `${a.url}/trpc/whoami`, headers: apiKey });
-  // Audited and unaudited interleaved, so both see the same neighbours.
-  await run("quota.get", a.pid, { url: `${a.url}/trpc/quota.get`, headers: apiKey });
-  await run("quota.get (unaudited)", p.pid, { url: `${p.url}/trpc/quota.get`, headers: apiKey });
-  await run("namespace.create+delete", a.pid, createDelete(a.url));
-  await run("namespace.create+delete (unaudited)", p.pid, createDelete(p.url));
+  await group({ name: "healthz", pid: a.pid, opts: { url: `${a.url}/healthz` } });
+  await group({
+    name: "whoami",
+    pid: a.pid,
+    opts: { url: `${a.url}/trpc/whoami`, headers: apiKey },
+  });
+  // Audited and unaudited interleaved run by run, so both see the same neighbours.
+  await group(
+    { name: "quota.get", pid: a.pid, opts: { url: `${a.url}/trpc/quota.get`, headers: apiKey } },
+    {
+      name: "quota.get (unaudited)",
+      pid: p.pid,
+      opts: { url: `${p.url}/trpc/quota.get`, headers: apiKey },
+    },
+  );
+  await group(
+    { name: "namespace.create+delete", pid: a.pid, opts: createDelete(a.url), beforeEach: clear },
+    {
+      name: "namespace.create+delete (unaudited)",
+      pid: p.pid,
+      opts: createDelete(p.url),
+      beforeEach: clear,
+    },
+  );
   const pullA = await bearer(a.url, "repository:bench/tiny:pull");
   const pullP = await bearer(p.url, "repository:bench/tiny:pull");
-  await run("manifest GET", a.pid, manifestGet(a.url, pullA));
-  await run("manifest GET (unaudited)", p.pid, manifestGet(p.url, pullP));
-  await run("manifest GET reference", reference.pid, manifestGet(reference.url));
+  await group(
+    { name: "manifest GET", pid: a.pid, opts: manifestGet(a.url, pullA) },
+    { name: "manifest GET (unaudited)", pid: p.pid, opts: manifestGet(p.url, pullP) },
+    { name: "manifest GET reference", pid: reference.pid, opts: manifestGet(reference.url) },
+  );
   console.log(`load ${load()}`);
 
   const failed = Object.values(results).filter((m) => m.errors > 0);
   if (failed.length > 0) {
     throw new Error(`errors in: ${failed.map((m) => m.name).join(", ")}`);
   }
-  if (only) return;
   const r = (k: string) => results[k]!;
-  const cost = (k: string) => {
-    const audited = r(k);
-    const plain = r(`${k} (unaudited)`);
-    const pct = (a: number, b: number) => `${(((a - b) / b) * 100).toFixed(0)}%`;
-    return `${k}: audit costs ${((1 - audited.rps / plain.rps) * 100).toFixed(0)}% of throughput, ${pct(audited.cpuUs, plain.cpuUs)} more server cpu per request, ${pct(audited.cpuUs + audited.pgUs + audited.pgOtherUs, plain.cpuUs + plain.pgUs + plain.pgOtherUs)} more server + postgres cpu`;
-  };
-  console.log("audit cost (target ≤ 15% of throughput):");
+  const pct = (x: number) => `${(x * 100).toFixed(0)}%`;
+  const costs: string[] = [];
   for (const k of ["quota.get", "namespace.create+delete", "manifest GET"]) {
-    console.log(`  ${cost(k)}`);
+    const plainKey = `${k} (unaudited)`;
+    if (!runsOf[k] || !runsOf[plainKey]) continue;
+    const audited = r(k);
+    const plain = r(plainKey);
+    const kept = paired(runsOf[k]!, runsOf[plainKey]!);
+    const more = (x: number, y: number) => pct((x - y) / y);
+    costs.push(
+      `  ${k}: audit costs ${pct(1 - kept.median)} of throughput${RUNS > 1 ? ` [${pct(1 - kept.range[1])}–${pct(1 - kept.range[0])}] (median and range of ${RUNS} paired runs)` : ""}, ${more(audited.cpuUs, plain.cpuUs)} more server cpu per request, ${more(audited.cpuUs + audited.pgUs + audited.pgOtherUs, plain.cpuUs + plain.pgUs + plain.pgOtherUs)} more server + postgres cpu`,
+    );
   }
-  console.log(
-    `manifest GET berth / reference: ${(r("manifest GET").rps / r("manifest GET reference").rps).toFixed(2)}× (target ≥ 0.8×)`,
-  );
-  console.log(
-    `targets: whoami ${r("whoami").rps.toFixed(0)} req/s (≥ 3,000), quota.get ${r("quota.get").rps.toFixed(0)} req/s (≥ 1,000)`,
-  );
+  if (costs.length > 0)
+    console.log(["audit cost (target ≤ 15% of throughput):", ...costs].join("\n"));
+  if (runsOf["manifest GET"] && runsOf["manifest GET reference"]) {
+    const vs = paired(runsOf["manifest GET"], runsOf["manifest GET reference"]);
+    console.log(
+      `manifest GET berth / reference: ${vs.median.toFixed(2)}×${RUNS > 1 ? ` [${vs.range[0].toFixed(2)}–${vs.range[1].toFixed(2)}] (median and range of ${RUNS} paired runs)` : ""} (target ≥ 0.8×)`,
+    );
+  }
+  if (results.whoami && results["quota.get"]) {
+    console.log(
+      `targets: whoami ${r("whoami").rps.toFixed(0)} req/s (≥ 3,000), quota.get ${r("quota.get").rps.toFixed(0)} req/s (≥ 1,000)`,
+    );
+  }
 }
 
 runScript(main, cleanups, tmp);
