@@ -1,6 +1,7 @@
 import {
   type Db,
   enqueueEvents,
+  GroupCommit,
   isDatabaseUnavailable,
   type OutboxEventInput,
   outboxHolds,
@@ -15,72 +16,22 @@ import { RegistryError } from "./errors";
  * needs a write transaction: its own would cost an insert, an xid and a commit waiting for
  * the WAL flush per request. Instead the events of all the reads waiting at a moment go into
  * the outbox in one statement, its own transaction, and each read is answered only once that
- * statement has committed: nothing is answered whose event could be lost.
- *
- * Classic group commit, without a timer: with no batch in flight the events go at the end
- * of the current turn of the event loop (the reads finishing in the same turn join them);
- * while one is in flight the next accumulates and goes when it returns. An idle server adds
- * no wait; a busy one writes one transaction per round trip of the database, not per read.
+ * statement has committed: nothing is answered whose event could be lost. `GroupCommit`
+ * forms the batches: the reads finishing while one is in flight make the next.
  */
 
 /** Events in one batch at most (a request's events are never split). */
 const MAX_BATCH_EVENTS = 256;
 
-interface Waiting {
-  events: OutboxEventInput[];
-  resolve: () => void;
-  reject: (error: unknown) => void;
-}
-
-/** What became of a batch: committed, failed (nothing of it is in), or not knowable. */
-type Outcome = { committed: true } | { failed: unknown } | { inDoubt: unknown };
-
-class EventBatcher {
-  private queue: Waiting[] = [];
-  private running = false;
-
-  constructor(private readonly db: Db) {}
-
-  /** Resolves once the events are committed; rejects with the batch's error otherwise. */
-  commit(events: OutboxEventInput[]): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.queue.push({ events, resolve, reject });
-      if (!this.running) {
-        this.running = true;
-        setImmediate(() => void this.drain());
-      }
-    });
-  }
-
-  private async drain(): Promise<void> {
-    while (this.queue.length > 0) {
-      const batch = this.take();
-      const outcome = await writeBatch(
-        this.db,
-        batch.flatMap((w) => w.events),
-      );
-      for (const w of batch) {
-        if ("committed" in outcome) w.resolve();
-        // Each request its own error: the callers handle and log them apart.
-        else if ("inDoubt" in outcome) w.reject(new CommitInDoubtError(outcome.inDoubt));
-        else w.reject(outcome.failed);
-      }
-    }
-    this.running = false;
-  }
-
-  /** Whole requests from the head of the queue, up to MAX_BATCH_EVENTS (at least one). */
-  private take(): Waiting[] {
-    let n = 0;
-    let count = 0;
-    while (n < this.queue.length) {
-      const size = this.queue[n]!.events.length;
-      if (n > 0 && count + size > MAX_BATCH_EVENTS) break;
-      count += size;
-      n++;
-    }
-    return this.queue.splice(0, n);
-  }
+/** Each request's events, group-committed: a batch is every request waiting at a moment. */
+function eventBatcher(db: Db): GroupCommit<OutboxEventInput[]> {
+  return new GroupCommit((requests) => writeBatch(db, requests.flat()), {
+    maxSize: MAX_BATCH_EVENTS,
+    sizeOf: (events) => events.length,
+    // Each request its own error: the callers handle and log them apart.
+    errorFor: (error) =>
+      error instanceof CommitInDoubtError ? new CommitInDoubtError(error.cause) : error,
+  });
 }
 
 /**
@@ -92,21 +43,20 @@ class EventBatcher {
  * nothing (a worker may already have delivered and deleted them), so that is in doubt, as is
  * a database that cannot be asked (no failure event may follow: it might contradict a
  * success). A statement that never reached the database (refused, no connection) failed.
+ * Resolves once committed; throws the error to answer every read of the batch with.
  */
-async function writeBatch(db: Db, events: OutboxEventInput[]): Promise<Outcome> {
+async function writeBatch(db: Db, events: OutboxEventInput[]): Promise<void> {
   try {
     await enqueueEvents(db, events);
   } catch (thrown) {
-    const failed = thrown ?? new Error("the events' statement failed");
-    if (!isDatabaseUnavailable(thrown) || neverSent(thrown)) return { failed };
-    if ((await eventsOutcome(db, events[0]!.event.id)) === "committed") {
-      wakeWorkers(db);
-      return { committed: true };
+    if (!isDatabaseUnavailable(thrown) || neverSent(thrown)) {
+      throw thrown ?? new Error("the events' statement failed");
     }
-    return { inDoubt: thrown };
+    if ((await eventsOutcome(db, events[0]!.event.id)) !== "committed") {
+      throw new CommitInDoubtError(thrown);
+    }
   }
   wakeWorkers(db);
-  return { committed: true };
 }
 
 /** Errors of a connection that was never made: no statement went out on it. */
@@ -135,12 +85,12 @@ function eventsOutcome(db: Db, eventId: string): Promise<"committed" | "unknown"
   return askUntilAnswered(async () => ((await outboxHolds(db, eventId)) ? "committed" : "unknown"));
 }
 
-const batcherOf = perDb((db) => new EventBatcher(db));
+const batcherOf = perDb(eventBatcher);
 
 /** Commit events through the database handle's batcher (one per pool, so per process). */
 export function commitEvents(db: Db, events: OutboxEventInput[]): Promise<void> {
   if (events.length === 0) return Promise.resolve();
-  return batcherOf(db).commit(events);
+  return batcherOf(db).add(events);
 }
 
 export const COMMIT_IN_DOUBT_MESSAGE =

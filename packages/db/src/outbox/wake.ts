@@ -1,5 +1,6 @@
 import { sql } from "drizzle-orm";
 import { type Db, perDb } from "../client";
+import { GroupCommit } from "../group-commit";
 import { OUTBOX_CHANNEL } from "./enqueue";
 
 /**
@@ -9,38 +10,20 @@ import { OUTBOX_CHANNEL } from "./enqueue";
  * one before it to reach the disk. Here the notification is its own statement, sent after
  * the commit and committed without waiting for the flush (a lost wake-up costs a worker's
  * poll interval, never an event), and one per process is in flight at a time: the wake-ups
- * asked while it is form the next one.
+ * asked while it is form the next one (`GroupCommit`).
  */
 export function wakeWorkers(db: Db): void {
-  wakerOf(db).wake();
+  // The workers poll: a wake-up that fails (the database restarting) only delays them.
+  wakerOf(db)
+    .add(undefined)
+    .catch(() => {});
 }
 
-class Waker {
-  private sending = false;
-  private again = false;
-
-  constructor(private readonly db: Db) {}
-
-  wake(): void {
-    if (this.sending) {
-      this.again = true;
-      return;
-    }
-    this.sending = true;
-    this.db
-      .execute(
+const wakerOf = perDb(
+  (db) =>
+    new GroupCommit<undefined>(async () => {
+      await db.execute(
         sql`select pg_notify(${OUTBOX_CHANNEL}, ''), set_config('synchronous_commit', 'off', true)`,
-      )
-      // The workers poll: a wake-up that fails (the database restarting) only delays them.
-      .catch(() => {})
-      .finally(() => {
-        this.sending = false;
-        if (this.again) {
-          this.again = false;
-          this.wake();
-        }
-      });
-  }
-}
-
-const wakerOf = perDb((db) => new Waker(db));
+      );
+    }),
+);

@@ -1,4 +1,4 @@
-import { type Db, perDb } from "@berth/db";
+import { type Db, GroupCommit, perDb } from "@berth/db";
 import { sql } from "drizzle-orm";
 
 /**
@@ -7,8 +7,8 @@ import { sql } from "drizzle-orm";
  * account wait on that row's lock in turn (issue 15: without the count, unaudited manifest
  * GETs ran 1.8× faster). Instead the counts asked while no statement is running go at the
  * end of the current turn of the event loop, and those asked while one runs go when it
- * returns: one upsert per round trip of the database, summed per row. Each caller still
- * learns whether its bytes were counted.
+ * returns (`GroupCommit`): one upsert per round trip of the database, summed per row. Each
+ * caller still learns whether its bytes were counted.
  *
  * Committed without waiting for its WAL flush (as each statement was before): a crash may
  * lose the counts of a few fetches, never an event.
@@ -19,54 +19,21 @@ interface TrafficRow {
   month: string;
 }
 
-interface Pending {
-  /** The rows to add to, each with its bytes, by `account\u0000region\u0000month`. */
-  rows: Map<string, TrafficRow & { bytes: number }>;
-  waiters: { resolve: () => void; reject: (error: unknown) => void }[];
-}
-
-class TrafficCounter {
-  private pending: Pending | undefined;
-  private running = false;
-
-  constructor(private readonly db: Db) {}
-
-  add(row: TrafficRow, bytes: number): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.pending ??= { rows: new Map(), waiters: [] };
-      const key = `${row.account}\u0000${row.region}\u0000${row.month}`;
-      const pending = this.pending.rows.get(key);
-      if (pending) pending.bytes += bytes;
-      else this.pending.rows.set(key, { ...row, bytes });
-      this.pending.waiters.push({ resolve, reject });
-      if (!this.running) {
-        this.running = true;
-        setImmediate(() => void this.drain());
-      }
-    });
-  }
-
-  private async drain(): Promise<void> {
-    while (this.pending) {
-      const { rows, waiters } = this.pending;
-      this.pending = undefined;
-      try {
-        await upsert(this.db, rows);
-        for (const w of waiters) w.resolve();
-      } catch (error) {
-        for (const w of waiters) w.reject(error);
-      }
-    }
-    this.running = false;
-  }
-}
+type Count = TrafficRow & { bytes: number };
 
 /**
- * One statement for all the rows. Sorted, so that two processes updating the same rows lock
- * them in the same order (never a deadlock); one row per key (an upsert may not touch a row
- * twice).
+ * One statement for all the counts, summed per row. Sorted, so that two processes updating
+ * the same rows lock them in the same order (never a deadlock); one row per key (an upsert
+ * may not touch a row twice).
  */
-async function upsert(db: Db, rows: Pending["rows"]): Promise<void> {
+async function upsert(db: Db, counts: Count[]): Promise<void> {
+  const rows = new Map<string, Count>();
+  for (const c of counts) {
+    const key = `${c.account}\u0000${c.region}\u0000${c.month}`;
+    const row = rows.get(key);
+    if (row) row.bytes += c.bytes;
+    else rows.set(key, { ...c });
+  }
   const sorted = [...rows.keys()].sort().map((key) => rows.get(key));
   await db.execute(sql`
     with relaxed as (select set_config('synchronous_commit', 'off', true))
@@ -78,9 +45,9 @@ async function upsert(db: Db, rows: Pending["rows"]): Promise<void> {
     do update set bytes = pull_traffic.bytes + excluded.bytes`);
 }
 
-const counterOf = perDb((db) => new TrafficCounter(db));
+const counterOf = perDb((db) => new GroupCommit<Count>((counts) => upsert(db, counts)));
 
 /** Add served bytes to a month's pull traffic through the handle's counter (one per pool). */
 export function addTraffic(db: Db, row: TrafficRow, bytes: number): Promise<void> {
-  return counterOf(db).add(row, bytes);
+  return counterOf(db).add({ ...row, bytes });
 }
