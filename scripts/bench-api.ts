@@ -168,8 +168,8 @@ async function runOnce(e: Entry): Promise<RunFigures> {
 }
 
 const range = (xs: number[]): [number, number] => [Math.min(...xs), Math.max(...xs)];
-const spread = (r: [number, number], digits = 0) =>
-  RUNS > 1 ? ` [${r[0].toFixed(digits)}–${r[1].toFixed(digits)}]` : "";
+const spread = (r: [number, number]) =>
+  RUNS > 1 ? ` [${r[0].toFixed(0)}–${r[1].toFixed(0)}]` : "";
 
 function summarize(name: string, runs: RunFigures[]): Measured {
   const field = (k: "rps" | "p50" | "p99" | "requests" | "cpuUs" | "pgUs" | "pgOtherUs") =>

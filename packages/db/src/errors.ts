@@ -37,14 +37,40 @@ function unavailableState(code: string): boolean {
 
 /** Whether `error` (or an error it wraps, as drizzle does) says the database is unreachable. */
 export function isDatabaseUnavailable(error: unknown): boolean {
+  return hasCode(error, (code) => CONNECTION_CODES.has(code) || unavailableState(code));
+}
+
+/**
+ * Codes of a connection that was never made (refused, not found, the server starting or full):
+ * no statement went out on it.
+ */
+const NOT_CONNECTED_CODES = new Set([
+  "ECONNREFUSED",
+  "CONNECT_TIMEOUT",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "57P03",
+  "53300",
+]);
+
+/**
+ * Whether `error` says the statement never reached the database (no connection could be made),
+ * so that it certainly did not run; a connection lost later leaves that unknown.
+ */
+export function neverReachedDatabase(error: unknown): boolean {
+  return hasCode(error, (code) => NOT_CONNECTED_CODES.has(code));
+}
+
+/** Whether `error`, an error it wraps, or one of an AggregateError's errors has such a code. */
+function hasCode(error: unknown, matches: (code: string) => boolean): boolean {
   for (let e: unknown = error, depth = 0; e && depth < 6; depth++) {
     const code = (e as { code?: unknown }).code;
-    if (typeof code === "string" && (CONNECTION_CODES.has(code) || unavailableState(code))) {
-      return true;
-    }
+    if (typeof code === "string" && matches(code)) return true;
     const errors = (e as { errors?: unknown }).errors;
     // An AggregateError of a connection attempt to several addresses.
-    if (Array.isArray(errors) && errors.some((inner) => isDatabaseUnavailable(inner))) return true;
+    if (Array.isArray(errors) && errors.some((inner) => hasCode(inner, matches))) return true;
     e = (e as { cause?: unknown }).cause;
   }
   return false;

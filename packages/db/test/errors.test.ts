@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { reconnectDelaySeconds } from "../src/client";
-import { isDatabaseUnavailable } from "../src/errors";
+import { isDatabaseUnavailable, neverReachedDatabase } from "../src/errors";
 
 describe("isDatabaseUnavailable", () => {
   const wrapped = (cause: unknown) => Object.assign(new Error("Failed query: select 1"), { cause });
@@ -21,6 +21,21 @@ describe("isDatabaseUnavailable", () => {
     }
     expect(isDatabaseUnavailable(null)).toBe(false);
     expect(isDatabaseUnavailable("ECONNREFUSED")).toBe(false);
+  });
+});
+
+describe("neverReachedDatabase", () => {
+  const wrapped = (cause: unknown) => Object.assign(new Error("Failed query: select 1"), { cause });
+  it("tells a connection never made from one lost with a statement on it", () => {
+    for (const code of ["ECONNREFUSED", "CONNECT_TIMEOUT", "ENOTFOUND", "57P03", "53300"]) {
+      expect(neverReachedDatabase(wrapped({ code, message: "connect" })), code).toBe(true);
+    }
+    // Every address of a host name refused (localhost: ::1 and 127.0.0.1).
+    const refused = Object.assign(new Error("connect"), { code: "ECONNREFUSED" });
+    expect(neverReachedDatabase(wrapped(new AggregateError([refused, refused])))).toBe(true);
+    for (const code of ["ECONNRESET", "CONNECTION_CLOSED", "EPIPE", "57P01", "08006", "23505"]) {
+      expect(neverReachedDatabase(wrapped({ code, message: "lost" })), code).toBe(false);
+    }
   });
 });
 

@@ -3,6 +3,7 @@ import {
   enqueueEvents,
   GroupCommit,
   isDatabaseUnavailable,
+  neverReachedDatabase,
   type OutboxEventInput,
   outboxHolds,
   perDb,
@@ -49,7 +50,7 @@ async function writeBatch(db: Db, events: OutboxEventInput[]): Promise<void> {
   try {
     await enqueueEvents(db, events);
   } catch (thrown) {
-    if (!isDatabaseUnavailable(thrown) || neverSent(thrown)) {
+    if (!isDatabaseUnavailable(thrown) || neverReachedDatabase(thrown)) {
       throw thrown ?? new Error("the events' statement failed");
     }
     if ((await eventsOutcome(db, events[0]!.event.id)) !== "committed") {
@@ -57,27 +58,6 @@ async function writeBatch(db: Db, events: OutboxEventInput[]): Promise<void> {
     }
   }
   wakeWorkers(db);
-}
-
-/** Errors of a connection that was never made: no statement went out on it. */
-const NOT_CONNECTED = new Set([
-  "ECONNREFUSED",
-  "CONNECT_TIMEOUT",
-  "ENOTFOUND",
-  "EAI_AGAIN",
-  "EHOSTUNREACH",
-  "ENETUNREACH",
-  "57P03",
-  "53300",
-]);
-
-function neverSent(error: unknown): boolean {
-  for (let e: unknown = error, depth = 0; e && depth < 6; depth++) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === "string" && NOT_CONNECTED.has(code)) return true;
-    e = (e as { cause?: unknown }).cause;
-  }
-  return false;
 }
 
 /** Whether a batch (all or nothing: one statement) is in the outbox, by one of its events. */
