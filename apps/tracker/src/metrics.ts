@@ -18,6 +18,11 @@ export function trackerMetrics(tailSubscribers: () => number) {
       labelNames: ["status"] as const,
       registers: [registry],
     }),
+    transactions: new Counter({
+      name: "berth_tracker_ingest_transactions_total",
+      help: "Transactions that stored ingested events (concurrent requests share one)",
+      registers: [registry],
+    }),
     ingestSeconds: new Histogram({
       name: "berth_tracker_ingest_duration_seconds",
       help: "Time to validate and store one ingestion batch",

@@ -43,50 +43,89 @@ async function unlogged(
   };
 }
 
+/** One ingestion request's new events, as `insertEvents` stores them with its neighbours'. */
+export interface IngestBatch {
+  /** The request's `hostname`, stored with each of its events. */
+  host: string;
+  /**
+   * JSON text `{"lines": [{"meta": <event>}, ...]}`: the request body itself when Postgres can
+   * read it (no second serialisation in JS), else one written from the checked events.
+   */
+  body: string;
+  /** Each event with its line in `body`; `stored` is the line's `meta`, what its leaf commits to. */
+  events: { line: number; event: AtEvent; stored: unknown }[];
+}
+
+/** A batch whose events are `stored`, each on its own line of a body written for it. */
+export function batchOf(
+  host: string,
+  events: readonly { event: AtEvent; stored: unknown }[],
+): IngestBatch {
+  return {
+    host,
+    body: JSON.stringify({ lines: events.map((e) => ({ meta: e.stored })) }),
+    events: events.map((e, line) => ({ line, event: e.event, stored: e.stored })),
+  };
+}
+
 /**
- * Store a batch in one transaction: place the new events in their account domains' Merkle logs
- * (`placeInLogs` locks each domain's log row, so indexes are gap-free and in one order across
- * tracker processes), insert them with their index and leaf hash, write the new tree nodes and
- * frontiers, and notify tails, all in one commit. Returns the ids that were already stored
- * (usually none): the event id is the idempotency key, so a redelivery never enters a log twice.
- *
- * Postgres reads the events from the request body itself when it has it (no second
- * serialisation in JS). `stored` is each event exactly as it will be stored (the line's raw
- * `meta` on that path), which is what its leaf hash commits to.
+ * Store the events of several ingestion requests of one region in one transaction (the
+ * tracker group-commits concurrent requests: `ingest-group.ts`): place the new events in their
+ * account domains' Merkle logs (`placeInLogs` locks each domain's log row, so indexes are
+ * gap-free and in one order across tracker processes), insert them with their index and leaf
+ * hash, write the new tree nodes and frontiers, and notify tails, all in one commit. Returns,
+ * per batch, the ids not stored for it because they were already: stored before (the event id
+ * is the idempotency key, so a redelivery never enters a log twice) or earlier in the group.
  */
 export async function insertEvents(
   sql: Sql,
   region: string,
-  host: string,
-  events: { index: number; event: AtEvent; stored: unknown }[],
-  rawBody?: string,
-): Promise<Set<string>> {
-  if (events.length === 0) return new Set();
+  batches: readonly IngestBatch[],
+): Promise<Set<string>[]> {
+  const perBatch = batches.map(() => new Set<string>());
+  // One entry per id, the first occurrence in the group's order; later ones are duplicates.
+  const first = new Map<string, { k: number; line: number; event: AtEvent; stored: unknown }>();
+  batches.forEach((b, k) => {
+    for (const e of b.events) {
+      if (first.has(e.event.id)) perBatch[k]!.add(e.event.id);
+      else first.set(e.event.id, { k, ...e });
+    }
+  });
+  const events = [...first.values()];
+  if (events.length === 0) return perBatch;
   return sql.begin(async (tx) => {
     const placed = UNLOGGED_FOR_BENCHMARK
       ? await unlogged(tx, events)
       : await placeInLogs(tx, region, events);
+    for (const e of events) {
+      if (placed.duplicates.has(e.event.id)) perBatch[e.k]!.add(e.event.id);
+    }
     const fresh = events.filter((e) => !placed.duplicates.has(e.event.id));
-    if (fresh.length === 0) return placed.duplicates;
-    const logIndexes = fresh.map((e) => placed.indexes.get(e.event.id) ?? null);
-    const input = rawBody
-      ? tx`select l.value->'meta' as e, p.log_index
-             from jsonb_array_elements(${rawBody}::text::jsonb->'lines') with ordinality as l(value, n)
-             join unnest(${fresh.map((e) => e.index)}::int[], ${logIndexes}::bigint[])
-                  as p(line, log_index) on p.line = l.n - 1`
-      : tx`select j.e, p.log_index
-             from jsonb_array_elements(${JSON.stringify(fresh.map((e) => e.stored))}::text::jsonb)
-                  with ordinality as j(e, n)
-             join unnest(${logIndexes}::bigint[]) with ordinality as p(log_index, k) on p.k = j.n`;
+    if (fresh.length === 0) return perBatch;
     const { tiles, logs } = placed;
+    // Postgres reads each event from its body (ordinality counts from 1). The lines are
+    // materialised so that each body is parsed once, whatever side of the join the planner
+    // puts them on.
     const [result] = await tx<{ inserted: number; tiles: number }[]>`
-      with input as (${input}
+      with line as materialized (
+        select b.k, b.host, l.n, l.value
+          from unnest(${batches.map((b) => b.body)}::text[], ${batches.map((b) => b.host)}::text[])
+               with ordinality as b(body, host, k)
+         cross join lateral jsonb_array_elements(b.body::jsonb->'lines') with ordinality as l(value, n)
+      ), input as (
+        select l.value->'meta' as e, p.log_index, l.host
+          from line l
+          join unnest(${fresh.map((e) => e.k + 1)}::int[], ${fresh.map((e) => e.line + 1)}::int[],
+                      ${fresh.map((e) => placed.indexes.get(e.event.id) ?? null)}::bigint[])
+               with ordinality as p(k, line, log_index, o)
+            on p.k = l.k and p.line = l.n
+         order by p.o
       ), ins as (
         insert into tracker.events (id, account_id, region, event_time, host, action, outcome,
                                     severity, initiator_id, initiator_name, target_id, target_name,
                                     message, payload, log_index)
         select (e->>'id')::uuid, substr(split_part(e->'target'->>'id', ':', 7), 3), ${region},
-               (left(e->>'eventTime', 22) || '0Z')::timestamptz, ${host}, e->>'action',
+               (left(e->>'eventTime', 22) || '0Z')::timestamptz, host, e->>'action',
                e->>'outcome', e->>'severity', e->'initiator'->>'id', e->'initiator'->>'name',
                e->'target'->>'id', e->'target'->>'name', e->>'message', e,
                log_index
@@ -131,7 +170,7 @@ export async function insertEvents(
         `${tiles.idx.length - result.tiles} of ${tiles.idx.length} tree tiles did not end where the log did; the batch is rolled back`,
       );
     }
-    return placed.duplicates;
+    return perBatch;
   });
 }
 

@@ -18,6 +18,7 @@ import postgres from "postgres";
 import { z } from "zod";
 import { keyMatches, presentedKey } from "./auth";
 import { checkLines, ingestBodySchema, ingestParamsSchema, MAX_BODY_BYTES } from "./ingest";
+import { IngestGroups } from "./ingest-group";
 import { startCheckpointer } from "./log/checkpointer";
 import { registerLogRoutes } from "./log/routes";
 import { loadSigningKey, verifierKeyOf } from "./log/signing-key";
@@ -25,8 +26,8 @@ import { trackerMetrics } from "./metrics";
 import { migrateTracker } from "./migrate";
 import {
   BadCursorError,
+  batchOf,
   exportEvents,
-  insertEvents,
   type TailRow,
   UNLOGGED_FOR_BENCHMARK,
 } from "./store";
@@ -117,6 +118,7 @@ export async function startTracker(opts: TrackerOptions): Promise<RunningTracker
   const verifierKey = verifierKeyOf(signingKey);
   const checkpointer = startCheckpointer(sql, signingKey, log);
   const metrics = trackerMetrics(() => hub.size);
+  const ingestGroups = new IngestGroups(sql, () => metrics.transactions.inc());
   const stats: TrackerStats = { batches: 0, received: 0, accepted: 0, duplicates: 0, rejected: 0 };
   const openTails = new Set<() => void>();
 
@@ -201,12 +203,23 @@ export async function startTracker(opts: TrackerOptions): Promise<RunningTracker
     // Postgres refuses \u0000 in JSON; a body holding one goes the slower, per-event way.
     const clean = raw !== undefined && !raw.includes("\\u0000");
     const { events, results } = checkLines(body.data.lines, !clean);
-    // What is stored (and hashed into the log) is the line's own meta on the raw path.
-    const stored = events.map((e) => ({
-      ...e,
-      stored: clean ? (body.data.lines[e.index] as { meta: unknown }).meta : e.event,
-    }));
-    const duplicates = await insertEvents(sql, region, host, stored, clean ? raw : undefined);
+    // What is stored (and hashed into the log) is the line's own meta, read by Postgres from
+    // the body itself, when the body is clean; else the checked event, in a body of its own.
+    const batch = clean
+      ? {
+          host,
+          body: raw,
+          events: events.map((e) => ({
+            line: e.index,
+            event: e.event,
+            stored: (body.data.lines[e.index] as { meta: unknown }).meta,
+          })),
+        }
+      : batchOf(
+          host,
+          events.map((e) => ({ event: e.event, stored: e.event })),
+        );
+    const duplicates = await ingestGroups.store(region, batch);
     for (const { index, event } of events) {
       if (duplicates.has(event.id)) results[index] = { index, id: event.id, status: "duplicate" };
     }

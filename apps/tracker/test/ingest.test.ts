@@ -92,6 +92,18 @@ describe("ingestion", () => {
     expect(stored).toHaveLength(0);
   });
 
+  it("rejects an event time of the right shape that is no real instant, and keeps the others", async () => {
+    const good = makeEvent();
+    const feb30 = { ...makeEvent(), eventTime: "2026-02-30T10:00:00.00+0000" };
+    const year0 = { ...makeEvent(), eventTime: "0000-01-01T00:00:00.00+0000" };
+    const res = await ingest("us-south", {
+      lines: [lineOf(good), lineOf(feb30 as never), lineOf(year0 as never)],
+    });
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    expect(res.body.results.map((r) => r.status)).toEqual(["accepted", "rejected", "rejected"]);
+    expect(res.body.results[1]!.reason).toMatch(/eventTime: is not a real calendar instant/);
+  });
+
   it("answers 4xx only for whole-batch problems", async () => {
     expect((await ingest("us-south", "{not json")).status).toBe(400);
     expect((await ingest("us-south", { lines: [] })).status).toBe(400);
@@ -127,6 +139,141 @@ describe("ingestion", () => {
     expect(s.duplicates).toBeGreaterThanOrEqual(2);
     const metrics = await tracker.metrics();
     expect(metrics).toMatch(/berth_tracker_lines_total\{region="us-south",result="accepted"\}/);
+  });
+});
+
+describe("concurrent ingestion", () => {
+  const post = (body: string, host: string) =>
+    fetch(`${tracker.url}/regions/us-south/logs/ingest?hostname=${host}`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: basic("key-us") },
+      body,
+    }).then(async (res) => ({ status: res.status, body: (await res.json()) as IngestResponse }));
+  const transactions = async () =>
+    Number(/^berth_tracker_ingest_transactions_total (\d+)/m.exec(await tracker.metrics())?.[1]);
+
+  /**
+   * Holds the log row of `account` locked, so that the tracker's next transaction for it waits
+   * and the requests sent meanwhile queue behind it; `release` lets them through.
+   */
+  async function holdDomain(account: string) {
+    // The domain's log row exists once one event of it is stored.
+    await ingest("us-south", { lines: [lineOf(makeEvent({ account }))] });
+    let release!: () => void;
+    const released = new Promise<void>((r) => {
+      release = r;
+    });
+    let locked!: () => void;
+    const isLocked = new Promise<void>((r) => {
+      locked = r;
+    });
+    const holder = t.sql.begin(async (tx) => {
+      await tx`select 1 from tracker.logs where account_id = ${account} for update`;
+      locked();
+      await released;
+    });
+    await isLocked;
+    /** Resolves once a tracker statement waits for the lock. */
+    const waited = async () => {
+      for (let i = 0; i < 200; i++) {
+        const [w] = await t.sql<{ n: number }[]>`
+          select count(*)::int as n from pg_stat_activity
+           where application_name = 'berth-tracker' and wait_event_type = 'Lock'`;
+        if (w!.n > 0) return;
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      throw new Error("no tracker statement ever waited for the held domain lock");
+    };
+    return {
+      waited,
+      release: () => {
+        release();
+        return holder;
+      },
+    };
+  }
+
+  it("stores requests that arrive together in one transaction, each answered for its own lines", async () => {
+    const account = "grouped";
+    const held = await holdDomain(account);
+    const before = await transactions();
+    // The first request takes the lock's wait; the ones after it queue for the next transaction.
+    const first = post(JSON.stringify({ lines: [lineOf(makeEvent({ account }))] }), "h-first");
+    await held.waited();
+    const shared = makeEvent({ account });
+    const bodies = Array.from({ length: 6 }, (_, i) => {
+      const own = [makeEvent({ account }), makeEvent({ account: "grouped2" })];
+      const lines = [...own.map(lineOf)];
+      if (i === 1 || i === 4) lines.push(lineOf(shared)); // the same event in two requests
+      // A NUL makes this body take the other path (events written again, not the raw body).
+      if (i === 2) lines.push(lineOf({ ...makeEvent({ account }), message: "a\u0000b" }));
+      return { own, body: JSON.stringify({ lines }) };
+    });
+    const rest = bodies.map((b, i) => post(b.body, `h${i}`));
+    // Time for the six to arrive and queue (loopback; they wait for the lock, not for this).
+    await new Promise((r) => setTimeout(r, 2000));
+    await held.release();
+    const answers = await Promise.all([first, ...rest]);
+    for (const a of answers) expect(a.status, JSON.stringify(a.body)).toBe(200);
+    const after = await transactions();
+    expect(after - before, "transactions for 7 requests, 6 of them queued together").toBeLessThan(
+      7,
+    );
+    // The shared event is accepted by one request and a duplicate for the other.
+    const sharedStatuses = [answers[2]!, answers[5]!].map(
+      (a) => a.body.results.find((r) => r.id === shared.id)!.status,
+    );
+    expect(sharedStatuses.sort()).toEqual(["accepted", "duplicate"]);
+    expect(answers[3]!.body.results.map((r) => r.status)).toEqual([
+      "accepted",
+      "accepted",
+      "rejected",
+    ]);
+    // Each event once, with its own request's host.
+    for (const [i, b] of bodies.entries()) {
+      for (const e of b.own) {
+        const rows = await t.sql`select host from tracker.events where id = ${e.id}`;
+        expect(rows, `event ${e.id} of request ${i}`).toEqual([{ host: `h${i}` }]);
+      }
+    }
+    const [n] = await t.sql<{ n: number }[]>`
+      select count(*)::int as n from tracker.events where id = ${shared.id}`;
+    expect(n!.n).toBe(1);
+    // The domain's log: one index per event, no gap, in the order the events were stored.
+    const log = await t.sql<{ idx: string }[]>`
+      select log_index::text as idx from tracker.events
+       where account_id = ${account} and region = 'us-south' order by seq`;
+    expect(log.map((r) => Number(r.idx))).toEqual(log.map((_, i) => i));
+    const [size] = await t.sql<{ size: string }[]>`
+      select size::text from tracker.logs where account_id = ${account} and region = 'us-south'`;
+    expect(Number(size!.size)).toBe(log.length);
+  });
+
+  it("a request that Postgres refuses fails alone, not the requests it was grouped with", async () => {
+    const account = "poisoned";
+    const held = await holdDomain(account);
+    const first = post(JSON.stringify({ lines: [lineOf(makeEvent({ account }))] }), "h-first");
+    await held.waited();
+    // Valid JSON to the tracker, but a lone surrogate is refused by Postgres's JSON parser.
+    const poison = JSON.stringify({ lines: [lineOf(makeEvent({ account }))] }).replace(
+      '"agent":"test"',
+      '"agent":"test\\ud800"',
+    );
+    expect(poison).toContain("\\ud800");
+    const good = makeEvent({ account });
+    const answers = [
+      post(poison, "h-poison"),
+      post(JSON.stringify({ lines: [lineOf(good)] }), "h-good"),
+    ];
+    await new Promise((r) => setTimeout(r, 2000));
+    await held.release();
+    const [a, p, g] = await Promise.all([first, ...answers]);
+    expect(a!.status).toBe(200);
+    expect(p!.status, "the request Postgres refused").toBe(500);
+    expect(g!.status, `its neighbour: ${JSON.stringify(g!.body)}`).toBe(200);
+    expect(g!.body.accepted).toBe(1);
+    const rows = await t.sql`select host from tracker.events where id = ${good.id}`;
+    expect(rows).toEqual([{ host: "h-good" }]);
   });
 });
 

@@ -24,10 +24,21 @@ export function parseEventTime(text: string): Date {
   }
   const date = new Date(`${text.slice(0, 22)}0Z`);
   // Date silently rolls 2019-02-30 over to March; formatting back catches it.
-  if (Number.isNaN(date.getTime()) || formatEventTime(date) !== text) {
+  // Year 0000 is a real instant to Date but not to Postgres, which stores the tracker's events.
+  if (Number.isNaN(date.getTime()) || date.getUTCFullYear() < 1 || formatEventTime(date) !== text) {
     throw new RangeError(`event time is not a real calendar instant: "${text}"`);
   }
   return date;
+}
+
+/** Whether a text of the pattern names a real instant (parseEventTime would take it). */
+export function isRealEventTime(text: string): boolean {
+  try {
+    parseEventTime(text);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function pad(value: number, width: number): string {

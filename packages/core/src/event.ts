@@ -8,7 +8,7 @@ import {
   MESSAGE_PREFIX,
 } from "./actions";
 import { type Crn, encodeCrnResource, formatCrn, isCrn, parseCrn } from "./crn";
-import { EVENT_TIME_PATTERN, formatEventTime } from "./event-time";
+import { EVENT_TIME_PATTERN, formatEventTime, isRealEventTime } from "./event-time";
 import { type RegionName, regionByLocation } from "./regions";
 import { assertNoSecrets, containsSecrets } from "./secrets";
 import {
@@ -71,9 +71,14 @@ export type Initiator = z.infer<typeof initiatorSchema>;
 export const eventSchema = z
   .strictObject({
     id: z.string().refine(isUuidV7, { message: "must be a UUIDv7" }),
-    eventTime: z.string().regex(EVENT_TIME_PATTERN, {
-      message: "must look like 2019-06-01T12:34:56.78+0000",
-    }),
+    eventTime: z
+      .string()
+      .regex(EVENT_TIME_PATTERN, {
+        message: "must look like 2019-06-01T12:34:56.78+0000",
+        abort: true,
+      })
+      // A 30 February would pass the pattern and then fail the tracker's whole batch.
+      .refine(isRealEventTime, { message: "is not a real calendar instant" }),
     action: z.enum(ACTION_NAMES),
     outcome: outcomeSchema,
     severity: severitySchema,

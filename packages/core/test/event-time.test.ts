@@ -45,5 +45,9 @@ describe("event time", () => {
       /not a real calendar instant/,
     );
     expect(() => parseEventTime("2019-06-01T12:34:56.789Z")).toThrow(/must look like/);
+    // Date takes year 0000; Postgres, where the tracker stores events, does not.
+    expect(() => parseEventTime("0000-01-01T00:00:00.00+0000")).toThrow(
+      /not a real calendar instant/,
+    );
   });
 });

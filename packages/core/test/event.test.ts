@@ -194,6 +194,9 @@ describe("eventSchema", () => {
     expect(accepts({ ...good, message: `${good.message} -failure` })).toBe(false);
     expect(accepts({ ...good, region: "ap-north" })).toBe(false);
     expect(accepts({ ...good, eventTime: "2019-06-01T12:34:56.789Z" })).toBe(false);
+    // The pattern's shape, but no such instant: the tracker's batch would fail on it.
+    expect(accepts({ ...good, eventTime: "2019-02-30T12:34:56.78+0000" })).toBe(false);
+    expect(accepts({ ...good, eventTime: "0000-01-01T00:00:00.00+0000" })).toBe(false);
     expect(accepts({ ...good, action: "container-registry.exemption.list" })).toBe(false);
     expect(accepts({ ...good, observer: { name: "Someone" } })).toBe(false);
     expect(
