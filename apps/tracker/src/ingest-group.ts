@@ -22,8 +22,8 @@ export class IngestGroups {
 
   constructor(
     private readonly sql: postgres.Sql,
-    /** Called with the number of requests of each transaction that committed. */
-    private readonly committed: (requests: number) => void = () => {},
+    /** Called once for each transaction that committed. */
+    private readonly committed: () => void = () => {},
   ) {}
 
   /** Store a request's events; resolves with the ids that were already stored. */
@@ -63,7 +63,7 @@ export class IngestGroups {
       items.forEach((p, k) => {
         p.outcome = { duplicates: duplicates[k]! };
       });
-      this.committed(items.length);
+      this.committed();
       return;
     } catch (error) {
       if (items.length === 1 || isDatabaseUnavailable(error)) throw error;
@@ -72,7 +72,7 @@ export class IngestGroups {
       try {
         const [duplicates] = await insertEvents(this.sql, region, [p.batch]);
         p.outcome = { duplicates: duplicates! };
-        this.committed(1);
+        this.committed();
       } catch (error) {
         p.outcome = { error };
       }

@@ -56,11 +56,23 @@ export interface IngestBatch {
   events: { line: number; event: AtEvent; stored: unknown }[];
 }
 
-/** A batch whose events are `stored`, each on its own line of a body written for it. */
+/**
+ * A request's batch. Given `raw`, the request body, Postgres reads each event from it (its
+ * line is its index there, and `stored` must be that line's `meta`); else from a body written
+ * here from the events' `stored` values.
+ */
 export function batchOf(
   host: string,
-  events: readonly { event: AtEvent; stored: unknown }[],
+  events: readonly { index: number; event: AtEvent; stored: unknown }[],
+  raw?: string,
 ): IngestBatch {
+  if (raw !== undefined) {
+    return {
+      host,
+      body: raw,
+      events: events.map((e) => ({ line: e.index, event: e.event, stored: e.stored })),
+    };
+  }
   return {
     host,
     body: JSON.stringify({ lines: events.map((e) => ({ meta: e.stored })) }),

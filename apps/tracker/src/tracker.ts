@@ -203,22 +203,12 @@ export async function startTracker(opts: TrackerOptions): Promise<RunningTracker
     // Postgres refuses \u0000 in JSON; a body holding one goes the slower, per-event way.
     const clean = raw !== undefined && !raw.includes("\\u0000");
     const { events, results } = checkLines(body.data.lines, !clean);
-    // What is stored (and hashed into the log) is the line's own meta, read by Postgres from
-    // the body itself, when the body is clean; else the checked event, in a body of its own.
-    const batch = clean
-      ? {
-          host,
-          body: raw,
-          events: events.map((e) => ({
-            line: e.index,
-            event: e.event,
-            stored: (body.data.lines[e.index] as { meta: unknown }).meta,
-          })),
-        }
-      : batchOf(
-          host,
-          events.map((e) => ({ event: e.event, stored: e.event })),
-        );
+    // What is stored (and hashed into the log) is the line's own meta on the raw path.
+    const stored = events.map((e) => ({
+      ...e,
+      stored: clean ? (body.data.lines[e.index] as { meta: unknown }).meta : e.event,
+    }));
+    const batch = batchOf(host, stored, clean ? raw : undefined);
     const duplicates = await ingestGroups.store(region, batch);
     for (const { index, event } of events) {
       if (duplicates.has(event.id)) results[index] = { index, id: event.id, status: "duplicate" };
