@@ -5,7 +5,7 @@ import Fastify from "fastify";
 import type { Logger } from "pino";
 import type { BerthPlugin, RegionAppDeps } from "./berth-plugin";
 import { ociRoutes } from "./oci/plugin";
-import { RETRY_AFTER_SECONDS } from "./oci/reply";
+import { answerUnroutable, RETRY_AFTER_SECONDS } from "./oci/reply";
 import { buildContextRoutes } from "./plugins/build-context";
 import { healthRoutes } from "./plugins/health";
 import { metricsRoutes } from "./plugins/metrics";
@@ -88,6 +88,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
     ...(trustedProxies?.length ? { trustProxy: trustedProxies } : {}),
     // tRPC batches put several procedure names in one path segment.
     routerOptions: { maxParamLength: 5000 },
+    frameworkErrors: answerUnroutable,
   }) as unknown as FastifyInstance;
 
   app.addHook("onRequest", async (req, reply) => {

@@ -126,8 +126,35 @@ const noise = fc.oneof(
   fc.string({ maxLength: 40 }),
   fc.string({ unit: "binary", maxLength: 20 }),
   fc.stringMatching(/^[a-zA-Z0-9_.:@/-]{0,40}$/),
-  fc.constantFrom("", " ", "..", "/", "a//b", "%2F", "\u0000", "é", "A".repeat(300), "-x", "x-"),
+  fc.constantFrom(
+    "",
+    " ",
+    "..",
+    "/",
+    "a//b",
+    "%2F",
+    "\u0000",
+    "\ud800",
+    "é",
+    "A".repeat(300),
+    "-x",
+    "x-",
+  ),
 );
+
+/**
+ * encodeURIComponent, except that a lone surrogate (which has no UTF-8, and on which
+ * encodeURIComponent throws) is sent as the bytes a WTF-8 client would send.
+ */
+function encode(s: string): string {
+  const wtf8 = (u: number) =>
+    [0xe0 | (u >> 12), 0x80 | ((u >> 6) & 63), 0x80 | (u & 63)]
+      .map((b) => `%${b.toString(16).toUpperCase()}`)
+      .join("");
+  return [...s]
+    .map((c) => (c.isWellFormed() ? encodeURIComponent(c) : wtf8(c.charCodeAt(0))))
+    .join("");
+}
 
 const VALID_NAMESPACE = /^[a-z0-9][a-z0-9_-]{2,28}[a-z0-9]$/;
 
@@ -233,11 +260,7 @@ describe("hostile input", () => {
       fc.constantFrom("props/app", "props/none", "ghost/app", "props"),
       fc.array(noise, { minLength: 1, maxLength: 4 }).map((parts) => parts.join("/")),
     );
-    const path = (r: string) =>
-      r
-        .split("/")
-        .map((s) => encodeURIComponent(s))
-        .join("/");
+    const path = (r: string) => r.split("/").map(encode).join("/");
     await fc.assert(
       fc.asyncProperty(
         fc.constantFrom(
@@ -260,14 +283,14 @@ describe("hostile input", () => {
           const p = path(r);
           const target =
             what === "blob"
-              ? `/v2/${p}/blobs/${encodeURIComponent(d)}`
+              ? `/v2/${p}/blobs/${encode(d)}`
               : what === "manifest"
-                ? `/v2/${p}/manifests/${encodeURIComponent(d)}`
+                ? `/v2/${p}/manifests/${encode(d)}`
                 : what === "tags"
-                  ? `/v2/${p}/tags/list?last=${encodeURIComponent(d)}`
+                  ? `/v2/${p}/tags/list?last=${encode(d)}`
                   : what === "mount"
-                    ? `/v2/${p}/blobs/uploads/?mount=${encodeURIComponent(d)}&from=props/app`
-                    : `/v2/${p}/blobs/uploads/?digest=${encodeURIComponent(d)}`;
+                    ? `/v2/${p}/blobs/uploads/?mount=${encode(d)}&from=props/app`
+                    : `/v2/${p}/blobs/uploads/?digest=${encode(d)}`;
           await attempt(
             `/v2 digests and paths (${kind})`,
             () =>
@@ -337,7 +360,7 @@ describe("hostile input", () => {
         await attempt(
           "manifests",
           () =>
-            send(`/v2/props/app/manifests/${encodeURIComponent(reference)}`, {
+            send(`/v2/props/app/manifests/${encode(reference)}`, {
               method: "PUT",
               headers: { ...v2(), ...(type !== undefined ? { "content-type": type } : {}) },
               body: b,
@@ -550,6 +573,33 @@ describe("hostile input", () => {
     });
     expect(put.status, put.body).toBe(400);
     expect(put.body).toMatch(/artifactType is not a media type/);
+  }, 180_000);
+
+  it("found by the properties: a lone UTF-16 surrogate is a clear refusal with its event, not a 500", async () => {
+    // JSON carries it (escaped); Postgres' JSON refuses it, so its event had to be mended.
+    const cases: [string, unknown, RegExp][] = [
+      ["namespace.create", { name: "ab\ud800cd" }, /namespace/i],
+      ["image.untag", { images: ["props/app:\udc00"] }, /tag/],
+    ];
+    for (const [path, input, message] of cases) {
+      const requestId = rid("surrogate");
+      const res = await send(`/trpc/${path}`, {
+        method: "POST",
+        headers: { ...key(), "content-type": "application/json", "x-request-id": requestId },
+        body: JSON.stringify(input),
+      });
+      expect(res.status, `${path}: ${res.body}`).toBe(400);
+      expect(res.body).toMatch(message);
+      const events = await env.events(requestId);
+      expect(events, path).toHaveLength(1);
+      expect(JSON.stringify(events[0]!.event), path).toContain("\uFFFD");
+    }
+    // In a /v2 path, percent-escapes that decode to no UTF-8 (a WTF-8 surrogate, a lone 0xFF).
+    for (const p of ["/v2/%ED%A0%80/app/tags/list", "/v2/props/%FF/manifests/1"]) {
+      const res = await send(p, { headers: v2() });
+      expect(res.status, `${p}: ${res.body}`).toBe(400);
+      expect(JSON.parse(res.body).errors[0].code, p).toBe("NAME_INVALID");
+    }
   }, 180_000);
 
   it("an index of indexes 64 deep is stored, pulled and deleted like any other", async () => {

@@ -1,7 +1,7 @@
-import { GroupCommit, isDatabaseUnavailable } from "@berth/db";
+import { GroupCommit, isDatabaseUnavailable, isRefusedInput } from "@berth/db";
 import type postgres from "postgres";
 import { MAX_BODY_BYTES } from "./ingest";
-import { type IngestBatch, insertEvents } from "./store";
+import { type IngestBatch, insertEvents, rewritten } from "./store";
 
 interface Pending {
   batch: IngestBatch;
@@ -54,28 +54,40 @@ export class IngestGroups {
    * by itself rather than with the neighbours it happened to arrive with.
    */
   private async write(region: string, items: Pending[]): Promise<void> {
-    try {
-      const duplicates = await insertEvents(
-        this.sql,
-        region,
-        items.map((p) => p.batch),
-      );
-      items.forEach((p, k) => {
-        p.outcome = { duplicates: duplicates[k]! };
-      });
-      this.committed();
-      return;
-    } catch (error) {
-      if (items.length === 1 || isDatabaseUnavailable(error)) throw error;
+    if (items.length > 1) {
+      try {
+        const duplicates = await insertEvents(
+          this.sql,
+          region,
+          items.map((p) => p.batch),
+        );
+        items.forEach((p, k) => {
+          p.outcome = { duplicates: duplicates[k]! };
+        });
+        this.committed();
+        return;
+      } catch (error) {
+        if (isDatabaseUnavailable(error)) throw error;
+      }
     }
     for (const p of items) {
       try {
-        const [duplicates] = await insertEvents(this.sql, region, [p.batch]);
-        p.outcome = { duplicates: duplicates! };
+        p.outcome = { duplicates: await this.writeAlone(region, p.batch) };
         this.committed();
       } catch (error) {
         p.outcome = { error };
       }
+    }
+  }
+
+  private async writeAlone(region: string, batch: IngestBatch): Promise<Set<string>> {
+    try {
+      const [duplicates] = await insertEvents(this.sql, region, [batch]);
+      return duplicates!;
+    } catch (error) {
+      if (!batch.isRequestBody || !isRefusedInput(error)) throw error;
+      const [duplicates] = await insertEvents(this.sql, region, [rewritten(batch)]);
+      return duplicates!;
     }
   }
 }

@@ -1,4 +1,4 @@
-import { type AtEvent, eventSchema } from "@berth/core";
+import { type AtEvent, eventSchema, isUnstorableText } from "@berth/core";
 import type { IngestResult } from "@berth/tracker-client";
 import { z } from "zod";
 
@@ -26,13 +26,23 @@ export interface CheckedBatch {
   results: IngestResult[];
 }
 
-function holdsNul(value: unknown): boolean {
-  if (typeof value === "string") return value.includes("\0");
+function unstorable(value: unknown): boolean {
+  if (typeof value === "string") return isUnstorableText(value);
   if (typeof value === "object" && value !== null) {
-    return Object.entries(value).some(([k, v]) => k.includes("\0") || holdsNul(v));
+    return Object.entries(value).some(([k, v]) => isUnstorableText(k) || unstorable(v));
   }
   return false;
 }
+
+/**
+ * Whether a request body may hold text Postgres' JSON refuses: only escaped, since a raw NUL
+ * is not JSON and undecodable bytes arrive as U+FFFD. A false positive (an escaped backslash
+ * before `u0000`, a valid surrogate pair) only sends the body the slower, per-event way.
+ */
+export function mayHoldUnstorable(body: string): boolean {
+  return UNSTORABLE_ESCAPE.test(body);
+}
+const UNSTORABLE_ESCAPE = /\\u(?:0000|d[89a-f])/i;
 
 function reasonOf(error: z.ZodError): string {
   return error.issues
@@ -44,10 +54,10 @@ function reasonOf(error: z.ZodError): string {
 
 /**
  * Validate each line's event with core's schema; invalid lines are rejected with a reason.
- * `mayHoldNul`: the body has a \u0000 escape somewhere, which Postgres cannot store, so the
- * events are checked for it one by one (otherwise one such event would fail the batch).
+ * `mayHoldUnstorable`: the body may hold a NUL or a lone surrogate, which Postgres cannot
+ * store, so the events are checked for them one by one (else one would fail the batch).
  */
-export function checkLines(lines: unknown[], mayHoldNul = true): CheckedBatch {
+export function checkLines(lines: unknown[], mayHoldUnstorable = true): CheckedBatch {
   const events: CheckedBatch["events"] = [];
   const results: IngestResult[] = [];
   const seen = new Set<string>();
@@ -67,8 +77,9 @@ export function checkLines(lines: unknown[], mayHoldNul = true): CheckedBatch {
       return;
     }
     const e = parsed.data;
-    if (mayHoldNul && holdsNul(e)) {
-      results.push({ index, id: e.id, status: "rejected", reason: "event holds a NUL character" });
+    if (mayHoldUnstorable && unstorable(e)) {
+      const reason = "event holds a NUL character or a lone UTF-16 surrogate";
+      results.push({ index, id: e.id, status: "rejected", reason });
       return;
     }
     if (seen.has(e.id)) {

@@ -54,6 +54,8 @@ export interface IngestBatch {
   body: string;
   /** Each event with its line in `body`; `stored` is the line's `meta`, what its leaf commits to. */
   events: { line: number; event: AtEvent; stored: unknown }[];
+  /** Whether `body` is the request's own: Postgres may refuse what the events do not hold. */
+  isRequestBody: boolean;
 }
 
 /**
@@ -71,13 +73,27 @@ export function batchOf(
       host,
       body: raw,
       events: events.map((e) => ({ line: e.index, event: e.event, stored: e.stored })),
+      isRequestBody: true,
     };
   }
   return {
     host,
     body: JSON.stringify({ lines: events.map((e) => ({ meta: e.stored })) }),
     events: events.map((e, line) => ({ line, event: e.event, stored: e.stored })),
+    isRequestBody: false,
   };
+}
+
+/**
+ * The batch with a body written from its events' stored values: for a request body Postgres
+ * refused outside the events (another field holding a number beyond its range, or nested
+ * deeper than its parser goes), which the line checks do not look at.
+ */
+export function rewritten(batch: IngestBatch): IngestBatch {
+  return batchOf(
+    batch.host,
+    batch.events.map((e) => ({ index: e.line, event: e.event, stored: e.stored })),
+  );
 }
 
 /**

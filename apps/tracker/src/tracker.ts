@@ -17,7 +17,13 @@ import pino, { type Logger } from "pino";
 import postgres from "postgres";
 import { z } from "zod";
 import { keyMatches, presentedKey } from "./auth";
-import { checkLines, ingestBodySchema, ingestParamsSchema, MAX_BODY_BYTES } from "./ingest";
+import {
+  checkLines,
+  ingestBodySchema,
+  ingestParamsSchema,
+  MAX_BODY_BYTES,
+  mayHoldUnstorable,
+} from "./ingest";
 import { IngestGroups } from "./ingest-group";
 import { startCheckpointer } from "./log/checkpointer";
 import { registerLogRoutes } from "./log/routes";
@@ -200,8 +206,8 @@ export async function startTracker(opts: TrackerOptions): Promise<RunningTracker
     const params = ingestParamsSchema.safeParse(req.query);
     const host = params.success ? (params.data.hostname ?? "") : "";
     const raw = rawBodies.get(req);
-    // Postgres refuses \u0000 in JSON; a body holding one goes the slower, per-event way.
-    const clean = raw !== undefined && !raw.includes("\\u0000");
+    // A body that may hold what Postgres refuses goes the slower, per-event way.
+    const clean = raw !== undefined && !mayHoldUnstorable(raw);
     const { events, results } = checkLines(body.data.lines, !clean);
     // What is stored (and hashed into the log) is the line's own meta on the raw path.
     const stored = events.map((e) => ({

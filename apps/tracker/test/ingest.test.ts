@@ -251,29 +251,34 @@ describe("concurrent ingestion", () => {
 
   it("a request that Postgres refuses fails alone, not the requests it was grouped with", async () => {
     const account = "poisoned";
-    const held = await holdDomain(account);
-    const first = post(JSON.stringify({ lines: [lineOf(makeEvent({ account }))] }), "h-first");
-    await held.waited();
-    // Valid JSON to the tracker, but a lone surrogate is refused by Postgres's JSON parser.
-    const poison = JSON.stringify({ lines: [lineOf(makeEvent({ account }))] }).replace(
-      '"agent":"test"',
-      '"agent":"test\\ud800"',
-    );
-    expect(poison).toContain("\\ud800");
-    const good = makeEvent({ account });
-    const answers = [
-      post(poison, "h-poison"),
-      post(JSON.stringify({ lines: [lineOf(good)] }), "h-good"),
-    ];
-    await new Promise((r) => setTimeout(r, 2000));
-    await held.release();
-    const [a, p, g] = await Promise.all([first, ...answers]);
-    expect(a!.status).toBe(200);
-    expect(p!.status, "the request Postgres refused").toBe(500);
-    expect(g!.status, `its neighbour: ${JSON.stringify(g!.body)}`).toBe(200);
-    expect(g!.body.accepted).toBe(1);
-    const rows = await t.sql`select host from tracker.events where id = ${good.id}`;
-    expect(rows).toEqual([{ host: "h-good" }]);
+    // What Postgres refuses: the test cannot foresee what that will be, so a trigger plays it.
+    await t.sql.unsafe(`
+      create function tracker.refuse_poison() returns trigger language plpgsql as $$
+      begin raise exception 'poison'; end $$;
+      create trigger refuse_poison before insert on tracker.events
+        for each row when (new.host = 'h-poison') execute function tracker.refuse_poison()`);
+    try {
+      const held = await holdDomain(account);
+      const first = post(JSON.stringify({ lines: [lineOf(makeEvent({ account }))] }), "h-first");
+      await held.waited();
+      const good = makeEvent({ account });
+      const answers = [
+        post(JSON.stringify({ lines: [lineOf(makeEvent({ account }))] }), "h-poison"),
+        post(JSON.stringify({ lines: [lineOf(good)] }), "h-good"),
+      ];
+      await new Promise((r) => setTimeout(r, 2000));
+      await held.release();
+      const [a, p, g] = await Promise.all([first, ...answers]);
+      expect(a!.status).toBe(200);
+      expect(p!.status, "the request Postgres refused").toBe(500);
+      expect(g!.status, `its neighbour: ${JSON.stringify(g!.body)}`).toBe(200);
+      expect(g!.body.accepted).toBe(1);
+      const rows = await t.sql`select host from tracker.events where id = ${good.id}`;
+      expect(rows).toEqual([{ host: "h-good" }]);
+    } finally {
+      await t.sql.unsafe(`drop trigger refuse_poison on tracker.events;
+        drop function tracker.refuse_poison()`);
+    }
   });
 });
 
@@ -297,6 +302,59 @@ describe("ingestion edge cases", () => {
     expect(res.status).toBe(200);
     expect(res.body.results.map((r) => r.status)).toEqual(["rejected", "accepted"]);
     expect(res.body.results[0]!.reason).toMatch(/NUL/);
+  });
+
+  it("rejects an event holding a lone UTF-16 surrogate alone (JSON to JavaScript, not to Postgres)", async () => {
+    const good = makeEvent();
+    // The first line's agent only: replace() with a string replaces once.
+    const body = JSON.stringify({ lines: [lineOf(makeEvent()), lineOf(good)] }).replace(
+      '"agent":"test"',
+      '"agent":"test\\ud800"',
+    );
+    const res = await ingest("us-south", body);
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    expect(res.body.results.map((r) => r.status)).toEqual(["rejected", "accepted"]);
+    expect(res.body.results[0]!.reason).toMatch(/lone UTF-16 surrogate/);
+    // A pair, escaped, is text like any other.
+    const pair = makeEvent();
+    const ok = await ingest(
+      "us-south",
+      JSON.stringify({ lines: [lineOf(pair)] }).replace(
+        '"agent":"test"',
+        '"agent":"\\ud83d\\ude00"',
+      ),
+    );
+    expect(ok.body.results.map((r) => r.status)).toEqual(["accepted"]);
+    const [row] = await t.sql`select payload->'initiator'->'host'->>'agent' as a
+      from tracker.events where id = ${pair.id}`;
+    expect(row!.a).toBe("\u{1F600}");
+  });
+
+  it("rejects, line by line, event data JSON cannot carry: 1e400, nesting past 32 levels", async () => {
+    const good = makeEvent();
+    const withData = (data: string) =>
+      JSON.stringify(lineOf(makeEvent())).replace('"meta":{', `"meta":{"requestData":${data},`);
+    const deep = `{"n":${"[".repeat(100_000)}${"]".repeat(100_000)}}`;
+    const res = await ingest(
+      "us-south",
+      `{"lines":[${withData('{"n":1e400}')},${withData(deep)},${JSON.stringify(lineOf(good))}]}`,
+    );
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    expect(res.body.results.map((r) => r.status)).toEqual(["rejected", "rejected", "accepted"]);
+    expect(res.body.results[0]!.reason).toMatch(/requestData: holds a number JSON cannot write/);
+    expect(res.body.results[1]!.reason).toMatch(/requestData: nests deeper than 32 levels/);
+  });
+
+  it("stores the events of a body Postgres cannot read outside them", async () => {
+    // Fields beside the lines are not looked at, but Postgres parses the whole body.
+    for (const extra of ['"x":1e1000000', `"x":${"[".repeat(100_000)}${"]".repeat(100_000)}`]) {
+      const e = makeEvent();
+      const res = await ingest("us-south", `{${extra},"lines":[${JSON.stringify(lineOf(e))}]}`);
+      expect(res.status, `${extra.slice(0, 12)}: ${JSON.stringify(res.body)}`).toBe(200);
+      expect(res.body.accepted).toBe(1);
+      const [row] = await t.sql`select payload from tracker.events where id = ${e.id}`;
+      expect(row!.payload).toEqual(e);
+    }
   });
 
   it("stores the events exactly as sent", async () => {

@@ -9,6 +9,7 @@ import {
 } from "./actions";
 import { type Crn, encodeCrnResource, formatCrn, isCrn, parseCrn } from "./crn";
 import { EVENT_TIME_PATTERN, formatEventTime, isRealEventTime } from "./event-time";
+import { jsonDataIssue } from "./json-data";
 import { type RegionName, regionByLocation } from "./regions";
 import { assertNoSecrets, containsSecrets } from "./secrets";
 import {
@@ -35,6 +36,11 @@ export type CredentialType = (typeof CREDENTIAL_TYPES)[number];
 const crnSchema = z.string().refine(isCrn, { message: "must be a container-registry CRN" });
 const dataSchema = z
   .record(z.string(), z.unknown())
+  // First, and aborting: the secrets walk recurses, and a 1e400 would be stored as null.
+  .refine((data) => jsonDataIssue(data) === undefined, {
+    error: (issue) => jsonDataIssue(issue.input) ?? "is not JSON data",
+    abort: true,
+  })
   .refine((data) => !containsSecrets(data), { message: "must not carry secrets" });
 
 // Built once: a schema made inside the refinement would be built again for every event checked.
@@ -229,7 +235,7 @@ export function buildEvent(input: BuildEventInput): AtEvent {
     saveServiceCopy: true,
     correlationId: input.correlationId,
   };
-  const parsed = eventSchema.safeParse(withoutNul(event));
+  const parsed = eventSchema.safeParse(storable(event));
   if (!parsed.success) {
     throw new InvalidEventError(parsed.error);
   }
@@ -237,35 +243,42 @@ export function buildEvent(input: BuildEventInput): AtEvent {
 }
 
 /**
- * The event with every NUL character (in a value or a key) replaced by U+FFFD. Events quote
- * what callers sent (a target name, a refusal's reason), and neither Postgres' JSON nor the
- * tracker takes a NUL: an event holding one could not be stored, so the attempt it records
- * would go unaudited.
+ * The event with every NUL character and every lone UTF-16 surrogate (in a value or a key)
+ * replaced by U+FFFD. Events quote what callers sent (a target name, a refusal's reason), and
+ * Postgres' JSON takes neither (nor does RFC 8785, which the tracker's log hashes): an event
+ * holding one could not be stored, so the attempt it records would go unaudited.
  */
-function withoutNul<T>(value: T): T {
-  // Copied only when a NUL is there: nearly no event holds one, and a copy of every event
+function storable<T>(value: T): T {
+  // Copied only when one is there: nearly no event holds one, and a copy of every event
   // would cost more than the walk that finds none.
-  return hasNul(value) ? replaceNul(value) : value;
+  return hasUnstorable(value) ? replaceUnstorable(value) : value;
 }
 
-function hasNul(value: unknown): boolean {
-  if (typeof value === "string") return value.includes("\u0000");
+/** Whether a string holds what Postgres' JSON cannot store: NUL, or a lone surrogate. */
+export function isUnstorableText(text: string): boolean {
+  return text.includes("\u0000") || !text.isWellFormed();
+}
+
+function hasUnstorable(value: unknown): boolean {
+  if (typeof value === "string") return isUnstorableText(value);
   if (value === null || typeof value !== "object") return false;
-  if (Array.isArray(value)) return value.some(hasNul);
+  if (Array.isArray(value)) return value.some(hasUnstorable);
   for (const [key, item] of Object.entries(value)) {
-    if (key.includes("\u0000") || hasNul(item)) return true;
+    if (isUnstorableText(key) || hasUnstorable(item)) return true;
   }
   return false;
 }
 
-function replaceNul<T>(value: T): T {
+function replaceUnstorable<T>(value: T): T {
   if (typeof value === "string") {
-    return (value.includes("\u0000") ? value.replaceAll("\u0000", "\uFFFD") : value) as T;
+    return (
+      isUnstorableText(value) ? value.toWellFormed().replaceAll("\u0000", "\uFFFD") : value
+    ) as T;
   }
-  if (Array.isArray(value)) return value.map(replaceNul) as T;
+  if (Array.isArray(value)) return value.map(replaceUnstorable) as T;
   if (value !== null && typeof value === "object") {
     return Object.fromEntries(
-      Object.entries(value).map(([k, v]) => [replaceNul(k), replaceNul(v)]),
+      Object.entries(value).map(([k, v]) => [replaceUnstorable(k), replaceUnstorable(v)]),
     ) as T;
   }
   return value;

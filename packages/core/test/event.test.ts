@@ -183,9 +183,37 @@ describe("buildEvent and NUL characters", () => {
   });
 });
 
+describe("buildEvent and lone surrogates", () => {
+  it("replaces a lone UTF-16 surrogate, which Postgres' JSON and RFC 8785 refuse, and keeps pairs", () => {
+    const event = buildEvent({
+      ...base,
+      outcome: "failure",
+      reasonCode: 400,
+      target: { name: "a\ud800b\u{1F600}" },
+      requestData: { "k\udfff": ["v\ud83d"] },
+    });
+    expect(event.target.name).toBe("a\uFFFDb\u{1F600}");
+    expect(event.requestData).toEqual({ "k\uFFFD": ["v\uFFFD"] });
+  });
+});
+
 describe("eventSchema", () => {
   const good: AtEvent = buildEvent(base);
   const accepts = (event: unknown) => eventSchema.safeParse(event).success;
+
+  it("takes as data only what JSON can carry, to a bounded depth", () => {
+    const nested = (depth: number): unknown => (depth === 0 ? 1 : [nested(depth - 1)]);
+    expect(accepts({ ...good, requestData: { n: 1.5, deep: nested(31) } })).toBe(true);
+    const issues = (data: unknown) =>
+      eventSchema.safeParse({ ...good, requestData: data }).error?.issues.map((i) => i.message);
+    expect(issues({ deep: nested(32) })).toEqual(["nests deeper than 32 levels"]);
+    expect(issues({ n: [Number.POSITIVE_INFINITY] })).toEqual(["holds a number JSON cannot write"]);
+    expect(issues({ n: Number.NaN })).toEqual(["holds a number JSON cannot write"]);
+    // Far past any stack: refused before anything walks it recursively.
+    let deep: unknown = 0;
+    for (let i = 0; i < 1_000_000; i++) deep = [deep];
+    expect(issues({ deep })).toEqual(["nests deeper than 32 levels"]);
+  });
 
   it("rejects events that contradict the catalog or themselves", () => {
     expect(accepts(good)).toBe(true);

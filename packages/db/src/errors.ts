@@ -63,6 +63,15 @@ export function neverReachedDatabase(error: unknown): boolean {
   return hasCode(error, (code) => NOT_CONNECTED_CODES.has(code));
 }
 
+/**
+ * Whether Postgres refused a statement's input: a data exception (class 22: a value out of
+ * its range, an escape its JSON parser refuses) or a program limit (class 54: nesting deeper
+ * than its parser's stack).
+ */
+export function isRefusedInput(error: unknown): boolean {
+  return hasCode(error, (code) => code.startsWith("22") || code.startsWith("54"));
+}
+
 /** Whether `error`, an error it wraps, or one of an AggregateError's errors has such a code. */
 function hasCode(error: unknown, matches: (code: string) => boolean): boolean {
   for (let e: unknown = error, depth = 0; e && depth < 6; depth++) {

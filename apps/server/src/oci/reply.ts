@@ -1,5 +1,5 @@
 import { type OciErrorInfo, ociErrorInfo } from "@berth/registry";
-import type { FastifyReply, FastifyRequest } from "fastify";
+import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
 
 export const API_VERSION_HEADER = "docker-distribution-api-version";
 export const API_VERSION = "registry/2.0";
@@ -53,4 +53,19 @@ export function sendErrorInfo(
   reply.code(info.status).headers(headers);
   if (req.method === "HEAD") return reply.send();
   return reply.type("application/json").send(errorBody(info));
+}
+
+/**
+ * For Fastify's `frameworkErrors`: a request its router refused before any route ran (a path
+ * whose percent-escapes decode to no UTF-8 text), answered on /v2 in the distribution API's
+ * shape; elsewhere as Fastify would.
+ */
+export function answerUnroutable(error: FastifyError, req: FastifyRequest, reply: FastifyReply) {
+  if (!/^\/v2(\/|$|\?)/.test(req.url)) return reply.send(error);
+  reply.header(API_VERSION_HEADER, API_VERSION);
+  return sendErrorInfo(req, reply, {
+    code: "NAME_INVALID",
+    status: 400,
+    message: "the path is not percent-encoded UTF-8",
+  });
 }
