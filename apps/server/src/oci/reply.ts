@@ -1,3 +1,4 @@
+import { STATUS_CODES } from "node:http";
 import { type OciErrorInfo, ociErrorInfo } from "@berth/registry";
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
 
@@ -61,11 +62,29 @@ export function sendErrorInfo(
  * shape; elsewhere as Fastify would.
  */
 export function answerUnroutable(error: FastifyError, req: FastifyRequest, reply: FastifyReply) {
-  if (!/^\/v2(\/|$|\?)/.test(req.url)) return reply.send(error);
+  if (!/^\/v2(\/|$|\?)/.test(req.url)) {
+    // As Fastify answers when no frameworkErrors is given (tRPC's paths are compared with it).
+    const status = error.statusCode ?? 400;
+    return reply
+      .code(status)
+      .header("content-type", "application/json")
+      .send(
+        // A Buffer: Fastify would add a charset to a string's type, which it does not itself.
+        Buffer.from(
+          JSON.stringify({
+            error: STATUS_CODES[status],
+            code: error.code,
+            message: error.message,
+            statusCode: status,
+          }),
+        ),
+      );
+  }
   reply.header(API_VERSION_HEADER, API_VERSION);
   return sendErrorInfo(req, reply, {
     code: "NAME_INVALID",
     status: 400,
-    message: "the path is not percent-encoded UTF-8",
+    message:
+      error.code === "FST_ERR_BAD_URL" ? "the path is not percent-encoded UTF-8" : error.message,
   });
 }
