@@ -15,8 +15,14 @@ export const ingestBodySchema = z.object({
 });
 
 export const ingestParamsSchema = z.object({
-  hostname: z.string().max(255).optional(),
-  now: z.coerce.number().optional(),
+  // Stored as text, which cannot hold a NUL: refused here rather than by the insert (a 500).
+  hostname: z
+    .string()
+    .max(255, "hostname: at most 255 characters")
+    .regex(/^\P{Cc}*$/u, "hostname: must not hold control characters")
+    .optional(),
+  // Not used: a client's clock, as LogDNA takes it; a malformed one is ignored, not refused.
+  now: z.coerce.number().optional().catch(undefined),
 });
 
 export interface CheckedBatch {

@@ -204,7 +204,11 @@ export async function startTracker(opts: TrackerOptions): Promise<RunningTracker
       return problem(reply, 400, body.error.issues[0]?.message ?? "bad batch");
     }
     const params = ingestParamsSchema.safeParse(req.query);
-    const host = params.success ? (params.data.hostname ?? "") : "";
+    if (!params.success) {
+      metrics.batches.inc({ status: "400" });
+      return problem(reply, 400, params.error.issues[0]?.message ?? "bad parameters");
+    }
+    const host = params.data.hostname ?? "";
     const raw = rawBodies.get(req);
     // A body that may hold what Postgres refuses goes the slower, per-event way.
     const clean = raw !== undefined && !mayHoldUnstorable(raw);

@@ -357,6 +357,30 @@ describe("ingestion edge cases", () => {
     }
   });
 
+  it("refuses a hostname it could not store (a NUL), and a long one, as a whole batch", async () => {
+    const before = await countStored();
+    for (const [host, message] of [
+      ["a%00b", /hostname: must not hold control characters/],
+      ["h".repeat(256), /hostname: at most 255 characters/],
+    ] as const) {
+      const res = await fetch(`${tracker.url}/regions/us-south/logs/ingest?hostname=${host}`, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: basic("key-us") },
+        body: JSON.stringify({ lines: [lineOf(makeEvent())] }),
+      });
+      expect(res.status, host.slice(0, 10)).toBe(400);
+      expect(await res.text()).toMatch(message);
+    }
+    expect(await countStored()).toBe(before);
+    // A client clock that is not a number is ignored, as before.
+    const ok = await fetch(`${tracker.url}/regions/us-south/logs/ingest?hostname=h&now=soon`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: basic("key-us") },
+      body: JSON.stringify({ lines: [lineOf(makeEvent())] }),
+    });
+    expect(ok.status).toBe(200);
+  });
+
   it("stores the events exactly as sent", async () => {
     const e = makeEvent({ target: "birds/x:y" });
     await ingest("us-south", { lines: [{ ...lineOf(e), extra: "ignored" }] });
