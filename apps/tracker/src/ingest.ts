@@ -1,4 +1,4 @@
-import { type AtEvent, eventSchema, isUnstorableText } from "@berth/core";
+import { type AtEvent, eventSchema, holdsUnstorableText } from "@berth/core";
 import type { IngestResult } from "@berth/tracker-client";
 import { z } from "zod";
 
@@ -32,14 +32,6 @@ export interface CheckedBatch {
   results: IngestResult[];
 }
 
-function unstorable(value: unknown): boolean {
-  if (typeof value === "string") return isUnstorableText(value);
-  if (typeof value === "object" && value !== null) {
-    return Object.entries(value).some(([k, v]) => isUnstorableText(k) || unstorable(v));
-  }
-  return false;
-}
-
 /**
  * Whether a request body may hold text Postgres' JSON refuses: only escaped, since a raw NUL
  * is not JSON and undecodable bytes arrive as U+FFFD. A false positive (an escaped backslash
@@ -60,10 +52,10 @@ function reasonOf(error: z.ZodError): string {
 
 /**
  * Validate each line's event with core's schema; invalid lines are rejected with a reason.
- * `mayHoldUnstorable`: the body may hold a NUL or a lone surrogate, which Postgres cannot
- * store, so the events are checked for them one by one (else one would fail the batch).
+ * `checkText`: the body may hold a NUL or a lone surrogate, which Postgres cannot store, so
+ * the events are checked for them one by one (else one would fail the batch).
  */
-export function checkLines(lines: unknown[], mayHoldUnstorable = true): CheckedBatch {
+export function checkLines(lines: unknown[], checkText = true): CheckedBatch {
   const events: CheckedBatch["events"] = [];
   const results: IngestResult[] = [];
   const seen = new Set<string>();
@@ -83,7 +75,7 @@ export function checkLines(lines: unknown[], mayHoldUnstorable = true): CheckedB
       return;
     }
     const e = parsed.data;
-    if (mayHoldUnstorable && unstorable(e)) {
+    if (checkText && holdsUnstorableText(e)) {
       const reason = "event holds a NUL character or a lone UTF-16 surrogate";
       results.push({ index, id: e.id, status: "rejected", reason });
       return;

@@ -251,20 +251,21 @@ export function buildEvent(input: BuildEventInput): AtEvent {
 function storable<T>(value: T): T {
   // Copied only when one is there: nearly no event holds one, and a copy of every event
   // would cost more than the walk that finds none.
-  return hasUnstorable(value) ? replaceUnstorable(value) : value;
+  return holdsUnstorableText(value) ? replaceUnstorable(value) : value;
 }
 
 /** Whether a string holds what Postgres' JSON cannot store: NUL, or a lone surrogate. */
-export function isUnstorableText(text: string): boolean {
+function isUnstorableText(text: string): boolean {
   return text.includes("\u0000") || !text.isWellFormed();
 }
 
-function hasUnstorable(value: unknown): boolean {
+/** Whether a value holds such a string, as a key or a value, at any depth. */
+export function holdsUnstorableText(value: unknown): boolean {
   if (typeof value === "string") return isUnstorableText(value);
   if (value === null || typeof value !== "object") return false;
-  if (Array.isArray(value)) return value.some(hasUnstorable);
+  if (Array.isArray(value)) return value.some(holdsUnstorableText);
   for (const [key, item] of Object.entries(value)) {
-    if (isUnstorableText(key) || hasUnstorable(item)) return true;
+    if (isUnstorableText(key) || holdsUnstorableText(item)) return true;
   }
   return false;
 }
