@@ -537,6 +537,21 @@ describe("hostile input", () => {
     );
   }, 180_000);
 
+  /** A tRPC mutation refused with 400 and `message`; resolves with its one failure event. */
+  async function refusedWithItsEvent(path: string, input: unknown, message: RegExp) {
+    const requestId = rid("refused");
+    const res = await send(`/trpc/${path}`, {
+      method: "POST",
+      headers: { ...key(), "content-type": "application/json", "x-request-id": requestId },
+      body: JSON.stringify(input),
+    });
+    expect(res.status, `${path}: ${res.body}`).toBe(400);
+    expect(res.body).toMatch(message);
+    const events = await env.events(requestId);
+    expect(events, path).toHaveLength(1);
+    return events[0]!.event;
+  }
+
   it("found by the properties: a NUL character in input is a clear refusal with its event, not a 500", async () => {
     const cases: [string, unknown, RegExp][] = [
       ["image.rm", { images: ["a\u0000b/c:d"] }, /repository name|invalid/],
@@ -544,18 +559,9 @@ describe("hostile input", () => {
       ["registrytoken.create", { description: "a\u0000b" }, /control characters/],
     ];
     for (const [path, input, message] of cases) {
-      const requestId = rid("nul");
-      const res = await send(`/trpc/${path}`, {
-        method: "POST",
-        headers: { ...key(), "content-type": "application/json", "x-request-id": requestId },
-        body: JSON.stringify(input),
-      });
-      expect(res.status, `${path}: ${res.body}`).toBe(400);
-      expect(res.body).toMatch(message);
       // The failure event is stored, with the NUL replaced (Postgres and the tracker refuse it).
-      const events = await env.events(requestId);
-      expect(events, path).toHaveLength(1);
-      expect(JSON.stringify(events[0]!.event)).not.toContain("\\u0000");
+      const event = await refusedWithItsEvent(path, input, message);
+      expect(JSON.stringify(event)).not.toContain("\\u0000");
     }
     const manifest = Buffer.from(
       JSON.stringify({
@@ -582,17 +588,8 @@ describe("hostile input", () => {
       ["image.untag", { images: ["props/app:\udc00"] }, /tag/],
     ];
     for (const [path, input, message] of cases) {
-      const requestId = rid("surrogate");
-      const res = await send(`/trpc/${path}`, {
-        method: "POST",
-        headers: { ...key(), "content-type": "application/json", "x-request-id": requestId },
-        body: JSON.stringify(input),
-      });
-      expect(res.status, `${path}: ${res.body}`).toBe(400);
-      expect(res.body).toMatch(message);
-      const events = await env.events(requestId);
-      expect(events, path).toHaveLength(1);
-      expect(JSON.stringify(events[0]!.event), path).toContain("\uFFFD");
+      const event = await refusedWithItsEvent(path, input, message);
+      expect(JSON.stringify(event), path).toContain("\uFFFD");
     }
     // In a /v2 path, percent-escapes that decode to no UTF-8 (a WTF-8 surrogate, a lone 0xFF).
     for (const p of ["/v2/%ED%A0%80/app/tags/list", "/v2/props/%FF/manifests/1"]) {
