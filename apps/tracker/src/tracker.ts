@@ -199,14 +199,12 @@ export async function startTracker(opts: TrackerOptions): Promise<RunningTracker
     const region = regionOf(req, reply);
     if (!region) return reply;
     const body = ingestBodySchema.safeParse(req.body);
-    if (!body.success) {
-      metrics.batches.inc({ status: "400" });
-      return problem(reply, 400, body.error.issues[0]?.message ?? "bad batch");
-    }
     const params = ingestParamsSchema.safeParse(req.query);
-    if (!params.success) {
+    if (!body.success || !params.success) {
       metrics.batches.inc({ status: "400" });
-      return problem(reply, 400, params.error.issues[0]?.message ?? "bad parameters");
+      // The body's problem first, as before the parameters were checked.
+      const error = body.error ?? params.error;
+      return problem(reply, 400, error?.issues[0]?.message ?? "bad batch");
     }
     const host = params.data.hostname ?? "";
     const raw = rawBodies.get(req);
