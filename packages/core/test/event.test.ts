@@ -324,3 +324,122 @@ describe("buildEvent (property)", () => {
     );
   });
 });
+
+describe("buildEvent's quick check (property)", () => {
+  // buildEvent skips the whole schema for events it is sure of: whatever a caller passes, an
+  // event it returns must be one the schema takes, and is what the schema would have made.
+  const anyText = fc.oneof(
+    fc.string({ maxLength: 12 }),
+    fc.constantFrom("", " ", "a:b", "a/b", "x -failure", "\u0000", "\ud800", "é"),
+  );
+  /** Mostly what a caller would pass, sometimes anything: each field goes wrong on its own. */
+  const mostly = <T, U>(valid: fc.Arbitrary<T>, odd: fc.Arbitrary<U>) =>
+    fc.oneof({ arbitrary: valid, weight: 12 }, { arbitrary: odd, weight: 1 });
+  const hostile = fc.record({
+    id: mostly(
+      fc
+        .tuple(
+          fc.integer({ min: 0, max: 2 ** 40 }),
+          fc.uint8Array({ minLength: 10, maxLength: 10 }),
+        )
+        .map(([ms, random]) => uuidV7(ms, random)),
+      anyText,
+    ),
+    time: mostly(
+      fc.date({ min: new Date("2000-01-01Z"), max: new Date("2100-01-01Z"), noInvalidDate: true }),
+      fc.constantFrom(
+        new Date(Date.UTC(2000, 0, 1) - 2000 * 365.2425 * 86_400_000),
+        new Date("0999-12-31T23:59:59.999Z"),
+        new Date("9999-12-31T23:59:59.999Z"),
+      ),
+    ),
+    action: fc.constantFrom(...ACTION_NAMES),
+    outcomeAndCode: fc.oneof(
+      fc.tuple(fc.constant("maybe" as never), fc.constant(200)),
+      fc.tuple(
+        fc.constantFrom("success" as const, "pending" as const),
+        fc.constantFrom(200, 201, 304),
+      ),
+      fc.tuple(fc.constant("failure" as const), fc.constantFrom(400, 404, 500, 503)),
+      fc.tuple(
+        fc.constantFrom("success" as const, "failure" as const),
+        fc.oneof(fc.integer({ min: -1, max: 700 }), fc.double()),
+      ),
+    ),
+    region: fc.constantFrom(...REGION_NAMES),
+    account: mostly(fc.stringMatching(/^[a-f0-9]{32}$/), anyText),
+    initiator: fc.record({
+      id: mostly(fc.constant(initiator.id), anyText),
+      name: mostly(fc.constant(initiator.name), anyText),
+      typeURI: mostly(
+        fc.constant(initiator.typeURI),
+        fc.constantFrom("service/security/account/serviceid", "other"),
+      ),
+      credential: mostly(
+        fc.constant(initiator.credential),
+        fc.record({ type: fc.constantFrom("token", "cookie") }),
+      ),
+      host: mostly(
+        fc.constant(initiator.host),
+        fc.record({
+          address: fc.oneof(fc.ipV4(), fc.ipV6(), anyText),
+          addressType: fc.constantFrom("IPv4", "IPv6", "IPv5"),
+          agent: anyText,
+        }),
+      ),
+    }),
+    name: mostly(anyText, fc.constantFrom(42, null)),
+    type: fc.option(fc.constantFrom("namespace", "image", "bucket"), { nil: undefined }),
+    reasonForFailure: fc.option(anyText, { nil: undefined }),
+    detail: fc.option(anyText, { nil: undefined }),
+    data: fc.option(
+      mostly(
+        fc.dictionary(fc.constantFrom("namespace", "size", "n"), fc.jsonValue({ maxDepth: 3 })),
+        fc.constantFrom(
+          { n: Number.NaN },
+          { deep: JSON.parse(`${"[".repeat(40)}${"]".repeat(40)}`) },
+          new Date(0) as unknown as Record<string, unknown>,
+          [] as unknown as Record<string, unknown>,
+        ),
+      ),
+      { nil: undefined },
+    ),
+    dataAsRequest: fc.boolean(),
+    correlationId: mostly(fc.constant("req-1"), anyText),
+  });
+
+  it("returns only events the schema takes, as the schema would make them", () => {
+    let built = 0;
+    fc.assert(
+      fc.property(hostile, (i) => {
+        let event: AtEvent;
+        try {
+          event = buildEvent({
+            id: i.id,
+            time: i.time,
+            action: i.action,
+            outcome: i.outcomeAndCode[0],
+            region: i.region,
+            account: i.account,
+            initiator: i.initiator as Initiator,
+            target: { name: i.name as string, ...(i.type ? { type: i.type as never } : {}) },
+            reasonCode: i.outcomeAndCode[1],
+            reasonForFailure: i.reasonForFailure,
+            messageDetail: i.detail,
+            ...(i.dataAsRequest ? { requestData: i.data } : { responseData: i.data }),
+            correlationId: i.correlationId,
+          });
+        } catch {
+          return; // refused: the schema (or a formatter) named why
+        }
+        built++;
+        const parsed = eventSchema.safeParse(event);
+        expect(parsed.success, JSON.stringify(parsed.error?.issues)).toBe(true);
+        expect(parsed.data).toEqual(event);
+      }),
+      { numRuns: 3000 },
+    );
+    // The draws must reach the quick path, not only refusals.
+    expect(built).toBeGreaterThan(100);
+  });
+});
