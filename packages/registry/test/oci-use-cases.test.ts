@@ -79,6 +79,8 @@ describe("push, pull and delete", () => {
   it("counts the manifest as pull traffic once its pull is committed", async () => {
     const c = env.ctx(env.alice);
     const pulled = await pullManifest(c, { repository: "alicens/fresh", reference: "v1" });
+    // Counted while the answer goes out: `counted` settles once it is.
+    await pulled.counted;
     const [row] = await env.t.db
       .select()
       .from(pullTraffic)

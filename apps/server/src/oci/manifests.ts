@@ -41,7 +41,7 @@ export async function getManifest(call: ManifestCall): Promise<FastifyReply> {
     ? await pullManifestConfirming(call.ctx, readOf(call), call.unconfirmed)
     : await pullManifest(call.ctx, readOf(call));
   if (!m) throw new CredentialGoneError();
-  if (m.uncounted) call.req.log.warn({ err: m.uncounted }, "could not count pull traffic");
+  m.counted.catch((err: unknown) => call.req.log.warn({ err }, "could not count pull traffic"));
   return call.reply.code(200).headers(manifestHeaders(m)).send(m.content);
 }
 

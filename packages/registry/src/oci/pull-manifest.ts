@@ -30,17 +30,20 @@ import { type ManifestRef, ociRepositoryName, requestedImageName } from "./repos
 export interface PulledManifest extends ManifestInfo {
   content: Buffer;
   /**
-   * Set when the pull committed but its bytes could not be counted as traffic (the
-   * database went in between): the pull stands, the caller logs this.
+   * The count of the manifest's bytes as pull traffic, started once the pull's event has
+   * committed and not awaited before the answer (as a blob GET's count is not): it settles
+   * once counted, and rejects when the bytes could not be counted (the database went in
+   * between), which the caller logs; the pull stands either way.
    */
-  uncounted?: unknown;
+  counted: Promise<void>;
 }
 
 /**
  * container-registry.image.pull, one per manifest GET: the pull-traffic quota is checked
  * first; the event commits, then the manifest's bytes are counted as traffic as a blob
- * fetch's are (countFetchTraffic). A GET changes nothing but the pull's time for retention,
- * and that only once per PULL_RECORD_RESOLUTION_MS per image: it is an audited read
+ * fetch's are (countFetchTraffic), while the answer goes out (`counted`). A GET changes
+ * nothing but the pull's time for retention, and that only once per
+ * PULL_RECORD_RESOLUTION_MS per image: it is an audited read
  * (runAuditedRead: its lookup on the pool, its event group-committed), and the rare GET that
  * finds the stored pull time stale writes it first, on its own (recordPull).
  */
@@ -71,21 +74,19 @@ async function pull(
 ): Promise<PulledManifest | null> {
   const pulled = await pullAudited(ctx, input, unconfirmed);
   if (!pulled) return null;
-  try {
-    await countFetchTraffic(ctx.db, ctx, pulled.size);
-  } catch (error) {
-    pulled.uncounted = error;
-  }
-  return pulled;
+  const counted = countFetchTraffic(ctx.db, ctx, pulled.size);
+  // Never an unhandled rejection, whatever the caller does with it.
+  counted.catch(() => {});
+  return { ...pulled, counted };
 }
 
 function pullAudited(
   ctx: RegistryContext,
   input: ManifestRead,
   unconfirmed: CredentialSource | undefined,
-): Promise<PulledManifest | null> {
+): Promise<Omit<PulledManifest, "counted"> | null> {
   const targetName = requestedImageName(input.repository, input.reference);
-  return runAuditedRead<PulledManifest | null>(ctx, {
+  return runAuditedRead<Omit<PulledManifest, "counted"> | null>(ctx, {
     action: "container-registry.image.pull",
     failure: () => [{ target: imageTarget(targetName), messageDetail: targetName }],
     read: async (db) => {
