@@ -18,16 +18,17 @@
  * Berth runs on DATABASE_URL's server (a fresh database) or an embedded Postgres.
  */
 import { mkdtempSync, readFileSync } from "node:fs";
-import { cpus, loadavg, tmpdir } from "node:os";
+import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { createDb } from "@berth/db";
 import {
+  benchDatabase,
   childrenOf,
   cpuOfTree,
   cpuSeconds,
-  freshDatabase,
   type Image,
+  loadText,
   OCI_MANIFEST,
   pushImage,
   putManifest,
@@ -35,7 +36,6 @@ import {
   runScript,
   type ServiceProcess,
   sha256,
-  startPostgres,
   startReferenceRegistry,
   startServerProcess,
 } from "@berth/harness";
@@ -221,23 +221,13 @@ function paired(a: RunFigures[], b: RunFigures[]): { median: number; range: [num
 }
 
 async function main(): Promise<void> {
-  const load = () =>
-    loadavg()
-      .map((l) => l.toFixed(2))
-      .join(" ");
+  const load = () => loadText();
   console.log(
     `bench:api — ${CONNECTIONS} connections, ${SECONDS} s each, ${cpus().length} cores, load ${load()}`,
   );
-  let databaseUrl: string;
-  if (process.env.DATABASE_URL) {
-    const db = await freshDatabase(process.env.DATABASE_URL);
-    cleanups.push(() => db.drop());
-    databaseUrl = db.url;
-  } else {
-    const pg = await startPostgres();
-    cleanups.push(() => pg.destroy());
-    databaseUrl = pg.url;
-  }
+  const database = await benchDatabase();
+  cleanups.push(() => database.close());
+  const databaseUrl = database.url;
   const conn = createDb(databaseUrl, { max: 1 });
   cleanups.unshift(() => conn.sql.end({ timeout: 5 }));
   const account = await createAccount(conn.db, { name: "bench" });

@@ -29,7 +29,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
 import { chmodSync, mkdtempSync, readFileSync } from "node:fs";
-import { cpus, loadavg, tmpdir } from "node:os";
+import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
@@ -42,7 +42,7 @@ import {
   startEmbeddedPostgres,
   wakeWorkers,
 } from "@berth/db";
-import { childrenOf, cpuSeconds, runGraphilePeer } from "@berth/harness";
+import { childrenOf, cpuSeconds, loadText, runGraphilePeer } from "@berth/harness";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const { values: args } = parseArgs({
@@ -112,10 +112,7 @@ async function learnBackends(): Promise<void> {
   for (const r of rows) backendApps.set(r.pid, r.app || "other");
 }
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const load = () =>
-  loadavg()
-    .map((l) => l.toFixed(2))
-    .join(" / ");
+const load = () => loadText(" / ");
 const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
 
 async function until<T>(

@@ -16,11 +16,11 @@
  * CPU needs the server on this machine (else it prints 0).
  */
 import { randomBytes } from "node:crypto";
-import { cpus, loadavg } from "node:os";
+import { cpus } from "node:os";
 import { parseArgs } from "node:util";
 import { type BuildEventInput, buildEvent, uuidV7 } from "@berth/core";
 import { createDb, enqueueEvents, type OutboxEventInput, wakeWorkers } from "@berth/db";
-import { cpuSeconds, freshDatabase, percentile, startPostgres } from "@berth/harness";
+import { benchDatabase, cpuSeconds, loadText, percentile } from "@berth/harness";
 
 const { values: args } = parseArgs({
   options: {
@@ -104,24 +104,13 @@ async function measure(
 }
 
 async function main(): Promise<void> {
-  const load = () =>
-    loadavg()
-      .map((l) => l.toFixed(2))
-      .join(" ");
+  const load = () => loadText();
   console.log(
     `bench:outbox — ${ROUNDS} rounds of ${EVENTS} events, ${cpus().length} cores, load ${load()}`,
   );
-  const cleanups: (() => Promise<void>)[] = [];
-  let url: string;
-  if (process.env.DATABASE_URL) {
-    const fresh = await freshDatabase(process.env.DATABASE_URL);
-    cleanups.push(() => fresh.drop());
-    url = fresh.url;
-  } else {
-    const pg = await startPostgres();
-    cleanups.push(() => pg.destroy());
-    url = pg.url;
-  }
+  const database = await benchDatabase();
+  const cleanups: (() => Promise<void>)[] = [() => database.close()];
+  const url = database.url;
   // One connection: every statement runs on the backend whose CPU is read.
   const { db, sql } = createDb(url, { max: 1 });
   cleanups.unshift(() => sql.end({ timeout: 5 }));

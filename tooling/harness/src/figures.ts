@@ -1,5 +1,13 @@
 /** Printing the figures of scripts. */
+import { loadavg } from "node:os";
 import type { OpSummary } from "./workload";
+
+/** The machine's load averages (1, 5, 15 minutes), which a figure must be read beside. */
+export function loadText(separator = " "): string {
+  return loadavg()
+    .map((l) => l.toFixed(2))
+    .join(separator);
+}
 
 export function ms(value: number): string {
   return Number.isNaN(value) ? "-" : value < 10 ? value.toFixed(1) : value.toFixed(0);

@@ -284,6 +284,19 @@ export async function freshDatabase(
   };
 }
 
+/**
+ * The database a benchmark runs on: a fresh one on DATABASE_URL's server when it is set,
+ * else an embedded Postgres of its own. `close` drops or stops it.
+ */
+export async function benchDatabase(): Promise<{ url: string; close(): Promise<void> }> {
+  if (process.env.DATABASE_URL) {
+    const fresh = await freshDatabase(process.env.DATABASE_URL);
+    return { url: fresh.url, close: () => fresh.drop() };
+  }
+  const pg = await startPostgres();
+  return { url: pg.url, close: () => pg.destroy() };
+}
+
 /** Poll `probe` until it returns a value other than undefined, or fail after `ms`. */
 export async function until<T>(
   what: string,
