@@ -253,9 +253,11 @@ const OUTCOME_SET: ReadonlySet<string> = new Set(OUTCOMES);
  * Whether a built event is sure to pass eventSchema, judged only on what the caller chose
  * (ids, time, codes, texts, data, initiator): the rest comes from the catalog and the CRN and
  * time formatters, which make only what the schema takes (formatCrn refuses an account a CRN
- * cannot hold). Conservative: any doubt (a year before 1000, data that is not a plain object) sends the event through the
- * whole schema, which then decides, and names what is wrong. core's tests check, over
- * arbitrary inputs, that an event returned here always passes the schema.
+ * cannot hold). Conservative: any doubt (a year before 1000, data that is not a plain
+ * object) sends the event through the whole schema, which then decides, and names what is
+ * wrong. core's tests check, over arbitrary inputs, that an event returned here always
+ * passes the schema. The event shares the caller's initiator and data objects (the schema's
+ * copy is skipped with it): callers build them for the event and do not change them after.
  */
 function surelyValid(input: BuildEventInput, event: AtEvent): boolean {
   const failed = event.outcome === "failure";
