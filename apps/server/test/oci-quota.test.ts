@@ -137,6 +137,41 @@ describe("pull-traffic quota", () => {
   });
 });
 
+describe("pull-traffic quota against a client that does not wait", () => {
+  it("refuses manifest GETs sent back to back within a few of the limit", async () => {
+    // A manifest's bytes are counted while its answer goes out: a client sending its next GET
+    // at once may pass the check before the last count lands, by a few pulls, never more.
+    const gail = await env.tenant("gail", { trafficMb: 1 });
+    const client = OciClient.basic(env.url(), "iamapikey", gail.apiKey);
+    const image = await client.pushImage("gailns/app", "v1", {
+      extra: { annotations: { pad: "x".repeat(100_000) } },
+    });
+    const crossing = Math.ceil(MB / image.bytes.length);
+    let answered = 0;
+    let refused = false;
+    for (let pull = 0; pull < crossing + 20 && !refused; pull++) {
+      const m = await client.request("GET", "/v2/gailns/app/manifests/v1");
+      if (m.status === 403) {
+        expect(await expectError(m, 403, "DENIED")).toBe(TRAFFIC_QUOTA_MESSAGE);
+        refused = true;
+      } else {
+        expect(m.status, `pull ${pull + 1}`).toBe(200);
+        await m.arrayBuffer();
+        answered++;
+      }
+    }
+    expect(refused, `refused after ${answered} pulls of ${image.bytes.length} bytes`).toBe(true);
+    expect(answered).toBeGreaterThanOrEqual(crossing);
+    expect(answered, `pulls answered with a limit crossed at pull ${crossing}`).toBeLessThanOrEqual(
+      crossing + 5,
+    );
+    const traffic = async () => (await readQuota(env.t.db, env.ctx(gail))).usage.pullTrafficBytes;
+    await waitFor("every answered pull to be counted", async () => {
+      return (await traffic()) === answered * image.bytes.length;
+    });
+  });
+});
+
 describe("pull traffic counted together", () => {
   it("counts every byte of many concurrent pulls of two tenants, each in its own account", async () => {
     // The counts of the fetches of a moment go in one statement (traffic-count.ts): none may
