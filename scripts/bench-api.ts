@@ -221,9 +221,8 @@ function paired(a: RunFigures[], b: RunFigures[]): { median: number; range: [num
 }
 
 async function main(): Promise<void> {
-  const load = () => loadText();
   console.log(
-    `bench:api — ${CONNECTIONS} connections, ${SECONDS} s each, ${cpus().length} cores, load ${load()}`,
+    `bench:api — ${CONNECTIONS} connections, ${SECONDS} s each, ${cpus().length} cores, load ${loadText()}`,
   );
   const database = await benchDatabase();
   cleanups.push(() => database.close());
@@ -342,7 +341,7 @@ async function main(): Promise<void> {
   const clear = () => conn.sql`delete from namespaces where name like 'bench-%'`;
   const a = servers.audited;
   const p = servers.plain;
-  console.log(`load ${load()}`);
+  console.log(`load ${loadText()}`);
   await group({ name: "healthz", pid: a.pid, opts: { url: `${a.url}/healthz` } });
   await group({
     name: "whoami",
@@ -374,7 +373,7 @@ async function main(): Promise<void> {
     { name: "manifest GET (unaudited)", pid: p.pid, opts: manifestGet(p.url, pullP) },
     { name: "manifest GET reference", pid: reference.pid, opts: manifestGet(reference.url) },
   );
-  console.log(`load ${load()}`);
+  console.log(`load ${loadText()}`);
 
   const failed = Object.values(results).filter((m) => m.errors > 0);
   if (failed.length > 0) {

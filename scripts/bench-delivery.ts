@@ -112,7 +112,6 @@ async function learnBackends(): Promise<void> {
   for (const r of rows) backendApps.set(r.pid, r.app || "other");
 }
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const load = () => loadText(" / ");
 const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
 
 async function until<T>(
@@ -374,7 +373,7 @@ async function drainInto(tracker: { url: string; child: ChildProcess; label: str
   });
   const drained = now();
   const cpu = await cpuSince(cpu0, procs);
-  const load0 = load();
+  const load0 = loadText(" / ");
   await stopApp(worker.child);
   const [{ n: stored }] = (await sql<{ n: number }[]>`
     select count(*)::int as n from tracker.events where seq > ${seq0}`) as unknown as [
@@ -528,7 +527,7 @@ async function steadyInto(tracker: { url: string; child: ChildProcess; label: st
     return seqOf.size === ids.length && notes.some((n) => n.hi >= maxSeq) ? true : undefined;
   });
   await listener.unlisten();
-  const loadNow = load();
+  const loadNow = loadText(" / ");
   await stopApp(worker.child);
   const visibleAt = (seq: number) => notes.find((n) => n.lo <= seq && seq <= n.hi)!.at;
   const latencies = [...committed]
@@ -558,7 +557,7 @@ async function steadyInto(tracker: { url: string; child: ChildProcess; label: st
 // ---- the run ----------------------------------------------------------------------------
 
 console.log(
-  `delivery benchmark: ${fmt(N)} events × ${RUNS} runs; ${cpus().length} cores; load ${load()}; Postgres ${
+  `delivery benchmark: ${fmt(N)} events × ${RUNS} runs; ${cpus().length} cores; load ${loadText(" / ")}; Postgres ${
     embedded ? "embedded" : "DATABASE_URL"
   }`,
 );
@@ -589,7 +588,7 @@ try {
       const rate = N / (g.runMs / 1000);
       peer.push(rate);
       console.log(
-        `  graphile  ${fmt(rate)} jobs/s (${fmt(N)} no-op jobs queued in ${(g.queuedMs / 1000).toFixed(1)} s, run in ${(g.runMs / 1000).toFixed(1)} s; concurrency 24, localQueue 500; load ${load()})`,
+        `  graphile  ${fmt(rate)} jobs/s (${fmt(N)} no-op jobs queued in ${(g.queuedMs / 1000).toFixed(1)} s, run in ${(g.runMs / 1000).toFixed(1)} s; concurrency 24, localQueue 500; load ${loadText(" / ")})`,
       );
     }
   }

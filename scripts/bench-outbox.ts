@@ -104,16 +104,12 @@ async function measure(
 }
 
 async function main(): Promise<void> {
-  const load = () => loadText();
   console.log(
-    `bench:outbox — ${ROUNDS} rounds of ${EVENTS} events, ${cpus().length} cores, load ${load()}`,
+    `bench:outbox — ${ROUNDS} rounds of ${EVENTS} events, ${cpus().length} cores, load ${loadText()}`,
   );
   const database = await benchDatabase();
-  const cleanups: (() => Promise<void>)[] = [() => database.close()];
-  const url = database.url;
   // One connection: every statement runs on the backend whose CPU is read.
-  const { db, sql } = createDb(url, { max: 1 });
-  cleanups.unshift(() => sql.end({ timeout: 5 }));
+  const { db, sql } = createDb(database.url, { max: 1 });
   try {
     const [own] = await sql<{ pid: number }[]>`select pg_backend_pid() as pid`;
     const pid = own!.pid;
@@ -157,7 +153,7 @@ async function main(): Promise<void> {
       select.push(
         await measure(pid, Math.floor(EVENTS / 4), Math.floor(EVENTS / 4), () => sql`select 1`),
       );
-      console.log(`  round ${round + 1} done, load ${load()}`);
+      console.log(`  round ${round + 1} done, load ${loadText()}`);
     }
     const fig = (xs: number[]) =>
       `${percentile(xs, 50).toFixed(1)} [${Math.min(...xs).toFixed(1)}–${Math.max(...xs).toFixed(1)}]`;
@@ -179,9 +175,10 @@ async function main(): Promise<void> {
         `  ${String(size).padStart(3)} events  process ${fig(cs.map((x) => x.client))}  backend ${fig(cs.map((x) => x.backend))}  wall ${fig(cs.map((x) => x.wall))}  → an audited call adds ${fig(added)} µs of CPU (build + statement + wake-up share)`,
       );
     }
-    console.log(`load ${load()}`);
+    console.log(`load ${loadText()}`);
   } finally {
-    for (const cleanup of cleanups) await cleanup();
+    await sql.end({ timeout: 5 });
+    await database.close();
   }
 }
 

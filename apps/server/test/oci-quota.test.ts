@@ -140,7 +140,7 @@ describe("pull-traffic quota", () => {
 describe("pull-traffic quota against a client that does not wait", () => {
   it("refuses manifest GETs sent back to back within a few of the limit", async () => {
     // A manifest's bytes are counted while its answer goes out: a client sending its next GET
-    // at once may pass the check before the last count lands, by a few pulls, never more.
+    // at once may pass the check before the last count lands, by a few pulls.
     const gail = await env.tenant("gail", { trafficMb: 1 });
     const client = OciClient.basic(env.url(), "iamapikey", gail.apiKey);
     const image = await client.pushImage("gailns/app", "v1", {
