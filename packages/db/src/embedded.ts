@@ -1,6 +1,6 @@
 import { existsSync, lstatSync, mkdirSync, readFileSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { join } from "node:path";
+import { freePort } from "./free-port";
 import { placeBinaries, placeCluster } from "./placement";
 
 export interface EmbeddedServer {
@@ -18,22 +18,6 @@ export interface EmbeddedServer {
 
 const USER = "postgres";
 const PASSWORD = "berth-embedded";
-
-/** Ask the kernel for a free loopback port. */
-export async function freePort(): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const addr = srv.address();
-      srv.close(() => {
-        if (addr && typeof addr === "object") resolve(addr.port);
-        else reject(new Error("no port"));
-      });
-    });
-  });
-}
 
 function pidAlive(pid: number): boolean {
   try {

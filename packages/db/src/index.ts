@@ -1,8 +1,9 @@
 export * from "./client";
 export * from "./commit";
 export * from "./connect";
-export { type EmbeddedServer, freePort, startEmbeddedPostgres } from "./embedded";
+export { type EmbeddedServer, startEmbeddedPostgres } from "./embedded";
 export * from "./errors";
+export { freePort } from "./free-port";
 export * from "./group-commit";
 export { MIGRATIONS_DIR, migrate } from "./migrate";
 export * from "./outbox/index";

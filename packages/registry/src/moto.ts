@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { createServer } from "node:net";
 import { CreateBucketCommand } from "@aws-sdk/client-s3";
+import { freePort } from "@berth/db";
 import { S3Location, s3ClientFromEnv } from "./storage/s3-client";
 
 /**
@@ -16,18 +16,6 @@ export interface Moto {
   /** The keys of a bucket under a prefix (what the tests look for in it). */
   keys(bucket: string, prefix?: string): Promise<string[]>;
   stop(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 export async function startMoto(): Promise<Moto> {
