@@ -97,6 +97,15 @@ export function rewritten(batch: IngestBatch): IngestBatch {
 }
 
 /**
+ * The batches' bodies as one JSON array (each body is JSON text: parsed, or written here). The
+ * statement casts it ::text first: a parameter Postgres reads as jsonb goes through
+ * postgres.js's JSON serialiser, which would send the text as one JSON string.
+ */
+function bodiesArray(batches: readonly IngestBatch[]): string {
+  return `[${batches.map((b) => b.body).join(",")}]`;
+}
+
+/**
  * Store the events of several ingestion requests of one region in one transaction (the
  * tracker group-commits concurrent requests: `ingest-group.ts`): place the new events in their
  * account domains' Merkle logs (`placeInLogs` locks each domain's log row, so indexes are
@@ -131,15 +140,16 @@ export async function insertEvents(
     const fresh = events.filter((e) => !placed.duplicates.has(e.event.id));
     if (fresh.length === 0) return perBatch;
     const { tiles, logs } = placed;
-    // Postgres reads each event from its body (ordinality counts from 1). The lines are
-    // materialised so that each body is parsed once, whatever side of the join the planner
-    // puts them on.
+    // Postgres reads each event from its body (ordinality counts from 1). The bodies travel
+    // as one JSON array in one text parameter: as a text[] each body's every quote would be
+    // escaped by the client first (a tenth of the tracker's CPU at 500 events a request). The
+    // lines are materialised so that the bodies are parsed once, whatever side of the join
+    // the planner puts them on.
     const [result] = await tx<{ inserted: number; tiles: number }[]>`
       with line as materialized (
-        select b.k, b.host, l.n, l.value
-          from unnest(${batches.map((b) => b.body)}::text[], ${batches.map((b) => b.host)}::text[])
-               with ordinality as b(body, host, k)
-         cross join lateral jsonb_array_elements(b.body::jsonb->'lines') with ordinality as l(value, n)
+        select b.k, (${batches.map((b) => b.host)}::text[])[b.k::int] as host, l.n, l.value
+          from jsonb_array_elements(${bodiesArray(batches)}::text::jsonb) with ordinality as b(body, k)
+         cross join lateral jsonb_array_elements(b.body->'lines') with ordinality as l(value, n)
       ), input as (
         select l.value->'meta' as e, p.log_index, l.host
           from line l

@@ -43,7 +43,25 @@ export function formatCrn(input: CrnInput): string {
   return `${CRN_PREFIX}${location}:a/${input.account}::${input.resourceType}:${input.resource}`;
 }
 
+/**
+ * CRNs already parsed, by text. The tracker checks two CRNs of every event it ingests, twice
+ * each (the field's check and the cross-field rules), and most are repeats (one source CRN per
+ * account and location): parsing was a fifth of an event's check. Bounded, emptied when full;
+ * the parsed values are frozen, so no caller can change another's.
+ */
+const parsedCrns = new Map<string, Crn>();
+const PARSED_CRNS_MAX = 4096;
+
 export function parseCrn(text: string): Crn {
+  const known = parsedCrns.get(text);
+  if (known) return known;
+  const crn = Object.freeze(parseNewCrn(text));
+  if (parsedCrns.size >= PARSED_CRNS_MAX) parsedCrns.clear();
+  parsedCrns.set(text, crn);
+  return crn;
+}
+
+function parseNewCrn(text: string): Crn {
   if (typeof text !== "string") throw new InvalidCrnError("CRN must be a string");
   if (!text.startsWith(CRN_PREFIX)) {
     throw new InvalidCrnError(`CRN must start with "${CRN_PREFIX}": "${text}"`);

@@ -90,6 +90,28 @@ describe("CRN", () => {
     expect(isCrn(17)).toBe(false);
   });
 
+  it("gives every caller the same parse of a text, which none can change; a malformed text is refused every time", () => {
+    const parts = {
+      location: "us-south",
+      account: "acct",
+      resourceType: "image",
+      resource: "a/b:1",
+    };
+    const text = formatCrn(parts);
+    const first = parseCrn(text);
+    expect(() => {
+      (first as { account: string }).account = "other";
+    }, "a parsed CRN is frozen").toThrow(TypeError);
+    expect(parseCrn(text)).toEqual(parts);
+    const malformed = "crn:v1:bluemix:public:container-registry::a/x::t:r";
+    for (let i = 0; i < 2; i++) expect(() => parseCrn(malformed)).toThrow(/empty location/);
+    // Past the bound of what is kept: each text still parses to its own parts.
+    for (let i = 0; i < 10_000; i++) {
+      expect(parseCrn(`${text}${i}`).resource).toBe(`a/b:1${i}`);
+    }
+    expect(parseCrn(text)).toEqual(parts);
+  });
+
   it("refuses parts that would break the layout", () => {
     const base = { location: "us-south", account: "acct", resourceType: "image", resource: "a/b" };
     expect(() => formatCrn({ ...base, account: "a:b" })).toThrow(/account must not contain ":"/);
