@@ -46,16 +46,19 @@ export function formatCrn(input: CrnInput): string {
 /**
  * CRNs already parsed, by text. The tracker checks two CRNs of every event it ingests, twice
  * each (the field's check and the cross-field rules), and most are repeats (one source CRN per
- * account and location): parsing was a fifth of an event's check. Bounded, emptied when full;
+ * account and location): parsing was a fifth of an event's check. Bounded in entries (emptied
+ * when full) and in each text's length, so a sender of huge CRNs cannot make it hold memory;
  * the parsed values are frozen, so no caller can change another's.
  */
 const parsedCrns = new Map<string, Crn>();
 const PARSED_CRNS_MAX = 4096;
+const PARSED_CRN_MAX_LENGTH = 512;
 
 export function parseCrn(text: string): Crn {
   const known = parsedCrns.get(text);
   if (known) return known;
   const crn = Object.freeze(parseNewCrn(text));
+  if (text.length > PARSED_CRN_MAX_LENGTH) return crn;
   if (parsedCrns.size >= PARSED_CRNS_MAX) parsedCrns.clear();
   parsedCrns.set(text, crn);
   return crn;

@@ -110,6 +110,9 @@ describe("CRN", () => {
       expect(parseCrn(`${text}${i}`).resource).toBe(`a/b:1${i}`);
     }
     expect(parseCrn(text)).toEqual(parts);
+    const long = `${text}/${"x".repeat(100_000)}`;
+    expect(parseCrn(long).resource).toBe(`a/b:1/${"x".repeat(100_000)}`);
+    expect(Object.isFrozen(parseCrn(long)), "a long CRN's parse is frozen too").toBe(true);
   });
 
   it("refuses parts that would break the layout", () => {
