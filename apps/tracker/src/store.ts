@@ -142,7 +142,7 @@ export async function insertEvents(
     const { tiles, logs } = placed;
     // Postgres reads each event from its body (ordinality counts from 1). The bodies travel
     // as one JSON array in one text parameter: as a text[] each body's every quote would be
-    // escaped by the client first (a tenth of the tracker's CPU at 500 events a request). The
+    // escaped by the client first (about a tenth of the tracker's CPU in bench:delivery). The
     // lines are materialised so that the bodies are parsed once, whatever side of the join
     // the planner puts them on.
     const [result] = await tx<{ inserted: number; tiles: number }[]>`
