@@ -55,7 +55,8 @@ export async function choosePorts(ports: StackPorts): Promise<StackPorts> {
   const taken = new Set([...ports.regions.map((r) => r.port), ports.tracker, ports.worker]);
   const pick = async (port: number) => {
     if (port !== 0) return port;
-    // The kernel may hand out a port just released again: each service gets its own.
+    // Nothing is bound until the services start, so two picks may be the same free port:
+    // each service gets its own.
     for (;;) {
       const p = await freePort();
       if (!taken.has(p)) {

@@ -1,9 +1,8 @@
 import { chmodSync, lstatSync, mkdtempSync, readlinkSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { freePort } from "@berth/db";
+import { freePort, portIsFree } from "@berth/db";
 import { afterAll, describe, expect, it } from "vitest";
 import {
   cleanEnv,
@@ -21,12 +20,7 @@ async function freePair(): Promise<number> {
   for (let i = 0; i < 50; i++) {
     const p = await freePort();
     if (p >= 65_535) continue;
-    const next = await new Promise<boolean>((resolve) => {
-      const s = createServer();
-      s.once("error", () => resolve(false));
-      s.listen(p + 1, "127.0.0.1", () => s.close(() => resolve(true)));
-    });
-    if (next) return p;
+    if (await portIsFree(p + 1)) return p;
   }
   throw new Error("no pair of free ports found");
 }

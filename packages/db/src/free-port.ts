@@ -21,6 +21,12 @@ function ephemeralRange(): [number, number] {
   return [32_768, 60_999];
 }
 
+/** Whether a service could listen on `port` of 127.0.0.1 now. */
+export async function portIsFree(port: number): Promise<boolean> {
+  return (await listenable(port)) !== undefined;
+}
+
+/** The port a listen on `port` got (the kernel's choice for 0), or undefined when refused. */
 async function listenable(port: number): Promise<number | undefined> {
   return await new Promise((resolve) => {
     const srv = createServer();

@@ -3,7 +3,7 @@ export * from "./commit";
 export * from "./connect";
 export { type EmbeddedServer, startEmbeddedPostgres } from "./embedded";
 export * from "./errors";
-export { freePort } from "./free-port";
+export { freePort, portIsFree } from "./free-port";
 export * from "./group-commit";
 export { MIGRATIONS_DIR, migrate } from "./migrate";
 export * from "./outbox/index";
