@@ -63,6 +63,30 @@ describe("the app shell", () => {
     await until(() => quit, "the app to quit");
   });
 
+  it("quits on a q typed the moment the region picker closes (before React's effects run)", async () => {
+    let quit = false;
+    const s = app({
+      onQuit: () => {
+        quit = true;
+      },
+    });
+    await s.waitFor("region us-south");
+    // q in the picker closes the picker only: the key that releases its hold is not the app's.
+    await s.press("g");
+    await s.waitFor("Switch region");
+    await s.press("q");
+    await s.waitForGone("Switch region");
+    await new Promise((r) => setTimeout(r, 100));
+    expect(quit, "q in the region picker quit the app").toBe(false);
+    await s.press("g");
+    await s.waitFor("Switch region");
+    // The first frame without the picker: the app's keys are back on screen, so they work.
+    const sent = s.pressOnFrame(/^(?![\s\S]*Switch region)[\s\S]*q quit/, "q");
+    await s.press(KEY.escape);
+    await sent;
+    await until(() => quit, "the app to quit on the q typed as the picker closed", 5_000);
+  });
+
   it("switches region from the region picker", async () => {
     const saved: unknown[] = [];
     const s = app({ save: (c) => void saved.push(c) });

@@ -28,6 +28,11 @@ export interface Screen {
   type(text: string): Promise<void>;
   waitFor(text: string | RegExp, ms?: number): Promise<string>;
   waitForGone(text: string | RegExp, ms?: number): Promise<void>;
+  /**
+   * Press `key` the moment a frame matching `text` is written: before that render's effects
+   * run, as a fast typist or a slow machine does. Resolves once the key was sent.
+   */
+  pressOnFrame(text: string | RegExp, key: string, ms?: number): Promise<void>;
   unmount(): void;
 }
 
@@ -41,6 +46,7 @@ class FakeStdout extends EventEmitter {
   }
   write = (frame: string) => {
     this.frames.push(frame);
+    this.emit("frame", frame);
     return true;
   };
   get last(): string {
@@ -72,11 +78,18 @@ class FakeStdin extends EventEmitter {
 /** A tree rendered by ink-testing-library (100 columns), as a Screen. */
 export function renderScreen(tree: ReactElement): Screen {
   const r = renderTesting(tree);
+  const frames = new EventEmitter();
+  const write = r.stdout.write;
+  r.stdout.write = (frame: string) => {
+    write(frame);
+    frames.emit("frame", frame);
+  };
   return screenOf(
     r.lastFrame,
     (k) => r.stdin.write(k),
     r.unmount,
     () => r.frames.length,
+    frames,
   );
 }
 
@@ -103,6 +116,7 @@ export function renderSized(tree: ReactElement, columns = 100, rows = 24): Scree
       instance.cleanup();
     },
     () => stdout.frames.length,
+    stdout,
   );
 }
 
@@ -134,6 +148,8 @@ export function screenOf(
   unmount: () => void,
   /** How many frames were written so far (one per render in debug mode). */
   renders: () => number,
+  /** Emits "frame" with each frame as Ink writes it. */
+  frames: EventEmitter,
 ): Screen {
   const frame = () => plain(lastFrame());
   const matches = (text: string | RegExp) => (f: string) =>
@@ -173,6 +189,26 @@ export function screenOf(
         () => `${String(text)} to go from the frame:\n${frame()}`,
         ms,
       );
+    },
+    pressOnFrame(text, key, ms = 20_000) {
+      const m = matches(text);
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => {
+          frames.off("frame", onFrame);
+          reject(new Error(`no frame showed ${String(text)} within ${ms} ms:\n${frame()}`));
+        }, ms);
+        // A microtask runs after Ink's synchronous write and before React's passive effects.
+        const onFrame = (f: string) => {
+          if (!m(plain(f))) return;
+          frames.off("frame", onFrame);
+          clearTimeout(timer);
+          queueMicrotask(() => {
+            write(key);
+            resolve();
+          });
+        };
+        frames.on("frame", onFrame);
+      });
     },
     unmount,
   };

@@ -1,5 +1,5 @@
 import { Box, Text, useApp, useStdout } from "ink";
-import { useCallback, useEffect, useMemo, useState, useSyncExternalStore } from "react";
+import { useCallback, useEffect, useMemo, useRef, useState, useSyncExternalStore } from "react";
 import { type BerthClient, connect as defaultConnect, errorMessage } from "../api";
 import { maskKey } from "../config";
 import { truncate } from "../format";
@@ -68,11 +68,13 @@ export function App(props: AppProps) {
   );
   const [screen, setScreen] = useState<ScreenId>(props.initialScreen ?? "namespaces");
   const [imageFilter, setImageFilter] = useState<ImageFilter>({});
+  // The count is read when a key arrives (the ref) and drawn in the help bar (the state).
+  const captured = useRef(0);
   const [captures, setCaptures] = useState(0);
   const [help, setHelp] = useState<HelpItem[]>([]);
   const capture = useCallback(() => {
-    setCaptures((c) => c + 1);
-    return () => setCaptures((c) => c - 1);
+    setCaptures(++captured.current);
+    return () => setCaptures(--captured.current);
   }, []);
   const client = useMemo(
     () => (connection.url ? connectTo(connection.url, connection.apiKey) : undefined),
@@ -109,8 +111,13 @@ export function App(props: AppProps) {
   }, connKey);
 
   const globalKeys = overlay === "none" && captures === 0;
-  // Not useKeys: the app sits outside its own UiContext provider.
+  // Not useKeys: the app sits outside its own UiContext provider. Subscribed for the app's
+  // life and asked at each key: a subscription that followed `globalKeys` would start in an
+  // effect after the frame that shows the keys, and a key typed in between reached nobody.
+  // Ink asks handlers in the order they subscribed, so a view that captures (mounted after
+  // the app) sees its q after the app has declined it: q closes the view, not the app.
   useStableInput((input, key) => {
+    if (overlay !== "none" || captured.current > 0) return;
     if (input === "q") {
       props.onQuit?.();
       exit();
@@ -121,7 +128,7 @@ export function App(props: AppProps) {
       setScreen(SCREENS[next]!.id);
     } else if (input === "g") setOverlay("region");
     else if (input === "L") setOverlay("login");
-  }, props.interactive && globalKeys);
+  }, props.interactive);
 
   const { cols, rows } = size;
   const width = cols;

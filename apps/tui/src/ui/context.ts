@@ -1,5 +1,13 @@
 import { type Key, useInput } from "ink";
-import { createContext, useCallback, useContext, useEffect, useRef, useState } from "react";
+import {
+  createContext,
+  useCallback,
+  useContext,
+  useEffect,
+  useLayoutEffect,
+  useRef,
+  useState,
+} from "react";
 import { errorMessage } from "../api";
 
 export interface UiEnv {
@@ -43,10 +51,14 @@ export function useStableInput(handler: (input: string, key: Key) => void, activ
   useInput(stable, { isActive: active });
 }
 
-/** While `active`, the app's global keys (q, digits, g) are off: a form or dialog owns them. */
+/**
+ * While `active`, the app's global keys (q, digits, g) are off: a form or dialog owns them.
+ * A layout effect: taken and released in the commit that draws the change, so no key can
+ * arrive between the frame and the app's knowing.
+ */
 export function useCapture(active: boolean): void {
   const { capture } = useUi();
-  useEffect(() => (active ? capture() : undefined), [active, capture]);
+  useLayoutEffect(() => (active ? capture() : undefined), [active, capture]);
 }
 
 export function useHelp(items: HelpItem[]): void {
