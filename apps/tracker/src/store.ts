@@ -1,5 +1,4 @@
 import type { AtEvent } from "@berth/core";
-import { type PipelinedTx, pipelinedTransaction } from "@berth/db";
 import type { ParsedEventFilter, ParsedExportQuery, TrackerLine } from "@berth/tracker-client";
 import { levelOf } from "@berth/tracker-client";
 import type postgres from "postgres";
@@ -31,7 +30,7 @@ export const UNLOGGED_FOR_BENCHMARK = process.env.BERTH_BENCH_UNLOGGED === "1";
 
 /** The benchmark's placement without the log: only the duplicates check. */
 async function unlogged(
-  tx: PipelinedTx,
+  tx: postgres.TransactionSql,
   events: readonly { event: AtEvent }[],
 ): Promise<Pick<LogAppend, "indexes" | "duplicates" | "tiles" | "logs">> {
   const found = await tx<{ id: string }[]>`
@@ -131,7 +130,7 @@ export async function insertEvents(
   });
   const events = [...first.values()];
   if (events.length === 0) return perBatch;
-  return pipelinedTransaction(sql, async (tx) => {
+  return sql.begin(async (tx) => {
     const placed = UNLOGGED_FOR_BENCHMARK
       ? await unlogged(tx, events)
       : await placeInLogs(tx, region, events);

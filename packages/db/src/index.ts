@@ -7,5 +7,4 @@ export { freePort, portIsFree } from "./free-port";
 export * from "./group-commit";
 export { MIGRATIONS_DIR, migrate } from "./migrate";
 export * from "./outbox/index";
-export { type PipelinedTx, pipelinedTransaction } from "./pipelined-transaction";
 export * from "./schema/index";

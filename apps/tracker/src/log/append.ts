@@ -1,6 +1,6 @@
 import type { AtEvent } from "@berth/core";
-import type { PipelinedTx } from "@berth/db";
 import { appendLeaves, canonicalLeafHash, type Hash, nodesToStore, tileWrites } from "@berth/tlog";
+import type postgres from "postgres";
 import { canonicalEvent } from "./event-canonical";
 import { decodeFrontier, encodeFrontier } from "./frontier";
 
@@ -29,7 +29,7 @@ export function crnAccount(crn: string): string {
  * the lock is seen, because the check is a later statement than the lock.
  */
 export async function placeInLogs(
-  tx: PipelinedTx,
+  tx: postgres.TransactionSql,
   region: string,
   events: readonly { event: AtEvent; stored: unknown }[],
 ): Promise<LogAppend> {
