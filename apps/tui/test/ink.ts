@@ -78,18 +78,18 @@ class FakeStdin extends EventEmitter {
 /** A tree rendered by ink-testing-library (100 columns), as a Screen. */
 export function renderScreen(tree: ReactElement): Screen {
   const r = renderTesting(tree);
-  const frames = new EventEmitter();
+  // Its stdout emits each frame as FakeStdout's does (pressOnFrame listens for them).
   const write = r.stdout.write;
   r.stdout.write = (frame: string) => {
     write(frame);
-    frames.emit("frame", frame);
+    r.stdout.emit("frame", frame);
   };
   return screenOf(
     r.lastFrame,
     (k) => r.stdin.write(k),
     r.unmount,
     () => r.frames.length,
-    frames,
+    r.stdout,
   );
 }
 
