@@ -38,6 +38,8 @@ export interface WorkerOptions extends Partial<Omit<WorkerSettings, "trackerKeys
   /** Serve /metrics, /healthz and /readyz (default true). */
   serveMetrics?: boolean;
   workerId?: string;
+  /** How long a delivery holds the events committed meanwhile (default HOLD_MS; tests). */
+  holdMs?: number;
   logger?: Logger;
 }
 
@@ -140,6 +142,7 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
     leaseMs: s.leaseMs,
     pollMs: s.pollMs,
     concurrency: s.concurrency,
+    holdMs: opts.holdMs,
     async handle(rows) {
       if (await settle(sql, await delivery.deliver(rows), log)) stats.batches++;
     },

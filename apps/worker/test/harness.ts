@@ -133,9 +133,13 @@ export async function proxyTo(
   hold: (n: number) => { forward: boolean; delayMs?: number; never?: boolean },
 ) {
   let n = 0;
+  let open = 0;
+  let most = 0;
   const seen: { n: number; stored: Promise<void> }[] = [];
   const server = http.createServer((req, res) => {
     const i = ++n;
+    most = Math.max(most, ++open);
+    res.on("close", () => open--);
     const policy = hold(i);
     let body = "";
     req.on("data", (c) => {
@@ -170,6 +174,8 @@ export async function proxyTo(
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     requests: () => n,
+    /** The most requests it held at once, from arrival to answer. */
+    mostAtOnce: () => most,
     /** Resolves once request `i` has been forwarded and stored by the tracker. */
     async stored(i: number): Promise<void> {
       const entry = await waitFor(
