@@ -31,12 +31,13 @@ export interface ClaimLoopOptions {
 const HEAD_EVERY_MS = 1000;
 
 /**
- * How long a batch's delivery may take before another loop claims the events committed
- * meanwhile; until then they wait for the delivering loop, which claims again as soon as it
- * is done. Waking a loop at once split a steady rate's batches into several smaller ones,
- * about half of whose claims found nothing: at 1,000 events/s 2 events per ingestion request,
- * where one loop at a time made 3 and a p99 of ~36 rather than ~54 ms (issue 15). Bounded,
- * so that a slow destination holds the events behind it for this long at most.
+ * How long after a batch's delivery began the events committed meanwhile still wait for it;
+ * its loop claims again as soon as the delivery is settled. Waking an idle loop at once for
+ * each notification split a steady rate into overlapping batches of one or two events, about
+ * half of whose claims found nothing: at 1,000 events/s ~2 events per ingestion request and
+ * ~12% more CPU across the processes (issue 15). Bounded, so that a slow destination holds
+ * the events behind it for this long at most: when every delivery in flight began longer ago,
+ * a notification wakes a loop at once, as before.
  */
 export const HOLD_MS = 100;
 
@@ -59,8 +60,11 @@ export class ClaimLoops {
   private dirty = false;
   /** Claim statements in flight. */
   private claiming = 0;
-  /** Batches being delivered. */
+  /** Batches being delivered, and when the latest of them began (performance.now()). */
   private delivering = 0;
+  private deliveryBegan = 0;
+  /** Wakes a loop once the held events have waited HOLD_MS. */
+  private holdTimer: NodeJS.Timeout | undefined;
   private stopping = false;
   private loops: Promise<void>[] = [];
   /** Where the next claim starts; undefined: at the head. */
@@ -79,11 +83,31 @@ export class ClaimLoops {
    * A notification. While a claim is in flight, newly committed events wait for the claim
    * that follows it rather than each waking a loop: at a thousand events a second this turns
    * a thousand one-event batches into a few hundred small ones, at no cost in latency. While
-   * a batch is being delivered they wait for its loop's next claim, for HOLD_MS at most.
+   * a batch is being delivered they wait for its loop's next claim (`holdOrWake`).
    */
   notified(): void {
-    if (this.claiming > 0 || this.delivering > 0) this.dirty = true;
-    else this.wakeOne();
+    if (this.claiming > 0) this.dirty = true;
+    else this.holdOrWake();
+  }
+
+  /**
+   * New events wait for the loop of the latest delivery to claim them, until HOLD_MS after
+   * that delivery began; past it (or with nothing being delivered) an idle loop claims them.
+   */
+  private holdOrWake(): void {
+    this.dirty = true;
+    if (this.holdTimer || this.stopping) return;
+    const holdMs = this.o.holdMs ?? HOLD_MS;
+    const wait = this.delivering > 0 ? this.deliveryBegan + holdMs - performance.now() : 0;
+    if (wait <= 0) {
+      this.wakeOne();
+      return;
+    }
+    this.holdTimer = setTimeout(() => {
+      this.holdTimer = undefined;
+      // Looked at again: a delivery may have begun since, or a claim taken the events.
+      if (this.dirty && this.claiming === 0) this.holdOrWake();
+    }, wait);
   }
 
   wakeAll(): void {
@@ -93,6 +117,7 @@ export class ClaimLoops {
   /** Stop claiming; resolves once every loop has finished its batch. */
   async stop(): Promise<void> {
     this.stopping = true;
+    clearTimeout(this.holdTimer);
     this.wakeAll();
     await Promise.all(this.loops);
   }
@@ -173,20 +198,18 @@ export class ClaimLoops {
         if (!this.dirty) await this.idle(pollMs);
         continue;
       }
-      // A full batch means a backlog: another loop claims while this one delivers. Events
-      // committed meanwhile wait for this loop's next claim, or HOLD_MS.
-      if (rows.length >= o.batchSize) this.wakeOne();
-      const held = setTimeout(() => {
-        if (this.dirty && this.claiming === 0) this.wakeOne();
-      }, o.holdMs ?? HOLD_MS);
       o.metrics.inFlight.inc(rows.length);
       this.delivering++;
+      this.deliveryBegan = performance.now();
+      // A full batch means a backlog: another loop claims while this one delivers. Events
+      // committed during the claim wait for this loop's next one (HOLD_MS at most).
+      if (rows.length >= o.batchSize) this.wakeOne();
+      else if (this.dirty) this.holdOrWake();
       try {
         await o.handle(rows);
       } catch (error) {
         o.log.error({ err: error }, "delivery failed; leases will expire and the batch be retried");
       } finally {
-        clearTimeout(held);
         this.delivering--;
         o.metrics.inFlight.dec(rows.length);
       }
