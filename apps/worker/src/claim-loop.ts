@@ -35,9 +35,9 @@ const HEAD_EVERY_MS = 1000;
  * its loop claims again as soon as the delivery is settled. Waking an idle loop at once for
  * each notification split a steady rate into overlapping batches of one or two events, about
  * half of whose claims found nothing: at 1,000 events/s ~2 events per ingestion request and
- * ~12% more CPU across the processes (issue 15). Bounded, so that a slow destination holds
- * the events behind it for this long at most: when every delivery in flight began longer ago,
- * a notification wakes a loop at once, as before.
+ * ~15% more CPU across the processes than with the hold (issue 15). Bounded, so that a slow
+ * destination holds the events behind it for this long at most: when every delivery in
+ * flight began longer ago, a notification wakes a loop at once, as before.
  */
 export const HOLD_MS = 100;
 
