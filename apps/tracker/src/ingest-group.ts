@@ -1,6 +1,7 @@
 import { GroupCommit, isDatabaseUnavailable, isRefusedInput } from "@berth/db";
 import type postgres from "postgres";
 import { MAX_BODY_BYTES } from "./ingest";
+import { KnownLogs } from "./log/append";
 import { type IngestBatch, insertEvents, rewritten } from "./store";
 
 interface Pending {
@@ -19,11 +20,13 @@ interface Pending {
  */
 export class IngestGroups {
   private readonly groups = new Map<string, GroupCommit<Pending>>();
+  /** The logs this process wrote last: most groups are then written in one statement. */
+  private readonly known = new KnownLogs();
 
   constructor(
     private readonly sql: postgres.Sql,
-    /** Called once for each transaction that committed. */
-    private readonly committed: () => void = () => {},
+    /** Called once for each transaction that committed, with the way it placed its events. */
+    private readonly committed: (placed: "remembered" | "locked") => void = () => {},
   ) {}
 
   /** Store a request's events; resolves with the ids that were already stored. */
@@ -56,15 +59,16 @@ export class IngestGroups {
   private async write(region: string, items: Pending[]): Promise<void> {
     if (items.length > 1) {
       try {
-        const duplicates = await insertEvents(
+        const { duplicates, placed } = await insertEvents(
           this.sql,
           region,
           items.map((p) => p.batch),
+          this.known,
         );
         items.forEach((p, k) => {
           p.outcome = { duplicates: duplicates[k]! };
         });
-        this.committed();
+        this.committed(placed);
         return;
       } catch (error) {
         if (isDatabaseUnavailable(error)) throw error;
@@ -72,22 +76,21 @@ export class IngestGroups {
     }
     for (const p of items) {
       try {
-        p.outcome = { duplicates: await this.writeAlone(region, p.batch) };
-        this.committed();
+        const { duplicates, placed } = await this.writeAlone(region, p.batch);
+        p.outcome = { duplicates: duplicates[0]! };
+        this.committed(placed);
       } catch (error) {
         p.outcome = { error };
       }
     }
   }
 
-  private async writeAlone(region: string, batch: IngestBatch): Promise<Set<string>> {
+  private async writeAlone(region: string, batch: IngestBatch) {
     try {
-      const [duplicates] = await insertEvents(this.sql, region, [batch]);
-      return duplicates!;
+      return await insertEvents(this.sql, region, [batch], this.known);
     } catch (error) {
       if (!batch.isRequestBody || !isRefusedInput(error)) throw error;
-      const [duplicates] = await insertEvents(this.sql, region, [rewritten(batch)]);
-      return duplicates!;
+      return await insertEvents(this.sql, region, [rewritten(batch)], this.known);
     }
   }
 }

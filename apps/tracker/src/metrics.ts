@@ -20,7 +20,8 @@ export function trackerMetrics(tailSubscribers: () => number) {
     }),
     transactions: new Counter({
       name: "berth_tracker_ingest_transactions_total",
-      help: "Transactions that stored ingested events (concurrent requests share one)",
+      help: "Transactions that stored ingested events (concurrent requests share one), by how their events were placed: from the logs as this process last wrote them, in one statement (remembered), or under the logs' locks (locked: a log this process had not written, or that another process grew)",
+      labelNames: ["placed"] as const,
       registers: [registry],
     }),
     ingestSeconds: new Histogram({

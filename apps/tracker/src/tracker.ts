@@ -124,7 +124,7 @@ export async function startTracker(opts: TrackerOptions): Promise<RunningTracker
   const verifierKey = verifierKeyOf(signingKey);
   const checkpointer = startCheckpointer(sql, signingKey, log);
   const metrics = trackerMetrics(() => hub.size);
-  const ingestGroups = new IngestGroups(sql, () => metrics.transactions.inc());
+  const ingestGroups = new IngestGroups(sql, (placed) => metrics.transactions.inc({ placed }));
   const stats: TrackerStats = { batches: 0, received: 0, accepted: 0, duplicates: 0, rejected: 0 };
   const openTails = new Set<() => void>();
 

@@ -150,7 +150,11 @@ describe("concurrent ingestion", () => {
       body,
     }).then(async (res) => ({ status: res.status, body: (await res.json()) as IngestResponse }));
   const transactions = async () =>
-    Number(/^berth_tracker_ingest_transactions_total (\d+)/m.exec(await tracker.metrics())?.[1]);
+    [
+      ...(await tracker.metrics()).matchAll(
+        /^berth_tracker_ingest_transactions_total\{[^}]*\} (\d+)/gm,
+      ),
+    ].reduce((n, m) => n + Number(m[1]), 0);
 
   /**
    * Holds the log row of `account` locked, so that the tracker's next transaction for it waits

@@ -110,6 +110,40 @@ describe("the verifiable log", () => {
     expect(log?.size).toBe(300);
   });
 
+  it("the process that wrote a log last appends to it in one statement; one that another process grew is placed again under its lock", async () => {
+    const account = "acct-remembered";
+    const placed = async (tracker: RunningTracker, how: string) =>
+      Number(
+        new RegExp(
+          `^berth_tracker_ingest_transactions_total\\{placed="${how}"\\} (\\d+)`,
+          "m",
+        ).exec(await tracker.metrics())?.[1] ?? 0,
+      );
+    const batch = () => Array.from({ length: 10 }, () => makeEvent({ account }));
+    const before = { remembered: await placed(a, "remembered"), locked: await placed(a, "locked") };
+    // Unknown to a at first: placed under the lock; then from what a wrote.
+    for (let i = 0; i < 3; i++) await ingest(a, batch());
+    expect(await placed(a, "remembered"), "a's later writes were placed from its own").toBe(
+      before.remembered + 2,
+    );
+    expect(await placed(a, "locked")).toBe(before.locked + 1);
+    // b grows the log; a's remembered state is stale: its next write must not use it.
+    await ingest(b, batch());
+    await ingest(a, batch());
+    expect(await placed(a, "locked"), "a placed again under the lock after b grew the log").toBe(
+      before.locked + 2,
+    );
+    expect(await placed(a, "remembered")).toBe(before.remembered + 2);
+    // A redelivery to the process that wrote last: found stored, never entered twice.
+    const last = batch();
+    await ingest(a, last);
+    await ingest(a, last);
+    const rows = await t.sql<{ log_index: number }[]>`
+      select log_index::int from tracker.events where account_id = ${account} order by log_index`;
+    expect(rows.map((r) => r.log_index)).toEqual(Array.from({ length: 60 }, (_, i) => i));
+    expect(await verifyAll(account, await latest(account))).toEqual([]);
+  });
+
   it("a signed checkpoint covers the log within a second, and export lines carry their index", async () => {
     const cp = await latest("acct-log");
     expect(cp.size).toBe(300);

@@ -14,7 +14,95 @@ export interface LogAppend {
    * tile's length so far. Written with the frontiers in the same transaction as the events.
    */
   tiles: { account: string[]; level: number[]; idx: number[]; offset: number[]; hashes: string[] };
-  logs: { account: string[]; size: number[]; frontier: string[] };
+  /** Per grown log: its size and frontier before (which the write checks) and after. */
+  logs: {
+    account: string[];
+    was: number[];
+    wasFrontier: string[];
+    size: number[];
+    frontier: string[];
+  };
+}
+
+/** A log as this process last wrote it. */
+interface LogState {
+  size: number;
+  frontier: Buffer;
+}
+
+/** How many logs' states a process remembers (each at most ~1.7 kB: 53 hashes). */
+const KNOWN_LOGS = 4096;
+
+/**
+ * The states of the logs this process wrote last, per region and account. With them an
+ * ingestion is placed without reading (and locking) the logs first, and written in one
+ * statement that grows each log only from the size it was placed at: a log that another
+ * writer grew meanwhile fails that statement, and the events are placed again under the lock
+ * (store.ts). Only a committed write records a state; a failed or unknown outcome forgets it.
+ */
+export class KnownLogs {
+  private readonly states = new Map<string, LogState>();
+
+  /** The states of these accounts' logs, or undefined if one is not known. */
+  get(region: string, accounts: readonly string[]): Map<string, LogState> | undefined {
+    const out = new Map<string, LogState>();
+    for (const account of accounts) {
+      const state = this.states.get(`${region}\0${account}`);
+      if (!state) return undefined;
+      out.set(account, state);
+    }
+    return out;
+  }
+
+  /** The logs an append committed. */
+  record(region: string, logs: LogAppend["logs"]): void {
+    logs.account.forEach((account, i) => {
+      const key = `${region}\0${account}`;
+      // Re-inserted so that the Map's order is least recently written first.
+      this.states.delete(key);
+      this.states.set(key, {
+        size: logs.size[i]!,
+        frontier: Buffer.from(logs.frontier[i]!, "hex"),
+      });
+    });
+    for (const key of this.states.keys()) {
+      if (this.states.size <= KNOWN_LOGS) break;
+      this.states.delete(key);
+    }
+  }
+
+  forget(region: string, accounts: Iterable<string>): void {
+    for (const account of accounts) this.states.delete(`${region}\0${account}`);
+  }
+}
+
+/** The leaf hashes of a batch's events, in its order: the log's main cost in CPU. */
+function leavesOf(events: readonly { stored: unknown }[]): Hash[] {
+  return events.map((e) => canonicalLeafHash(canonicalEvent(e.stored)));
+}
+
+/**
+ * The account of each event: the expression that fills the row's account_id column (store.ts),
+ * so an event is always in the log of the domain it is filed under (the CRN was validated).
+ */
+function accountsOf(events: readonly { event: AtEvent }[]): string[] {
+  return events.map((e) => crnAccount(e.event.target.id));
+}
+
+/**
+ * Places a batch's events in their logs as `known` remembers them, assuming none is stored
+ * yet: undefined when a log is not known. The write fails if a log has moved or an event was
+ * stored (store.ts), and the batch is then placed by `placeInLogs`.
+ */
+export function placeInKnownLogs(
+  known: KnownLogs,
+  region: string,
+  events: readonly { event: AtEvent; stored: unknown }[],
+): LogAppend | undefined {
+  const accountOf = accountsOf(events);
+  const states = known.get(region, [...new Set(accountOf)].sort());
+  if (!states) return undefined;
+  return appendTo(states, events, accountOf, leavesOf(events), new Set());
 }
 
 /** SQL's substr(split_part(crn, ':', 7), 3): the account of "a/<account>", the 7th segment. */
@@ -33,9 +121,7 @@ export async function placeInLogs(
   region: string,
   events: readonly { event: AtEvent; stored: unknown }[],
 ): Promise<LogAppend> {
-  // The account of each event: the expression that fills the row's account_id column (store.ts),
-  // so an event is always in the log of the domain it is filed under (the CRN was validated).
-  const accountOf = events.map((e) => crnAccount(e.event.target.id));
+  const accountOf = accountsOf(events);
   const accounts = [...new Set(accountOf)].sort();
   // Sent together: postgres.js pipelines them on the transaction's connection, so the check
   // costs no round trip of its own while the locks are held, and Postgres still runs each
@@ -58,9 +144,22 @@ export async function placeInLogs(
   placed.catch(() => {});
   // The leaves (canonical JSON and a hash: the log's main cost in CPU) are computed while
   // Postgres takes the locks, not while this transaction holds them.
-  const leaves = events.map((e) => canonicalLeafHash(canonicalEvent(e.stored)));
+  const leaves = leavesOf(events);
   const [, rows, found] = await placed;
-  const duplicates = new Set(found.map((r) => r.id));
+  const states = new Map(
+    rows.map((r) => [r.account_id, { size: Number(r.size), frontier: r.frontier }]),
+  );
+  return appendTo(states, events, accountOf, leaves, new Set(found.map((r) => r.id)));
+}
+
+/** Appends the leaves of the events not in `duplicates` to their logs' states. */
+function appendTo(
+  states: Map<string, LogState>,
+  events: readonly { event: AtEvent }[],
+  accountOf: readonly string[],
+  leaves: readonly Hash[],
+  duplicates: Set<string>,
+): LogAppend {
   const byAccount = new Map<string, { event: AtEvent; leaf: Hash }[]>();
   events.forEach((e, i) => {
     if (duplicates.has(e.event.id)) return;
@@ -74,14 +173,14 @@ export async function placeInLogs(
     indexes: new Map(),
     duplicates,
     tiles: { account: [], level: [], idx: [], offset: [], hashes: [] },
-    logs: { account: [], size: [], frontier: [] },
+    logs: { account: [], was: [], wasFrontier: [], size: [], frontier: [] },
   };
-  for (const row of rows) {
-    const added = byAccount.get(row.account_id);
+  for (const [account, state] of states) {
+    const added = byAccount.get(account);
     if (!added) continue;
-    const size = Number(row.size);
+    const size = state.size;
     const appended = appendLeaves(
-      decodeFrontier(size, row.frontier),
+      decodeFrontier(size, state.frontier),
       size,
       added.map((a) => a.leaf),
     );
@@ -89,13 +188,15 @@ export async function placeInLogs(
       out.indexes.set(a.event.id, size + i);
     });
     for (const tile of tileWrites(nodesToStore(appended.created))) {
-      out.tiles.account.push(row.account_id);
+      out.tiles.account.push(account);
       out.tiles.level.push(tile.level);
       out.tiles.idx.push(tile.tile);
       out.tiles.offset.push(tile.offset);
       out.tiles.hashes.push(tile.hashes.toString("hex"));
     }
-    out.logs.account.push(row.account_id);
+    out.logs.account.push(account);
+    out.logs.was.push(size);
+    out.logs.wasFrontier.push(state.frontier.toString("hex"));
     out.logs.size.push(appended.size);
     out.logs.frontier.push(encodeFrontier(appended.frontier).toString("hex"));
   }
