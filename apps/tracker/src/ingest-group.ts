@@ -2,7 +2,7 @@ import { GroupCommit, isDatabaseUnavailable, isRefusedInput } from "@berth/db";
 import type postgres from "postgres";
 import { MAX_BODY_BYTES } from "./ingest";
 import { KnownLogs } from "./log/append";
-import { type IngestBatch, insertEvents, rewritten } from "./store";
+import { type IngestBatch, insertEvents, type Placement, rewritten } from "./store";
 
 interface Pending {
   batch: IngestBatch;
@@ -26,7 +26,7 @@ export class IngestGroups {
   constructor(
     private readonly sql: postgres.Sql,
     /** Called once for each transaction that committed, with the way it placed its events. */
-    private readonly committed: (placed: "remembered" | "locked") => void = () => {},
+    private readonly committed: (placed: Placement) => void = () => {},
   ) {}
 
   /** Store a request's events; resolves with the ids that were already stored. */

@@ -112,6 +112,9 @@ function bodiesArray(batches: readonly IngestBatch[]): string {
   return `[${batches.map((b) => b.body).join(",")}]`;
 }
 
+/** How a write placed its events in the logs (see insertEvents). */
+export type Placement = "remembered" | "locked";
+
 /**
  * Store the events of several ingestion requests of one region in one transaction (the
  * tracker group-commits concurrent requests: `ingest-group.ts`): place the new events in their
@@ -134,7 +137,7 @@ export async function insertEvents(
   region: string,
   batches: readonly IngestBatch[],
   known?: KnownLogs,
-): Promise<{ duplicates: Set<string>[]; placed: "remembered" | "locked" }> {
+): Promise<{ duplicates: Set<string>[]; placed: Placement }> {
   const perBatch = batches.map(() => new Set<string>());
   // One entry per id, the first occurrence in the group's order; later ones are duplicates.
   const first = new Map<string, { k: number; line: number; event: AtEvent; stored: unknown }>();
