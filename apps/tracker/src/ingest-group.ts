@@ -29,6 +29,11 @@ export class IngestGroups {
     private readonly committed: (placed: Placement) => void = () => {},
   ) {}
 
+  /** One-statement writes refused since start (a log another process grew, a redelivery). */
+  get refusedWrites(): number {
+    return this.known.refusedWrites;
+  }
+
   /** Store a request's events; resolves with the ids that were already stored. */
   async store(region: string, batch: IngestBatch): Promise<Set<string>> {
     const pending: Pending = { batch };

@@ -1,7 +1,10 @@
 import { processMetrics } from "@berth/service";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 
-export function trackerMetrics(tailSubscribers: () => number) {
+export function trackerMetrics(read: {
+  tailSubscribers: () => number;
+  refusedWrites: () => number;
+}) {
   const registry = new Registry();
   processMetrics(registry);
   return {
@@ -24,6 +27,15 @@ export function trackerMetrics(tailSubscribers: () => number) {
       labelNames: ["placed"] as const,
       registers: [registry],
     }),
+    refused: new Counter({
+      name: "berth_tracker_ingest_refused_writes_total",
+      help: "One-statement writes (placed from remembered logs) that the database refused, because another process had grown a log or an event was already stored; their events were then placed under the logs' locks",
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(read.refusedWrites());
+      },
+    }),
     ingestSeconds: new Histogram({
       name: "berth_tracker_ingest_duration_seconds",
       help: "Time to validate and store one ingestion batch",
@@ -40,7 +52,7 @@ export function trackerMetrics(tailSubscribers: () => number) {
       help: "Open live tails on this process",
       registers: [registry],
       collect() {
-        this.set(tailSubscribers());
+        this.set(read.tailSubscribers());
       },
     }),
   };

@@ -129,8 +129,9 @@ export type Placement = "remembered" | "locked";
  * events/s on 2 cores, ~2-3 ms each). That statement fails whole if a log is no longer as
  * remembered (another tracker process grew it) or an event is already stored; the events are
  * then placed under the logs' locks (`placeInLogs`, which locks each domain's log row, so
- * indexes are gap-free and in one order across tracker processes) in a transaction.
- * `placed` says which way the events were placed.
+ * indexes are gap-free and in one order across tracker processes) in a transaction, from the
+ * leaves already computed; a log that had moved is then placed under the lock only for a
+ * while (KnownLogs.contend). `placed` says which way the events were placed.
  */
 export async function insertEvents(
   sql: Sql,
@@ -152,19 +153,22 @@ export async function insertEvents(
   const remembered = known && !UNLOGGED_FOR_BENCHMARK && placeInKnownLogs(known, region, events);
   if (remembered) {
     try {
-      await writeEvents(sql, region, batches, events, remembered);
-      known.record(region, remembered.logs);
+      await writeEvents(sql, region, batches, events, remembered.placed);
+      known.record(region, remembered.placed.logs);
       return { duplicates: perBatch, placed: "remembered" };
     } catch (error) {
-      known.forget(region, remembered.logs.account);
-      if (isDatabaseUnavailable(error)) throw error;
+      if (isDatabaseUnavailable(error)) {
+        known.forget(region, remembered.placed.logs.account);
+        throw error;
+      }
+      known.refused(region, remembered.placed.logs.account);
     }
   }
   try {
     const placed = await sql.begin(async (tx) => {
       const placed = UNLOGGED_FOR_BENCHMARK
         ? await unlogged(tx, events)
-        : await placeInLogs(tx, region, events);
+        : await placeInLogs(tx, region, events, remembered ? remembered.leaves : undefined);
       const fresh = events.filter((e) => !placed.duplicates.has(e.event.id));
       if (fresh.length > 0) await writeEvents(tx, region, batches, fresh, placed);
       return placed;
@@ -172,6 +176,7 @@ export async function insertEvents(
     for (const e of events) {
       if (placed.duplicates.has(e.event.id)) perBatch[e.k]!.add(e.event.id);
     }
+    if (remembered) known.contend(region, remembered.placed.logs, placed.logs);
     known?.record(region, placed.logs);
     return { duplicates: perBatch, placed: "locked" };
   } catch (error) {
@@ -200,8 +205,22 @@ async function writeEvents(
   // escaped by the client first (about a tenth of the tracker's CPU in bench:delivery). The
   // lines are materialised so that the bodies are parsed once, whatever side of the join
   // the planner puts them on.
+  // Every write below waits for `locked`: the log rows are locked first, in account order, as
+  // placeInLogs locks them. A write that inserted its events before taking the log's lock
+  // could deadlock with a process holding it (each waiting on the other's uncommitted index
+  // entry at the same log index: measured with two tracker processes on one region), and one
+  // that finds a log moved writes nothing.
+  const grownLogs = logs.account.length;
   await q`
-      with line as materialized (
+      with locked as (
+        select count(*)::int as n from (
+          select 1 from tracker.logs g
+            join unnest(${logs.account}::text[], ${logs.was}::bigint[], ${logs.wasFrontier}::text[])
+                 as u(a, was, wf) on g.account_id = u.a
+           where g.region = ${region} and g.size = u.was and g.frontier = decode(u.wf, 'hex')
+           order by g.account_id
+             for update of g) as l
+      ), line as materialized (
         select b.k, (${batches.map((b) => b.host)}::text[])[b.k::int] as host, l.n, l.value
           from jsonb_array_elements(${bodiesArray(batches)}::text::jsonb) with ordinality as b(body, k)
          cross join lateral jsonb_array_elements(b.body->'lines') with ordinality as l(value, n)
@@ -212,6 +231,7 @@ async function writeEvents(
                       ${fresh.map((e) => indexes.get(e.event.id) ?? null)}::bigint[])
                with ordinality as p(k, line, log_index, o)
             on p.k = l.k and p.line = l.n
+         where (select n from locked) = ${grownLogs}
          order by p.o
       ), ins as (
         insert into tracker.events (id, account_id, region, event_time, host, action, outcome,
@@ -229,6 +249,7 @@ async function writeEvents(
         select a, l, i, o, decode(h, 'hex') as h
           from unnest(${tiles.account}::text[], ${tiles.level}::smallint[], ${tiles.idx}::bigint[],
                       ${tiles.offset}::int[], ${tiles.hashes}::text[]) as t(a, l, i, o, h)
+         where (select n from locked) = ${grownLogs}
       ), tiles as (
         insert into tracker.log_tiles as t (account_id, region, level, idx, hashes)
         select a, ${region}, l, i, h from tile
@@ -240,6 +261,7 @@ async function writeEvents(
                       ${logs.size}::bigint[], ${logs.frontier}::text[]) as u(a, was, wf, size, f)
          where g.account_id = u.a and g.region = ${region}
            and g.size = u.was and g.frontier = decode(u.wf, 'hex')
+           and (select n from locked) = ${grownLogs}
         returning 1
       ), note as (
         select pg_notify(${TRACKER_CHANNEL}, json_build_object(
@@ -251,11 +273,11 @@ async function writeEvents(
       -- notified is selected so that the planner keeps it, and with it the notification.
       select notified,
              case when inserted <> ${fresh.length} or tiles <> ${tiles.idx.length}
-                       or grown <> ${logs.account.length}
+                       or grown <> ${grownLogs}
                   then tracker.log_moved(format(
                          'stored %s of %s new events, %s of %s tree tiles and %s of %s logs where they were placed; rolled back',
                          inserted, ${fresh.length}::int, tiles, ${tiles.idx.length}::int,
-                         grown, ${logs.account.length}::int)) end
+                         grown, ${grownLogs}::int)) end
         from (select (select count(*)::int from ins) as inserted,
                      (select count(*) from note) as notified,
                      (select count(*)::int from tiles join tile on (a, l, i) = (account_id, level, idx)

@@ -123,8 +123,11 @@ export async function startTracker(opts: TrackerOptions): Promise<RunningTracker
   const signingKey = await loadSigningKey({ key: opts.signingKey, file: opts.signingKeyFile });
   const verifierKey = verifierKeyOf(signingKey);
   const checkpointer = startCheckpointer(sql, signingKey, log);
-  const metrics = trackerMetrics(() => hub.size);
   const ingestGroups = new IngestGroups(sql, (placed) => metrics.transactions.inc({ placed }));
+  const metrics = trackerMetrics({
+    tailSubscribers: () => hub.size,
+    refusedWrites: () => ingestGroups.refusedWrites,
+  });
   const stats: TrackerStats = { batches: 0, received: 0, accepted: 0, duplicates: 0, rejected: 0 };
   const openTails = new Set<() => void>();
 

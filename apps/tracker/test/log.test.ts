@@ -14,7 +14,7 @@ import {
 } from "@berth/tlog";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RunningTracker, startTracker } from "../src/tracker";
-import { ingestEvents, makeEvent, trackerSettings } from "./events";
+import { ingestEvents, lineOf, makeEvent, trackerSettings } from "./events";
 
 let t: TestDatabase;
 let a: RunningTracker;
@@ -142,6 +142,101 @@ describe("the verifiable log", () => {
       select log_index::int from tracker.events where account_id = ${account} order by log_index`;
     expect(rows.map((r) => r.log_index)).toEqual(Array.from({ length: 60 }, (_, i) => i));
     expect(await verifyAll(account, await latest(account))).toEqual([]);
+  });
+
+  it("two processes taking turns on one log each pay one refused one-statement write, then place under the lock while the other grows it", async () => {
+    const account = "acct-turns";
+    const refused = async (tracker: RunningTracker) =>
+      Number(
+        /^berth_tracker_ingest_refused_writes_total (\d+)/m.exec(await tracker.metrics())?.[1] ?? 0,
+      );
+    const before = (await refused(a)) + (await refused(b));
+    for (let i = 0; i < 10; i++) {
+      await ingest(
+        i % 2 === 0 ? a : b,
+        Array.from({ length: 5 }, () => makeEvent({ account })),
+      );
+    }
+    // Without the contention window each write from the third on would be refused (8).
+    expect((await refused(a)) + (await refused(b)) - before, "refused one-statement writes").toBe(
+      2,
+    );
+    const rows = await t.sql<{ log_index: number }[]>`
+      select log_index::int from tracker.events where account_id = ${account} order by log_index`;
+    expect(rows.map((r) => r.log_index)).toEqual(Array.from({ length: 50 }, (_, i) => i));
+    expect(await verifyAll(account, await latest(account))).toEqual([]);
+  });
+
+  it("two processes writing the same logs at once answer every request (no deadlock between the one-statement and the locked way)", async () => {
+    const accounts = ["acct-race-1", "acct-race-2"];
+    const posts = Array.from({ length: 80 }, (_, n) => async () => {
+      const events = Array.from({ length: 5 }, (_, i) =>
+        makeEvent({ account: accounts[(n + i) % 2]! }),
+      );
+      const res = await fetch(`${(n % 2 === 0 ? a : b).url}/regions/us-south/logs/ingest`, {
+        method: "POST",
+        headers: { "content-type": "application/json", ...auth("key-us") },
+        body: JSON.stringify({ lines: events.map(lineOf) }),
+      });
+      return `${res.status} ${res.status === 200 ? "" : await res.text()}`.trim();
+    });
+    const statuses: string[] = [];
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: 6 }, async () => {
+        while (next < posts.length) statuses.push(await posts[next++]!());
+      }),
+    );
+    expect(statuses.filter((s) => s !== "200")).toEqual([]);
+    for (const account of accounts) {
+      const rows = await t.sql<{ log_index: number }[]>`
+        select log_index::int from tracker.events where account_id = ${account} order by log_index`;
+      expect(rows.map((r) => r.log_index)).toEqual(Array.from({ length: 200 }, (_, i) => i));
+    }
+  });
+
+  it("a one-statement write takes its logs' locks before it inserts: a process holding a log's lock and writing at its next index does not deadlock with it", async () => {
+    const account = "acct-lock-first";
+    const count = async (metric: string) =>
+      Number(new RegExp(`^${metric} (\\d+)`, "m").exec(await a.metrics())?.[1] ?? 0);
+    const remembered = 'berth_tracker_ingest_transactions_total\\{placed="remembered"\\}';
+    const refused = "berth_tracker_ingest_refused_writes_total";
+    const batch = () => Array.from({ length: 5 }, () => makeEvent({ account }));
+    await ingest(a, batch());
+    await ingest(a, batch());
+    const before = { remembered: await count(remembered), refused: await count(refused) };
+    // The test plays another tracker process: it holds the log's lock, and while a's write
+    // waits for it, inserts an event at the log's next index, then rolls back.
+    let write: Promise<void> | undefined;
+    const held = t.sql
+      .begin(async (tx) => {
+        await tx`select 1 from tracker.logs where account_id = ${account} for update`;
+        write = ingest(a, batch());
+        for (let i = 0; i < 200; i++) {
+          const [w] = await tx<{ n: number }[]>`
+            select count(*)::int as n from pg_stat_activity
+             where application_name = 'berth-tracker' and wait_event_type = 'Lock'`;
+          if (w!.n > 0) break;
+          await new Promise((r) => setTimeout(r, 25));
+        }
+        await tx`
+          insert into tracker.events (id, account_id, region, event_time, action, outcome, severity,
+                                      initiator_id, initiator_name, target_id, target_name,
+                                      message, payload, log_index)
+          values (gen_random_uuid(), ${account}, 'us-south', now(), 'x', 'success', 'normal',
+                  'i', 'i', 't', 't', 'm', '{}', 10)`;
+        throw new Error("rolled back on purpose");
+      })
+      .catch((error: Error) => error.message);
+    expect(await held, "the other writer's insert at the next index").toBe(
+      "rolled back on purpose",
+    );
+    await write;
+    expect(await count(refused), "a's write was refused (deadlock victim)").toBe(before.refused);
+    expect(await count(remembered)).toBe(before.remembered + 1);
+    const rows = await t.sql<{ log_index: number }[]>`
+      select log_index::int from tracker.events where account_id = ${account} order by log_index`;
+    expect(rows.map((r) => r.log_index)).toEqual(Array.from({ length: 15 }, (_, i) => i));
   });
 
   it("a signed checkpoint covers the log within a second, and export lines carry their index", async () => {

@@ -34,6 +34,14 @@ interface LogState {
 const KNOWN_LOGS = 4096;
 
 /**
+ * How long a log that another process grew under a remembered state is placed under the lock
+ * only. Processes taking turns on one log would otherwise each refuse about every other
+ * one-statement write, paying its statement (bodies parsed, rows inserted, rolled back) on top
+ * of the locked transaction; this way a process pays one refusal per log in this window.
+ */
+export const CONTENDED_MS = 30_000;
+
+/**
  * The states of the logs this process wrote last, per region and account. With them an
  * ingestion is placed without reading (and locking) the logs first, and written in one
  * statement that grows each log only from the size it was placed at: a log that another
@@ -42,6 +50,11 @@ const KNOWN_LOGS = 4096;
  */
 export class KnownLogs {
   private readonly states = new Map<string, LogState>();
+  /** Logs another process grew, with when they may be remembered again (ms). */
+  private readonly contended = new Map<string, number>();
+  private refusals = 0;
+
+  constructor(private readonly now: () => number = Date.now) {}
 
   /** The states of these accounts' logs, or undefined if one is not known. */
   get(region: string, accounts: readonly string[]): Map<string, LogState> | undefined {
@@ -54,10 +67,16 @@ export class KnownLogs {
     return out;
   }
 
-  /** The logs an append committed. */
+  /** The logs an append committed, except those another process is growing. */
   record(region: string, logs: LogAppend["logs"]): void {
+    const now = this.now();
     logs.account.forEach((account, i) => {
       const key = `${region}\0${account}`;
+      const until = this.contended.get(key);
+      if (until !== undefined) {
+        if (until > now) return;
+        this.contended.delete(key);
+      }
       // Re-inserted so that the Map's order is least recently written first.
       this.states.delete(key);
       this.states.set(key, {
@@ -73,6 +92,40 @@ export class KnownLogs {
 
   forget(region: string, accounts: Iterable<string>): void {
     for (const account of accounts) this.states.delete(`${region}\0${account}`);
+  }
+
+  /** One-statement writes refused (a log moved, or an event was stored): a metric. */
+  get refusedWrites(): number {
+    return this.refusals;
+  }
+
+  /** A one-statement write of these logs was refused: their states are stale or unsure. */
+  refused(region: string, accounts: Iterable<string>): void {
+    this.refusals++;
+    this.forget(region, accounts);
+  }
+
+  /**
+   * After a refused write, the locked placement found the logs as `found`: those that had
+   * moved since `remembered` are being grown by another process, and are not remembered for
+   * CONTENDED_MS. A refusal for a stored event alone (a redelivery) leaves its logs where they
+   * were, and them rememberable.
+   */
+  contend(region: string, remembered: LogAppend["logs"], found: LogAppend["logs"]): void {
+    const until = this.now() + CONTENDED_MS;
+    remembered.account.forEach((account, i) => {
+      // Not grown by the locked placement: its events were all stored already (redelivered).
+      const j = found.account.indexOf(account);
+      if (j < 0 || found.was[j] === remembered.was[i]) return;
+      const key = `${region}\0${account}`;
+      this.states.delete(key);
+      this.contended.delete(key);
+      this.contended.set(key, until);
+    });
+    for (const key of this.contended.keys()) {
+      if (this.contended.size <= KNOWN_LOGS) break;
+      this.contended.delete(key);
+    }
   }
 }
 
@@ -92,17 +145,19 @@ function accountsOf(events: readonly { event: AtEvent }[]): string[] {
 /**
  * Places a batch's events in their logs as `known` remembers them, assuming none is stored
  * yet: undefined when a log is not known. The write fails if a log has moved or an event was
- * stored (store.ts), and the batch is then placed by `placeInLogs`.
+ * stored (store.ts), and the batch is then placed by `placeInLogs`, given these `leaves` so
+ * that they are not computed twice.
  */
 export function placeInKnownLogs(
   known: KnownLogs,
   region: string,
   events: readonly { event: AtEvent; stored: unknown }[],
-): LogAppend | undefined {
+): { placed: LogAppend; leaves: Hash[] } | undefined {
   const accountOf = accountsOf(events);
   const states = known.get(region, [...new Set(accountOf)].sort());
   if (!states) return undefined;
-  return appendTo(states, events, accountOf, leavesOf(events), new Set());
+  const leaves = leavesOf(events);
+  return { placed: appendTo(states, events, accountOf, leaves, new Set()), leaves };
 }
 
 /** SQL's substr(split_part(crn, ':', 7), 3): the account of "a/<account>", the 7th segment. */
@@ -120,6 +175,7 @@ export async function placeInLogs(
   tx: postgres.TransactionSql,
   region: string,
   events: readonly { event: AtEvent; stored: unknown }[],
+  computedLeaves?: readonly Hash[],
 ): Promise<LogAppend> {
   const accountOf = accountsOf(events);
   const accounts = [...new Set(accountOf)].sort();
@@ -144,7 +200,7 @@ export async function placeInLogs(
   placed.catch(() => {});
   // The leaves (canonical JSON and a hash: the log's main cost in CPU) are computed while
   // Postgres takes the locks, not while this transaction holds them.
-  const leaves = leavesOf(events);
+  const leaves = computedLeaves ?? leavesOf(events);
   const [, rows, found] = await placed;
   const states = new Map(
     rows.map((r) => [r.account_id, { size: Number(r.size), frontier: r.frontier }]),
