@@ -1,6 +1,7 @@
 /**
  * Several tracker processes of one region (issue 15): `pnpm bench:trackers [--runs R]
- * [--requests N] [--events E] [--accounts A] [--concurrency C] [--processes 1,2]`.
+ * [--requests N] [--events E] [--accounts A] [--concurrency C] [--processes 1,2]
+ * [--node-flags "<V8 flags>"]`.
  *
  * A region may run more than one tracker process behind one address. A process appends to the
  * logs it wrote last in one statement, which the database refuses when another process grew a
@@ -37,6 +38,8 @@ const opts = scriptOptions({
   accounts: 4,
   concurrency: 6,
   processes: "1,2",
+  /** V8 flags of the tracker processes (e.g. add --cpu-prof --cpu-prof-dir=D to profile them). */
+  "node-flags": "--max-semi-space-size=32",
 });
 const counts = opts.processes.split(",").map(Number);
 if (!(opts.runs >= 1 && opts.runs <= 20)) throw new Error("--runs must be 1 to 20");
@@ -112,7 +115,10 @@ async function round(url: string, sql: Sql, processes: number): Promise<Round> {
   try {
     for (let i = 0; i < processes; i++) {
       trackers.push(
-        await startTrackerProcess({ databaseUrl: url, nodeFlags: ["--max-semi-space-size=32"] }),
+        await startTrackerProcess({
+          databaseUrl: url,
+          nodeFlags: opts["node-flags"].split(" ").filter(Boolean),
+        }),
       );
     }
     const tag = randomBytes(3).toString("hex");
