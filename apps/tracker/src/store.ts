@@ -187,8 +187,9 @@ export async function insertEvents(
 }
 
 /**
- * One statement: the placed events (none stored yet) with their log indexes, the new tree
- * tiles and the grown logs, and the notification to tails. It fails whole (SQLSTATE 40001,
+ * One statement: locks the logs where they were placed from, then writes the placed events
+ * (none stored yet) with their log indexes, the new tree tiles and the grown logs, and the
+ * notification to tails. It fails whole (SQLSTATE 40001,
  * `tracker.log_moved`) unless every event was inserted, every tile held exactly the hashes
  * before the new ones and every log was as placed from: else a log would have a hole, hashes
  * at the wrong index or a frontier that is not its tree's.
@@ -200,17 +201,17 @@ async function writeEvents(
   fresh: readonly { k: number; line: number; event: AtEvent }[],
   { indexes, tiles, logs }: LogAppend,
 ): Promise<void> {
-  // Postgres reads each event from its body (ordinality counts from 1). The bodies travel
-  // as one JSON array in one text parameter: as a text[] each body's every quote would be
-  // escaped by the client first (about a tenth of the tracker's CPU in bench:delivery). The
-  // lines are materialised so that the bodies are parsed once, whatever side of the join
-  // the planner puts them on.
   // Every write below waits for `locked`: the log rows are locked first, in account order, as
   // placeInLogs locks them. A write that inserted its events before taking the log's lock
   // could deadlock with a process holding it (each waiting on the other's uncommitted index
   // entry at the same log index: measured with two tracker processes on one region), and one
   // that finds a log moved writes nothing.
   const grownLogs = logs.account.length;
+  // Postgres reads each event from its body (ordinality counts from 1). The bodies travel
+  // as one JSON array in one text parameter: as a text[] each body's every quote would be
+  // escaped by the client first (about a tenth of the tracker's CPU in bench:delivery). The
+  // lines are materialised so that the bodies are parsed once, whatever side of the join
+  // the planner puts them on.
   await q`
       with locked as (
         select count(*)::int as n from (
