@@ -51,3 +51,16 @@ describe("KnownLogs", () => {
     expect(known.get("us", ["acct"])).toBeUndefined();
   });
 });
+
+describe("KnownLogs' memory", () => {
+  it("remembers at most 4,096 contended logs: the oldest contention is dropped first", () => {
+    const known = new KnownLogs(() => 0);
+    for (let i = 0; i <= 4096; i++) {
+      known.contend("us", logs(`acct${i}`, 5, 10), logs(`acct${i}`, 8, 13));
+    }
+    known.record("us", logs("acct0", 13, 20));
+    known.record("us", logs("acct1", 13, 20));
+    expect(known.get("us", ["acct0"]), "the oldest contention was dropped").toBeDefined();
+    expect(known.get("us", ["acct1"]), "a younger one holds").toBeUndefined();
+  });
+});
