@@ -29,6 +29,7 @@ import {
   cpuSeconds,
   type Image,
   loadText,
+  median,
   OCI_MANIFEST,
   pushImage,
   putManifest,
@@ -108,12 +109,6 @@ interface Measured {
   cpuUsRange: [number, number];
   pgUsRange: [number, number];
 }
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-};
 
 /**
  * The Postgres server's CPU seconds: the backends serving the benchmark's database (`ours`,

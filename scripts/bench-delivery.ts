@@ -42,7 +42,7 @@ import {
   startEmbeddedPostgres,
   wakeWorkers,
 } from "@berth/db";
-import { childrenOf, cpuSeconds, loadText, runGraphilePeer } from "@berth/harness";
+import { childrenOf, cpuSeconds, loadText, median, runGraphilePeer } from "@berth/harness";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const { values: args } = parseArgs({
@@ -303,11 +303,6 @@ const cpuTotal = (c: Cpu) => c.worker + c.workerBackends + c.tracker + c.tracker
 
 // ---- figures ----------------------------------------------------------------------------
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 /** "median M (runs a, b, c; range lo–hi)". */
 const spread = (xs: number[], f = fmt) =>
   `median ${f(median(xs))} (runs ${xs.map(f).join(", ")}; range ${f(Math.min(...xs))}–${f(Math.max(...xs))})`;

@@ -36,7 +36,13 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { gzipSync } from "node:zlib";
 import { createDb, ensureDatabase, freePort, migrate, startEmbeddedPostgres } from "@berth/db";
-import { cpuOfTree, freshDatabase, runScript, startReferenceRegistry } from "@berth/harness";
+import {
+  cpuOfTree,
+  freshDatabase,
+  median,
+  runScript,
+  startReferenceRegistry,
+} from "@berth/harness";
 import { createAccount, createNamespace, FsBlobStore } from "@berth/registry";
 import { apiKeyPrincipal, testContext } from "@berth/registry/testing";
 
@@ -342,12 +348,6 @@ function requestTimes(logFile: string): string[] {
       ([kind, ms]) =>
         `${kind.padEnd(44)} ${String(ms.length).padStart(4)}×  median ${median(ms).toFixed(1).padStart(7)} ms  total ${(ms.reduce((x, y) => x + y, 0) / RUNS).toFixed(0).padStart(6)} ms a run`,
     );
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
 async function main(): Promise<void> {

@@ -22,11 +22,13 @@ import {
   cpuSeconds,
   INGESTION_KEY,
   loadText,
+  median,
   parseMetrics,
   runScript,
   type ServiceProcess,
   scriptOptions,
   secondsLog,
+  sleep,
   startTrackerProcess,
 } from "@berth/harness";
 import { lineOf, makeEvent } from "@berth/tracker-client/testing";
@@ -87,7 +89,7 @@ async function backendCpu(sql: Sql): Promise<Map<number, number>> {
 
 /** The database's rolled-back transactions so far (the statistics lag by up to a second). */
 async function rollbacks(sql: Sql): Promise<number> {
-  await new Promise((r) => setTimeout(r, 1_100));
+  await sleep(1_100);
   const [row] = await sql<{ n: number }[]>`
     select xact_rollback::int as n from pg_stat_database where datname = current_database()`;
   return row!.n;
@@ -198,10 +200,6 @@ async function round(url: string, sql: Sql, processes: number): Promise<Round> {
   }
 }
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
 const spread = (xs: number[], digits = 0) =>
   `${median(xs).toFixed(digits)} (${Math.min(...xs).toFixed(digits)}–${Math.max(...xs).toFixed(digits)})`;
 

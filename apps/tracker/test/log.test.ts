@@ -53,6 +53,15 @@ async function get<T>(path: string): Promise<T> {
 
 const key = () => decodeVerifierKey(a.verifierKey);
 
+/** The value of one series (its name and labels, as printed) on a tracker's /metrics; 0 if absent. */
+async function metric(tracker: RunningTracker, series: string): Promise<number> {
+  const line = (await tracker.metrics()).split("\n").find((l) => l.startsWith(`${series} `));
+  return Number(line?.slice(series.length + 1) ?? 0);
+}
+const REMEMBERED = 'berth_tracker_ingest_transactions_total{placed="remembered"}';
+const LOCKED = 'berth_tracker_ingest_transactions_total{placed="locked"}';
+const REFUSED = "berth_tracker_ingest_refused_writes_total";
+
 /** The newest checkpoint once it covers the whole log (another process's checkpointer may be signing it). */
 async function latest(account: string): Promise<Checkpoint> {
   const [log] = await t.sql<
@@ -112,13 +121,8 @@ describe("the verifiable log", () => {
 
   it("the process that wrote a log last appends to it in one statement; one that another process grew is placed again under its lock", async () => {
     const account = "acct-remembered";
-    const placed = async (tracker: RunningTracker, how: string) =>
-      Number(
-        new RegExp(
-          `^berth_tracker_ingest_transactions_total\\{placed="${how}"\\} (\\d+)`,
-          "m",
-        ).exec(await tracker.metrics())?.[1] ?? 0,
-      );
+    const placed = (tracker: RunningTracker, how: "remembered" | "locked") =>
+      metric(tracker, how === "remembered" ? REMEMBERED : LOCKED);
     const batch = () => Array.from({ length: 10 }, () => makeEvent({ account }));
     const before = { remembered: await placed(a, "remembered"), locked: await placed(a, "locked") };
     // Unknown to a at first: placed under the lock; then from what a wrote.
@@ -146,10 +150,7 @@ describe("the verifiable log", () => {
 
   it("two processes taking turns on one log each pay one refused one-statement write, then place under the lock while the other grows it", async () => {
     const account = "acct-turns";
-    const refused = async (tracker: RunningTracker) =>
-      Number(
-        /^berth_tracker_ingest_refused_writes_total (\d+)/m.exec(await tracker.metrics())?.[1] ?? 0,
-      );
+    const refused = (tracker: RunningTracker) => metric(tracker, REFUSED);
     const before = (await refused(a)) + (await refused(b));
     for (let i = 0; i < 10; i++) {
       await ingest(
@@ -197,14 +198,10 @@ describe("the verifiable log", () => {
 
   it("a one-statement write takes its logs' locks before it inserts: a process holding a log's lock and writing at its next index does not deadlock with it", async () => {
     const account = "acct-lock-first";
-    const count = async (metric: string) =>
-      Number(new RegExp(`^${metric} (\\d+)`, "m").exec(await a.metrics())?.[1] ?? 0);
-    const remembered = 'berth_tracker_ingest_transactions_total\\{placed="remembered"\\}';
-    const refused = "berth_tracker_ingest_refused_writes_total";
     const batch = () => Array.from({ length: 5 }, () => makeEvent({ account }));
     await ingest(a, batch());
     await ingest(a, batch());
-    const before = { remembered: await count(remembered), refused: await count(refused) };
+    const before = { remembered: await metric(a, REMEMBERED), refused: await metric(a, REFUSED) };
     // The test plays another tracker process: it holds the log's lock, and while a's write
     // waits for it, inserts an event at the log's next index, then rolls back.
     let write: Promise<void> | undefined;
@@ -232,8 +229,10 @@ describe("the verifiable log", () => {
       "rolled back on purpose",
     );
     await write;
-    expect(await count(refused), "a's write was refused (deadlock victim)").toBe(before.refused);
-    expect(await count(remembered)).toBe(before.remembered + 1);
+    expect(await metric(a, REFUSED), "a's write was refused (deadlock victim)").toBe(
+      before.refused,
+    );
+    expect(await metric(a, REMEMBERED)).toBe(before.remembered + 1);
     const rows = await t.sql<{ log_index: number }[]>`
       select log_index::int from tracker.events where account_id = ${account} order by log_index`;
     expect(rows.map((r) => r.log_index)).toEqual(Array.from({ length: 15 }, (_, i) => i));

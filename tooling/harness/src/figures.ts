@@ -9,6 +9,13 @@ export function loadText(separator = " "): string {
     .join(separator);
 }
 
+/** The middle value (the mean of the two middle ones for an even count). */
+export function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
 export function ms(value: number): string {
   return Number.isNaN(value) ? "-" : value < 10 ? value.toFixed(1) : value.toFixed(0);
 }

@@ -84,10 +84,7 @@ export class KnownLogs {
         frontier: Buffer.from(logs.frontier[i]!, "hex"),
       });
     });
-    for (const key of this.states.keys()) {
-      if (this.states.size <= KNOWN_LOGS) break;
-      this.states.delete(key);
-    }
+    keepNewest(this.states);
   }
 
   forget(region: string, accounts: Iterable<string>): void {
@@ -106,9 +103,9 @@ export class KnownLogs {
   }
 
   /**
-   * After a refused write, the locked placement found the logs as `found`: those that had
-   * moved since `remembered` are being grown by another process, and are not remembered for
-   * CONTENDED_MS. A refusal for a stored event alone (a redelivery) leaves its logs where they
+   * After a refused write (whose `refused` forgot the logs' states), the locked placement found
+   * the logs as `found`: those that had moved since `remembered` are being grown by another
+   * process, and are not remembered for CONTENDED_MS. A refusal for a stored event alone (a redelivery) leaves its logs where they
    * were, and them rememberable.
    */
   contend(region: string, remembered: LogAppend["logs"], found: LogAppend["logs"]): void {
@@ -118,14 +115,18 @@ export class KnownLogs {
       const j = found.account.indexOf(account);
       if (j < 0 || found.was[j] === remembered.was[i]) return;
       const key = `${region}\0${account}`;
-      this.states.delete(key);
       this.contended.delete(key);
       this.contended.set(key, until);
     });
-    for (const key of this.contended.keys()) {
-      if (this.contended.size <= KNOWN_LOGS) break;
-      this.contended.delete(key);
-    }
+    keepNewest(this.contended);
+  }
+}
+
+/** Drops a Map's oldest entries (its first, in insertion order) beyond KNOWN_LOGS. */
+function keepNewest(map: Map<string, unknown>): void {
+  for (const key of map.keys()) {
+    if (map.size <= KNOWN_LOGS) break;
+    map.delete(key);
   }
 }
 
